@@ -1,0 +1,106 @@
+//! The shared WIT types, with the constructors and accessors plugins need most.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use crate::__bindings::portitor::plugin::types::{
+    Batch, Event, HttpRequest, HttpResponse, Identity, PluginError, PushOutcome, ValidationMode,
+};
+
+impl Event {
+    /// An event of `kind` (`order`, `shipment`, `tracking`, ...) with its
+    /// payload serialized to JSON.
+    pub fn new(
+        kind: &str,
+        external_id: impl Into<String>,
+        payload: &impl Serialize,
+    ) -> Result<Self, PluginError> {
+        let payload = serde_json::to_string(payload)
+            .map_err(|e| PluginError::Fatal(format!("event payload is not serializable: {e}")))?;
+        Ok(Self {
+            kind: kind.to_string(),
+            external_id: external_id.into(),
+            payload,
+            validation_mode: None,
+            warehouse_id: None,
+        })
+    }
+
+    /// An `order` event; `payload` follows Portitor's order model.
+    pub fn order(external_id: impl Into<String>, payload: &impl Serialize) -> Result<Self, PluginError> {
+        Self::new("order", external_id, payload)
+    }
+
+    /// A `shipment` event.
+    pub fn shipment(external_id: impl Into<String>, payload: &impl Serialize) -> Result<Self, PluginError> {
+        Self::new("shipment", external_id, payload)
+    }
+
+    /// A `tracking` event.
+    pub fn tracking(external_id: impl Into<String>, payload: &impl Serialize) -> Result<Self, PluginError> {
+        Self::new("tracking", external_id, payload)
+    }
+
+    /// Asks for this validation mode for the order, over the plugin's default.
+    pub fn with_validation_mode(mut self, mode: ValidationMode) -> Self {
+        self.validation_mode = Some(mode);
+        self
+    }
+
+    /// Names the warehouse the order should go to.
+    pub fn with_warehouse(mut self, warehouse_id: impl Into<String>) -> Self {
+        self.warehouse_id = Some(warehouse_id.into());
+        self
+    }
+}
+
+impl PushOutcome {
+    /// These events, and the runtime's default response to the partner.
+    pub fn events(events: Vec<Event>) -> Self {
+        Self { events, response: None }
+    }
+
+    /// No events, and this response (for example a verification challenge).
+    pub fn respond(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+        Self {
+            events: Vec::new(),
+            response: Some(HttpResponse {
+                status,
+                headers: vec![("content-type".into(), content_type.into())],
+                body: body.into(),
+            }),
+        }
+    }
+}
+
+impl Batch {
+    /// `events`, the cursor after them, and whether the partner has more now.
+    pub fn new(events: Vec<Event>, next_cursor: impl Into<String>, has_more: bool) -> Self {
+        Self { events, next_cursor: next_cursor.into(), has_more }
+    }
+}
+
+impl HttpRequest {
+    /// The first value of header `name`, compared case-insensitively.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body parsed as JSON; malformed JSON is the partner's fault.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, PluginError> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| PluginError::InvalidInput(format!("request body is not the expected JSON: {e}")))
+    }
+}
+
+impl PluginError {
+    /// The message, whatever the variant.
+    pub fn message(&self) -> &str {
+        match self {
+            Self::InvalidInput(m) | Self::Unauthorized(m) | Self::Transient(m) | Self::Fatal(m) => m,
+        }
+    }
+}

@@ -1,0 +1,512 @@
+//! The sandboxed engine: loads plugin components and runs their calls.
+//!
+//! One long-lived wasmtime [`wasmtime::Engine`] with the pooling allocator,
+//! fuel metering and epoch interruption. Loading a plugin checks the bytes
+//! are a component of the kind its manifest declares, compiles it (or takes
+//! it from the disk cache) and pre-instantiates it once: a [`LoadedPlugin`]
+//! holds one `InstancePre` per version. Every call gets a fresh `Store`
+//! with the plugin's memory limit, fuel, an epoch deadline and a wall-clock
+//! timeout around the whole call; nothing survives from one call to the next.
+//!
+//! A call's outcome is either the plugin's checked output with its
+//! [`InvocationStats`], or an [`InvokeError`] that names the plugin and says
+//! what happened (timed out, out of memory, trapped, returned too much...).
+//! A failing call never affects another.
+
+pub(crate) mod bindings;
+mod cache;
+mod input;
+mod kind;
+pub(crate) mod limits;
+pub mod output;
+pub(crate) mod plugin;
+mod ticker;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+use wasmtime::component::Linker;
+use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap, UpdateDeadline};
+
+pub use self::cache::CompileSource;
+pub use self::input::{CallerIdentity, PartnerRequest};
+pub use self::output::{BatchOutput, OutputError, PartnerResponse, PluginEvent, PluginFailure, PushOutput};
+pub use self::plugin::PluginLabel;
+use self::plugin::PluginShared;
+use crate::host::egress::EgressPolicy;
+use crate::host::log::LogBudget;
+use crate::host::{Checkpointer, CursorAccess, HostState, InvocationState, LogSink};
+use crate::manifest::{Limits, Manifest, PluginKind};
+use crate::secrets::SecretSource;
+
+/// Platform-wide engine settings (the per-plugin ones are in manifests).
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Where compiled components are cached; `None` compiles every load.
+    pub cache_dir: Option<PathBuf>,
+    /// How many plugin instances may run at once.
+    pub max_concurrent_instances: u32,
+    /// The largest memory limit a manifest may ask for.
+    pub max_memory_mib: u32,
+    /// The largest component accepted.
+    pub max_component_bytes: usize,
+    /// Refuse private, loopback and link-local addresses whatever manifests say.
+    pub deny_private_networks: bool,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            cache_dir: None,
+            max_concurrent_instances: 256,
+            max_memory_mib: 512,
+            max_component_bytes: 32 * 1024 * 1024,
+            deny_private_networks: false,
+        }
+    }
+}
+
+/// The engine: cheap to clone, shared by every plugin.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<EngineInner>,
+}
+
+struct EngineInner {
+    wasmtime: Arc<wasmtime::Engine>,
+    linker: Linker<HostState>,
+    cache: cache::CompileCache,
+    config: EngineConfig,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("config", &self.inner.config).finish_non_exhaustive()
+    }
+}
+
+/// Why a component could not be loaded; each names the plugin.
+#[derive(Debug, Error)]
+pub enum LoadError {
+    #[error("{label}: the component is {size} bytes, over the limit of {limit}")]
+    TooLarge { label: PluginLabel, size: usize, limit: usize },
+    #[error("{label}: {reason}")]
+    NotAComponent { label: PluginLabel, reason: String },
+    #[error("{label}: {reason}")]
+    WrongKind { label: PluginLabel, reason: String },
+    #[error("{label}: the manifest is not acceptable: {reason}")]
+    Manifest { label: PluginLabel, reason: String },
+    #[error("{label}: the component does not compile: {reason}")]
+    Compile { label: PluginLabel, reason: String },
+    #[error("{label}: the component imports something Portitor does not provide: {reason}")]
+    Imports { label: PluginLabel, reason: String },
+}
+
+/// Why an invocation failed; each names the plugin. The runtime and every
+/// other invocation are unaffected.
+#[derive(Debug, Error)]
+pub enum InvokeError {
+    #[error("{label}: timed out after {} ms", limit.as_millis())]
+    Timeout { label: PluginLabel, limit: Duration },
+    #[error("{label}: ran out of memory: asked for {requested} bytes, its limit is {limit}")]
+    MemoryExhausted { label: PluginLabel, limit: usize, requested: usize },
+    #[error("{label}: used up its fuel limit of {limit}")]
+    FuelExhausted { label: PluginLabel, limit: u64 },
+    #[error("{label}: trapped: {message}")]
+    Trapped { label: PluginLabel, message: String },
+    #[error("{label}: returned an invalid result: {error}")]
+    InvalidOutput { label: PluginLabel, error: OutputError },
+    #[error("{label}: reported an error: {failure}")]
+    Plugin { label: PluginLabel, failure: PluginFailure },
+    #[error("{label}: is a {kind} plugin and has no `{call}`")]
+    WrongCall { label: PluginLabel, kind: PluginKind, call: &'static str },
+    #[error("{label}: no instance slot is free; retry shortly")]
+    Busy { label: PluginLabel },
+}
+
+impl InvokeError {
+    /// Whether trying again later may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Timeout { .. } | Self::Busy { .. } => true,
+            Self::Plugin { failure, .. } => matches!(failure, PluginFailure::Transient(_)),
+            _ => false,
+        }
+    }
+}
+
+/// What one invocation cost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvocationStats {
+    pub invocation_id: String,
+    pub fuel_consumed: u64,
+    pub duration: Duration,
+    pub memory_peak_bytes: usize,
+}
+
+/// An invocation's checked output and its cost.
+#[derive(Debug, Clone)]
+pub struct Invocation<T> {
+    pub output: T,
+    pub stats: InvocationStats,
+}
+
+/// Per-call settings from the caller.
+#[derive(Clone, Default)]
+pub struct CallOptions {
+    /// Where the plugin's log lines go besides `tracing`.
+    pub log_sink: Option<Arc<dyn LogSink>>,
+    /// Used as the invocation id when set (e.g. the request id).
+    pub invocation_id: Option<String>,
+}
+
+impl std::fmt::Debug for CallOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallOptions").field("invocation_id", &self.invocation_id).finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    pub fn new(config: EngineConfig) -> anyhow::Result<Self> {
+        let mut pool = PoolingAllocationConfig::default();
+        let instances = config.max_concurrent_instances;
+        pool.total_component_instances(instances)
+            .total_core_instances(instances.saturating_mul(8))
+            .max_core_instances_per_component(16)
+            .total_memories(instances.saturating_mul(2))
+            .total_tables(instances.saturating_mul(8))
+            .total_stacks(instances)
+            .max_memory_size(config.max_memory_mib as usize * 1024 * 1024);
+
+        let mut wasm = Config::new();
+        wasm.wasm_component_model(true)
+            .consume_fuel(true)
+            .epoch_interruption(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let wasmtime = Arc::new(wasmtime::Engine::new(&wasm)?);
+        ticker::spawn(Arc::downgrade(&wasmtime));
+        let linker = crate::host::linker(&wasmtime)?;
+        let cache = cache::CompileCache::new(&wasmtime, config.cache_dir.clone());
+        Ok(Self { inner: Arc::new(EngineInner { wasmtime, linker, cache, config }) })
+    }
+
+    /// Loads version `component` of `company`'s plugin `plugin`: checks,
+    /// compiles (or takes from the cache) and pre-instantiates it.
+    pub fn load(
+        &self,
+        company: &str,
+        plugin: &str,
+        component: &[u8],
+        manifest: Manifest,
+        secrets: Arc<dyn SecretSource>,
+    ) -> Result<LoadedPlugin, LoadError> {
+        let version = hex::encode(Sha256::digest(component));
+        let label = PluginLabel::new(company, plugin, version.clone());
+        let config = &self.inner.config;
+        if component.len() > config.max_component_bytes {
+            return Err(LoadError::TooLarge { label, size: component.len(), limit: config.max_component_bytes });
+        }
+        kind::check_component_header(component)
+            .map_err(|reason| LoadError::NotAComponent { label: label.clone(), reason })?;
+        let limits = manifest.limits();
+        let max_memory = config.max_memory_mib as usize * 1024 * 1024;
+        if limits.memory_bytes > max_memory {
+            return Err(LoadError::Manifest {
+                label,
+                reason: format!("limits.memory_mib is over the platform's maximum of {}", config.max_memory_mib),
+            });
+        }
+
+        let engine = &self.inner.wasmtime;
+        let (compiled, source) = self
+            .inner
+            .cache
+            .load(engine, &version, component)
+            .map_err(|e| LoadError::Compile { label: label.clone(), reason: format!("{e:#}") })?;
+        kind::check_exports(engine, &compiled, manifest.kind)
+            .map_err(|reason| LoadError::WrongKind { label: label.clone(), reason })?;
+        let pre = self
+            .inner
+            .linker
+            .instantiate_pre(&compiled)
+            .map_err(|e| LoadError::Imports { label: label.clone(), reason: format!("{e:#}") })?;
+        let handler = match manifest.kind {
+            PluginKind::PushSource => bindings::push::PushSourcePre::new(pre).map(Handler::Push),
+            PluginKind::PullSource => bindings::pull::PullSourcePre::new(pre).map(Handler::Pull),
+        }
+        .map_err(|e| LoadError::WrongKind { label: label.clone(), reason: format!("{e:#}") })?;
+
+        let egress = Arc::new(EgressPolicy::from_manifest(&manifest, config.deny_private_networks));
+        let http_client = crate::host::http::client_for(egress.clone()).map_err(|e| LoadError::Manifest {
+            label: label.clone(),
+            reason: format!("cannot build the HTTP client: {e}"),
+        })?;
+        let shared = Arc::new(PluginShared::new(label, manifest, egress, http_client, secrets));
+        Ok(LoadedPlugin { inner: Arc::new(LoadedInner { engine: self.inner.clone(), shared, handler, source }) })
+    }
+}
+
+/// A plugin version ready to run: cheap to clone, safe to call concurrently.
+#[derive(Clone)]
+pub struct LoadedPlugin {
+    inner: Arc<LoadedInner>,
+}
+
+struct LoadedInner {
+    engine: Arc<EngineInner>,
+    shared: Arc<PluginShared>,
+    handler: Handler,
+    source: CompileSource,
+}
+
+enum Handler {
+    Push(bindings::push::PushSourcePre<HostState>),
+    Pull(bindings::pull::PullSourcePre<HostState>),
+}
+
+impl std::fmt::Debug for LoadedPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedPlugin").field("label", self.label()).finish_non_exhaustive()
+    }
+}
+
+impl LoadedPlugin {
+    pub fn label(&self) -> &PluginLabel {
+        &self.inner.shared.label
+    }
+
+    pub fn kind(&self) -> PluginKind {
+        self.inner.shared.manifest.kind
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.inner.shared.manifest
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.inner.shared.limits
+    }
+
+    /// Whether loading took the compiled code from the cache.
+    pub fn compile_source(&self) -> CompileSource {
+        self.inner.source
+    }
+
+    /// The path a push plugin is served at.
+    pub async fn path(&self, options: CallOptions) -> Result<Invocation<String>, InvokeError> {
+        let Handler::Push(pre) = &self.inner.handler else {
+            return Err(self.wrong_call("path"));
+        };
+        let mut call = self.begin(options, None);
+        let result = call
+            .run(async |store| pre.instantiate_async(&mut *store).await?.portitor_plugin_push_handler().call_path(store).await)
+            .await;
+        call.finish(self, result)
+    }
+
+    /// Turns one partner request into events (push plugins).
+    pub async fn handle(
+        &self,
+        request: &PartnerRequest,
+        identity: &CallerIdentity,
+        options: CallOptions,
+    ) -> Result<Invocation<PushOutput>, InvokeError> {
+        let Handler::Push(pre) = &self.inner.handler else {
+            return Err(self.wrong_call("handle"));
+        };
+        let request = request.to_wit();
+        let identity = identity.to_wit();
+        let mut call = self.begin(options, None);
+        let result = call
+            .run(async |store| {
+                let bindings = pre.instantiate_async(&mut *store).await?;
+                bindings.portitor_plugin_push_handler().call_handle(store, &request, &identity).await
+            })
+            .await;
+        let outcome = call.finish(self, result)?;
+        let limits = self.limits();
+        outcome.try_map(|result| match result {
+            Ok(outcome) => output::push_from_wit(outcome, limits).map_err(|error| self.invalid(error)),
+            Err(failure) => Err(self.failed(failure.into())),
+        })
+    }
+
+    /// The cron schedule a pull plugin asks for (the manifest may override it).
+    pub async fn schedule(&self, options: CallOptions) -> Result<Invocation<String>, InvokeError> {
+        let Handler::Pull(pre) = &self.inner.handler else {
+            return Err(self.wrong_call("schedule"));
+        };
+        let mut call = self.begin(options, None);
+        let result = call
+            .run(async |store| pre.instantiate_async(&mut *store).await?.portitor_plugin_pull_handler().call_schedule(store).await)
+            .await;
+        call.finish(self, result)
+    }
+
+    /// The name of a pull plugin's cursor.
+    pub async fn cursor_key(&self, options: CallOptions) -> Result<Invocation<String>, InvokeError> {
+        let Handler::Pull(pre) = &self.inner.handler else {
+            return Err(self.wrong_call("cursor-key"));
+        };
+        let mut call = self.begin(options, None);
+        let result = call
+            .run(async |store| pre.instantiate_async(&mut *store).await?.portitor_plugin_pull_handler().call_cursor_key(store).await)
+            .await;
+        call.finish(self, result)
+    }
+
+    /// Fetches what is new since `cursor` (pull plugins). Mid-run
+    /// checkpoints go to `checkpointer`; without one the plugin's
+    /// checkpoint calls fail.
+    pub async fn fetch(
+        &self,
+        cursor: Option<String>,
+        checkpointer: Option<Arc<dyn Checkpointer>>,
+        options: CallOptions,
+    ) -> Result<Invocation<BatchOutput>, InvokeError> {
+        let Handler::Pull(pre) = &self.inner.handler else {
+            return Err(self.wrong_call("fetch"));
+        };
+        let access = CursorAccess::new(cursor.clone(), checkpointer);
+        let mut call = self.begin(options, Some(access));
+        let result = call
+            .run(async |store| {
+                let bindings = pre.instantiate_async(&mut *store).await?;
+                bindings.portitor_plugin_pull_handler().call_fetch(store, cursor.as_deref()).await
+            })
+            .await;
+        let outcome = call.finish(self, result)?;
+        let limits = self.limits();
+        outcome.try_map(|result| match result {
+            Ok(batch) => output::batch_from_wit(batch, limits).map_err(|error| self.invalid(error)),
+            Err(failure) => Err(self.failed(failure.into())),
+        })
+    }
+
+    fn begin(&self, options: CallOptions, cursor: Option<CursorAccess>) -> Call {
+        let shared = self.inner.shared.clone();
+        let limits = shared.limits.clone();
+        let started = Instant::now();
+        let invocation = InvocationState {
+            id: options.invocation_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            deadline: started + limits.timeout,
+            cursor,
+            log: LogBudget::new(limits.max_log_bytes),
+            log_sink: options.log_sink,
+        };
+        let mut store = Store::new(&self.inner.engine.wasmtime, HostState::new(shared, invocation));
+        store.limiter(|state| &mut state.limiter);
+        // Fuel is for accounting (and a hard stop for manifests that set a
+        // limit); consume_fuel is on for the whole engine, so this never fails.
+        let _ = store.set_fuel(limits.fuel);
+        store.set_epoch_deadline(1);
+        let timeout = limits.timeout;
+        store.epoch_deadline_callback(move |_| {
+            if started.elapsed() >= timeout {
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                // Yield every tick so a busy guest never starves the executor.
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        Call { store, started, limits }
+    }
+
+    fn wrong_call(&self, call: &'static str) -> InvokeError {
+        InvokeError::WrongCall { label: self.label().clone(), kind: self.kind(), call }
+    }
+
+    fn invalid(&self, error: OutputError) -> InvokeError {
+        InvokeError::InvalidOutput { label: self.label().clone(), error }
+    }
+
+    fn failed(&self, failure: PluginFailure) -> InvokeError {
+        InvokeError::Plugin { label: self.label().clone(), failure }
+    }
+}
+
+/// One invocation in progress: its store, when it started and its limits.
+struct Call {
+    store: Store<HostState>,
+    started: Instant,
+    limits: Limits,
+}
+
+impl Call {
+    /// Runs `f` on the store under the wall-clock timeout.
+    async fn run<T>(
+        &mut self,
+        f: impl AsyncFnOnce(&mut Store<HostState>) -> wasmtime::Result<T>,
+    ) -> Result<wasmtime::Result<T>, tokio::time::error::Elapsed> {
+        tokio::time::timeout(self.limits.timeout, f(&mut self.store)).await
+    }
+
+    /// Turns the raw result into the output or the error that says what happened.
+    fn finish<T>(
+        mut self,
+        plugin: &LoadedPlugin,
+        result: Result<wasmtime::Result<T>, tokio::time::error::Elapsed>,
+    ) -> Result<Invocation<T>, InvokeError> {
+        let label = plugin.label().clone();
+        let stdio = self.store.data().stdio_text();
+        let outcome = match result {
+            Err(_) => Err(InvokeError::Timeout { label, limit: self.limits.timeout }),
+            Ok(Ok(output)) => Ok(output),
+            Ok(Err(error)) => Err(self.classify(label, error, &stdio)),
+        };
+        if !stdio.is_empty() {
+            let level = if outcome.is_ok() { crate::host::LogLevel::Info } else { crate::host::LogLevel::Error };
+            self.store.data_mut().write_log(level, &format!("stdout/stderr: {stdio}"));
+        }
+        if let Err(error) = &outcome {
+            tracing::warn!(invocation = %self.store.data().invocation.id, error = %error, "plugin invocation failed");
+        }
+        let fuel_left = self.store.get_fuel().unwrap_or(0);
+        let state = self.store.data();
+        let stats = InvocationStats {
+            invocation_id: state.invocation.id.clone(),
+            fuel_consumed: self.limits.fuel.saturating_sub(fuel_left),
+            duration: self.started.elapsed(),
+            memory_peak_bytes: state.limiter.peak(),
+        };
+        outcome.map(|output| Invocation { output, stats })
+    }
+
+    fn classify(&self, label: PluginLabel, error: wasmtime::Error, stdio: &str) -> InvokeError {
+        if let Some(requested) = self.store.data().limiter.refused() {
+            return InvokeError::MemoryExhausted { label, limit: self.limits.memory_bytes, requested };
+        }
+        if error.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() {
+            return InvokeError::Busy { label };
+        }
+        match error.downcast_ref::<Trap>() {
+            Some(Trap::OutOfFuel) => InvokeError::FuelExhausted { label, limit: self.limits.fuel },
+            Some(Trap::Interrupt) => InvokeError::Timeout { label, limit: self.limits.timeout },
+            Some(trap) => {
+                let detail = panic_message(stdio);
+                let message = match detail {
+                    Some(detail) => format!("{trap} ({detail})"),
+                    None => trap.to_string(),
+                };
+                InvokeError::Trapped { label, message: self.store.data().plugin.scrub(&message) }
+            }
+            None => InvokeError::Trapped { label, message: self.store.data().plugin.scrub(&format!("{error:#}")) },
+        }
+    }
+}
+
+/// The panic message in a guest's stderr, if it panicked.
+fn panic_message(stdio: &str) -> Option<String> {
+    let start = stdio.find("panicked at")?;
+    let text: String = stdio[start..].lines().take(3).collect::<Vec<_>>().join(" ");
+    Some(text.chars().take(500).collect())
+}
+
+impl<T> Invocation<T> {
+    fn try_map<U, E>(self, f: impl FnOnce(T) -> Result<U, E>) -> Result<Invocation<U>, E> {
+        Ok(Invocation { output: f(self.output)?, stats: self.stats })
+    }
+}

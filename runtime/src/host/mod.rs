@@ -1,0 +1,106 @@
+//! The host side of the plugin contract: the state every invocation's
+//! `Store` carries, and one module per WIT interface (`http`, `ftp`,
+//! `cursor`, `log`, `config`, `crypto`), each with its `Host` impl and an
+//! `add_to_linker`.
+//!
+//! Host functions return `wasmtime::Result<Result<T, E>>`: the inner error
+//! is the guest's to handle (a refused host, a missing file); the outer one
+//! is a trap, kept for host bugs and for limits that end the invocation.
+
+pub(crate) mod config;
+pub(crate) mod crypto;
+pub(crate) mod cursor;
+pub mod egress;
+pub(crate) mod ftp;
+pub(crate) mod http;
+pub(crate) mod log;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::engine::limits::MemoryLimiter;
+use crate::engine::plugin::PluginShared;
+
+pub use cursor::{Checkpointer, CursorAccess};
+pub use log::{LogLevel, LogLine, LogSink};
+
+/// Everything an invocation's `Store` holds. Created fresh for each call:
+/// nothing a plugin does survives into the next call.
+pub(crate) struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    /// The plugin version's policies, connections and limits.
+    pub(crate) plugin: Arc<PluginShared>,
+    pub(crate) invocation: InvocationState,
+    pub(crate) limiter: MemoryLimiter,
+    pub(crate) ftp: ftp::FtpSessions,
+    /// The guest's stdout and stderr (a panic message lands here), capped.
+    pub(crate) stdio: MemoryOutputPipe,
+}
+
+/// What is particular to one call.
+pub(crate) struct InvocationState {
+    pub(crate) id: String,
+    pub(crate) deadline: Instant,
+    pub(crate) cursor: Option<CursorAccess>,
+    pub(crate) log: log::LogBudget,
+    pub(crate) log_sink: Option<Arc<dyn LogSink>>,
+}
+
+/// The most of a guest's stdout and stderr the host keeps per invocation.
+const STDIO_CAPACITY: usize = 16 * 1024;
+
+impl HostState {
+    pub(crate) fn new(plugin: Arc<PluginShared>, invocation: InvocationState) -> Self {
+        let stdio = MemoryOutputPipe::new(STDIO_CAPACITY);
+        // No arguments, environment, preopened directories or sockets: the
+        // guest reaches the world only through Portitor's interfaces.
+        let wasi = wasmtime_wasi::WasiCtxBuilder::new()
+            .stdout(stdio.clone())
+            .stderr(stdio.clone())
+            .build();
+        let limiter = MemoryLimiter::new(plugin.limits.memory_bytes);
+        Self {
+            wasi,
+            table: ResourceTable::new(),
+            plugin,
+            invocation,
+            limiter,
+            ftp: ftp::FtpSessions::default(),
+            stdio,
+        }
+    }
+
+    /// Time left before the invocation's deadline.
+    pub(crate) fn remaining(&self) -> std::time::Duration {
+        self.invocation.deadline.saturating_duration_since(Instant::now())
+    }
+
+    /// What the guest wrote to stdout and stderr, as text.
+    pub(crate) fn stdio_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdio.contents()).trim().to_string()
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// A linker with WASI (nothing granted) and every Portitor interface.
+pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<HostState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    http::add_to_linker(&mut linker)?;
+    ftp::add_to_linker(&mut linker)?;
+    cursor::add_to_linker(&mut linker)?;
+    log::add_to_linker(&mut linker)?;
+    config::add_to_linker(&mut linker)?;
+    crypto::add_to_linker(&mut linker)?;
+    Ok(linker)
+}

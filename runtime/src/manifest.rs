@@ -1,0 +1,416 @@
+//! The plugin manifest: what a plugin is and what its sandbox grants it.
+//!
+//! A tenant uploads a manifest (TOML or JSON) next to each component. Every
+//! key is checked: an unknown key is an error that names it, and limits
+//! default to safe values. The manifest never holds a secret's value, only
+//! secret names that the runtime resolves for the tenant.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// The kinds of plugin, one WIT world each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PluginKind {
+    PushSource,
+    PullSource,
+}
+
+impl PluginKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PushSource => "push-source",
+            Self::PullSource => "pull-source",
+        }
+    }
+}
+
+impl std::fmt::Display for PluginKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `strict` or `lenient`; see DESIGN §7.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ValidationMode {
+    Strict,
+    Lenient,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub kind: PluginKind,
+    /// Overrides the cron schedule a pull plugin exports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    /// The validation mode of orders from this source that carry none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_mode: Option<ValidationMode>,
+    #[serde(default)]
+    pub limits: LimitsSpec,
+    #[serde(default)]
+    pub network: NetworkSpec,
+    #[serde(default)]
+    pub http: HttpSpec,
+    #[serde(default)]
+    pub ftp: FtpSpec,
+    #[serde(default)]
+    pub secrets: SecretsSpec,
+    /// How the runtime authenticates partner requests to a push plugin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<WebhookAuth>,
+    /// Non-secret configuration values the plugin reads through `config`.
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+}
+
+/// Resource limits; every one has a safe default.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSpec {
+    pub memory_mib: Option<u32>,
+    pub timeout_ms: Option<u64>,
+    pub fuel: Option<u64>,
+    pub max_events: Option<u32>,
+    pub max_event_bytes: Option<u64>,
+    pub max_log_bytes: Option<u64>,
+    pub max_http_request_bytes: Option<u64>,
+    pub max_http_response_bytes: Option<u64>,
+    pub http_timeout_ms: Option<u64>,
+    pub max_ftp_file_bytes: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    /// Hosts the plugin may call without a connection: `api.example.com`,
+    /// `*.example.com`, optionally with `:port`.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// Hosts that may resolve to private, loopback or link-local addresses
+    /// (refused for every other host, after DNS resolution).
+    #[serde(default)]
+    pub private_hosts: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSpec {
+    #[serde(default)]
+    pub connections: BTreeMap<String, HttpConnection>,
+}
+
+/// A partner API the plugin reaches with credentials it never sees.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConnection {
+    /// Requests through the connection must stay below this URL.
+    pub base_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<ConnectionAuth>,
+}
+
+/// How the host attaches a connection's credentials.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ConnectionAuth {
+    /// `name: {prefix}{secret}`, e.g. `Authorization: Bearer …` or an API-key header.
+    Header {
+        name: String,
+        secret: String,
+        #[serde(default)]
+        prefix: String,
+    },
+    /// HTTP Basic with a fixed user name and a secret password.
+    Basic { username: String, password_secret: String },
+    /// A query parameter, e.g. PostNord's `apikey`.
+    Query { param: String, secret: String },
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FtpSpec {
+    #[serde(default)]
+    pub connections: BTreeMap<String, FtpConnection>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FtpConnection {
+    pub host: String,
+    #[serde(default = "default_ftp_port")]
+    pub port: u16,
+    pub username: String,
+    /// The secret holding the password; anonymous servers need none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_secret: Option<String>,
+}
+
+fn default_ftp_port() -> u16 {
+    21
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsSpec {
+    /// Secrets the plugin may use as `crypto` keys by name; their values never
+    /// enter the sandbox.
+    #[serde(default)]
+    pub keys: Vec<String>,
+    /// Secrets readable through `config.get` — an explicit opt-in.
+    #[serde(default)]
+    pub expose: Vec<String>,
+}
+
+/// How partner requests to a push plugin are authenticated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "scheme", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum WebhookAuth {
+    /// A platform JWT with the `source-adapter` role.
+    Jwt,
+    /// HMAC-SHA256 of the raw body in a header, hex or base64 (Shopify, GitHub).
+    HmacSha256 {
+        header: String,
+        secret: String,
+        encoding: SignatureEncoding,
+        /// Header carrying the delivery id, for replay protection.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        delivery_id_header: Option<String>,
+    },
+    /// Stripe's `Stripe-Signature: t=…,v1=…`.
+    Stripe {
+        secret: String,
+        #[serde(default = "default_tolerance")]
+        tolerance_secs: u64,
+    },
+    /// Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`).
+    StandardWebhooks {
+        secret: String,
+        #[serde(default = "default_tolerance")]
+        tolerance_secs: u64,
+    },
+    /// No runtime check: the plugin authenticates the request itself.
+    None,
+}
+
+fn default_tolerance() -> u64 {
+    300
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignatureEncoding {
+    Hex,
+    Base64,
+}
+
+#[derive(Debug, Error)]
+pub enum ManifestError {
+    #[error("manifest is not valid TOML: {0}")]
+    Toml(String),
+    #[error("manifest is not valid JSON: {0}")]
+    Json(String),
+    #[error("manifest is invalid: {0}")]
+    Invalid(String),
+}
+
+/// Limits resolved from a manifest and the defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    pub memory_bytes: usize,
+    pub timeout: Duration,
+    pub fuel: u64,
+    pub max_events: usize,
+    pub max_event_bytes: usize,
+    pub max_log_bytes: usize,
+    pub max_http_request_bytes: usize,
+    pub max_http_response_bytes: usize,
+    pub http_timeout: Duration,
+    pub max_ftp_file_bytes: usize,
+}
+
+const MIB: u64 = 1024 * 1024;
+
+impl Manifest {
+    /// Parses a manifest in TOML or JSON (a document starting with `{`).
+    pub fn parse(text: &str) -> Result<Self, ManifestError> {
+        let manifest: Manifest = if text.trim_start().starts_with('{') {
+            serde_json::from_str(text).map_err(|e| ManifestError::Json(e.to_string()))?
+        } else {
+            toml::from_str(text).map_err(|e| ManifestError::Toml(e.to_string()))?
+        };
+        manifest.check()?;
+        Ok(manifest)
+    }
+
+    /// The manifest as JSON, the form the store keeps.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    fn check(&self) -> Result<(), ManifestError> {
+        let invalid = |m: String| Err(ManifestError::Invalid(m));
+        if self.kind != PluginKind::PullSource && self.schedule.is_some() {
+            return invalid("`schedule` applies only to pull-source plugins".into());
+        }
+        if self.kind != PluginKind::PushSource && self.webhook.is_some() {
+            return invalid("`webhook` applies only to push-source plugins".into());
+        }
+        for (name, conn) in &self.http.connections {
+            check_name("http connection", name)?;
+            let url = url::Url::parse(&conn.base_url)
+                .map_err(|e| ManifestError::Invalid(format!("http connection `{name}`: base_url: {e}")))?;
+            if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                return invalid(format!("http connection `{name}`: base_url must be an http(s) URL with a host"));
+            }
+        }
+        for name in self.ftp.connections.keys() {
+            check_name("ftp connection", name)?;
+        }
+        for pattern in self.network.allowed_hosts.iter().chain(&self.network.private_hosts) {
+            if pattern.is_empty() || pattern.contains('/') || pattern.contains('@') {
+                return invalid(format!("`{pattern}` is not a host pattern (host, *.domain, optionally :port)"));
+            }
+        }
+        let limits = &self.limits;
+        if limits.memory_mib == Some(0) || limits.timeout_ms == Some(0) || limits.max_events == Some(0) {
+            return invalid("limits must be greater than zero".into());
+        }
+        Ok(())
+    }
+
+    /// The limits of this plugin, from the manifest and the defaults.
+    pub fn limits(&self) -> Limits {
+        let l = &self.limits;
+        let default_timeout_ms = match self.kind {
+            PluginKind::PushSource => 5_000,
+            PluginKind::PullSource => 60_000,
+        };
+        Limits {
+            memory_bytes: (u64::from(l.memory_mib.unwrap_or(64)) * MIB) as usize,
+            timeout: Duration::from_millis(l.timeout_ms.unwrap_or(default_timeout_ms)),
+            fuel: l.fuel.unwrap_or(u64::MAX / 2),
+            max_events: l.max_events.unwrap_or(1_000) as usize,
+            max_event_bytes: l.max_event_bytes.unwrap_or(MIB) as usize,
+            max_log_bytes: l.max_log_bytes.unwrap_or(64 * 1024) as usize,
+            max_http_request_bytes: l.max_http_request_bytes.unwrap_or(4 * MIB) as usize,
+            max_http_response_bytes: l.max_http_response_bytes.unwrap_or(16 * MIB) as usize,
+            http_timeout: Duration::from_millis(l.http_timeout_ms.unwrap_or(30_000)),
+            max_ftp_file_bytes: l.max_ftp_file_bytes.unwrap_or(32 * MIB) as usize,
+        }
+    }
+
+    /// Every secret name the manifest refers to.
+    pub fn secret_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for conn in self.http.connections.values() {
+            match &conn.auth {
+                Some(ConnectionAuth::Header { secret, .. }) | Some(ConnectionAuth::Query { secret, .. }) => {
+                    names.push(secret)
+                }
+                Some(ConnectionAuth::Basic { password_secret, .. }) => names.push(password_secret),
+                None => {}
+            }
+        }
+        names.extend(self.ftp.connections.values().filter_map(|c| c.password_secret.as_deref()));
+        names.extend(self.secrets.keys.iter().map(String::as_str));
+        names.extend(self.secrets.expose.iter().map(String::as_str));
+        if let Some(auth) = &self.webhook {
+            match auth {
+                WebhookAuth::HmacSha256 { secret, .. }
+                | WebhookAuth::Stripe { secret, .. }
+                | WebhookAuth::StandardWebhooks { secret, .. } => names.push(secret),
+                WebhookAuth::Jwt | WebhookAuth::None => {}
+            }
+        }
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+}
+
+fn check_name(what: &str, name: &str) -> Result<(), ManifestError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ManifestError::Invalid(format!(
+            "{what} name `{name}` must be lowercase letters, digits and hyphens"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_full_toml_manifest() {
+        let manifest = Manifest::parse(
+            r#"
+            kind = "pull-source"
+            schedule = "*/5 * * * *"
+            validation_mode = "lenient"
+            [limits]
+            memory_mib = 32
+            timeout_ms = 2000
+            [network]
+            allowed_hosts = ["api2.postnord.com"]
+            [http.connections.postnord]
+            base_url = "https://api2.postnord.com"
+            auth = { type = "query", param = "apikey", secret = "postnord-key" }
+            [ftp.connections.bring]
+            host = "ftp.bring.example"
+            username = "nordvik"
+            password_secret = "bring-password"
+            [config]
+            locale = "sv"
+            "#,
+        )
+        .expect("valid manifest");
+        assert_eq!(manifest.kind, PluginKind::PullSource);
+        assert_eq!(manifest.limits().memory_bytes, 32 * 1024 * 1024);
+        assert_eq!(manifest.limits().timeout, Duration::from_secs(2));
+        assert_eq!(manifest.ftp.connections["bring"].port, 21);
+        assert_eq!(manifest.secret_names(), vec!["bring-password", "postnord-key"]);
+    }
+
+    #[test]
+    fn an_unknown_key_is_an_error_that_names_it() {
+        let err = Manifest::parse("kind = \"push-source\"\nmemory = 5\n").expect_err("unknown key");
+        assert!(err.to_string().contains("unknown field `memory`"), "{err}");
+        let err = Manifest::parse("kind = \"push-source\"\n[limits]\nmemory = 5\n").expect_err("unknown key");
+        assert!(err.to_string().contains("unknown field `memory`"), "{err}");
+    }
+
+    #[test]
+    fn json_manifests_are_accepted_and_round_trip() {
+        let manifest = Manifest::parse(r#"{"kind": "push-source", "config": {"a": "b"}}"#).expect("valid");
+        assert_eq!(Manifest::parse(&manifest.to_json()).expect("round trip"), manifest);
+    }
+
+    #[test]
+    fn kind_specific_keys_are_checked() {
+        let err = Manifest::parse("kind = \"push-source\"\nschedule = \"* * * * *\"\n").expect_err("push schedule");
+        assert!(err.to_string().contains("only to pull-source"), "{err}");
+        let err = Manifest::parse("kind = \"pull-source\"\n[http.connections.Bad]\nbase_url = \"https://x\"\n")
+            .expect_err("bad name");
+        assert!(err.to_string().contains("lowercase"), "{err}");
+    }
+
+    #[test]
+    fn defaults_are_safe() {
+        let limits = Manifest::parse("kind = \"push-source\"").expect("valid").limits();
+        assert_eq!(limits.memory_bytes, 64 * 1024 * 1024);
+        assert_eq!(limits.timeout, Duration::from_secs(5));
+        assert_eq!(limits.max_events, 1000);
+    }
+}
