@@ -1,8 +1,8 @@
 //! The plugin's configuration values from its manifest (never secrets,
 //! unless the manifest explicitly exposes one).
 
-use crate::PluginError;
 use crate::__bindings::portitor::plugin::config;
+use crate::PluginError;
 
 /// The value of `key`, if the manifest sets it.
 pub fn get(key: &str) -> Option<String> {
@@ -18,9 +18,11 @@ pub fn require(key: &str) -> Result<String, PluginError> {
 pub fn parse_or<T: std::str::FromStr>(key: &str, default: T) -> Result<T, PluginError> {
     match get(key) {
         None => Ok(default),
-        Some(raw) => raw
-            .parse()
-            .map_err(|_| PluginError::Fatal(format!("configuration value `{key}` = `{raw}` is not valid"))),
+        Some(raw) => raw.parse().map_err(|_| {
+            PluginError::Fatal(format!(
+                "configuration value `{key}` = `{raw}` is not valid"
+            ))
+        }),
     }
 }
 

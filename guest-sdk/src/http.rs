@@ -4,7 +4,7 @@
 //! # fn demo() -> Result<(), portitor_guest::PluginError> {
 //! use portitor_guest::http::Request;
 //! // Through a named connection: the host attaches its credentials.
-//! let shipments: serde_json::Value = Request::get("/rest/shipment/v7/trackandtrace/id/RR123456785SE/public")
+//! let shipments: serde_json::Value = Request::get("/v7/trackandtrace/id/RR123456785SE/public")
 //!     .via("postnord")
 //!     .send()?
 //!     .error_for_status()?
@@ -15,8 +15,8 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::PluginError;
 use crate::__bindings::portitor::plugin::http as wit;
+use crate::PluginError;
 
 pub use wit::HttpError;
 
@@ -89,7 +89,11 @@ impl Request {
 
     /// Sends the request. Any status is a response; see [`Response::error_for_status`].
     pub fn send(self) -> Result<Response, HttpError> {
-        wit::send(&self.inner).map(|r| Response { status: r.status, headers: r.headers, body: r.body })
+        wit::send(&self.inner).map(|r| Response {
+            status: r.status,
+            headers: r.headers,
+            body: r.body,
+        })
     }
 }
 
@@ -122,16 +126,23 @@ impl Response {
         let snippet = String::from_utf8_lossy(&self.body[..self.body.len().min(200)]).into_owned();
         match status {
             200..=399 => Ok(self),
-            408 | 429 | 500..=599 => Err(PluginError::Transient(format!("partner answered {status}: {snippet}"))),
-            401 | 403 => Err(PluginError::Unauthorized(format!("partner answered {status}: {snippet}"))),
-            _ => Err(PluginError::Fatal(format!("partner answered {status}: {snippet}"))),
+            408 | 429 | 500..=599 => Err(PluginError::Transient(format!(
+                "partner answered {status}: {snippet}"
+            ))),
+            401 | 403 => Err(PluginError::Unauthorized(format!(
+                "partner answered {status}: {snippet}"
+            ))),
+            _ => Err(PluginError::Fatal(format!(
+                "partner answered {status}: {snippet}"
+            ))),
         }
     }
 
     /// The body parsed as JSON.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, PluginError> {
-        serde_json::from_slice(&self.body)
-            .map_err(|e| PluginError::Fatal(format!("partner's response is not the expected JSON: {e}")))
+        serde_json::from_slice(&self.body).map_err(|e| {
+            PluginError::Fatal(format!("partner's response is not the expected JSON: {e}"))
+        })
     }
 
     /// The body as text (invalid UTF-8 replaced).
@@ -143,8 +154,12 @@ impl Response {
 impl From<HttpError> for PluginError {
     fn from(e: HttpError) -> Self {
         match e {
-            HttpError::Denied(m) => PluginError::Fatal(format!("request denied by the sandbox: {m}")),
-            HttpError::UnknownConnection(m) => PluginError::Fatal(format!("unknown connection `{m}`")),
+            HttpError::Denied(m) => {
+                PluginError::Fatal(format!("request denied by the sandbox: {m}"))
+            }
+            HttpError::UnknownConnection(m) => {
+                PluginError::Fatal(format!("unknown connection `{m}`"))
+            }
             HttpError::InvalidRequest(m) => PluginError::Fatal(format!("invalid request: {m}")),
             HttpError::TooLarge(m) => PluginError::Fatal(format!("too large: {m}")),
             HttpError::Timeout => PluginError::Transient("partner timed out".into()),

@@ -121,7 +121,12 @@ pub use wit_bindgen::rt as __rt;
 
 /// Bindings of every host interface and the shared types, generated from `wit/`.
 #[doc(hidden)]
-#[allow(unsafe_code, unreachable_pub, missing_debug_implementations, clippy::all)]
+#[allow(
+    unsafe_code,
+    unreachable_pub,
+    missing_debug_implementations,
+    clippy::all
+)]
 pub mod __bindings {
     wit_bindgen::generate!({
         path: "../wit",
@@ -131,7 +136,12 @@ pub mod __bindings {
 }
 
 #[doc(hidden)]
-#[allow(unsafe_code, unreachable_pub, missing_debug_implementations, clippy::all)]
+#[allow(
+    unsafe_code,
+    unreachable_pub,
+    missing_debug_implementations,
+    clippy::all
+)]
 pub mod __push {
     wit_bindgen::generate!({
         path: "../wit",
@@ -153,7 +163,12 @@ pub mod __push {
 }
 
 #[doc(hidden)]
-#[allow(unsafe_code, unreachable_pub, missing_debug_implementations, clippy::all)]
+#[allow(
+    unsafe_code,
+    unreachable_pub,
+    missing_debug_implementations,
+    clippy::all
+)]
 pub mod __pull {
     wit_bindgen::generate!({
         path: "../wit",

@@ -27,17 +27,26 @@ impl Event {
     }
 
     /// An `order` event; `payload` follows Portitor's order model.
-    pub fn order(external_id: impl Into<String>, payload: &impl Serialize) -> Result<Self, PluginError> {
+    pub fn order(
+        external_id: impl Into<String>,
+        payload: &impl Serialize,
+    ) -> Result<Self, PluginError> {
         Self::new("order", external_id, payload)
     }
 
     /// A `shipment` event.
-    pub fn shipment(external_id: impl Into<String>, payload: &impl Serialize) -> Result<Self, PluginError> {
+    pub fn shipment(
+        external_id: impl Into<String>,
+        payload: &impl Serialize,
+    ) -> Result<Self, PluginError> {
         Self::new("shipment", external_id, payload)
     }
 
     /// A `tracking` event.
-    pub fn tracking(external_id: impl Into<String>, payload: &impl Serialize) -> Result<Self, PluginError> {
+    pub fn tracking(
+        external_id: impl Into<String>,
+        payload: &impl Serialize,
+    ) -> Result<Self, PluginError> {
         Self::new("tracking", external_id, payload)
     }
 
@@ -57,7 +66,10 @@ impl Event {
 impl PushOutcome {
     /// These events, and the runtime's default response to the partner.
     pub fn events(events: Vec<Event>) -> Self {
-        Self { events, response: None }
+        Self {
+            events,
+            response: None,
+        }
     }
 
     /// No events, and this response (for example a verification challenge).
@@ -76,7 +88,11 @@ impl PushOutcome {
 impl Batch {
     /// `events`, the cursor after them, and whether the partner has more now.
     pub fn new(events: Vec<Event>, next_cursor: impl Into<String>, has_more: bool) -> Self {
-        Self { events, next_cursor: next_cursor.into(), has_more }
+        Self {
+            events,
+            next_cursor: next_cursor.into(),
+            has_more,
+        }
     }
 }
 
@@ -91,8 +107,9 @@ impl HttpRequest {
 
     /// The body parsed as JSON; malformed JSON is the partner's fault.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, PluginError> {
-        serde_json::from_slice(&self.body)
-            .map_err(|e| PluginError::InvalidInput(format!("request body is not the expected JSON: {e}")))
+        serde_json::from_slice(&self.body).map_err(|e| {
+            PluginError::InvalidInput(format!("request body is not the expected JSON: {e}"))
+        })
     }
 }
 
@@ -100,7 +117,9 @@ impl PluginError {
     /// The message, whatever the variant.
     pub fn message(&self) -> &str {
         match self {
-            Self::InvalidInput(m) | Self::Unauthorized(m) | Self::Transient(m) | Self::Fatal(m) => m,
+            Self::InvalidInput(m) | Self::Unauthorized(m) | Self::Transient(m) | Self::Fatal(m) => {
+                m
+            }
         }
     }
 }

@@ -14,6 +14,9 @@ pub mod examples {
 
     /// The component of example plugin `id`.
     pub fn component(id: &str) -> Option<&'static [u8]> {
-        EXAMPLES.iter().find(|(name, _)| *name == id).map(|(_, bytes)| *bytes)
+        EXAMPLES
+            .iter()
+            .find(|(name, _)| *name == id)
+            .map(|(_, bytes)| *bytes)
     }
 }

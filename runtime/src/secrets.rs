@@ -44,7 +44,8 @@ impl StaticSecrets {
     }
 
     pub fn with(mut self, name: &str, value: &str) -> Self {
-        self.values.insert(name.to_string(), SecretValue::new(value));
+        self.values
+            .insert(name.to_string(), SecretValue::new(value));
         self
     }
 }

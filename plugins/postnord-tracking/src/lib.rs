@@ -10,7 +10,8 @@
 //! Items in a terminal state (delivered, returned) are no longer polled.
 //!
 //! The API key travels as the `apikey` query parameter, attached by the host
-//! from the `postnord` connection; the plugin never sees it.
+//! from the `postnord` connection (base URL `https://api2.postnord.com/rest/shipment`);
+//! the plugin never sees it.
 //!
 //! # Configuration
 //! - `item-ids`: the tracked item or shipment ids, comma-separated
@@ -60,7 +61,7 @@ impl PullSource for PostnordTracking {
             if item.done {
                 continue;
             }
-            let response = http::Request::get(format!("/rest/shipment/v7/trackandtrace/id/{id}/public?locale={locale}"))
+            let response = http::Request::get(format!("/v7/trackandtrace/id/{id}/public?locale={locale}"))
                 .via(&connection)
                 .header("accept", "application/json")
                 .send()?

@@ -31,7 +31,10 @@ impl CompileCache {
         // is all that matters since a different build gets a different hash.
         let mut hasher = std::hash::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
-        Self { dir, fingerprint: format!("{:016x}", hasher.finish()) }
+        Self {
+            dir,
+            fingerprint: format!("{:016x}", hasher.finish()),
+        }
     }
 
     /// The component for `bytes` (whose SHA-256 is `sha256`), from the cache
@@ -54,7 +57,9 @@ impl CompileCache {
             #[allow(unsafe_code)]
             match unsafe { Component::deserialize_file(engine, &path) } {
                 Ok(component) => return Ok((component, CompileSource::Cache)),
-                Err(e) => tracing::warn!(path = %path.display(), error = %e, "compiled component unusable; compiling again"),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "compiled component unusable; compiling again")
+                }
             }
         }
         let component = Component::new(engine, bytes)?;
@@ -66,10 +71,16 @@ impl CompileCache {
 }
 
 fn store(path: &std::path::Path, component: &Component) -> anyhow::Result<()> {
-    let dir = path.parent().ok_or_else(|| anyhow::anyhow!("cache path has no directory"))?;
+    let dir = path
+        .parent()
+        .ok_or_else(|| anyhow::anyhow!("cache path has no directory"))?;
     std::fs::create_dir_all(dir)?;
     let bytes = component.serialize()?;
-    let tmp = dir.join(format!(".{}.{}.tmp", uuid::Uuid::new_v4(), std::process::id()));
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        uuid::Uuid::new_v4(),
+        std::process::id()
+    ));
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path)?;
     Ok(())

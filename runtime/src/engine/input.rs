@@ -30,7 +30,11 @@ impl PartnerRequest {
             method: self.method.clone(),
             path: self.path.clone(),
             query: self.query.clone(),
-            headers: self.headers.iter().map(|(n, v)| (n.to_ascii_lowercase(), v.clone())).collect(),
+            headers: self
+                .headers
+                .iter()
+                .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
+                .collect(),
             body: self.body.clone(),
         }
     }

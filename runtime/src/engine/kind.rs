@@ -12,8 +12,16 @@ use crate::manifest::PluginKind;
 /// The export a kind requires, with its functions.
 fn required_export(kind: PluginKind) -> (&'static str, &'static [&'static str], &'static str) {
     match kind {
-        PluginKind::PushSource => (PUSH_HANDLER, &["path", "handle"], "portitor_guest::export_push_source!"),
-        PluginKind::PullSource => (PULL_HANDLER, &["schedule", "cursor-key", "fetch"], "portitor_guest::export_pull_source!"),
+        PluginKind::PushSource => (
+            PUSH_HANDLER,
+            &["path", "handle"],
+            "portitor_guest::export_push_source!",
+        ),
+        PluginKind::PullSource => (
+            PULL_HANDLER,
+            &["schedule", "cursor-key", "fetch"],
+            "portitor_guest::export_pull_source!",
+        ),
     }
 }
 
@@ -33,30 +41,49 @@ pub(crate) fn check_component_header(bytes: &[u8]) -> Result<(), String> {
 }
 
 /// Checks that `component` exports what `kind` requires.
-pub(crate) fn check_exports(engine: &Engine, component: &Component, kind: PluginKind) -> Result<(), String> {
+pub(crate) fn check_exports(
+    engine: &Engine,
+    component: &Component,
+    kind: PluginKind,
+) -> Result<(), String> {
     let (required, functions, macro_name) = required_export(kind);
     let ty = component.component_type();
-    let exports: Vec<(String, ComponentItem)> =
-        ty.exports(engine).map(|(name, item)| (name.to_string(), item.ty)).collect();
+    let exports: Vec<(String, ComponentItem)> = ty
+        .exports(engine)
+        .map(|(name, item)| (name.to_string(), item.ty))
+        .collect();
     let Some((_, item)) = exports.iter().find(|(name, _)| name == required) else {
         let names: Vec<&str> = exports.iter().map(|(n, _)| n.as_str()).collect();
         let other = [PluginKind::PushSource, PluginKind::PullSource]
             .into_iter()
             .find(|k| *k != kind && names.contains(&required_export(*k).0));
         let hint = match other {
-            Some(other) => format!(" It exports the {other} handler: is the manifest's kind wrong?"),
+            Some(other) => {
+                format!(" It exports the {other} handler: is the manifest's kind wrong?")
+            }
             None => format!(" Export it with `{macro_name}`."),
         };
         return Err(format!(
             "a {kind} plugin must export `{required}`; this component exports {}.{hint}",
-            if names.is_empty() { "nothing".to_string() } else { format!("`{}`", names.join("`, `")) }
+            if names.is_empty() {
+                "nothing".to_string()
+            } else {
+                format!("`{}`", names.join("`, `"))
+            }
         ));
     };
     let ComponentItem::ComponentInstance(instance) = item else {
         return Err(format!("`{required}` must be an exported interface"));
     };
-    let present: Vec<String> = instance.exports(engine).map(|(name, _)| name.to_string()).collect();
-    let missing: Vec<&str> = functions.iter().copied().filter(|f| !present.iter().any(|p| p == f)).collect();
+    let present: Vec<String> = instance
+        .exports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    let missing: Vec<&str> = functions
+        .iter()
+        .copied()
+        .filter(|f| !present.iter().any(|p| p == f))
+        .collect();
     if missing.is_empty() {
         Ok(())
     } else {

@@ -29,11 +29,15 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 use wasmtime::component::Linker;
-use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap, UpdateDeadline};
+use wasmtime::{
+    Config, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap, UpdateDeadline,
+};
 
 pub use self::cache::CompileSource;
 pub use self::input::{CallerIdentity, PartnerRequest};
-pub use self::output::{BatchOutput, OutputError, PartnerResponse, PluginEvent, PluginFailure, PushOutput};
+pub use self::output::{
+    BatchOutput, OutputError, PartnerResponse, PluginEvent, PluginFailure, PushOutput,
+};
 pub use self::plugin::PluginLabel;
 use self::plugin::PluginShared;
 use crate::host::egress::EgressPolicy;
@@ -84,7 +88,9 @@ struct EngineInner {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("config", &self.inner.config).finish_non_exhaustive()
+        f.debug_struct("Engine")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -92,7 +98,11 @@ impl std::fmt::Debug for Engine {
 #[derive(Debug, Error)]
 pub enum LoadError {
     #[error("{label}: the component is {size} bytes, over the limit of {limit}")]
-    TooLarge { label: PluginLabel, size: usize, limit: usize },
+    TooLarge {
+        label: PluginLabel,
+        size: usize,
+        limit: usize,
+    },
     #[error("{label}: {reason}")]
     NotAComponent { label: PluginLabel, reason: String },
     #[error("{label}: {reason}")]
@@ -112,17 +122,31 @@ pub enum InvokeError {
     #[error("{label}: timed out after {} ms", limit.as_millis())]
     Timeout { label: PluginLabel, limit: Duration },
     #[error("{label}: ran out of memory: asked for {requested} bytes, its limit is {limit}")]
-    MemoryExhausted { label: PluginLabel, limit: usize, requested: usize },
+    MemoryExhausted {
+        label: PluginLabel,
+        limit: usize,
+        requested: usize,
+    },
     #[error("{label}: used up its fuel limit of {limit}")]
     FuelExhausted { label: PluginLabel, limit: u64 },
     #[error("{label}: trapped: {message}")]
     Trapped { label: PluginLabel, message: String },
     #[error("{label}: returned an invalid result: {error}")]
-    InvalidOutput { label: PluginLabel, error: OutputError },
+    InvalidOutput {
+        label: PluginLabel,
+        error: OutputError,
+    },
     #[error("{label}: reported an error: {failure}")]
-    Plugin { label: PluginLabel, failure: PluginFailure },
+    Plugin {
+        label: PluginLabel,
+        failure: PluginFailure,
+    },
     #[error("{label}: is a {kind} plugin and has no `{call}`")]
-    WrongCall { label: PluginLabel, kind: PluginKind, call: &'static str },
+    WrongCall {
+        label: PluginLabel,
+        kind: PluginKind,
+        call: &'static str,
+    },
     #[error("{label}: no instance slot is free; retry shortly")]
     Busy { label: PluginLabel },
 }
@@ -165,7 +189,9 @@ pub struct CallOptions {
 
 impl std::fmt::Debug for CallOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CallOptions").field("invocation_id", &self.invocation_id).finish_non_exhaustive()
+        f.debug_struct("CallOptions")
+            .field("invocation_id", &self.invocation_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -190,7 +216,14 @@ impl Engine {
         ticker::spawn(Arc::downgrade(&wasmtime));
         let linker = crate::host::linker(&wasmtime)?;
         let cache = cache::CompileCache::new(&wasmtime, config.cache_dir.clone());
-        Ok(Self { inner: Arc::new(EngineInner { wasmtime, linker, cache, config }) })
+        Ok(Self {
+            inner: Arc::new(EngineInner {
+                wasmtime,
+                linker,
+                cache,
+                config,
+            }),
+        })
     }
 
     /// Loads version `component` of `company`'s plugin `plugin`: checks,
@@ -207,45 +240,84 @@ impl Engine {
         let label = PluginLabel::new(company, plugin, version.clone());
         let config = &self.inner.config;
         if component.len() > config.max_component_bytes {
-            return Err(LoadError::TooLarge { label, size: component.len(), limit: config.max_component_bytes });
+            return Err(LoadError::TooLarge {
+                label,
+                size: component.len(),
+                limit: config.max_component_bytes,
+            });
         }
-        kind::check_component_header(component)
-            .map_err(|reason| LoadError::NotAComponent { label: label.clone(), reason })?;
+        kind::check_component_header(component).map_err(|reason| LoadError::NotAComponent {
+            label: label.clone(),
+            reason,
+        })?;
         let limits = manifest.limits();
         let max_memory = config.max_memory_mib as usize * 1024 * 1024;
         if limits.memory_bytes > max_memory {
             return Err(LoadError::Manifest {
                 label,
-                reason: format!("limits.memory_mib is over the platform's maximum of {}", config.max_memory_mib),
+                reason: format!(
+                    "limits.memory_mib is over the platform's maximum of {}",
+                    config.max_memory_mib
+                ),
             });
         }
 
         let engine = &self.inner.wasmtime;
-        let (compiled, source) = self
-            .inner
-            .cache
-            .load(engine, &version, component)
-            .map_err(|e| LoadError::Compile { label: label.clone(), reason: format!("{e:#}") })?;
-        kind::check_exports(engine, &compiled, manifest.kind)
-            .map_err(|reason| LoadError::WrongKind { label: label.clone(), reason })?;
+        let (compiled, source) =
+            self.inner
+                .cache
+                .load(engine, &version, component)
+                .map_err(|e| LoadError::Compile {
+                    label: label.clone(),
+                    reason: format!("{e:#}"),
+                })?;
+        kind::check_exports(engine, &compiled, manifest.kind).map_err(|reason| {
+            LoadError::WrongKind {
+                label: label.clone(),
+                reason,
+            }
+        })?;
         let pre = self
             .inner
             .linker
             .instantiate_pre(&compiled)
-            .map_err(|e| LoadError::Imports { label: label.clone(), reason: format!("{e:#}") })?;
+            .map_err(|e| LoadError::Imports {
+                label: label.clone(),
+                reason: format!("{e:#}"),
+            })?;
         let handler = match manifest.kind {
             PluginKind::PushSource => bindings::push::PushSourcePre::new(pre).map(Handler::Push),
             PluginKind::PullSource => bindings::pull::PullSourcePre::new(pre).map(Handler::Pull),
         }
-        .map_err(|e| LoadError::WrongKind { label: label.clone(), reason: format!("{e:#}") })?;
-
-        let egress = Arc::new(EgressPolicy::from_manifest(&manifest, config.deny_private_networks));
-        let http_client = crate::host::http::client_for(egress.clone()).map_err(|e| LoadError::Manifest {
+        .map_err(|e| LoadError::WrongKind {
             label: label.clone(),
-            reason: format!("cannot build the HTTP client: {e}"),
+            reason: format!("{e:#}"),
         })?;
-        let shared = Arc::new(PluginShared::new(label, manifest, egress, http_client, secrets));
-        Ok(LoadedPlugin { inner: Arc::new(LoadedInner { engine: self.inner.clone(), shared, handler, source }) })
+
+        let egress = Arc::new(EgressPolicy::from_manifest(
+            &manifest,
+            config.deny_private_networks,
+        ));
+        let http_client =
+            crate::host::http::client_for(egress.clone()).map_err(|e| LoadError::Manifest {
+                label: label.clone(),
+                reason: format!("cannot build the HTTP client: {e}"),
+            })?;
+        let shared = Arc::new(PluginShared::new(
+            label,
+            manifest,
+            egress,
+            http_client,
+            secrets,
+        ));
+        Ok(LoadedPlugin {
+            inner: Arc::new(LoadedInner {
+                engine: self.inner.clone(),
+                shared,
+                handler,
+                source,
+            }),
+        })
     }
 }
 
@@ -269,7 +341,9 @@ enum Handler {
 
 impl std::fmt::Debug for LoadedPlugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoadedPlugin").field("label", self.label()).finish_non_exhaustive()
+        f.debug_struct("LoadedPlugin")
+            .field("label", self.label())
+            .finish_non_exhaustive()
     }
 }
 
@@ -302,7 +376,13 @@ impl LoadedPlugin {
         };
         let mut call = self.begin(options, None);
         let result = call
-            .run(async |store| pre.instantiate_async(&mut *store).await?.portitor_plugin_push_handler().call_path(store).await)
+            .run(async |store| {
+                pre.instantiate_async(&mut *store)
+                    .await?
+                    .portitor_plugin_push_handler()
+                    .call_path(store)
+                    .await
+            })
             .await;
         call.finish(self, result)
     }
@@ -323,13 +403,18 @@ impl LoadedPlugin {
         let result = call
             .run(async |store| {
                 let bindings = pre.instantiate_async(&mut *store).await?;
-                bindings.portitor_plugin_push_handler().call_handle(store, &request, &identity).await
+                bindings
+                    .portitor_plugin_push_handler()
+                    .call_handle(store, &request, &identity)
+                    .await
             })
             .await;
         let outcome = call.finish(self, result)?;
         let limits = self.limits();
         outcome.try_map(|result| match result {
-            Ok(outcome) => output::push_from_wit(outcome, limits).map_err(|error| self.invalid(error)),
+            Ok(outcome) => {
+                output::push_from_wit(outcome, limits).map_err(|error| self.invalid(error))
+            }
             Err(failure) => Err(self.failed(failure.into())),
         })
     }
@@ -341,19 +426,34 @@ impl LoadedPlugin {
         };
         let mut call = self.begin(options, None);
         let result = call
-            .run(async |store| pre.instantiate_async(&mut *store).await?.portitor_plugin_pull_handler().call_schedule(store).await)
+            .run(async |store| {
+                pre.instantiate_async(&mut *store)
+                    .await?
+                    .portitor_plugin_pull_handler()
+                    .call_schedule(store)
+                    .await
+            })
             .await;
         call.finish(self, result)
     }
 
     /// The name of a pull plugin's cursor.
-    pub async fn cursor_key(&self, options: CallOptions) -> Result<Invocation<String>, InvokeError> {
+    pub async fn cursor_key(
+        &self,
+        options: CallOptions,
+    ) -> Result<Invocation<String>, InvokeError> {
         let Handler::Pull(pre) = &self.inner.handler else {
             return Err(self.wrong_call("cursor-key"));
         };
         let mut call = self.begin(options, None);
         let result = call
-            .run(async |store| pre.instantiate_async(&mut *store).await?.portitor_plugin_pull_handler().call_cursor_key(store).await)
+            .run(async |store| {
+                pre.instantiate_async(&mut *store)
+                    .await?
+                    .portitor_plugin_pull_handler()
+                    .call_cursor_key(store)
+                    .await
+            })
             .await;
         call.finish(self, result)
     }
@@ -375,7 +475,10 @@ impl LoadedPlugin {
         let result = call
             .run(async |store| {
                 let bindings = pre.instantiate_async(&mut *store).await?;
-                bindings.portitor_plugin_pull_handler().call_fetch(store, cursor.as_deref()).await
+                bindings
+                    .portitor_plugin_pull_handler()
+                    .call_fetch(store, cursor.as_deref())
+                    .await
             })
             .await;
         let outcome = call.finish(self, result)?;
@@ -391,13 +494,18 @@ impl LoadedPlugin {
         let limits = shared.limits.clone();
         let started = Instant::now();
         let invocation = InvocationState {
-            id: options.invocation_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            id: options
+                .invocation_id
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
             deadline: started + limits.timeout,
             cursor,
             log: LogBudget::new(limits.max_log_bytes),
             log_sink: options.log_sink,
         };
-        let mut store = Store::new(&self.inner.engine.wasmtime, HostState::new(shared, invocation));
+        let mut store = Store::new(
+            &self.inner.engine.wasmtime,
+            HostState::new(shared, invocation),
+        );
         store.limiter(|state| &mut state.limiter);
         // Fuel is for accounting (and a hard stop for manifests that set a
         // limit); consume_fuel is on for the whole engine, so this never fails.
@@ -412,19 +520,33 @@ impl LoadedPlugin {
                 Ok(UpdateDeadline::Yield(1))
             }
         });
-        Call { store, started, limits }
+        Call {
+            store,
+            started,
+            limits,
+        }
     }
 
     fn wrong_call(&self, call: &'static str) -> InvokeError {
-        InvokeError::WrongCall { label: self.label().clone(), kind: self.kind(), call }
+        InvokeError::WrongCall {
+            label: self.label().clone(),
+            kind: self.kind(),
+            call,
+        }
     }
 
     fn invalid(&self, error: OutputError) -> InvokeError {
-        InvokeError::InvalidOutput { label: self.label().clone(), error }
+        InvokeError::InvalidOutput {
+            label: self.label().clone(),
+            error,
+        }
     }
 
     fn failed(&self, failure: PluginFailure) -> InvokeError {
-        InvokeError::Plugin { label: self.label().clone(), failure }
+        InvokeError::Plugin {
+            label: self.label().clone(),
+            failure,
+        }
     }
 }
 
@@ -453,13 +575,22 @@ impl Call {
         let label = plugin.label().clone();
         let stdio = self.store.data().stdio_text();
         let outcome = match result {
-            Err(_) => Err(InvokeError::Timeout { label, limit: self.limits.timeout }),
+            Err(_) => Err(InvokeError::Timeout {
+                label,
+                limit: self.limits.timeout,
+            }),
             Ok(Ok(output)) => Ok(output),
             Ok(Err(error)) => Err(self.classify(label, error, &stdio)),
         };
         if !stdio.is_empty() {
-            let level = if outcome.is_ok() { crate::host::LogLevel::Info } else { crate::host::LogLevel::Error };
-            self.store.data_mut().write_log(level, &format!("stdout/stderr: {stdio}"));
+            let level = if outcome.is_ok() {
+                crate::host::LogLevel::Info
+            } else {
+                crate::host::LogLevel::Error
+            };
+            self.store
+                .data_mut()
+                .write_log(level, &format!("stdout/stderr: {stdio}"));
         }
         if let Err(error) = &outcome {
             tracing::warn!(invocation = %self.store.data().invocation.id, error = %error, "plugin invocation failed");
@@ -477,23 +608,42 @@ impl Call {
 
     fn classify(&self, label: PluginLabel, error: wasmtime::Error, stdio: &str) -> InvokeError {
         if let Some(requested) = self.store.data().limiter.refused() {
-            return InvokeError::MemoryExhausted { label, limit: self.limits.memory_bytes, requested };
+            return InvokeError::MemoryExhausted {
+                label,
+                limit: self.limits.memory_bytes,
+                requested,
+            };
         }
-        if error.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() {
+        if error
+            .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+            .is_some()
+        {
             return InvokeError::Busy { label };
         }
         match error.downcast_ref::<Trap>() {
-            Some(Trap::OutOfFuel) => InvokeError::FuelExhausted { label, limit: self.limits.fuel },
-            Some(Trap::Interrupt) => InvokeError::Timeout { label, limit: self.limits.timeout },
+            Some(Trap::OutOfFuel) => InvokeError::FuelExhausted {
+                label,
+                limit: self.limits.fuel,
+            },
+            Some(Trap::Interrupt) => InvokeError::Timeout {
+                label,
+                limit: self.limits.timeout,
+            },
             Some(trap) => {
                 let detail = panic_message(stdio);
                 let message = match detail {
                     Some(detail) => format!("{trap} ({detail})"),
                     None => trap.to_string(),
                 };
-                InvokeError::Trapped { label, message: self.store.data().plugin.scrub(&message) }
+                InvokeError::Trapped {
+                    label,
+                    message: self.store.data().plugin.scrub(&message),
+                }
             }
-            None => InvokeError::Trapped { label, message: self.store.data().plugin.scrub(&format!("{error:#}")) },
+            None => InvokeError::Trapped {
+                label,
+                message: self.store.data().plugin.scrub(&format!("{error:#}")),
+            },
         }
     }
 }
@@ -501,12 +651,20 @@ impl Call {
 /// The panic message in a guest's stderr, if it panicked.
 fn panic_message(stdio: &str) -> Option<String> {
     let start = stdio.find("panicked at")?;
-    let text: String = stdio[start..].lines().take(3).collect::<Vec<_>>().join(" ");
+    let text: String = stdio[start..]
+        .lines()
+        .filter(|line| !line.starts_with("note: run with"))
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ");
     Some(text.chars().take(500).collect())
 }
 
 impl<T> Invocation<T> {
     fn try_map<U, E>(self, f: impl FnOnce(T) -> Result<U, E>) -> Result<Invocation<U>, E> {
-        Ok(Invocation { output: f(self.output)?, stats: self.stats })
+        Ok(Invocation {
+            output: f(self.output)?,
+            stats: self.stats,
+        })
     }
 }

@@ -71,7 +71,11 @@ pub enum OutputError {
     #[error("returned {actual} events, over its cap of {limit}")]
     TooManyEvents { actual: usize, limit: usize },
     #[error("event {index}: payload of {actual} bytes is over the cap of {limit}")]
-    PayloadTooLarge { index: usize, actual: usize, limit: usize },
+    PayloadTooLarge {
+        index: usize,
+        actual: usize,
+        limit: usize,
+    },
     #[error("event {index}: {reason}")]
     InvalidEvent { index: usize, reason: String },
     #[error("response: {0}")]
@@ -83,9 +87,15 @@ pub enum OutputError {
 const MAX_EXTERNAL_ID_CHARS: usize = 256;
 const MAX_KIND_CHARS: usize = 64;
 
-pub(crate) fn events_from_wit(events: Vec<types::Event>, limits: &Limits) -> Result<Vec<PluginEvent>, OutputError> {
+pub(crate) fn events_from_wit(
+    events: Vec<types::Event>,
+    limits: &Limits,
+) -> Result<Vec<PluginEvent>, OutputError> {
     if events.len() > limits.max_events {
-        return Err(OutputError::TooManyEvents { actual: events.len(), limit: limits.max_events });
+        return Err(OutputError::TooManyEvents {
+            actual: events.len(),
+            limit: limits.max_events,
+        });
     }
     events
         .into_iter()
@@ -94,7 +104,11 @@ pub(crate) fn events_from_wit(events: Vec<types::Event>, limits: &Limits) -> Res
         .collect()
 }
 
-fn event_from_wit(index: usize, event: types::Event, limits: &Limits) -> Result<PluginEvent, OutputError> {
+fn event_from_wit(
+    index: usize,
+    event: types::Event,
+    limits: &Limits,
+) -> Result<PluginEvent, OutputError> {
     let invalid = |reason: String| OutputError::InvalidEvent { index, reason };
     if event.payload.len() > limits.max_event_bytes {
         return Err(OutputError::PayloadTooLarge {
@@ -105,25 +119,34 @@ fn event_from_wit(index: usize, event: types::Event, limits: &Limits) -> Result<
     }
     let kind_ok = !event.kind.is_empty()
         && event.kind.len() <= MAX_KIND_CHARS
-        && event.kind.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        && event
+            .kind
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if !kind_ok {
-        return Err(invalid(format!("kind `{}` must be lowercase letters, digits and hyphens", event.kind)));
+        return Err(invalid(format!(
+            "kind `{}` must be lowercase letters, digits and hyphens",
+            event.kind
+        )));
     }
     let id = event.external_id.trim();
-    if id.is_empty() || id.chars().count() > MAX_EXTERNAL_ID_CHARS || id.chars().any(char::is_control) {
+    if id.is_empty()
+        || id.chars().count() > MAX_EXTERNAL_ID_CHARS
+        || id.chars().any(char::is_control)
+    {
         return Err(invalid(format!(
             "external id must be 1 to {MAX_EXTERNAL_ID_CHARS} printable characters"
         )));
     }
-    let payload: Value =
-        serde_json::from_str(&event.payload).map_err(|e| invalid(format!("payload is not JSON: {e}")))?;
+    let payload: Value = serde_json::from_str(&event.payload)
+        .map_err(|e| invalid(format!("payload is not JSON: {e}")))?;
     if !payload.is_object() {
         return Err(invalid("payload must be a JSON object".into()));
     }
-    if let Some(warehouse) = &event.warehouse_id {
-        if warehouse.is_empty() || warehouse.len() > 64 {
-            return Err(invalid("warehouse id must be 1 to 64 characters".into()));
-        }
+    if let Some(warehouse) = &event.warehouse_id
+        && (warehouse.is_empty() || warehouse.len() > 64)
+    {
+        return Err(invalid("warehouse id must be 1 to 64 characters".into()));
     }
     Ok(PluginEvent {
         kind: event.kind,
@@ -140,9 +163,15 @@ fn event_from_wit(index: usize, event: types::Event, limits: &Limits) -> Result<
 /// The largest cursor a plugin may return.
 const MAX_CURSOR_BYTES: usize = 1024 * 1024;
 
-pub(crate) fn batch_from_wit(batch: types::Batch, limits: &Limits) -> Result<BatchOutput, OutputError> {
+pub(crate) fn batch_from_wit(
+    batch: types::Batch,
+    limits: &Limits,
+) -> Result<BatchOutput, OutputError> {
     if batch.next_cursor.len() > MAX_CURSOR_BYTES {
-        return Err(OutputError::CursorTooLarge { actual: batch.next_cursor.len(), limit: MAX_CURSOR_BYTES });
+        return Err(OutputError::CursorTooLarge {
+            actual: batch.next_cursor.len(),
+            limit: MAX_CURSOR_BYTES,
+        });
     }
     Ok(BatchOutput {
         events: events_from_wit(batch.events, limits)?,
@@ -151,20 +180,35 @@ pub(crate) fn batch_from_wit(batch: types::Batch, limits: &Limits) -> Result<Bat
     })
 }
 
-pub(crate) fn push_from_wit(outcome: types::PushOutcome, limits: &Limits) -> Result<PushOutput, OutputError> {
+pub(crate) fn push_from_wit(
+    outcome: types::PushOutcome,
+    limits: &Limits,
+) -> Result<PushOutput, OutputError> {
     let response = match outcome.response {
         None => None,
         Some(r) => {
             if !(200..600).contains(&r.status) {
-                return Err(OutputError::InvalidResponse(format!("status {} is not an HTTP status", r.status)));
+                return Err(OutputError::InvalidResponse(format!(
+                    "status {} is not an HTTP status",
+                    r.status
+                )));
             }
             if r.body.len() > limits.max_event_bytes {
-                return Err(OutputError::InvalidResponse("body over the event size cap".into()));
+                return Err(OutputError::InvalidResponse(
+                    "body over the event size cap".into(),
+                ));
             }
-            Some(PartnerResponse { status: r.status, headers: r.headers, body: r.body })
+            Some(PartnerResponse {
+                status: r.status,
+                headers: r.headers,
+                body: r.body,
+            })
         }
     };
-    Ok(PushOutput { events: events_from_wit(outcome.events, limits)?, response })
+    Ok(PushOutput {
+        events: events_from_wit(outcome.events, limits)?,
+        response,
+    })
 }
 
 #[cfg(test)]
@@ -173,7 +217,9 @@ mod tests {
     use crate::manifest::Manifest;
 
     fn limits() -> Limits {
-        let mut limits = Manifest::parse("kind = \"push-source\"").expect("manifest").limits();
+        let mut limits = Manifest::parse("kind = \"push-source\"")
+            .expect("manifest")
+            .limits();
         limits.max_events = 2;
         limits.max_event_bytes = 64;
         limits
@@ -191,25 +237,41 @@ mod tests {
 
     #[test]
     fn valid_events_pass() {
-        let events = events_from_wit(vec![event("order", "1042", r#"{"a":1}"#)], &limits()).expect("valid");
+        let events =
+            events_from_wit(vec![event("order", "1042", r#"{"a":1}"#)], &limits()).expect("valid");
         assert_eq!(events[0].payload["a"], 1);
     }
 
     #[test]
     fn caps_and_shapes_are_enforced() {
-        let many = vec![event("order", "1", "{}"), event("order", "2", "{}"), event("order", "3", "{}")];
+        let many = vec![
+            event("order", "1", "{}"),
+            event("order", "2", "{}"),
+            event("order", "3", "{}"),
+        ];
         assert_eq!(
             events_from_wit(many, &limits()),
-            Err(OutputError::TooManyEvents { actual: 3, limit: 2 })
+            Err(OutputError::TooManyEvents {
+                actual: 3,
+                limit: 2
+            })
         );
         let big = format!(r#"{{"a":"{}"}}"#, "x".repeat(100));
         assert!(matches!(
             events_from_wit(vec![event("order", "1", &big)], &limits()),
             Err(OutputError::PayloadTooLarge { .. })
         ));
-        for (kind, id, payload) in [("Order", "1", "{}"), ("order", " ", "{}"), ("order", "1", "[1]"), ("order", "1", "{")] {
+        for (kind, id, payload) in [
+            ("Order", "1", "{}"),
+            ("order", " ", "{}"),
+            ("order", "1", "[1]"),
+            ("order", "1", "{"),
+        ] {
             assert!(
-                matches!(events_from_wit(vec![event(kind, id, payload)], &limits()), Err(OutputError::InvalidEvent { .. })),
+                matches!(
+                    events_from_wit(vec![event(kind, id, payload)], &limits()),
+                    Err(OutputError::InvalidEvent { .. })
+                ),
                 "{kind} {id} {payload}"
             );
         }

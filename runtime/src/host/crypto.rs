@@ -37,7 +37,11 @@ impl crypto::Host for HostState {
         Ok(Sha256::digest(&data).to_vec())
     }
 
-    async fn hmac_sha256(&mut self, key: Key, data: Vec<u8>) -> wasmtime::Result<Result<Vec<u8>, CryptoError>> {
+    async fn hmac_sha256(
+        &mut self,
+        key: Key,
+        data: Vec<u8>,
+    ) -> wasmtime::Result<Result<Vec<u8>, CryptoError>> {
         Ok(self.key_bytes(key).map(|key| hmac_sha256(&key, &data)))
     }
 

@@ -48,7 +48,10 @@ pub(crate) struct LogBudget {
 
 impl LogBudget {
     pub(crate) fn new(max_bytes: usize) -> Self {
-        Self { remaining: max_bytes, truncated: false }
+        Self {
+            remaining: max_bytes,
+            truncated: false,
+        }
     }
 }
 
@@ -71,11 +74,21 @@ impl HostState {
         let label = &self.plugin.label;
         let invocation = &self.invocation.id;
         match level {
-            LogLevel::Trace => tracing::trace!(target: "plugin", company = %label.company, plugin = %label.plugin, version = %label.short_version(), invocation = %invocation, "{message}"),
-            LogLevel::Debug => tracing::debug!(target: "plugin", company = %label.company, plugin = %label.plugin, version = %label.short_version(), invocation = %invocation, "{message}"),
-            LogLevel::Info => tracing::info!(target: "plugin", company = %label.company, plugin = %label.plugin, version = %label.short_version(), invocation = %invocation, "{message}"),
-            LogLevel::Warn => tracing::warn!(target: "plugin", company = %label.company, plugin = %label.plugin, version = %label.short_version(), invocation = %invocation, "{message}"),
-            LogLevel::Error => tracing::error!(target: "plugin", company = %label.company, plugin = %label.plugin, version = %label.short_version(), invocation = %invocation, "{message}"),
+            LogLevel::Trace => {
+                tracing::trace!(target: "plugin", company = %label.company, plugin = %label.plugin, version = %label.short_version(), invocation = %invocation, "{message}")
+            }
+            LogLevel::Debug => {
+                tracing::debug!(target: "plugin", company = %label.company, plugin = %label.plugin, version = %label.short_version(), invocation = %invocation, "{message}")
+            }
+            LogLevel::Info => {
+                tracing::info!(target: "plugin", company = %label.company, plugin = %label.plugin, version = %label.short_version(), invocation = %invocation, "{message}")
+            }
+            LogLevel::Warn => {
+                tracing::warn!(target: "plugin", company = %label.company, plugin = %label.plugin, version = %label.short_version(), invocation = %invocation, "{message}")
+            }
+            LogLevel::Error => {
+                tracing::error!(target: "plugin", company = %label.company, plugin = %label.plugin, version = %label.short_version(), invocation = %invocation, "{message}")
+            }
         }
         if let Some(sink) = &self.invocation.log_sink {
             sink.record(LogLine {
@@ -128,6 +141,9 @@ mod tests {
     #[test]
     fn scrub_replaces_every_secret() {
         let secrets: Vec<Arc<str>> = vec!["s3cr3t-key".into(), "ab".into()];
-        assert_eq!(scrub("key=s3cr3t-key&x=s3cr3t-key ab", &secrets), "key=[redacted]&x=[redacted] ab");
+        assert_eq!(
+            scrub("key=s3cr3t-key&x=s3cr3t-key ab", &secrets),
+            "key=[redacted]&x=[redacted] ab"
+        );
     }
 }

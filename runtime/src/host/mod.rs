@@ -77,18 +77,25 @@ impl HostState {
 
     /// Time left before the invocation's deadline.
     pub(crate) fn remaining(&self) -> std::time::Duration {
-        self.invocation.deadline.saturating_duration_since(Instant::now())
+        self.invocation
+            .deadline
+            .saturating_duration_since(Instant::now())
     }
 
     /// What the guest wrote to stdout and stderr, as text.
     pub(crate) fn stdio_text(&self) -> String {
-        String::from_utf8_lossy(&self.stdio.contents()).trim().to_string()
+        String::from_utf8_lossy(&self.stdio.contents())
+            .trim()
+            .to_string()
     }
 }
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
