@@ -3,10 +3,20 @@
 //! See `ARCHITECTURE.md` at the repository root for the modules and how a
 //! call flows through them.
 
+pub mod api;
+pub mod auth;
+pub mod config;
 pub mod engine;
+pub mod events;
 pub mod host;
+pub mod ingest;
 pub mod manifest;
+pub mod metrics;
+pub mod orders;
+pub mod queue;
 pub mod secrets;
+pub mod server;
+pub mod store;
 
 /// The example plugins, built from `plugins/` by `build.rs` and embedded.
 pub mod examples {

@@ -1,1 +1,174 @@
-fn main() {}
+//! The `portitor` command: `serve` runs the runtime, `token` mints a
+//! development JWT.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use portitor::auth::{Authenticator, Role};
+use portitor::config::Config;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "portitor",
+    version,
+    about = "A WebAssembly-sandboxed integration runtime"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs the server (the embedded default: fs store under ./data, 127.0.0.1:8080).
+    Serve {
+        /// A TOML configuration file; PORTITOR_* variables override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Where the fs store keeps its data.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// The address to listen on (port 0 picks a free one).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// Provisions the `demo` tenant and prints how to try it with curl.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Prints a JWT signed with the server's configured HS256 key.
+    Token {
+        #[arg(long)]
+        company: String,
+        /// source-adapter, warehouse-adapter, tenant-admin or platform-operator.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// Seconds until the token expires.
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+        #[arg(long, default_value = "portitor-cli")]
+        subject: String,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve {
+            config,
+            data_dir,
+            listen,
+            demo,
+        } => serve(config, data_dir, listen, demo),
+        Command::Token {
+            company,
+            roles,
+            ttl,
+            subject,
+            config,
+        } => token(&company, &roles, ttl, &subject, config),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("portitor: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(path: Option<PathBuf>) -> anyhow::Result<Config> {
+    Ok(Config::load(path.as_deref(), std::env::vars())?)
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn serve(
+    config: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
+    listen: Option<std::net::SocketAddr>,
+    demo: bool,
+) -> anyhow::Result<()> {
+    let mut config = load_config(config)?;
+    if let Some(dir) = data_dir {
+        config.data_dir = dir;
+    }
+    if let Some(addr) = listen {
+        config.listen = addr;
+    }
+    init_logging(&config.log_format);
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
+        // One line on stdout that scripts and tests can wait for.
+        println!("portitor listening on http://{addr}");
+        if demo {
+            print_demo(&config, addr)?;
+        }
+        portitor::server::serve(config, listener, portitor::server::shutdown_signal()).await
+    })
+}
+
+fn print_demo(config: &Config, addr: std::net::SocketAddr) -> anyhow::Result<()> {
+    let auth = Authenticator::from_config(&config.auth).map_err(anyhow::Error::msg)?;
+    let source = auth
+        .mint("demo-webshop", "demo", &[Role::SourceAdapter], 24 * 3600)
+        .map_err(anyhow::Error::msg)?;
+    let admin = auth
+        .mint("demo-admin", "demo", &[Role::TenantAdmin], 24 * 3600)
+        .map_err(anyhow::Error::msg)?;
+    println!(
+        r#"
+The `demo` tenant is ready. Tokens (valid 24 h):
+  source-adapter: {source}
+  tenant-admin:   {admin}
+
+Send an order:
+  curl -s -X POST http://{addr}/demo/order \
+    -H "Authorization: Bearer {source}" -H 'Content-Type: application/json' \
+    -d '{{"source":"woo-no","externalId":"10042","order":{{"orderNumber":"10042","currency":"NOK"}}}}'
+
+Then look at it (use the id from the answer):
+  curl -s http://{addr}/demo/order/<id> -H "Authorization: Bearer {admin}"
+"#
+    );
+    Ok(())
+}
+
+fn token(
+    company: &str,
+    roles: &[String],
+    ttl: u64,
+    subject: &str,
+    config: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let config = load_config(config)?;
+    let roles = roles
+        .iter()
+        .map(|r| Role::parse(r).ok_or_else(|| anyhow::anyhow!("unknown role `{r}`: use source-adapter, warehouse-adapter, tenant-admin or platform-operator")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if company != "*" {
+        portitor::events::keys::check_segment("company", company)?;
+    }
+    let auth = Authenticator::from_config(&config.auth).map_err(anyhow::Error::msg)?;
+    println!(
+        "{}",
+        auth.mint(subject, company, &roles, ttl)
+            .map_err(anyhow::Error::msg)?
+    );
+    Ok(())
+}

@@ -2,6 +2,7 @@
 //! an FTP server for `bring-ftp`, an axum PostNord simulator for
 //! `postnord-tracking`, and the partners' own payloads for the push plugins.
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::collections::HashMap;

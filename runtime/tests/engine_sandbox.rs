@@ -2,6 +2,7 @@
 //! fails its own invocation with a specific error within its limit, and the
 //! next call of a well-behaved plugin succeeds.
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::sync::Arc;

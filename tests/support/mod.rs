@@ -6,6 +6,7 @@
 
 pub mod ftp;
 pub mod partner;
+pub mod s3;
 
 use std::sync::Arc;
 

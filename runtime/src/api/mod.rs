@@ -1,0 +1,119 @@
+//! The HTTP surface (DESIGN §8), built in one function, [`app`], so tests
+//! can call it directly as well as over a socket.
+//!
+//! Every tenant route is `/{company}/…`. Each handler authenticates first
+//! (401), then authorizes the company and role (403), then does its work.
+
+mod error;
+mod health;
+mod orders;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+
+pub use self::error::ApiError;
+use crate::auth::{Authenticator, Principal, Role};
+use crate::events::keys;
+use crate::ingest::Ingest;
+use crate::metrics::Metrics;
+use crate::queue::PointerQueue;
+use crate::store::ObjectStore;
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    inner: Arc<Shared>,
+}
+
+#[derive(Debug)]
+pub struct Shared {
+    pub ingest: Ingest,
+    pub auth: Authenticator,
+    pub store: Arc<dyn ObjectStore>,
+    pub queue: PointerQueue,
+    pub metrics: Metrics,
+    pub max_body_bytes: usize,
+}
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self {
+            inner: Arc::new(shared),
+        }
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.inner
+    }
+}
+
+/// The request id of a request (from `x-request-id`, or a new one).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// The whole HTTP API.
+pub fn app(state: AppState) -> Router {
+    let max_body = state.max_body_bytes;
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route("/{company}/order", post(orders::create))
+        .route("/{company}/order/{id}", get(orders::get))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            request_context,
+        ))
+        .with_state(state)
+}
+
+/// Gives each request an id (echoed in `x-request-id`), a tracing span,
+/// and counts its response.
+async fn request_context(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!("request", id = %id, method = %request.method(), path = %request.uri().path());
+    let mut response = tracing::Instrument::instrument(next.run(request), span).await;
+    state.metrics.count_status(response.status().as_u16());
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
+/// Authenticates the caller and authorizes `roles` on `company`.
+pub(crate) fn authorize(
+    state: &AppState,
+    headers: &HeaderMap,
+    company: &str,
+    roles: &[Role],
+) -> Result<Principal, ApiError> {
+    let header = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let principal = state.auth.verify_header(header)?;
+    principal.authorize(company, roles)?;
+    keys::check_segment("company", company).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    Ok(principal)
+}

@@ -1,0 +1,336 @@
+//! Who may do what (DESIGN §8): bearer JWTs with `sub`, `company` (or `*`
+//! for a platform-wide operator) and `roles`; `exp` required; `iss` and
+//! `aud` checked when configured. No or a bad token is 401; a token for
+//! another company, or without a role the route needs, is 403.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::config::AuthConfig;
+
+/// The key `portitor token` signs with when no secret is configured.
+/// Fine on a laptop, never in production: the server warns when it is used.
+pub const DEVELOPMENT_SECRET: &str = "portitor-development-key-do-not-use-in-production";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    SourceAdapter,
+    WarehouseAdapter,
+    TenantAdmin,
+    PlatformOperator,
+}
+
+impl Role {
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "source-adapter" => Some(Self::SourceAdapter),
+            "warehouse-adapter" => Some(Self::WarehouseAdapter),
+            "tenant-admin" => Some(Self::TenantAdmin),
+            "platform-operator" => Some(Self::PlatformOperator),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SourceAdapter => "source-adapter",
+            Self::WarehouseAdapter => "warehouse-adapter",
+            Self::TenantAdmin => "tenant-admin",
+            Self::PlatformOperator => "platform-operator",
+        }
+    }
+}
+
+/// The claims Portitor reads and `portitor token` writes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub company: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    pub exp: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub subject: String,
+    /// `None` for a platform-wide token (`company: "*"`).
+    pub company: Option<String>,
+    pub roles: Vec<Role>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum AuthError {
+    #[error("missing bearer token")]
+    Missing,
+    #[error("invalid token: {0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Forbidden(String),
+}
+
+impl Principal {
+    /// Allows the call if the token is for `company` (or all companies)
+    /// and carries one of `roles`.
+    pub fn authorize(&self, company: &str, roles: &[Role]) -> Result<(), AuthError> {
+        if let Some(own) = &self.company
+            && own != company
+        {
+            return Err(AuthError::Forbidden(format!(
+                "this token is for company `{own}`, not `{company}`"
+            )));
+        }
+        if !roles.iter().any(|role| self.roles.contains(role)) {
+            let needed: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+            return Err(AuthError::Forbidden(format!(
+                "this needs the role {}",
+                needed.join(" or ")
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+}
+
+/// Verifies tokens (and, with a shared secret, mints them).
+pub struct Authenticator {
+    decoding: DecodingKey,
+    encoding: Option<EncodingKey>,
+    validation: Validation,
+    algorithm: Algorithm,
+    issuer: Option<String>,
+    audience: Option<String>,
+    development_key: bool,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("algorithm", &self.algorithm)
+            .field("development_key", &self.development_key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Authenticator {
+    pub fn from_config(config: &AuthConfig) -> Result<Self, String> {
+        let algorithm = match config.algorithm.as_str() {
+            "HS256" => Algorithm::HS256,
+            "RS256" => Algorithm::RS256,
+            "ES256" => Algorithm::ES256,
+            "EdDSA" => Algorithm::EdDSA,
+            other => {
+                return Err(format!(
+                    "auth.algorithm `{other}` is not one of HS256, RS256, ES256, EdDSA"
+                ));
+            }
+        };
+        let (decoding, encoding, development_key) = if algorithm == Algorithm::HS256 {
+            let (secret, development) = match &config.hs256_secret {
+                Some(secret) if secret.len() >= 32 => (secret.clone(), false),
+                Some(_) => return Err("auth.hs256_secret must be at least 32 characters".into()),
+                None => (DEVELOPMENT_SECRET.to_string(), true),
+            };
+            (
+                DecodingKey::from_secret(secret.as_bytes()),
+                Some(EncodingKey::from_secret(secret.as_bytes())),
+                development,
+            )
+        } else {
+            let path = config.public_key_pem.as_ref().ok_or_else(|| {
+                format!(
+                    "auth.algorithm {} needs auth.public_key_pem",
+                    config.algorithm
+                )
+            })?;
+            let pem =
+                std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let key = match algorithm {
+                Algorithm::RS256 => DecodingKey::from_rsa_pem(&pem),
+                Algorithm::ES256 => DecodingKey::from_ec_pem(&pem),
+                _ => DecodingKey::from_ed_pem(&pem),
+            }
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+            (key, None, false)
+        };
+        let mut validation = Validation::new(algorithm);
+        validation.set_required_spec_claims(&["exp"]);
+        validation.leeway = 30;
+        match &config.issuer {
+            Some(issuer) => validation.set_issuer(&[issuer]),
+            None => validation.iss = None,
+        }
+        match &config.audience {
+            Some(audience) => validation.set_audience(&[audience]),
+            None => validation.validate_aud = false,
+        }
+        Ok(Self {
+            decoding,
+            encoding,
+            validation,
+            algorithm,
+            issuer: config.issuer.clone(),
+            audience: config.audience.clone(),
+            development_key,
+        })
+    }
+
+    /// Whether tokens are checked with the built-in development key.
+    pub fn uses_development_key(&self) -> bool {
+        self.development_key
+    }
+
+    /// The caller behind an `Authorization` header value.
+    pub fn verify_header(&self, header: Option<&str>) -> Result<Principal, AuthError> {
+        let value = header.ok_or(AuthError::Missing)?;
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .ok_or_else(|| {
+                AuthError::Invalid("the Authorization header is not `Bearer <token>`".into())
+            })?;
+        self.verify(token.trim())
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|e| AuthError::Invalid(e.to_string()))?;
+        let claims = data.claims;
+        let company = match claims.company.as_str() {
+            "*" => None,
+            company => Some(company.to_string()),
+        };
+        Ok(Principal {
+            subject: claims.sub,
+            company,
+            roles: claims.roles.iter().filter_map(|r| Role::parse(r)).collect(),
+        })
+    }
+
+    /// A token for `company` with `roles`, valid for `ttl_secs`.
+    pub fn mint(
+        &self,
+        subject: &str,
+        company: &str,
+        roles: &[Role],
+        ttl_secs: u64,
+    ) -> Result<String, String> {
+        let key = self
+            .encoding
+            .as_ref()
+            .ok_or("tokens can only be minted with an HS256 secret; use your identity provider for RS256/ES256/EdDSA")?;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let claims = Claims {
+            sub: subject.to_string(),
+            company: company.to_string(),
+            roles: roles.iter().map(|r| r.as_str().to_string()).collect(),
+            exp: now + ttl_secs,
+            iat: Some(now),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+        };
+        jsonwebtoken::encode(&Header::new(self.algorithm), &claims, key).map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn authenticator() -> Authenticator {
+        Authenticator::from_config(&AuthConfig::default()).expect("dev key")
+    }
+
+    #[test]
+    fn minted_tokens_verify_and_authorize_by_company_and_role() {
+        let auth = authenticator();
+        let token = auth
+            .mint("shop", "acme", &[Role::SourceAdapter], 60)
+            .expect("mint");
+        let principal = auth
+            .verify_header(Some(&format!("Bearer {token}")))
+            .expect("valid");
+        assert_eq!(principal.company.as_deref(), Some("acme"));
+        assert!(principal.authorize("acme", &[Role::SourceAdapter]).is_ok());
+        let other = principal
+            .authorize("globex", &[Role::SourceAdapter])
+            .expect_err("other company");
+        assert!(other.to_string().contains("not `globex`"), "{other}");
+        assert!(matches!(
+            principal.authorize("acme", &[Role::PlatformOperator]),
+            Err(AuthError::Forbidden(_))
+        ));
+
+        let operator = auth
+            .mint("ops", "*", &[Role::PlatformOperator], 60)
+            .expect("mint");
+        let operator = auth.verify(&operator).expect("valid");
+        assert!(
+            operator
+                .authorize("globex", &[Role::PlatformOperator])
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn bad_tokens_are_refused() {
+        let auth = authenticator();
+        assert_eq!(auth.verify_header(None), Err(AuthError::Missing));
+        assert!(matches!(
+            auth.verify_header(Some("Basic abc")),
+            Err(AuthError::Invalid(_))
+        ));
+        assert!(matches!(
+            auth.verify("not.a.token"),
+            Err(AuthError::Invalid(_))
+        ));
+        let other = Authenticator::from_config(&AuthConfig {
+            hs256_secret: Some("another-secret-of-at-least-32-characters".into()),
+            ..AuthConfig::default()
+        })
+        .expect("auth");
+        let foreign = other
+            .mint("x", "acme", &[Role::TenantAdmin], 60)
+            .expect("mint");
+        assert!(matches!(auth.verify(&foreign), Err(AuthError::Invalid(_))));
+        let past = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock")
+            .as_secs()
+            - 3600;
+        let claims = Claims {
+            sub: "x".into(),
+            company: "acme".into(),
+            roles: vec![],
+            exp: past,
+            iat: None,
+            iss: None,
+            aud: None,
+        };
+        let expired = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(DEVELOPMENT_SECRET.as_bytes()),
+        )
+        .expect("encode");
+        let error = auth.verify(&expired).expect_err("expired");
+        assert!(error.to_string().contains("ExpiredSignature"), "{error}");
+    }
+}

@@ -1,0 +1,370 @@
+//! The server's configuration: a TOML file (`--config`), overlaid by
+//! `PORTITOR_*` environment variables (nested keys joined by `__`, e.g.
+//! `PORTITOR_STORE__S3__BUCKET`), overlaid by command-line flags. Every key
+//! is checked: an unknown one is an error that names it.
+//!
+//! With nothing set, Portitor runs on the embedded default: the `fs` store
+//! under `./data`, the in-process queue, `127.0.0.1:8080`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::store::s3::S3Config;
+
+/// Environment variables that configure the `portitor plugin` client, not
+/// the server; the server ignores them.
+const CLIENT_VARIABLES: &[&str] = &["PORTITOR_URL", "PORTITOR_TOKEN"];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// How many runtime nodes share the store (DESIGN §10). More than one
+    /// requires a store with conditional writes.
+    #[serde(default = "default_nodes")]
+    pub nodes: u32,
+    /// `text` or `json`.
+    #[serde(default = "default_log_format")]
+    pub log_format: String,
+    #[serde(default)]
+    pub store: StoreConfig,
+    #[serde(default)]
+    pub auth: AuthConfig,
+    #[serde(default)]
+    pub http: HttpConfig,
+    #[serde(default)]
+    pub engine: EngineSettings,
+    #[serde(default)]
+    pub queue: QueueConfig,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    #[serde(default)]
+    pub backend: StoreBackend,
+    #[serde(default)]
+    pub s3: Option<S3Config>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    #[default]
+    Fs,
+    S3,
+}
+
+/// JWT verification (DESIGN §8).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// `HS256` (development), `RS256`, `ES256` or `EdDSA`.
+    #[serde(default = "default_algorithm")]
+    pub algorithm: String,
+    /// The HS256 shared secret. Unset: a development key, with a warning.
+    #[serde(default)]
+    pub hs256_secret: Option<String>,
+    /// A PEM file with the public key for RS256, ES256 or EdDSA.
+    #[serde(default)]
+    pub public_key_pem: Option<PathBuf>,
+    #[serde(default)]
+    pub issuer: Option<String>,
+    #[serde(default)]
+    pub audience: Option<String>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            algorithm: default_algorithm(),
+            hs256_secret: None,
+            public_key_pem: None,
+            issuer: None,
+            audience: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Request bodies over this are refused with 413.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+    /// How long a graceful shutdown waits for requests in flight.
+    #[serde(default = "default_shutdown_grace_secs")]
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: default_max_body_bytes(),
+            shutdown_grace_secs: default_shutdown_grace_secs(),
+        }
+    }
+}
+
+/// The platform's limits on plugins (each manifest sets its own within them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineSettings {
+    #[serde(default = "default_instances")]
+    pub max_concurrent_instances: u32,
+    #[serde(default = "default_max_memory_mib")]
+    pub max_memory_mib: u32,
+    /// Refuse private, loopback and link-local addresses whatever manifests say.
+    #[serde(default)]
+    pub deny_private_networks: bool,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self {
+            max_concurrent_instances: default_instances(),
+            max_memory_mib: default_max_memory_mib(),
+            deny_private_networks: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueConfig {
+    #[serde(default = "default_queue_capacity")]
+    pub capacity: usize,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        Self {
+            capacity: default_queue_capacity(),
+        }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("./data")
+}
+fn default_nodes() -> u32 {
+    1
+}
+fn default_log_format() -> String {
+    "text".into()
+}
+fn default_algorithm() -> String {
+    "HS256".into()
+}
+fn default_max_body_bytes() -> usize {
+    1024 * 1024
+}
+fn default_shutdown_grace_secs() -> u64 {
+    30
+}
+fn default_instances() -> u32 {
+    256
+}
+fn default_max_memory_mib() -> u32 {
+    512
+}
+fn default_queue_capacity() -> usize {
+    100_000
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            data_dir: default_data_dir(),
+            nodes: default_nodes(),
+            log_format: default_log_format(),
+            store: StoreConfig::default(),
+            auth: AuthConfig::default(),
+            http: HttpConfig::default(),
+            engine: EngineSettings::default(),
+            queue: QueueConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {error}")]
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("{origin}: {message}")]
+    Invalid { origin: String, message: String },
+}
+
+impl Config {
+    /// Loads the file at `path` (if any), then the `PORTITOR_*` variables
+    /// among `env`.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut table = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+                    path: path.into(),
+                    error,
+                })?;
+                toml::from_str::<toml::Table>(&text).map_err(|e| ConfigError::Invalid {
+                    origin: path.display().to_string(),
+                    message: e.to_string(),
+                })?
+            }
+            None => toml::Table::new(),
+        };
+        let mut from_env = Vec::new();
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix("PORTITOR_") else {
+                continue;
+            };
+            if CLIENT_VARIABLES.contains(&name.as_str()) {
+                continue;
+            }
+            let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+            set_path(&mut table, &path, parse_value(&value)).map_err(|message| {
+                ConfigError::Invalid {
+                    origin: name.clone(),
+                    message,
+                }
+            })?;
+            from_env.push(name);
+        }
+        let origin = match (path, from_env.is_empty()) {
+            (Some(path), true) => path.display().to_string(),
+            (Some(path), false) => format!("{} and {}", path.display(), from_env.join(", ")),
+            (None, false) => from_env.join(", "),
+            (None, true) => "defaults".to_string(),
+        };
+        let config: Config =
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Invalid {
+                    origin: origin.clone(),
+                    message: e.to_string(),
+                })?;
+        config
+            .check()
+            .map_err(|message| ConfigError::Invalid { origin, message })?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return Err(format!(
+                "log_format must be \"text\" or \"json\", not {:?}",
+                self.log_format
+            ));
+        }
+        if self.store.backend == StoreBackend::S3 && self.store.s3.is_none() {
+            return Err(
+                "store.backend = \"s3\" needs a [store.s3] section (bucket, endpoint, ...)".into(),
+            );
+        }
+        if self.nodes == 0 {
+            return Err("nodes must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// A TOML value from an environment variable: a number, boolean or array
+/// when it reads as one, else the string itself.
+fn parse_value(raw: &str) -> toml::Value {
+    toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .filter(|v| !v.is_table())
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()))
+}
+
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(), String> {
+    let (last, parents) = path.split_last().ok_or("empty key")?;
+    let mut current = table;
+    for part in parents {
+        let entry = current
+            .entry(part.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = entry
+            .as_table_mut()
+            .ok_or_else(|| format!("`{part}` is not a section"))?;
+    }
+    current.insert(last.clone(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn nothing_set_is_the_embedded_default() {
+        let config = Config::load(None, env(&[("HOME", "/root")])).expect("defaults");
+        assert_eq!(config, Config::default());
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.store.backend, StoreBackend::Fs);
+    }
+
+    #[test]
+    fn environment_variables_set_nested_keys() {
+        let config = Config::load(
+            None,
+            env(&[
+                ("PORTITOR_LISTEN", "0.0.0.0:9000"),
+                ("PORTITOR_STORE__BACKEND", "s3"),
+                ("PORTITOR_STORE__S3__BUCKET", "orders"),
+                ("PORTITOR_STORE__S3__PATH_STYLE", "false"),
+                ("PORTITOR_HTTP__MAX_BODY_BYTES", "2048"),
+                ("PORTITOR_TOKEN", "client-side, ignored"),
+            ]),
+        )
+        .expect("valid");
+        assert_eq!(config.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(config.store.backend, StoreBackend::S3);
+        let s3 = config.store.s3.expect("s3");
+        assert_eq!(s3.bucket, "orders");
+        assert!(!s3.path_style);
+        assert_eq!(config.http.max_body_bytes, 2048);
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_that_name_them() {
+        let error = Config::load(None, env(&[("PORTITOR_LISTN", "x")])).expect_err("typo");
+        assert!(
+            error.to_string().contains("unknown field `listn`"),
+            "{error}"
+        );
+        assert!(error.to_string().contains("PORTITOR_LISTN"), "{error}");
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("portitor.toml");
+        std::fs::write(&file, "[http]\nmax_body = 5\n").expect("write");
+        let error = Config::load(Some(&file), env(&[])).expect_err("typo");
+        assert!(
+            error.to_string().contains("unknown field `max_body`"),
+            "{error}"
+        );
+    }
+}

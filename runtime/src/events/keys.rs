@@ -1,0 +1,150 @@
+//! The key schema of DESIGN §4, tenant first so that a tenant's data is
+//! one prefix. Every key Portitor writes is built here, from checked
+//! segments: plugins and partners never choose a key.
+
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("`{value}` is not a valid {what}: use 1 to 63 lowercase letters, digits and hyphens")]
+pub struct InvalidSegment {
+    pub what: &'static str,
+    pub value: String,
+}
+
+/// Checks a key segment: lowercase letters, digits and hyphens, not
+/// starting or ending with a hyphen.
+pub fn check_segment(what: &'static str, value: &str) -> Result<(), InvalidSegment> {
+    let ok = !value.is_empty()
+        && value.len() <= 63
+        && !value.starts_with('-')
+        && !value.ends_with('-')
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(InvalidSegment {
+            what,
+            value: value.chars().take(80).collect(),
+        })
+    }
+}
+
+/// Checks an event type: PascalCase ASCII letters and digits.
+pub fn check_event_type(value: &str) -> Result<(), InvalidSegment> {
+    let ok = value.len() <= 64
+        && value.starts_with(|c: char| c.is_ascii_uppercase())
+        && value.bytes().all(|b| b.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(InvalidSegment {
+            what: "event type",
+            value: value.to_string(),
+        })
+    }
+}
+
+/// Versions are zero-padded to 10 digits so that keys sort in order.
+pub fn version_segment(version: u64) -> String {
+    format!("{version:010}")
+}
+
+/// `{company}/events/{aggregate-type}/{aggregate-id}/`
+pub fn aggregate_prefix(company: &str, aggregate_type: &str, aggregate_id: &str) -> String {
+    format!("{company}/events/{aggregate_type}/{aggregate_id}/")
+}
+
+/// `{company}/events/{aggregate-type}/`
+pub fn aggregate_type_prefix(company: &str, aggregate_type: &str) -> String {
+    format!("{company}/events/{aggregate_type}/")
+}
+
+/// `{company}/events/{aggregate-type}/{aggregate-id}/{version}/{EventType}`
+pub fn event_key(
+    company: &str,
+    aggregate_type: &str,
+    aggregate_id: &str,
+    version: u64,
+    event_type: &str,
+) -> String {
+    format!(
+        "{}{}/{event_type}",
+        aggregate_prefix(company, aggregate_type, aggregate_id),
+        version_segment(version)
+    )
+}
+
+/// The (version, event type) of an event key below `prefix`.
+pub fn parse_event_key<'a>(prefix: &str, key: &'a str) -> Option<(u64, &'a str)> {
+    let rest = key.strip_prefix(prefix)?;
+    let (version, event_type) = rest.split_once('/')?;
+    if version.len() != 10 || event_type.contains('/') {
+        return None;
+    }
+    Some((version.parse().ok()?, event_type))
+}
+
+/// `{company}/cursors/{plugin-id}/{name}.json` (`cursor.json` by default).
+pub fn cursor_key(company: &str, plugin_id: &str, name: &str) -> String {
+    format!("{company}/cursors/{plugin_id}/{name}.json")
+}
+
+/// `{company}/plugins/{plugin-id}/versions/{sha256}/component.wasm`
+pub fn plugin_component_key(company: &str, plugin_id: &str, sha256: &str) -> String {
+    format!("{company}/plugins/{plugin_id}/versions/{sha256}/component.wasm")
+}
+
+/// `{company}/plugins/{plugin-id}/versions/{sha256}/manifest.json`
+pub fn plugin_manifest_key(company: &str, plugin_id: &str, sha256: &str) -> String {
+    format!("{company}/plugins/{plugin_id}/versions/{sha256}/manifest.json")
+}
+
+/// `{company}/plugins/{plugin-id}/active.json`
+pub fn plugin_active_key(company: &str, plugin_id: &str) -> String {
+    format!("{company}/plugins/{plugin_id}/active.json")
+}
+
+/// `{company}/refs/{warehouse-reference}`
+pub fn reference_key(company: &str, reference: &str) -> String {
+    format!("{company}/refs/{reference}")
+}
+
+/// `{company}/deadletter/{plugin-id}/{request-id}`
+pub fn deadletter_key(company: &str, plugin_id: &str, request_id: &str) -> String {
+    format!("{company}/deadletter/{plugin_id}/{request_id}")
+}
+
+/// `{company}/config/{name}.json`
+pub fn config_key(company: &str, name: &str) -> String {
+    format!("{company}/config/{name}.json")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_keys_follow_the_schema_and_parse_back() {
+        let key = event_key("acme", "orders", "0b9f", 1, "OrderReceived");
+        assert_eq!(key, "acme/events/orders/0b9f/0000000001/OrderReceived");
+        let prefix = aggregate_prefix("acme", "orders", "0b9f");
+        assert_eq!(parse_event_key(&prefix, &key), Some((1, "OrderReceived")));
+        assert_eq!(
+            parse_event_key(&prefix, "acme/events/orders/0b9f/1/OrderReceived"),
+            None
+        );
+    }
+
+    #[test]
+    fn segments_are_checked() {
+        assert!(check_segment("company", "nordvik-outdoor").is_ok());
+        for bad in ["", "Acme", "a/b", "-a", "a-", "a_b", "a.b", &"x".repeat(64)] {
+            assert!(check_segment("company", bad).is_err(), "{bad:?}");
+        }
+        assert!(check_event_type("OrderReceived").is_ok());
+        assert!(check_event_type("orderReceived").is_err());
+        assert!(check_event_type("Order/Received").is_err());
+    }
+}

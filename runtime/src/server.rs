@@ -1,0 +1,128 @@
+//! `portitor serve`: opens the store, wires ingest, the queue and the API,
+//! and serves until the shutdown signal. Shutdown is a parameter: the
+//! server stops accepting, lets requests in flight finish (up to the grace
+//! period) and only then returns — an acknowledged order is already durable.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::api::{self, AppState, Shared};
+use crate::auth::Authenticator;
+use crate::config::{Config, StoreBackend};
+use crate::events::EventLog;
+use crate::ingest::Ingest;
+use crate::metrics::Metrics;
+use crate::queue::{self, Pointer};
+use crate::store::fs::FsStore;
+use crate::store::s3::S3Store;
+use crate::store::{ConditionalWrites, ObjectStore};
+
+/// Opens the configured store; refuses a multi-node deployment on a store
+/// without conditional writes.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn ObjectStore>> {
+    let store: Arc<dyn ObjectStore> = match config.store.backend {
+        StoreBackend::Fs => Arc::new(FsStore::open(&config.data_dir)?),
+        StoreBackend::S3 => {
+            let s3 = config
+                .store
+                .s3
+                .as_ref()
+                .context("store.backend = \"s3\" needs [store.s3]")?;
+            Arc::new(S3Store::connect(s3).await?)
+        }
+    };
+    if config.nodes > 1 && store.conditional_writes() == ConditionalWrites::EmulatedSingleNode {
+        bail!(
+            "the configuration says {} nodes share the store, but {} does not support conditional writes \
+             (If-None-Match / If-Match on PUT), which several nodes need to append events safely; \
+             use a store that does (AWS S3, MinIO, R2) or run one node",
+            config.nodes,
+            store.describe()
+        );
+    }
+    Ok(store)
+}
+
+/// Serves until `shutdown` resolves, then drains and returns.
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let store = open_store(&config).await?;
+    let auth = Authenticator::from_config(&config.auth).map_err(anyhow::Error::msg)?;
+    if auth.uses_development_key() {
+        tracing::warn!(
+            "tokens are checked with the built-in development key: set auth.hs256_secret or a public key before exposing this server"
+        );
+    }
+    let (queue, pointers) = queue::channel(config.queue.capacity);
+    let drain = tokio::spawn(consume_pointers(pointers));
+    let ingest = Ingest::new(EventLog::new(store.clone()), queue.clone());
+    let state = AppState::new(Shared {
+        ingest,
+        auth,
+        store: store.clone(),
+        queue,
+        metrics: Metrics::default(),
+        max_body_bytes: config.http.max_body_bytes,
+    });
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, store = %store.describe(), "portitor listening");
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let server =
+        axum::serve(listener, api::app(state)).with_graceful_shutdown(stopped(stop_rx.clone()));
+    let grace = Duration::from_secs(config.http.shutdown_grace_secs);
+    tokio::select! {
+        result = server => result.context("the HTTP server failed")?,
+        () = async { stopped(stop_rx).await; tokio::time::sleep(grace).await } => {
+            tracing::warn!("the shutdown grace period is over; exiting with requests still in flight");
+        }
+    }
+    drain.abort();
+    tracing::info!("portitor stopped");
+    Ok(())
+}
+
+/// Takes pointers off the queue. The pipeline that acts on them is built
+/// on this same receiver; until a consumer is configured, pointers are
+/// counted and dropped — the orders themselves are durable in the log.
+async fn consume_pointers(mut pointers: tokio::sync::mpsc::Receiver<Pointer>) {
+    while let Some(pointer) = pointers.recv().await {
+        tracing::debug!(key = %pointer.key, event = %pointer.event, "pointer received");
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: no new requests; finishing those in flight");
+}

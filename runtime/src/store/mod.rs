@@ -1,0 +1,162 @@
+//! The object store: Portitor's only durable state (no database).
+//!
+//! One trait, [`ObjectStore`], with two backends: [`fs::FsStore`] (a
+//! directory, the embedded default) and [`s3::S3Store`] (any S3-compatible
+//! server). Both give the same operations and guarantees, proven by one
+//! conformance suite (`runtime/tests/store_conformance.rs`): a write is
+//! durable before it returns, `create_once` has exactly one winner, and
+//! `compare_and_swap` only replaces the version the caller read.
+
+pub mod fs;
+pub mod s3;
+
+use std::fmt;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use thiserror::Error;
+
+/// An object and its entity tag (the version a compare-and-swap names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Object {
+    pub body: Bytes,
+    pub etag: String,
+}
+
+/// A key found by [`ObjectStore::list`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    pub key: String,
+    pub size: u64,
+}
+
+/// The result of [`ObjectStore::create_once`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateOutcome {
+    Created {
+        etag: String,
+    },
+    /// Another writer created the key first; nothing was written.
+    Exists,
+}
+
+/// The result of [`ObjectStore::compare_and_swap`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CasOutcome {
+    Swapped {
+        etag: String,
+    },
+    /// The object is not at the expected version; nothing was written.
+    Conflict,
+}
+
+/// How a backend provides conditional writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConditionalWrites {
+    /// The store enforces them: safe with any number of nodes.
+    Native,
+    /// The store ignores them; Portitor serializes writers of a key inside
+    /// this process, which is correct for one node only.
+    EmulatedSingleNode,
+}
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The store cannot be reached or refused to work; retry later (→ 503).
+    #[error("the object store is unavailable: {0}")]
+    Unavailable(String),
+    /// The key is not one Portitor builds (a bug, or hostile input).
+    #[error("invalid object key `{0}`")]
+    InvalidKey(String),
+    /// Stored data that Portitor cannot read back.
+    #[error("corrupt object at `{key}`: {reason}")]
+    Corrupt { key: String, reason: String },
+}
+
+/// Durable objects by key. Keys are `/`-separated paths of segments made
+/// of letters, digits, `-`, `_` and `.` (never `.` or `..` alone).
+#[async_trait]
+pub trait ObjectStore: Send + Sync + fmt::Debug {
+    /// Writes `body` at `key`, replacing what is there. Durable on return.
+    async fn put(&self, key: &str, body: Bytes) -> Result<String, StoreError>;
+
+    /// The object at `key`, if any.
+    async fn get(&self, key: &str) -> Result<Option<Object>, StoreError>;
+
+    /// Every key starting with `prefix`, in lexicographic order.
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError>;
+
+    /// Removes `key`; a missing key is not an error.
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Writes `body` at `key` only if no object is there (`If-None-Match: *`).
+    async fn create_once(&self, key: &str, body: Bytes) -> Result<CreateOutcome, StoreError>;
+
+    /// Writes `body` at `key` only if the object there has entity tag
+    /// `expected` — or, with `None`, only if there is none (`If-Match`).
+    async fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&str>,
+        body: Bytes,
+    ) -> Result<CasOutcome, StoreError>;
+
+    /// How this store provides conditional writes.
+    fn conditional_writes(&self) -> ConditionalWrites;
+
+    /// A short description for logs and `/readyz` (backend and location).
+    fn describe(&self) -> String;
+}
+
+/// Checks that `key` is a key Portitor could have built.
+pub fn validate_key(key: &str) -> Result<(), StoreError> {
+    let valid = !key.is_empty()
+        && key.len() <= 1024
+        && key.split('/').all(|segment| {
+            !segment.is_empty()
+                && segment != "."
+                && segment != ".."
+                && segment
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        });
+    if valid {
+        Ok(())
+    } else {
+        Err(StoreError::InvalidKey(key.chars().take(200).collect()))
+    }
+}
+
+/// Checks a list prefix: a key, optionally ending in `/`.
+pub fn validate_prefix(prefix: &str) -> Result<(), StoreError> {
+    match prefix.strip_suffix('/') {
+        Some("") => Err(StoreError::InvalidKey(prefix.to_string())),
+        Some(key) => validate_key(key),
+        None => validate_key(prefix),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_checked() {
+        assert!(validate_key("acme/events/orders/0b9f/0000000001/OrderReceived").is_ok());
+        assert!(validate_key("acme/cursors/bring-ftp/cursor.json").is_ok());
+        for bad in [
+            "",
+            "/acme",
+            "acme/",
+            "acme//x",
+            "acme/../x",
+            "acme/./x",
+            "acme/x y",
+            "acme/ø",
+        ] {
+            assert!(validate_key(bad).is_err(), "{bad:?}");
+        }
+        assert!(validate_prefix("acme/events/").is_ok());
+        assert!(validate_prefix("/").is_err());
+    }
+}
