@@ -3,7 +3,7 @@
 //! `portitor serve --demo` and the tests run real components built from
 //! source. Nothing built here is committed.
 //!
-//! Emits `PORTITOR_PLUGIN_DIR` (where the `.wasm` files are) and
+//! Emits `WASM_PLUGIN_DIR` (where the `.wasm` files are) and
 //! `$OUT_DIR/plugins.rs` (the example plugins, embedded).
 
 use std::path::{Path, PathBuf};
@@ -80,7 +80,7 @@ fn main() {
     }
 
     let wasm_dir = target_dir.join("wasm32-wasip2").join("release");
-    println!("cargo:rustc-env=PORTITOR_PLUGIN_DIR={}", wasm_dir.display());
+    println!("cargo:rustc-env=WASM_PLUGIN_DIR={}", wasm_dir.display());
     let mut generated = String::from(
         "/// The example plugins, built from `plugins/` by `build.rs`: (plugin id, component).\n\
          pub static EXAMPLES: &[(&str, &[u8])] = &[\n",

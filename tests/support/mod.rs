@@ -7,6 +7,7 @@
 pub mod ftp;
 pub mod partner;
 pub mod s3;
+pub mod server;
 
 use std::sync::Arc;
 
@@ -16,7 +17,7 @@ use portitor::secrets::{SecretSource, StaticSecrets};
 
 /// The bytes of plugin `name` (e.g. `test-loop`), built from `plugins/`.
 pub fn plugin_bytes(name: &str) -> Vec<u8> {
-    let path = std::path::Path::new(env!("PORTITOR_PLUGIN_DIR"))
+    let path = std::path::Path::new(env!("WASM_PLUGIN_DIR"))
         .join(format!("{}.wasm", name.replace('-', "_")));
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }

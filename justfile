@@ -1,0 +1,63 @@
+# Every routine task. `./justw <recipe>` installs `just` first if needed.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# Where tools the tests need are installed (outside the clone, reused across runs).
+tools := env_var_or_default("PORTITOR_TOOLS", env_var("HOME") / ".cache/portitor-tools")
+
+# List the recipes.
+default:
+    @just --list
+
+# Install what building and testing need: the wasm target, the test peers.
+setup: setup-build
+    #!/usr/bin/env bash
+    set -euo pipefail
+    python3 -m pip install --quiet --disable-pip-version-check pyftpdlib 'moto[server]'
+    command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
+    if [ ! -x "{{tools}}/bin/garage" ]; then
+        echo "setup: building Garage (an S3 server for the tests; about 10 minutes, once)"
+        cargo install garage --locked --root "{{tools}}"
+    fi
+
+# The Rust target plugins are built for.
+setup-build:
+    rustup target add wasm32-wasip2
+
+# Build the runtime (and, through build.rs, every plugin).
+build: setup-build
+    cargo build -p portitor
+
+# Run Portitor on the embedded default with the demo tenant and the example plugins.
+run *ARGS: setup-build
+    cargo run -p portitor -- serve --demo {{ARGS}}
+
+# The whole test suite: formatting, lints, unit, host and end-to-end tests.
+test: setup lint
+    GARAGE_BIN="{{tools}}/bin/garage" cargo test --workspace --all-targets
+    cargo test --workspace --doc
+
+# Unit tests only (fast).
+test-unit: setup-build
+    cargo test --workspace --lib
+
+# Host tests: real components in the engine against real peers.
+test-host: setup
+    cargo test -p portitor --test engine_sandbox --test engine_plugins --test store_conformance
+
+# End-to-end tests: the real binary.
+test-e2e: setup
+    cargo test -p portitor --test ingest --test cli
+
+# Formatting and clippy, warnings as errors.
+lint: setup-build
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Criterion benchmarks of the engine (release build).
+bench-engine: setup-build
+    cargo bench -p portitor --bench engine
+
+# Load benchmark of POST /{company}/order against the baseline (release build; needs wrk).
+bench-ingest: setup-build
+    scripts/bench-ingest.sh

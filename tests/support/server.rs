@@ -1,0 +1,145 @@
+//! The real `portitor` binary, started by end-to-end tests: it listens on a
+//! free port (it prints the address it bound) and is killed when dropped.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// The binary under test.
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_portitor"))
+}
+
+/// A running `portitor serve`.
+pub struct Portitor {
+    child: Child,
+    pub url: String,
+    /// Lines the server printed on stdout after the listening line.
+    pub stdout: mpsc::Receiver<String>,
+}
+
+/// How to start the server.
+#[derive(Default, Clone)]
+pub struct Options {
+    pub data_dir: Option<PathBuf>,
+    pub config: Option<PathBuf>,
+    pub env: Vec<(String, String)>,
+    pub args: Vec<String>,
+    pub cwd: Option<PathBuf>,
+    /// Listen where the configuration says instead of on a free port.
+    pub keep_listen: bool,
+}
+
+impl Portitor {
+    /// Starts `portitor serve` on `data_dir` and a free port.
+    pub fn start(data_dir: &Path) -> Self {
+        Self::start_with(Options { data_dir: Some(data_dir.to_path_buf()), ..Options::default() })
+    }
+
+    pub fn start_with(options: Options) -> Self {
+        let mut command = Command::new(binary());
+        command.arg("serve");
+        if !options.keep_listen {
+            command.args(["--listen", "127.0.0.1:0"]);
+        }
+        if let Some(dir) = &options.data_dir {
+            command.arg("--data-dir").arg(dir);
+        }
+        if let Some(config) = &options.config {
+            command.arg("--config").arg(config);
+        }
+        command.args(&options.args);
+        if let Some(cwd) = &options.cwd {
+            command.current_dir(cwd);
+        }
+        for (key, value) in &options.env {
+            command.env(key, value);
+        }
+        command.env("RUST_LOG", "warn").stdout(Stdio::piped()).stderr(Stdio::inherit());
+        let mut child = command.spawn().expect("portitor starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let first = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| {
+            let status = child.try_wait();
+            panic!("portitor did not start listening (exit: {status:?})")
+        });
+        let url = first
+            .strip_prefix("portitor listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {first}"))
+            .to_string();
+        Self { child, url, stdout: rx }
+    }
+
+    /// Runs `portitor token` (the CLI) for a token.
+    pub fn token(company: &str, roles: &[&str]) -> String {
+        token_with_env(company, roles, &[])
+    }
+
+    /// `kill -9`: no shutdown, no flushing, nothing.
+    pub fn kill_9(&mut self) {
+        self.child.kill().expect("kill -9");
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then waits for the process to exit; returns whether it exited cleanly.
+    pub fn terminate(&mut self) -> bool {
+        let status = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status().expect("kill");
+        assert!(status.success());
+        self.child.wait().expect("wait").success()
+    }
+
+    pub fn client() -> reqwest::Client {
+        reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client")
+    }
+}
+
+/// `portitor token` with extra environment (e.g. the server's configured key).
+pub fn token_with_env(company: &str, roles: &[&str], env: &[(&str, &str)]) -> String {
+    let mut command = Command::new(binary());
+    command.args(["token", "--company", company]);
+    for role in roles {
+        command.args(["--role", role]);
+    }
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().expect("portitor token runs");
+    assert!(output.status.success(), "portitor token failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).expect("utf-8").trim().to_string()
+}
+
+impl Drop for Portitor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Every file under `dir`, relative, sorted (the store's keys on `fs`).
+pub fn files_under(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&current) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if let Ok(relative) = path.strip_prefix(dir) {
+                found.push(relative.to_string_lossy().into_owned());
+            }
+        }
+    }
+    found.sort();
+    found
+}
