@@ -12,13 +12,33 @@ use support::server::{Options, Portitor, binary, token_with_env};
 #[tokio::test]
 async fn serve_with_no_arguments_runs_the_embedded_default() {
     let cwd = tempfile::tempdir().expect("tempdir");
-    let server = Portitor::start_with(Options { cwd: Some(cwd.path().to_path_buf()), keep_listen: true, ..Options::default() });
+    let server = Portitor::start_with(Options {
+        cwd: Some(cwd.path().to_path_buf()),
+        keep_listen: true,
+        ..Options::default()
+    });
     assert_eq!(server.url, "http://127.0.0.1:8080");
-    let ready: Value = Portitor::client().get(format!("{}/readyz", server.url)).send().await.expect("readyz").json().await.expect("json");
+    let ready: Value = Portitor::client()
+        .get(format!("{}/readyz", server.url))
+        .send()
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(ready["status"], "ready");
     assert_eq!(ready["store"]["conditionalWrites"], "native");
-    assert!(ready["store"]["backend"].as_str().expect("backend").starts_with("fs:./data"), "{ready}");
-    assert!(cwd.path().join("data").is_dir(), "the fs store lives under ./data");
+    assert!(
+        ready["store"]["backend"]
+            .as_str()
+            .expect("backend")
+            .starts_with("fs:./data"),
+        "{ready}"
+    );
+    assert!(
+        cwd.path().join("data").is_dir(),
+        "the fs store lives under ./data"
+    );
 }
 
 #[tokio::test]
@@ -45,23 +65,50 @@ async fn a_config_file_and_environment_variables_set_the_rest() {
     // Tokens minted with the configured key work; development ones do not.
     let config_arg = config.display().to_string();
     let output = Command::new(binary())
-        .args(["token", "--company", "acme", "--role", "source-adapter", "--config", &config_arg])
+        .args([
+            "token",
+            "--company",
+            "acme",
+            "--role",
+            "source-adapter",
+            "--config",
+            &config_arg,
+        ])
         .output()
         .expect("token");
-    let token = String::from_utf8(output.stdout).expect("utf-8").trim().to_string();
+    let token = String::from_utf8(output.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_string();
     let dev_token = Portitor::token("acme", &["source-adapter"]);
     let body = json!({"source": "s", "externalId": "1", "order": {}}).to_string();
     let post = |token: String, body: String| {
         let url = server.url.clone();
         async move {
-            Portitor::client().post(format!("{url}/acme/order")).bearer_auth(token).body(body).send().await.expect("post").status()
+            Portitor::client()
+                .post(format!("{url}/acme/order"))
+                .bearer_auth(token)
+                .body(body)
+                .send()
+                .await
+                .expect("post")
+                .status()
         }
     };
     assert_eq!(post(token.clone(), body.clone()).await, StatusCode::CREATED);
-    assert_eq!(post(dev_token, body.clone()).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        post(dev_token, body.clone()).await,
+        StatusCode::UNAUTHORIZED
+    );
     // The environment's body limit applies over the file.
-    assert_eq!(post(token, format!("{body:<200}")).await, StatusCode::PAYLOAD_TOO_LARGE);
-    assert!(dir.path().join("store/acme").is_dir(), "data_dir from the file");
+    assert_eq!(
+        post(token, format!("{body:<200}")).await,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    assert!(
+        dir.path().join("store/acme").is_dir(),
+        "data_dir from the file"
+    );
 }
 
 #[test]
@@ -75,11 +122,18 @@ fn unknown_configuration_keys_stop_the_server_with_their_name() {
         .expect("serve");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("unknown field `bakend`") && stderr.contains("PORTITOR_STORE__BAKEND"), "{stderr}");
+    assert!(
+        stderr.contains("unknown field `bakend`") && stderr.contains("PORTITOR_STORE__BAKEND"),
+        "{stderr}"
+    );
 
     let config = dir.path().join("bad.toml");
     std::fs::write(&config, "[store]\nbackend = \"fs\"\nbucket = \"x\"\n").expect("write");
-    let output = Command::new(binary()).args(["serve", "--config"]).arg(&config).output().expect("serve");
+    let output = Command::new(binary())
+        .args(["serve", "--config"])
+        .arg(&config)
+        .output()
+        .expect("serve");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("unknown field `bucket`"), "{stderr}");
@@ -90,14 +144,21 @@ fn token_mints_a_jwt_with_the_claims_asked_for() {
     let token = token_with_env("acme", &["tenant-admin", "platform-operator"], &[]);
     let claims = token.split('.').nth(1).expect("payload");
     let claims: Value = serde_json::from_slice(
-        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, claims).expect("base64"),
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, claims)
+            .expect("base64"),
     )
     .expect("json");
     assert_eq!(claims["company"], "acme");
-    assert_eq!(claims["roles"], json!(["tenant-admin", "platform-operator"]));
+    assert_eq!(
+        claims["roles"],
+        json!(["tenant-admin", "platform-operator"])
+    );
     assert!(claims["exp"].as_u64().expect("exp") > claims["iat"].as_u64().expect("iat"));
 
-    let output = Command::new(binary()).args(["token", "--company", "acme", "--role", "admin"]).output().expect("token");
+    let output = Command::new(binary())
+        .args(["token", "--company", "acme", "--role", "admin"])
+        .output()
+        .expect("token");
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("unknown role `admin`"));
 }
@@ -111,7 +172,10 @@ async fn demo_prints_a_working_token_and_command() {
         ..Options::default()
     });
     let mut token = None;
-    while let Ok(line) = server.stdout.recv_timeout(std::time::Duration::from_secs(10)) {
+    while let Ok(line) = server
+        .stdout
+        .recv_timeout(std::time::Duration::from_secs(10))
+    {
         if let Some(t) = line.trim().strip_prefix("source-adapter: ") {
             token = Some(t.to_string());
             break;
@@ -121,7 +185,10 @@ async fn demo_prints_a_working_token_and_command() {
     let response = Portitor::client()
         .post(format!("{}/demo/order", server.url))
         .bearer_auth(token)
-        .body(json!({"source": "woo-no", "externalId": "10042", "order": {"orderNumber": "10042"}}).to_string())
+        .body(
+            json!({"source": "woo-no", "externalId": "10042", "order": {"orderNumber": "10042"}})
+                .to_string(),
+        )
         .send()
         .await
         .expect("post");

@@ -42,6 +42,17 @@ pub struct Config {
     pub engine: EngineSettings,
     #[serde(default)]
     pub queue: QueueConfig,
+    #[serde(default)]
+    pub secrets: SecretsConfig,
+}
+
+/// Encryption of tenants' secrets at rest.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsConfig {
+    /// 32 random bytes, base64. Unset: a development key, with a warning.
+    #[serde(default)]
+    pub key: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -123,6 +134,9 @@ pub struct EngineSettings {
     /// Refuse private, loopback and link-local addresses whatever manifests say.
     #[serde(default)]
     pub deny_private_networks: bool,
+    /// The largest plugin component accepted, in MiB.
+    #[serde(default = "default_max_component_mib")]
+    pub max_component_mib: u32,
 }
 
 impl Default for EngineSettings {
@@ -131,8 +145,13 @@ impl Default for EngineSettings {
             max_concurrent_instances: default_instances(),
             max_memory_mib: default_max_memory_mib(),
             deny_private_networks: false,
+            max_component_mib: default_max_component_mib(),
         }
     }
+}
+
+fn default_max_component_mib() -> u32 {
+    32
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -193,6 +212,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             engine: EngineSettings::default(),
             queue: QueueConfig::default(),
+            secrets: SecretsConfig::default(),
         }
     }
 }

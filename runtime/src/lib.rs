@@ -14,9 +14,12 @@ pub mod manifest;
 pub mod metrics;
 pub mod orders;
 pub mod queue;
+pub mod registry;
+pub mod scheduler;
 pub mod secrets;
 pub mod server;
 pub mod store;
+pub mod webhooks;
 
 /// The example plugins, built from `plugins/` by `build.rs` and embedded.
 pub mod examples {

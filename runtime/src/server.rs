@@ -14,10 +14,14 @@ use tokio::sync::watch;
 use crate::api::{self, AppState, Shared};
 use crate::auth::Authenticator;
 use crate::config::{Config, StoreBackend};
+use crate::engine::{Engine, EngineConfig};
 use crate::events::EventLog;
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
 use crate::queue::{self, Pointer};
+use crate::registry::Registry;
+use crate::scheduler::{Runner, Scheduler};
+use crate::secrets::SecretVault;
 use crate::store::fs::FsStore;
 use crate::store::s3::S3Store;
 use crate::store::{ConditionalWrites, ObjectStore};
@@ -48,12 +52,16 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn ObjectStore>>
     Ok(store)
 }
 
-/// Serves until `shutdown` resolves, then drains and returns.
-pub async fn serve(
-    config: Config,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
+/// Everything a running server is made of, before it listens.
+#[derive(Debug)]
+pub struct Runtime {
+    pub state: AppState,
+    pub config: Config,
+}
+
+/// Opens the store and wires the runtime: secrets, the engine, the plugin
+/// registry (every tenant's active plugins loaded), ingest, the scheduler.
+pub async fn build(config: Config) -> anyhow::Result<Runtime> {
     let store = open_store(&config).await?;
     let auth = Authenticator::from_config(&config.auth).map_err(anyhow::Error::msg)?;
     if auth.uses_development_key() {
@@ -61,19 +69,74 @@ pub async fn serve(
             "tokens are checked with the built-in development key: set auth.hs256_secret or a public key before exposing this server"
         );
     }
+    let vault = Arc::new(SecretVault::new(
+        store.clone(),
+        config.secrets.key.as_deref(),
+    )?);
+    if vault.uses_development_key() {
+        tracing::warn!(
+            "tenants' secrets are encrypted with the built-in development key: set secrets.key before storing real secrets"
+        );
+    }
+    vault.load_all().await.context("loading tenants' secrets")?;
+    let engine = Engine::new(EngineConfig {
+        cache_dir: Some(config.data_dir.join(".compiled")),
+        max_concurrent_instances: config.engine.max_concurrent_instances,
+        max_memory_mib: config.engine.max_memory_mib,
+        max_component_bytes: config.engine.max_component_mib as usize * 1024 * 1024,
+        deny_private_networks: config.engine.deny_private_networks,
+    })?;
+    let registry = Arc::new(Registry::new(engine, store.clone(), vault.clone()));
+    let plugins = registry
+        .load_all()
+        .await
+        .context("loading the active plugins")?;
+    tracing::info!(plugins, "plugins loaded");
+
     let (queue, pointers) = queue::channel(config.queue.capacity);
-    let drain = tokio::spawn(consume_pointers(pointers));
+    tokio::spawn(consume_pointers(pointers));
     let ingest = Ingest::new(EventLog::new(store.clone()), queue.clone());
+    let scheduler = Scheduler::new(
+        Runner::new(ingest.clone(), store.clone(), None),
+        registry.clone(),
+    );
     let state = AppState::new(Shared {
         ingest,
         auth,
-        store: store.clone(),
+        store,
         queue,
         metrics: Metrics::default(),
         max_body_bytes: config.http.max_body_bytes,
+        max_upload_bytes: (config.engine.max_component_mib as usize + 1) * 1024 * 1024,
+        registry,
+        scheduler,
+        vault,
+        log_sink: None,
     });
+    Ok(Runtime { state, config })
+}
+
+/// Serves until `shutdown` resolves, then drains and returns.
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let runtime = build(config).await?;
+    run(runtime, listener, shutdown).await
+}
+
+/// Starts the scheduler and serves `runtime` until `shutdown`; then stops
+/// accepting, finishes requests and runs in flight, and returns.
+pub async fn run(
+    runtime: Runtime,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let Runtime { state, config } = runtime;
+    state.scheduler.sync();
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, store = %store.describe(), "portitor listening");
+    tracing::info!(%addr, store = %state.store.describe(), "portitor listening");
 
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
@@ -83,6 +146,7 @@ pub async fn serve(
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
+    let scheduler = state.scheduler.clone();
     let server =
         axum::serve(listener, api::app(state)).with_graceful_shutdown(stopped(stop_rx.clone()));
     let grace = Duration::from_secs(config.http.shutdown_grace_secs);
@@ -92,7 +156,7 @@ pub async fn serve(
             tracing::warn!("the shutdown grace period is over; exiting with requests still in flight");
         }
     }
-    drain.abort();
+    scheduler.stop(grace).await;
     tracing::info!("portitor stopped");
     Ok(())
 }

@@ -102,6 +102,23 @@ async fn conformance(store: Arc<dyn ObjectStore>) {
     let meta = store.list(&key("big/")).await.expect("list");
     assert_eq!(meta[0].size, 1 << 20);
 
+    // the next segments below a prefix
+    let children = store.list_children(&key("l/")).await.expect("children");
+    assert_eq!(children, ["b", "bc", "c"]);
+    assert_eq!(
+        store.list_children(&key("l/b/")).await.expect("children"),
+        ["1", "2", "x"]
+    );
+    assert!(
+        store
+            .list_children(&key("nothing/"))
+            .await
+            .expect("children")
+            .is_empty()
+    );
+    let top = store.list_children("").await.expect("top level");
+    assert!(top.contains(&format!("conf-{run}")), "{top:?}");
+
     // delete, and deleting what is not there
     store.delete(&key("l/c/4")).await.expect("delete");
     assert_eq!(store.get(&key("l/c/4")).await.expect("get"), None);

@@ -19,24 +19,28 @@ pub struct FtpServer {
 impl FtpServer {
     /// Starts pyftpdlib; fails with what to install if it is missing.
     pub fn start() -> Self {
-        let root = tempfile::tempdir().expect("tempdir");
-        let port = super::free_port();
-        let child = Command::new("python3")
-            .args([
-                "-m",
-                "pyftpdlib",
-                "-i",
-                "127.0.0.1",
-                "-w",
-                "-u",
-                USER,
-                "-P",
-                PASSWORD,
-                "-p",
-            ])
+        Self::start_with(
+            tempfile::tempdir().expect("tempdir"),
+            super::free_port(),
+            None,
+        )
+    }
+
+    /// Starts the server on `root` and `port`; with `drop_on_retr`, it drops
+    /// the connection at that RETR.
+    pub fn start_with(root: tempfile::TempDir, port: u16, drop_on_retr: Option<u32>) -> Self {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/peers/ftp_server.py");
+        let mut command = Command::new("python3");
+        command
+            .arg(script)
+            .args(["--user", USER, "--password", PASSWORD, "--port"])
             .arg(port.to_string())
-            .arg("-d")
-            .arg(root.path())
+            .arg("--root")
+            .arg(root.path());
+        if let Some(n) = drop_on_retr {
+            command.args(["--drop-on-retr", &n.to_string()]);
+        }
+        let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -84,6 +88,16 @@ pub fn now_secs() -> u64 {
         .duration_since(UNIX_EPOCH)
         .expect("clock")
         .as_secs()
+}
+
+impl FtpServer {
+    /// Stops the server and hands back its directory (to restart on it).
+    pub fn stop(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let placeholder = tempfile::tempdir().expect("tempdir");
+        std::mem::replace(&mut self.root, placeholder)
+    }
 }
 
 impl Drop for FtpServer {

@@ -8,6 +8,7 @@ pub mod ftp;
 pub mod partner;
 pub mod s3;
 pub mod server;
+pub mod tenant;
 
 use std::sync::Arc;
 

@@ -24,11 +24,17 @@ pub enum ApiError {
     Conflict(String),
     #[error("the request body is over the limit of {0} bytes")]
     PayloadTooLarge(usize),
+    #[error("{0}")]
+    TooLarge(String),
     /// The store cannot be reached: nothing was stored, retry later.
     #[error("the store is unavailable")]
     Unavailable(String),
     #[error("internal error")]
     Internal(String),
+    /// A push plugin could not handle a partner's request (a 5xx, so the
+    /// partner retries); the message names the dead letter, nothing internal.
+    #[error("{1}")]
+    PluginFailed(StatusCode, String),
 }
 
 impl ApiError {
@@ -39,9 +45,12 @@ impl ApiError {
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-            Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::PayloadTooLarge(_) | Self::TooLarge(_) => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+            }
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            Self::PluginFailed(status, _) => (*status, "plugin_failed"),
         }
     }
 }

@@ -7,6 +7,9 @@
 mod error;
 mod health;
 mod orders;
+mod plugins;
+mod push;
+mod secrets;
 
 use std::sync::Arc;
 
@@ -15,14 +18,18 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 
 pub use self::error::ApiError;
 use crate::auth::{Authenticator, Principal, Role};
 use crate::events::keys;
+use crate::host::LogSink;
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
 use crate::queue::PointerQueue;
+use crate::registry::Registry;
+use crate::scheduler::Scheduler;
+use crate::secrets::SecretVault;
 use crate::store::ObjectStore;
 
 /// What every handler shares.
@@ -39,6 +46,12 @@ pub struct Shared {
     pub queue: PointerQueue,
     pub metrics: Metrics,
     pub max_body_bytes: usize,
+    /// The largest plugin upload (component and manifest).
+    pub max_upload_bytes: usize,
+    pub registry: Arc<Registry>,
+    pub scheduler: Arc<Scheduler>,
+    pub vault: Arc<SecretVault>,
+    pub log_sink: Option<Arc<dyn LogSink>>,
 }
 
 impl AppState {
@@ -70,6 +83,18 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(health::metrics))
         .route("/{company}/order", post(orders::create))
         .route("/{company}/order/{id}", get(orders::get))
+        .route("/{company}/plugins", get(plugins::list))
+        .route(
+            "/{company}/plugins/{plugin}",
+            put(plugins::install)
+                .layer(DefaultBodyLimit::max(state.max_upload_bytes))
+                .get(plugins::get),
+        )
+        .route("/{company}/plugins/{plugin}/run", post(plugins::run_now))
+        .route("/{company}/plugins/{plugin}/runs", get(plugins::runs))
+        .route("/{company}/secrets", get(secrets::list))
+        .route("/{company}/secrets/{name}", put(secrets::put))
+        .fallback(push::webhook)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -35,7 +35,7 @@ pub struct LogLine {
 
 /// Where plugin log lines go besides `tracing` (e.g. a bounded buffer the
 /// admin API serves).
-pub trait LogSink: Send + Sync {
+pub trait LogSink: Send + Sync + std::fmt::Debug {
     fn record(&self, line: LogLine);
 }
 

@@ -229,6 +229,37 @@ impl Inner {
         }
     }
 
+    fn list_children(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let dir = if prefix.is_empty() {
+            self.root.clone()
+        } else {
+            self.root.join(prefix.trim_end_matches('/'))
+        };
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                ) =>
+            {
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(io_error(prefix, e)),
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| io_error(prefix, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if prefix.is_empty() && (name == TMP_DIR || name == LOCK_FILE) {
+                continue;
+            }
+            names.push(name);
+        }
+        names.sort();
+        Ok(names)
+    }
+
     fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
         let dir_part = match prefix.rfind('/') {
             Some(i) => &prefix[..i],
@@ -299,6 +330,15 @@ impl ObjectStore for FsStore {
         validate_prefix(prefix)?;
         let prefix = prefix.to_string();
         self.blocking(move |inner| inner.list(&prefix)).await
+    }
+
+    async fn list_children(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        if !prefix.is_empty() {
+            validate_prefix(prefix)?;
+        }
+        let prefix = prefix.to_string();
+        self.blocking(move |inner| inner.list_children(&prefix))
+            .await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {

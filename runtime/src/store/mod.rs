@@ -86,6 +86,11 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
     /// Every key starting with `prefix`, in lexicographic order.
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError>;
 
+    /// The distinct next segments below `prefix` (which ends in `/`, or is
+    /// empty for the top level): `list_children("acme/plugins/")` gives the
+    /// plugin ids. Sorted.
+    async fn list_children(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+
     /// Removes `key`; a missing key is not an error.
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
 

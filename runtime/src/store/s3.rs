@@ -306,6 +306,39 @@ impl ObjectStore for S3Store {
         Ok(found)
     }
 
+    async fn list_children(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        if !prefix.is_empty() {
+            validate_prefix(prefix)?;
+        }
+        let full = self.full_key(prefix);
+        let mut names = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(&full)
+            .delimiter("/")
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| unavailable("LIST", prefix, e))?;
+            for common in page.common_prefixes() {
+                if let Some(name) = common.prefix().and_then(|p| p.strip_prefix(&full)) {
+                    names.push(name.trim_end_matches('/').to_string());
+                }
+            }
+            for object in page.contents() {
+                if let Some(name) = object.key().and_then(|k| k.strip_prefix(&full)) {
+                    names.push(name.to_string());
+                }
+            }
+        }
+        names.retain(|n| !n.is_empty() && !n.starts_with(".portitor-probe"));
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         validate_key(key)?;
         match self

@@ -1,0 +1,316 @@
+//! `/{company}{path}`: partners' requests to push plugins.
+//!
+//! Authenticated per the plugin's manifest (a platform JWT by default, a
+//! built-in signature scheme, or the plugin itself), de-duplicated on the
+//! partner's delivery id, handed to the plugin, and its events ingested in
+//! the tenant of the path — never one a plugin names. A plugin that fails
+//! answers 5xx, so the partner retries, and the raw request is kept in the
+//! dead-letter prefix for replay.
+
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use chrono::Utc;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::orders::body;
+use super::{ApiError, AppState, RequestId, authorize};
+use crate::auth::Role;
+use crate::engine::{CallOptions, CallerIdentity, InvokeError, PartnerRequest, PluginFailure};
+use crate::events::keys;
+use crate::ingest::{IngestError, Origin};
+use crate::manifest::WebhookAuth;
+use crate::registry::ActivePlugin;
+use crate::webhooks;
+
+/// `{company}/deliveries/{plugin}/{sha256 of the delivery id}`: deliveries
+/// already handled, for replay protection.
+fn delivery_key(company: &str, plugin: &str, delivery_id: &str) -> String {
+    format!(
+        "{company}/deliveries/{plugin}/{}",
+        hex::encode(Sha256::digest(delivery_id.as_bytes()))
+    )
+}
+
+pub(super) async fn webhook(
+    State(state): State<AppState>,
+    Extension(request_id): Extension<RequestId>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    payload: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let not_found = || ApiError::NotFound(format!("nothing is served at {}", uri.path()));
+    let (company, path) = uri
+        .path()
+        .trim_start_matches('/')
+        .split_once('/')
+        .ok_or_else(not_found)?;
+    let path = format!("/{path}");
+    let plugin = state.registry.route(company, &path).ok_or_else(not_found)?;
+    if !plugin.enabled {
+        return Err(ApiError::Unavailable(format!(
+            "plugin {} is disabled",
+            plugin.key.plugin
+        )));
+    }
+    let payload = body(&state, payload)?;
+    let identity = authenticate(&state, &plugin, &headers, &payload)?;
+
+    if let Some(delivery) = &identity.delivery_id
+        && state
+            .store
+            .get(&delivery_key(company, &plugin.key.plugin, delivery))
+            .await?
+            .is_some()
+    {
+        return Ok((
+            StatusCode::OK,
+            Json(json!({ "duplicate": true, "deliveryId": delivery })),
+        )
+            .into_response());
+    }
+
+    let forwarded: Vec<(String, String)> = headers
+        .iter()
+        .filter(|(name, _)| {
+            !(identity.scheme == "jwt" && *name == axum::http::header::AUTHORIZATION)
+        })
+        .map(|(name, value)| {
+            (
+                name.as_str().to_string(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let request = PartnerRequest {
+        method: method.to_string(),
+        path,
+        query: uri.query().map(str::to_string),
+        headers: forwarded,
+        body: payload.to_vec(),
+    };
+    let options = CallOptions {
+        log_sink: state.log_sink.clone(),
+        invocation_id: Some(request_id.0.clone()),
+    };
+    let handled = match plugin.plugin.handle(&request, &identity, options).await {
+        Ok(handled) => handled,
+        Err(error) => {
+            return Err(failed(
+                &state,
+                &plugin,
+                &request,
+                &request_id,
+                &error.to_string(),
+                status_of(&error),
+            )
+            .await);
+        }
+    };
+
+    let origin = Origin::Push {
+        plugin: plugin.key.plugin.clone(),
+        version: plugin.version.clone(),
+        request_id: request_id.0.clone(),
+    };
+    let mut created = false;
+    let mut ingested = Vec::new();
+    for event in &handled.output.events {
+        match state
+            .ingest
+            .plugin_event(company, &plugin.key.plugin, event, &origin)
+            .await
+        {
+            Ok(done) => {
+                created |= done.created;
+                ingested
+                    .push(json!({ "kind": event.kind, "id": done.id, "duplicate": !done.created }));
+            }
+            Err(IngestError::Store(e)) => return Err(e.into()),
+            Err(IngestError::Envelope(e)) => {
+                let message = format!("event `{}`: {e}", event.external_id);
+                return Err(failed(
+                    &state,
+                    &plugin,
+                    &request,
+                    &request_id,
+                    &message,
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                )
+                .await);
+            }
+        }
+    }
+    if let Some(delivery) = &identity.delivery_id {
+        let marker = json!({ "deliveryId": delivery, "at": Utc::now(), "requestId": request_id.0 });
+        state
+            .store
+            .put(
+                &delivery_key(company, &plugin.key.plugin, delivery),
+                Bytes::from(marker.to_string()),
+            )
+            .await?;
+    }
+    Ok(match handled.output.response {
+        Some(custom) => {
+            let mut response = (
+                StatusCode::from_u16(custom.status).unwrap_or(StatusCode::OK),
+                custom.body,
+            )
+                .into_response();
+            for (name, value) in custom.headers {
+                if let (Ok(name), Ok(value)) =
+                    (HeaderName::try_from(name), HeaderValue::try_from(value))
+                {
+                    response.headers_mut().insert(name, value);
+                }
+            }
+            response
+        }
+        None => {
+            let status = if created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            (status, Json(json!({ "events": ingested }))).into_response()
+        }
+    })
+}
+
+/// Who sent the request, per the plugin's manifest; 401 with the reason if not verified.
+fn authenticate(
+    state: &AppState,
+    plugin: &ActivePlugin,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<CallerIdentity, ApiError> {
+    let company = plugin.key.company.clone();
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    match plugin
+        .plugin
+        .manifest()
+        .webhook
+        .clone()
+        .unwrap_or(WebhookAuth::Jwt)
+    {
+        WebhookAuth::Jwt => {
+            let principal = authorize(state, headers, &company, &[Role::SourceAdapter])?;
+            Ok(CallerIdentity {
+                company,
+                scheme: "jwt".into(),
+                subject: Some(principal.subject),
+                delivery_id: header("idempotency-key"),
+            })
+        }
+        WebhookAuth::None => Ok(CallerIdentity {
+            company,
+            scheme: "none".into(),
+            subject: None,
+            delivery_id: None,
+        }),
+        auth => {
+            let secret_name = match &auth {
+                WebhookAuth::HmacSha256 { secret, .. }
+                | WebhookAuth::Stripe { secret, .. }
+                | WebhookAuth::StandardWebhooks { secret, .. } => secret.clone(),
+                WebhookAuth::Jwt | WebhookAuth::None => String::new(),
+            };
+            let secret = state.vault.tenant(&company).get(&secret_name);
+            let verified = webhooks::verify(&auth, header, body, secret, Utc::now().timestamp())
+                .map_err(|reason| {
+                    ApiError::Unauthorized(format!("webhook signature refused: {reason}"))
+                })?;
+            Ok(CallerIdentity {
+                company,
+                scheme: verified.scheme.into(),
+                subject: None,
+                delivery_id: verified.delivery_id,
+            })
+        }
+    }
+}
+
+fn status_of(error: &InvokeError) -> StatusCode {
+    match error {
+        InvokeError::Plugin {
+            failure: PluginFailure::InvalidInput(_),
+            ..
+        } => StatusCode::BAD_REQUEST,
+        InvokeError::Plugin {
+            failure: PluginFailure::Unauthorized(_),
+            ..
+        } => StatusCode::UNAUTHORIZED,
+        error if error.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// Keeps the raw request in the dead-letter prefix and answers for the plugin.
+async fn failed(
+    state: &AppState,
+    plugin: &Arc<ActivePlugin>,
+    request: &PartnerRequest,
+    request_id: &RequestId,
+    error: &str,
+    status: StatusCode,
+) -> ApiError {
+    let id = uuid::Uuid::new_v4().to_string();
+    let key = keys::deadletter_key(&plugin.key.company, &plugin.key.plugin, &id);
+    let headers: Vec<(String, String)> = request
+        .headers
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.clone(),
+                if n.eq_ignore_ascii_case("authorization") {
+                    "[redacted]".into()
+                } else {
+                    v.clone()
+                },
+            )
+        })
+        .collect();
+    let letter = json!({
+        "id": id,
+        "requestId": request_id.0,
+        "receivedAt": Utc::now(),
+        "plugin": plugin.key.plugin,
+        "version": plugin.version,
+        "method": request.method,
+        "path": request.path,
+        "query": request.query,
+        "headers": headers,
+        "bodyBase64": base64::engine::general_purpose::STANDARD.encode(&request.body),
+        "error": error,
+        "status": status.as_u16(),
+    });
+    if let Err(e) = state.store.put(&key, Bytes::from(letter.to_string())).await {
+        tracing::error!(%key, error = %e, "could not keep the failed request as a dead letter");
+        return ApiError::Unavailable(e.to_string());
+    }
+    tracing::warn!(company = %plugin.key.company, plugin = %plugin.key.plugin, dead_letter = %id, %error, "push plugin failed");
+    let message = format!(
+        "plugin `{}` could not handle the request; it was kept for replay as dead letter {id}",
+        plugin.key.plugin
+    );
+    match status {
+        StatusCode::BAD_REQUEST => ApiError::BadRequest(format!("{message}: {error}")),
+        StatusCode::UNAUTHORIZED => ApiError::Unauthorized(message),
+        status => ApiError::PluginFailed(status, message),
+    }
+}

@@ -1,0 +1,427 @@
+//! The plugin registry: which version of each tenant's plugin is active,
+//! loaded in the engine, and where push plugins are served.
+//!
+//! Installing stores the component and manifest under the version named by
+//! the component's SHA-256 (immutable, create-once), then moves
+//! `{company}/plugins/{id}/active.json` with a compare-and-swap, then swaps
+//! the loaded plugin in memory: requests in flight keep the version they
+//! started with. At start every tenant's active plugins are loaded again
+//! from the store; one that fails to load is logged and skipped, never
+//! stopping the others.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use crate::engine::{CallOptions, Engine, LoadError, LoadedPlugin};
+use crate::events::keys;
+use crate::manifest::{Manifest, PluginKind};
+use crate::secrets::SecretVault;
+use crate::store::{CasOutcome, ObjectStore, StoreError};
+
+/// Path prefixes that belong to the API, not to push plugins.
+const RESERVED: &[&str] = &[
+    "order",
+    "orders",
+    "plugins",
+    "secrets",
+    "dashboard",
+    "audit",
+    "deadletters",
+    "events",
+];
+
+/// A tenant's plugin, as the registry keys it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PluginKey {
+    pub company: String,
+    pub plugin: String,
+}
+
+/// The active version of a plugin, loaded and ready.
+#[derive(Debug)]
+pub struct ActivePlugin {
+    pub key: PluginKey,
+    pub version: String,
+    pub plugin: LoadedPlugin,
+    pub enabled: bool,
+    /// Where a push plugin is served, below `/{company}`.
+    pub path: Option<String>,
+    /// A pull plugin's cron schedule (the manifest's, else the plugin's).
+    pub schedule: Option<String>,
+    /// A pull plugin's cursor name.
+    pub cursor_name: Option<String>,
+    /// Held while a pull run is in progress: never two runs at once.
+    pub run_lock: tokio::sync::Mutex<()>,
+}
+
+/// `active.json`: which version runs, and whether it is enabled.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActiveRecord {
+    pub version: String,
+    pub enabled: bool,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: String,
+}
+
+#[derive(Debug, Error)]
+pub enum InstallError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("path {path} is already served by plugin `{by}`")]
+    PathTaken { path: String, by: String },
+    #[error("the plugin was changed concurrently; retry")]
+    Conflict,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug)]
+pub struct Registry {
+    engine: Engine,
+    store: Arc<dyn ObjectStore>,
+    vault: Arc<SecretVault>,
+    active: RwLock<HashMap<PluginKey, Arc<ActivePlugin>>>,
+    /// Installs one at a time, so that two cannot claim one path at once.
+    install_lock: tokio::sync::Mutex<()>,
+}
+
+impl Registry {
+    pub fn new(engine: Engine, store: Arc<dyn ObjectStore>, vault: Arc<SecretVault>) -> Self {
+        Self {
+            engine,
+            store,
+            vault,
+            active: RwLock::default(),
+            install_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Installs `component` with `manifest` as the active version of `company`'s `plugin`.
+    pub async fn install(
+        &self,
+        company: &str,
+        plugin: &str,
+        component: &[u8],
+        manifest_text: &str,
+        actor: &str,
+    ) -> Result<Arc<ActivePlugin>, InstallError> {
+        keys::check_segment("plugin id", plugin)
+            .map_err(|e| InstallError::Invalid(e.to_string()))?;
+        let manifest =
+            Manifest::parse(manifest_text).map_err(|e| InstallError::Invalid(e.to_string()))?;
+        let version = hex::encode(Sha256::digest(component));
+        let _one_at_a_time = self.install_lock.lock().await;
+        let active = self
+            .prepare(company, plugin, component, manifest.clone(), true)
+            .await?;
+
+        self.store
+            .create_once(
+                &keys::plugin_component_key(company, plugin, &version),
+                Bytes::copy_from_slice(component),
+            )
+            .await?;
+        self.store
+            .create_once(
+                &keys::plugin_manifest_key(company, plugin, &version),
+                Bytes::from(manifest.to_json()),
+            )
+            .await?;
+        let record = ActiveRecord {
+            version,
+            enabled: true,
+            updated_at: Utc::now(),
+            updated_by: actor.to_string(),
+        };
+        self.write_active(company, plugin, &record).await?;
+        let active = Arc::new(active);
+        self.active
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(active.key.clone(), active.clone());
+        tracing::info!(company, plugin, version = %&record.version[..12], kind = %active.plugin.kind(), "plugin activated");
+        Ok(active)
+    }
+
+    /// Loads a version and asks it what the registry needs to know (its
+    /// path, or its schedule and cursor name), checking them.
+    async fn prepare(
+        &self,
+        company: &str,
+        plugin: &str,
+        component: &[u8],
+        manifest: Manifest,
+        enabled: bool,
+    ) -> Result<ActivePlugin, InstallError> {
+        let loaded = self
+            .engine
+            .load(
+                company,
+                plugin,
+                component,
+                manifest.clone(),
+                self.vault.tenant(company),
+            )
+            .map_err(|e| match e {
+                LoadError::TooLarge { .. } => InstallError::TooLarge(e.to_string()),
+                other => InstallError::Invalid(other.to_string()),
+            })?;
+        let describe_error = |e: crate::engine::InvokeError| InstallError::Invalid(e.to_string());
+        let (path, schedule, cursor_name) = match manifest.kind {
+            PluginKind::PushSource => {
+                let path = loaded
+                    .path(CallOptions::default())
+                    .await
+                    .map_err(describe_error)?
+                    .output;
+                check_path(&path).map_err(InstallError::Invalid)?;
+                if let Some(other) = self
+                    .route(company, &path)
+                    .filter(|other| other.key.plugin != plugin)
+                {
+                    return Err(InstallError::PathTaken {
+                        path,
+                        by: other.key.plugin.clone(),
+                    });
+                }
+                (Some(path), None, None)
+            }
+            PluginKind::PullSource => {
+                let schedule = match &manifest.schedule {
+                    Some(schedule) => schedule.clone(),
+                    None => {
+                        loaded
+                            .schedule(CallOptions::default())
+                            .await
+                            .map_err(describe_error)?
+                            .output
+                    }
+                };
+                croner::parser::CronParser::new()
+                    .parse(&schedule)
+                    .map_err(|e| {
+                        InstallError::Invalid(format!(
+                            "schedule `{schedule}` is not a cron expression: {e}"
+                        ))
+                    })?;
+                let cursor_name = loaded
+                    .cursor_key(CallOptions::default())
+                    .await
+                    .map_err(describe_error)?
+                    .output;
+                keys::check_segment("cursor key", &cursor_name)
+                    .map_err(|e| InstallError::Invalid(e.to_string()))?;
+                (None, Some(schedule), Some(cursor_name))
+            }
+        };
+        Ok(ActivePlugin {
+            key: PluginKey {
+                company: company.to_string(),
+                plugin: plugin.to_string(),
+            },
+            version: loaded.label().version.clone(),
+            plugin: loaded,
+            enabled,
+            path,
+            schedule,
+            cursor_name,
+            run_lock: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    async fn write_active(
+        &self,
+        company: &str,
+        plugin: &str,
+        record: &ActiveRecord,
+    ) -> Result<(), InstallError> {
+        let key = keys::plugin_active_key(company, plugin);
+        let current = self.store.get(&key).await?;
+        let body = serde_json::to_vec(record).map_err(|e| StoreError::Corrupt {
+            key: key.clone(),
+            reason: e.to_string(),
+        })?;
+        match self
+            .store
+            .compare_and_swap(
+                &key,
+                current.as_ref().map(|o| o.etag.as_str()),
+                Bytes::from(body),
+            )
+            .await?
+        {
+            CasOutcome::Swapped { .. } => Ok(()),
+            CasOutcome::Conflict => Err(InstallError::Conflict),
+        }
+    }
+
+    /// Loads every tenant's active plugins from the store (at start).
+    /// Returns how many loaded; failures are logged and skipped.
+    pub async fn load_all(&self) -> Result<usize, StoreError> {
+        let mut loaded = 0;
+        for company in self.store.list_children("").await? {
+            if keys::check_segment("company", &company).is_err() {
+                continue;
+            }
+            for plugin in self
+                .store
+                .list_children(&format!("{company}/plugins/"))
+                .await?
+            {
+                match self.load_one(&company, &plugin).await {
+                    Ok(Some(active)) => {
+                        self.active
+                            .write()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(active.key.clone(), Arc::new(active));
+                        loaded += 1;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::error!(%company, %plugin, error = %e, "an active plugin could not be loaded; it is not running")
+                    }
+                }
+            }
+        }
+        Ok(loaded)
+    }
+
+    async fn load_one(
+        &self,
+        company: &str,
+        plugin: &str,
+    ) -> Result<Option<ActivePlugin>, InstallError> {
+        let Some(active) = self
+            .store
+            .get(&keys::plugin_active_key(company, plugin))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let record: ActiveRecord = serde_json::from_slice(&active.body)
+            .map_err(|e| InstallError::Invalid(format!("active.json is unreadable: {e}")))?;
+        let missing = |what: &str| {
+            InstallError::Invalid(format!(
+                "the {what} of version {} is missing",
+                record.version
+            ))
+        };
+        let component = self
+            .store
+            .get(&keys::plugin_component_key(
+                company,
+                plugin,
+                &record.version,
+            ))
+            .await?
+            .ok_or_else(|| missing("component"))?;
+        let manifest = self
+            .store
+            .get(&keys::plugin_manifest_key(company, plugin, &record.version))
+            .await?
+            .ok_or_else(|| missing("manifest"))?;
+        let manifest = Manifest::parse(&String::from_utf8_lossy(&manifest.body))
+            .map_err(|e| InstallError::Invalid(e.to_string()))?;
+        self.prepare(company, plugin, &component.body, manifest, record.enabled)
+            .await
+            .map(Some)
+    }
+
+    /// The active version of `company`'s `plugin`.
+    pub fn get(&self, company: &str, plugin: &str) -> Option<Arc<ActivePlugin>> {
+        let key = PluginKey {
+            company: company.to_string(),
+            plugin: plugin.to_string(),
+        };
+        self.active
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned()
+    }
+
+    /// The push plugin `company` serves at `path`.
+    pub fn route(&self, company: &str, path: &str) -> Option<Arc<ActivePlugin>> {
+        let active = self.active.read().unwrap_or_else(|p| p.into_inner());
+        active
+            .values()
+            .find(|p| p.key.company == company && p.path.as_deref() == Some(path))
+            .cloned()
+    }
+
+    /// Every active plugin.
+    pub fn all(&self) -> Vec<Arc<ActivePlugin>> {
+        let mut all: Vec<_> = self
+            .active
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        all.sort_by(|a, b| (&a.key.company, &a.key.plugin).cmp(&(&b.key.company, &b.key.plugin)));
+        all
+    }
+}
+
+/// A push path: `/` then segments of letters, digits, `-`, `_` and `.`,
+/// not starting with a segment the API uses.
+fn check_path(path: &str) -> Result<(), String> {
+    let Some(rest) = path.strip_prefix('/') else {
+        return Err(format!("the plugin's path `{path}` must start with `/`"));
+    };
+    let segments: Vec<&str> = rest.split('/').collect();
+    let valid = path.len() <= 200
+        && segments.iter().all(|s| {
+            !s.is_empty()
+                && *s != "."
+                && *s != ".."
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        });
+    if !valid {
+        return Err(format!(
+            "the plugin's path `{path}` must be `/`-separated segments of letters, digits, `-`, `_` and `.`"
+        ));
+    }
+    if RESERVED.contains(&segments[0]) {
+        return Err(format!(
+            "the plugin's path `{path}` starts with `/{}`, which the API uses",
+            segments[0]
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_paths_are_checked() {
+        assert!(check_path("/webhooks/shopify/orders").is_ok());
+        for bad in [
+            "webhooks",
+            "/",
+            "/a//b",
+            "/a/../b",
+            "/order",
+            "/plugins/x",
+            "/a b",
+        ] {
+            assert!(check_path(bad).is_err(), "{bad}");
+        }
+    }
+}

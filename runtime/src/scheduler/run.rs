@@ -1,0 +1,312 @@
+//! One pull run (DESIGN §6): read the cursor → `fetch` → ingest every event
+//! → compare-and-swap the cursor, once per batch, while the plugin says
+//! more is waiting. If anything fails the cursor stays where it was and the
+//! next run fetches the same batch again; deterministic ids make that safe.
+//! Mid-run checkpoints go through the same steps. Every run is recorded.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+
+use crate::engine::{CallOptions, PluginEvent};
+use crate::events::keys;
+use crate::host::{Checkpointer, LogSink};
+use crate::ingest::{Ingest, Origin};
+use crate::registry::ActivePlugin;
+use crate::store::{CasOutcome, ObjectStore, StoreError};
+
+/// The most batches one run takes before leaving the rest to the next run.
+const MAX_BATCHES_PER_RUN: u32 = 1_000;
+
+/// What a run did, kept as the plugin's run history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunRecord {
+    pub run_id: String,
+    pub plugin: String,
+    pub version: String,
+    /// `schedule` or `manual`.
+    pub trigger: String,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: DateTime<Utc>,
+    pub duration_ms: u64,
+    pub batches: u32,
+    /// Events ingested, of which `created` were new.
+    pub events: u64,
+    pub created: u64,
+    pub cursor_before: Option<String>,
+    pub cursor_after: Option<String>,
+    pub fuel: u64,
+    pub error: Option<String>,
+}
+
+/// The stored cursor: the plugin's own string, and where it came from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredCursor {
+    pub cursor: String,
+    pub updated_at: DateTime<Utc>,
+    pub run_id: Option<String>,
+    pub plugin_version: Option<String>,
+}
+
+/// Runs pull plugins.
+#[derive(Clone)]
+pub struct Runner {
+    ingest: Ingest,
+    store: Arc<dyn ObjectStore>,
+    log_sink: Option<Arc<dyn LogSink>>,
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner").finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("a run of this plugin is already in progress")]
+    AlreadyRunning,
+    #[error("`{0}` is not a pull plugin")]
+    NotPull(String),
+}
+
+/// The cursor's key for a plugin.
+pub fn cursor_key(plugin: &ActivePlugin) -> String {
+    keys::cursor_key(
+        &plugin.key.company,
+        &plugin.key.plugin,
+        plugin.cursor_name.as_deref().unwrap_or("cursor"),
+    )
+}
+
+/// `{company}/plugins/{plugin}/runs/` — the run history.
+pub fn runs_prefix(company: &str, plugin: &str) -> String {
+    format!("{company}/plugins/{plugin}/runs/")
+}
+
+/// Reads a cursor: its value and entity tag.
+pub async fn read_cursor(
+    store: &dyn ObjectStore,
+    key: &str,
+) -> Result<(Option<String>, Option<String>), StoreError> {
+    match store.get(key).await? {
+        None => Ok((None, None)),
+        Some(object) => {
+            let stored: StoredCursor =
+                serde_json::from_slice(&object.body).map_err(|e| StoreError::Corrupt {
+                    key: key.to_string(),
+                    reason: e.to_string(),
+                })?;
+            Ok((Some(stored.cursor), Some(object.etag)))
+        }
+    }
+}
+
+/// The state a run shares with its checkpoints.
+struct RunState {
+    ingest: Ingest,
+    store: Arc<dyn ObjectStore>,
+    company: String,
+    plugin: String,
+    version: String,
+    run_id: String,
+    key: String,
+    etag: Mutex<Option<String>>,
+    events: AtomicU64,
+    created: AtomicU64,
+}
+
+impl RunState {
+    /// Ingests `events` (durable on return), then moves the cursor to `next`.
+    async fn commit(&self, events: &[PluginEvent], next: &str) -> Result<(), String> {
+        let origin = Origin::Pull {
+            plugin: self.plugin.clone(),
+            version: self.version.clone(),
+            run_id: self.run_id.clone(),
+        };
+        for event in events {
+            let ingested = self
+                .ingest
+                .plugin_event(&self.company, &self.plugin, event, &origin)
+                .await
+                .map_err(|e| format!("ingesting event `{}`: {e}", event.external_id))?;
+            self.events.fetch_add(1, Ordering::Relaxed);
+            if ingested.created {
+                self.created.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let stored = StoredCursor {
+            cursor: next.to_string(),
+            updated_at: Utc::now(),
+            run_id: Some(self.run_id.clone()),
+            plugin_version: Some(self.version.clone()),
+        };
+        let body = serde_json::to_vec(&stored).map_err(|e| e.to_string())?;
+        let mut etag = self.etag.lock().await;
+        match self
+            .store
+            .compare_and_swap(&self.key, etag.as_deref(), Bytes::from(body))
+            .await
+        {
+            Ok(CasOutcome::Swapped { etag: new }) => {
+                *etag = Some(new);
+                Ok(())
+            }
+            Ok(CasOutcome::Conflict) => Err(
+                "the cursor was changed during the run (set or reset by an operator); stopping"
+                    .into(),
+            ),
+            Err(e) => Err(format!("moving the cursor: {e}")),
+        }
+    }
+}
+
+struct RunCheckpointer(Arc<RunState>);
+
+impl Checkpointer for RunCheckpointer {
+    fn checkpoint(
+        &self,
+        events: Vec<PluginEvent>,
+        next: String,
+    ) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move { self.0.commit(&events, &next).await })
+    }
+}
+
+impl Runner {
+    pub fn new(
+        ingest: Ingest,
+        store: Arc<dyn ObjectStore>,
+        log_sink: Option<Arc<dyn LogSink>>,
+    ) -> Self {
+        Self {
+            ingest,
+            store,
+            log_sink,
+        }
+    }
+
+    /// Runs `plugin` once, unless a run is already in progress.
+    pub async fn run(&self, plugin: &ActivePlugin, trigger: &str) -> Result<RunRecord, RunError> {
+        if plugin.cursor_name.is_none() {
+            return Err(RunError::NotPull(plugin.key.plugin.clone()));
+        }
+        let _running = plugin
+            .run_lock
+            .try_lock()
+            .map_err(|_| RunError::AlreadyRunning)?;
+        let started_at = Utc::now();
+        let clock = Instant::now();
+        let run_id = uuid::Uuid::new_v4().to_string();
+        let key = cursor_key(plugin);
+        let mut record = RunRecord {
+            run_id: run_id.clone(),
+            plugin: plugin.key.plugin.clone(),
+            version: plugin.version.clone(),
+            trigger: trigger.to_string(),
+            started_at,
+            ended_at: started_at,
+            duration_ms: 0,
+            batches: 0,
+            events: 0,
+            created: 0,
+            cursor_before: None,
+            cursor_after: None,
+            fuel: 0,
+            error: None,
+        };
+        let outcome = self.batches(plugin, &key, &run_id, &mut record).await;
+        if let Err(error) = outcome {
+            tracing::warn!(company = %plugin.key.company, plugin = %plugin.key.plugin, run = %run_id, %error, "pull run failed; the cursor stays where it was");
+            record.error = Some(error);
+        }
+        record.ended_at = Utc::now();
+        record.duration_ms = clock.elapsed().as_millis() as u64;
+        self.save(plugin, &record).await;
+        Ok(record)
+    }
+
+    async fn batches(
+        &self,
+        plugin: &ActivePlugin,
+        key: &str,
+        run_id: &str,
+        record: &mut RunRecord,
+    ) -> Result<(), String> {
+        let (mut cursor, etag) = read_cursor(self.store.as_ref(), key)
+            .await
+            .map_err(|e| format!("reading the cursor: {e}"))?;
+        record.cursor_before = cursor.clone();
+        record.cursor_after = cursor.clone();
+        let state = Arc::new(RunState {
+            ingest: self.ingest.clone(),
+            store: self.store.clone(),
+            company: plugin.key.company.clone(),
+            plugin: plugin.key.plugin.clone(),
+            version: plugin.version.clone(),
+            run_id: run_id.to_string(),
+            key: key.to_string(),
+            etag: Mutex::new(etag),
+            events: AtomicU64::new(0),
+            created: AtomicU64::new(0),
+        });
+        let result = async {
+            loop {
+                let options = CallOptions {
+                    log_sink: self.log_sink.clone(),
+                    invocation_id: Some(run_id.to_string()),
+                };
+                let checkpointer: Arc<dyn Checkpointer> = Arc::new(RunCheckpointer(state.clone()));
+                let fetched = plugin
+                    .plugin
+                    .fetch(cursor.clone(), Some(checkpointer), options)
+                    .await;
+                record.batches += 1;
+                let invocation = fetched.map_err(|e| e.to_string())?;
+                record.fuel += invocation.stats.fuel_consumed;
+                let batch = invocation.output;
+                state.commit(&batch.events, &batch.next_cursor).await?;
+                cursor = Some(batch.next_cursor);
+                if !batch.has_more || record.batches >= MAX_BATCHES_PER_RUN {
+                    return Ok(());
+                }
+            }
+        }
+        .await;
+        // Checkpoints may have moved the cursor even if the run failed later.
+        record.cursor_after = read_cursor(self.store.as_ref(), key)
+            .await
+            .ok()
+            .and_then(|(c, _)| c);
+        record.events = state.events.load(Ordering::Relaxed);
+        record.created = state.created.load(Ordering::Relaxed);
+        result
+    }
+
+    async fn save(&self, plugin: &ActivePlugin, record: &RunRecord) {
+        let key = format!(
+            "{}{}-{}.json",
+            runs_prefix(&plugin.key.company, &plugin.key.plugin),
+            record.started_at.format("%Y%m%dT%H%M%S%3fZ"),
+            record.run_id
+        );
+        let saved = match serde_json::to_vec(record) {
+            Ok(body) => self.store.put(&key, Bytes::from(body)).await.map(|_| ()),
+            Err(e) => Err(StoreError::Corrupt {
+                key: key.clone(),
+                reason: e.to_string(),
+            }),
+        };
+        if let Err(e) = saved {
+            tracing::error!(%key, error = %e, "could not record the run");
+        }
+    }
+}

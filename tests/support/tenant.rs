@@ -1,0 +1,83 @@
+//! Tenant set-up over the real API: secrets and plugin installs.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use super::server::Portitor;
+
+/// A tenant on a running server, with an admin token.
+pub struct Tenant<'a> {
+    pub server: &'a Portitor,
+    pub company: String,
+    pub admin: String,
+}
+
+impl<'a> Tenant<'a> {
+    pub fn new(server: &'a Portitor, company: &str) -> Self {
+        Self {
+            server,
+            company: company.to_string(),
+            admin: Portitor::token(company, &["tenant-admin"]),
+        }
+    }
+
+    pub async fn secret(&self, name: &str, value: &str) {
+        let response = Portitor::client()
+            .put(format!(
+                "{}/{}/secrets/{name}",
+                self.server.url, self.company
+            ))
+            .bearer_auth(&self.admin)
+            .json(&json!({ "value": value }))
+            .send()
+            .await
+            .expect("put secret");
+        assert_eq!(
+            response.status(),
+            StatusCode::NO_CONTENT,
+            "{:?}",
+            response.text().await
+        );
+    }
+
+    /// Uploads `plugin` (built by build.rs) as `id` with `manifest`; the response.
+    pub async fn try_install(&self, id: &str, plugin: &str, manifest: &str) -> (StatusCode, Value) {
+        let form = reqwest::multipart::Form::new()
+            .text("manifest", manifest.to_string())
+            .part(
+                "component",
+                reqwest::multipart::Part::bytes(super::plugin_bytes(plugin))
+                    .file_name("component.wasm"),
+            );
+        let response = Portitor::client()
+            .put(format!("{}/{}/plugins/{id}", self.server.url, self.company))
+            .bearer_auth(&self.admin)
+            .multipart(form)
+            .send()
+            .await
+            .expect("install");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn install(&self, id: &str, plugin: &str, manifest: &str) -> Value {
+        let (status, body) = self.try_install(id, plugin, manifest).await;
+        assert_eq!(status, StatusCode::CREATED, "install {id}: {body}");
+        body
+    }
+
+    /// `POST …/run`: runs a pull plugin now; the run record.
+    pub async fn run(&self, id: &str) -> Value {
+        let response = Portitor::client()
+            .post(format!(
+                "{}/{}/plugins/{id}/run",
+                self.server.url, self.company
+            ))
+            .bearer_auth(&self.admin)
+            .send()
+            .await
+            .expect("run");
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.expect("run record")
+    }
+}

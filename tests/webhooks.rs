@@ -1,0 +1,326 @@
+//! End to end: partners' webhooks through push plugins, with the real binary.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use hmac::{Hmac, Mac};
+use reqwest::StatusCode;
+use serde_json::Value;
+use sha2::Sha256;
+use support::server::{Portitor, files_under};
+use support::tenant::Tenant;
+
+const SHOPIFY_SECRET: &str = "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";
+const SHOPIFY_ORDER: &str = include_str!("fixtures/shopify-orders-create.json");
+
+const SHOPIFY_MANIFEST: &str = r#"
+kind = "push-source"
+[webhook]
+scheme = "hmac-sha256"
+header = "X-Shopify-Hmac-Sha256"
+secret = "shopify-webhook-secret"
+encoding = "base64"
+delivery_id_header = "X-Shopify-Webhook-Id"
+"#;
+
+fn hmac(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("key");
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().to_vec()
+}
+
+async fn shopify(
+    server: &Portitor,
+    body: &str,
+    signature: &str,
+    webhook_id: &str,
+) -> reqwest::Response {
+    Portitor::client()
+        .post(format!("{}/acme/webhooks/shopify/orders", server.url))
+        .header("content-type", "application/json")
+        .header("X-Shopify-Topic", "orders/create")
+        .header("X-Shopify-Hmac-Sha256", signature)
+        .header("X-Shopify-Webhook-Id", webhook_id)
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("webhook")
+}
+
+fn events(data: &std::path::Path) -> Vec<String> {
+    files_under(&data.join("acme/events"))
+}
+
+#[tokio::test]
+async fn shopify_webhooks_are_verified_deduplicated_and_stored() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let server = Portitor::start(data.path());
+    let tenant = Tenant::new(&server, "acme");
+    tenant
+        .secret("shopify-webhook-secret", SHOPIFY_SECRET)
+        .await;
+    let installed = tenant
+        .install("shopify-orders", "shopify-orders", SHOPIFY_MANIFEST)
+        .await;
+    assert_eq!(installed["path"], "/webhooks/shopify/orders");
+
+    // A bad signature: 401, nothing stored.
+    let forged = STANDARD.encode(hmac(b"not-the-secret", &[SHOPIFY_ORDER.as_bytes()]));
+    let response = shopify(&server, SHOPIFY_ORDER, &forged, "delivery-0").await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = response.json().await.expect("json");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("bad signature"),
+        "{body}"
+    );
+    assert!(
+        events(data.path()).is_empty(),
+        "a refused webhook stored something"
+    );
+
+    // A valid one: 201 and the order stored, with the plugin as its source.
+    let signature = STANDARD.encode(hmac(SHOPIFY_SECRET.as_bytes(), &[SHOPIFY_ORDER.as_bytes()]));
+    let response = shopify(
+        &server,
+        SHOPIFY_ORDER,
+        &signature,
+        "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body: Value = response.json().await.expect("json");
+    let id = body["events"][0]["id"]
+        .as_str()
+        .expect("order id")
+        .to_string();
+    assert_eq!(
+        id,
+        portitor::orders::order_id("acme", "shopify-orders", "5813370225002").to_string()
+    );
+    let view: Value = Portitor::client()
+        .get(format!("{}/acme/order/{id}?payload=true", server.url))
+        .bearer_auth(&tenant.admin)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(view["source"], "shopify-orders");
+    assert_eq!(view["order"]["orderNumber"], "1042");
+    assert_eq!(view["events"][0]["actor"]["kind"], "plugin");
+    assert_eq!(
+        view["events"][0]["actor"]["pluginVersion"],
+        installed["version"]
+    );
+    let stored = events(data.path());
+    assert_eq!(stored.len(), 1);
+
+    // The same delivery again: nothing new.
+    let replay = shopify(
+        &server,
+        SHOPIFY_ORDER,
+        &signature,
+        "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
+    )
+    .await;
+    assert_eq!(replay.status(), StatusCode::OK);
+    assert_eq!(
+        replay.json::<Value>().await.expect("json")["duplicate"],
+        true
+    );
+    assert_eq!(
+        events(data.path()),
+        stored,
+        "a replayed delivery wrote something"
+    );
+
+    // A new delivery of the same order: the same order id, still nothing new.
+    let again = shopify(&server, SHOPIFY_ORDER, &signature, "another-delivery").await;
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(events(data.path()), stored);
+}
+
+#[tokio::test]
+async fn timestamped_signatures_outside_the_tolerance_are_refused() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let server = Portitor::start(data.path());
+    let tenant = Tenant::new(&server, "acme");
+    let key = b"standard-webhooks-demo-key-32by!";
+    tenant
+        .secret(
+            "partner-webhook-secret",
+            &format!("whsec_{}", STANDARD.encode(key)),
+        )
+        .await;
+    tenant
+        .install(
+            "counter",
+            "test-counter",
+            "kind = \"push-source\"\n[webhook]\nscheme = \"standard-webhooks\"\nsecret = \"partner-webhook-secret\"\ntolerance_secs = 300\n",
+        )
+        .await;
+    let send = |timestamp: i64, id: &str| {
+        let body = format!("order-{id}");
+        let signature = STANDARD.encode(hmac(
+            key,
+            &[
+                id.as_bytes(),
+                b".",
+                timestamp.to_string().as_bytes(),
+                b".",
+                body.as_bytes(),
+            ],
+        ));
+        let url = format!("{}/acme/test/counter", server.url);
+        let id = id.to_string();
+        async move {
+            Portitor::client()
+                .post(url)
+                .header("webhook-id", id)
+                .header("webhook-timestamp", timestamp.to_string())
+                .header("webhook-signature", format!("v1,{signature}"))
+                .body(body)
+                .send()
+                .await
+                .expect("send")
+        }
+    };
+    let now = chrono::Utc::now().timestamp();
+    let stale = send(now - 600, "msg_1").await;
+    assert_eq!(stale.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = stale.json().await.expect("json");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("tolerance"),
+        "{body}"
+    );
+    assert!(events(data.path()).is_empty());
+    assert_eq!(send(now, "msg_2").await.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn a_plugin_that_traps_answers_5xx_and_keeps_the_request() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let server = Portitor::start(data.path());
+    let tenant = Tenant::new(&server, "acme");
+    tenant
+        .install(
+            "panics",
+            "test-panic",
+            "kind = \"push-source\"\nwebhook = { scheme = \"none\" }\n",
+        )
+        .await;
+    let response = Portitor::client()
+        .post(format!("{}/acme/test/panic", server.url))
+        .header("x-partner", "acme-partner")
+        .body("{\"order\": 1}")
+        .send()
+        .await
+        .expect("send");
+    assert!(response.status().is_server_error(), "{}", response.status());
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "plugin_failed");
+    assert!(
+        !body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("panicked"),
+        "5xx leaks no internals: {body}"
+    );
+
+    let letters = files_under(&data.path().join("acme/deadletter/panics"));
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    let letter: Value = serde_json::from_slice(
+        &std::fs::read(data.path().join("acme/deadletter/panics").join(&letters[0])).expect("read"),
+    )
+    .expect("json");
+    assert_eq!(
+        STANDARD
+            .decode(letter["bodyBase64"].as_str().expect("body"))
+            .expect("base64"),
+        b"{\"order\": 1}"
+    );
+    assert!(
+        letter["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("deliberate panic"),
+        "{letter}"
+    );
+    assert!(
+        letter["headers"]
+            .as_array()
+            .expect("headers")
+            .iter()
+            .any(|h| h[0] == "x-partner")
+    );
+    assert!(events(data.path()).is_empty());
+
+    // The server goes on: another tenant's plugin still answers.
+    let other = Tenant::new(&server, "globex");
+    other
+        .install(
+            "counter",
+            "test-counter",
+            "kind = \"push-source\"\nwebhook = { scheme = \"none\" }\n",
+        )
+        .await;
+    let ok = Portitor::client()
+        .post(format!("{}/globex/test/counter", server.url))
+        .body("1")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(ok.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn two_plugins_cannot_claim_one_path() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let server = Portitor::start(data.path());
+    let tenant = Tenant::new(&server, "acme");
+    tenant
+        .install("counter-a", "test-counter", "kind = \"push-source\"")
+        .await;
+    let (status, body) = tenant
+        .try_install("counter-b", "test-counter", "kind = \"push-source\"")
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("/test/counter") && message.contains("counter-a"),
+        "{message}"
+    );
+    // Another tenant may use the same path.
+    let other = Tenant::new(&server, "globex");
+    other
+        .install("counter-b", "test-counter", "kind = \"push-source\"")
+        .await;
+    // A platform JWT is the default: without one the webhook is refused.
+    let response = Portitor::client()
+        .post(format!("{}/acme/test/counter", server.url))
+        .body("1")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let source = Portitor::token("acme", &["source-adapter"]);
+    let response = Portitor::client()
+        .post(format!("{}/acme/test/counter", server.url))
+        .bearer_auth(source)
+        .body("1")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::CREATED);
+}
