@@ -30,6 +30,7 @@ build: setup-build
 
 # Run Portitor on the embedded default with the demo tenant and the example plugins.
 run *ARGS: setup-build
+    python3 -m pip install --quiet --disable-pip-version-check pyftpdlib || echo "run: no pyftpdlib; the demo runs without its FTP drop folder"
     cargo run -p portitor -- serve --demo {{ARGS}}
 
 # The whole test suite: formatting, lints, unit, host and end-to-end tests.

@@ -164,27 +164,43 @@ fn token_mints_a_jwt_with_the_claims_asked_for() {
 }
 
 #[tokio::test]
-async fn demo_prints_a_working_token_and_command() {
+async fn demo_shows_every_flow_with_curl_alone() {
     let data = tempfile::tempdir().expect("tempdir");
     let server = Portitor::start_with(Options {
         data_dir: Some(data.path().to_path_buf()),
         args: vec!["--demo".into()],
         ..Options::default()
     });
-    let mut token = None;
+    let mut printed = String::new();
     while let Ok(line) = server
         .stdout
-        .recv_timeout(std::time::Duration::from_secs(10))
+        .recv_timeout(std::time::Duration::from_secs(5))
     {
-        if let Some(t) = line.trim().strip_prefix("source-adapter: ") {
-            token = Some(t.to_string());
+        printed.push_str(&line);
+        printed.push('\n');
+        if line.contains("/demo/order/<id>") {
             break;
         }
     }
-    let token = token.expect("the demo prints a source-adapter token");
-    let response = Portitor::client()
+    let after = |prefix: &str| -> String {
+        printed
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("the demo prints `{prefix}`:\n{printed}"))
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .trim_matches(|c| c == '\'' || c == '"')
+            .to_string()
+    };
+    let source = after("source-adapter: ");
+    let admin = after("admin: ");
+    let http = Portitor::client();
+
+    // The order API.
+    let response = http
         .post(format!("{}/demo/order", server.url))
-        .bearer_auth(token)
+        .bearer_auth(&source)
         .body(
             json!({"source": "woo-no", "externalId": "10042", "order": {"orderNumber": "10042"}})
                 .to_string(),
@@ -193,4 +209,57 @@ async fn demo_prints_a_working_token_and_command() {
         .await
         .expect("post");
     assert_eq!(response.status(), StatusCode::CREATED);
+
+    // Shopify's webhook, with the signature the demo printed.
+    let signature = printed
+        .split("X-Shopify-Hmac-Sha256: ")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("the demo prints the signature")
+        .to_string();
+    let body = std::fs::read(data.path().join("demo-partners/shopify-orders-create.json"))
+        .expect("sample written");
+    let response = http
+        .post(format!("{}/demo/webhooks/shopify/orders", server.url))
+        .header("X-Shopify-Topic", "orders/create")
+        .header("X-Shopify-Hmac-Sha256", signature)
+        .header("X-Shopify-Webhook-Id", "demo-1")
+        .body(body)
+        .send()
+        .await
+        .expect("webhook");
+    assert_eq!(response.status(), StatusCode::CREATED);
+
+    // The pulls: the FTP drop folder's sample file and PostNord's simulator.
+    for plugin in ["bring-ftp", "postnord-tracking"] {
+        let run: Value = http
+            .post(format!("{}/demo/plugins/{plugin}/run", server.url))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .expect("run")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(run["error"], Value::Null, "{run}");
+    }
+    // Whether a scheduled run or ours took them, the events are stored.
+    for number in ["NO-30117", "NO-30118"] {
+        let id = portitor::orders::order_id("demo", "bring-ftp", number);
+        let response = http
+            .get(format!("{}/demo/order/{id}", server.url))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "order {number} from the drop folder"
+        );
+    }
+    assert!(
+        !support::server::files_under(&data.path().join("demo/events/trackings")).is_empty(),
+        "tracking events"
+    );
 }

@@ -86,9 +86,12 @@ fn load_config(path: Option<PathBuf>) -> anyhow::Result<Config> {
 fn init_logging(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only for a person at a terminal, not for files and collectors.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
     if format == "json" {
         builder.json().init();
     } else {
@@ -114,39 +117,20 @@ fn serve(
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
-        // One line on stdout that scripts and tests can wait for.
+        let data_dir = config.data_dir.clone();
+        let built = portitor::server::build(config).await?;
+        let demo = if demo {
+            Some(portitor::demo::provision(&built.state, &data_dir, addr).await?)
+        } else {
+            None
+        };
+        // One line on stdout that scripts and tests can wait for: the server is ready.
         println!("portitor listening on http://{addr}");
-        if demo {
-            print_demo(&config, addr)?;
+        if let Some(demo) = &demo {
+            println!("{}", demo.instructions);
         }
-        portitor::server::serve(config, listener, portitor::server::shutdown_signal()).await
+        portitor::server::run(built, listener, portitor::server::shutdown_signal()).await
     })
-}
-
-fn print_demo(config: &Config, addr: std::net::SocketAddr) -> anyhow::Result<()> {
-    let auth = Authenticator::from_config(&config.auth).map_err(anyhow::Error::msg)?;
-    let source = auth
-        .mint("demo-webshop", "demo", &[Role::SourceAdapter], 24 * 3600)
-        .map_err(anyhow::Error::msg)?;
-    let admin = auth
-        .mint("demo-admin", "demo", &[Role::TenantAdmin], 24 * 3600)
-        .map_err(anyhow::Error::msg)?;
-    println!(
-        r#"
-The `demo` tenant is ready. Tokens (valid 24 h):
-  source-adapter: {source}
-  tenant-admin:   {admin}
-
-Send an order:
-  curl -s -X POST http://{addr}/demo/order \
-    -H "Authorization: Bearer {source}" -H 'Content-Type: application/json' \
-    -d '{{"source":"woo-no","externalId":"10042","order":{{"orderNumber":"10042","currency":"NOK"}}}}'
-
-Then look at it (use the id from the answer):
-  curl -s http://{addr}/demo/order/<id> -H "Authorization: Bearer {admin}"
-"#
-    );
-    Ok(())
 }
 
 fn token(

@@ -1,0 +1,289 @@
+//! `portitor serve --demo`: the `demo` tenant with every example plugin and
+//! local partner simulators, so that each flow can be tried with curl alone.
+//!
+//! - `shopify-orders` behind Shopify's HMAC scheme: a signed sample webhook
+//!   is written next to the data, with the curl command that sends it;
+//! - `prime-cargo`, which checks Prime Cargo's callback JWT itself: a sample
+//!   callback and a fresh token are written likewise;
+//! - `bring-ftp` polling a local FTP drop folder (pyftpdlib, when Python has
+//!   it) every 30 s; a sample ORDERS file is dropped in at start;
+//! - `postnord-tracking` polling a PostNord simulator every 20 s.
+//!
+//! The plugins are installed through the same registry as
+//! `PUT /{company}/plugins/{id}`: nothing here is a shortcut.
+
+mod partners;
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+use crate::api::AppState;
+use crate::auth::Role;
+
+const COMPANY: &str = "demo";
+const SHOPIFY_SECRET: &str = "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";
+const PRIME_CARGO_SECRET: &str = "pc-demo-callback-secret-2026-xyz";
+const SHOPIFY_ORDER: &str = include_str!("../../../tests/fixtures/shopify-orders-create.json");
+const PRIME_CARGO_PACKED: &str =
+    include_str!("../../../tests/fixtures/prime-cargo-pick-order-packed.json");
+const BRING_FILE: &str =
+    include_str!("../../../tests/fixtures/ORD_NVNO_20260314T101500Z_000042.csv");
+const FTP_SERVER: &str = include_str!("../../../tests/peers/ftp_server.py");
+
+/// What the demo started; the FTP server stops when this is dropped.
+#[derive(Debug)]
+pub struct Demo {
+    pub instructions: String,
+    _ftp: Option<tokio::process::Child>,
+}
+
+fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("any key length"));
+    mac.update(data);
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// Provisions the demo tenant on a server that will listen at `addr`.
+pub async fn provision(
+    state: &AppState,
+    data_dir: &Path,
+    addr: SocketAddr,
+) -> anyhow::Result<Demo> {
+    let dir = data_dir.join("demo-partners");
+    std::fs::create_dir_all(dir.join("ftp/in"))
+        .with_context(|| format!("creating {}", dir.display()))?;
+    let ftp_password = hex::encode(
+        &Sha256::digest(format!(
+            "{}{:?}",
+            dir.display(),
+            std::time::SystemTime::now()
+        ))[..12],
+    );
+    let postnord_key = hex::encode(&Sha256::digest(ftp_password.as_bytes())[..16]);
+    for (name, value) in [
+        ("shopify-webhook-secret", SHOPIFY_SECRET),
+        ("callback-secret", PRIME_CARGO_SECRET),
+        ("bring-ftp-password", ftp_password.as_str()),
+        ("postnord-api-key", postnord_key.as_str()),
+    ] {
+        state.vault.put(COMPANY, name, value).await?;
+    }
+    let install = |id: &'static str, manifest: String| async move {
+        let component = crate::examples::component(id)
+            .with_context(|| format!("example plugin {id} is not built"))?;
+        state
+            .registry
+            .install(COMPANY, id, component, &manifest, "demo")
+            .await
+            .with_context(|| format!("installing {id}"))?;
+        anyhow::Ok(())
+    };
+
+    install(
+        "shopify-orders",
+        r#"
+kind = "push-source"
+[webhook]
+scheme = "hmac-sha256"
+header = "X-Shopify-Hmac-Sha256"
+secret = "shopify-webhook-secret"
+encoding = "base64"
+delivery_id_header = "X-Shopify-Webhook-Id"
+"#
+        .into(),
+    )
+    .await?;
+    install(
+        "prime-cargo",
+        r#"
+kind = "push-source"
+webhook = { scheme = "none" }
+[secrets]
+keys = ["callback-secret"]
+[config]
+issuer = "primecargo-demo"
+audience = "nordic-runtime"
+"#
+        .into(),
+    )
+    .await?;
+
+    let postnord = partners::start_postnord(postnord_key.clone()).await?;
+    install(
+        "postnord-tracking",
+        format!(
+            r#"
+kind = "pull-source"
+schedule = "*/20 * * * * *"
+[network]
+private_hosts = ["127.0.0.1"]
+[http.connections.postnord]
+base_url = "http://{postnord}/rest/shipment"
+auth = {{ type = "query", param = "apikey", secret = "postnord-api-key" }}
+[config]
+item-ids = "00373500489001234567, 00373500489001234568, 00373500489001234569"
+page-size = "2"
+"#
+        ),
+    )
+    .await?;
+
+    let ftp = start_ftp(&dir, &ftp_password).await;
+    let mut ftp_note = String::new();
+    let ftp_child = match ftp {
+        Ok((port, child)) => {
+            std::fs::write(
+                dir.join("ftp/in/ORD_NVNO_20260314T101500Z_000042.csv"),
+                BRING_FILE,
+            )?;
+            install(
+                "bring-ftp",
+                format!(
+                    r#"
+kind = "pull-source"
+schedule = "*/30 * * * * *"
+[network]
+private_hosts = ["127.0.0.1"]
+[ftp.connections.drop-folder]
+host = "127.0.0.1"
+port = {port}
+username = "bring"
+password_secret = "bring-ftp-password"
+"#
+                ),
+            )
+            .await?;
+            let _ = write!(
+                ftp_note,
+                "FTP drop folder (bring-ftp polls it every 30 s; a sample file is already there):\n  cp my-orders.csv {}/\n",
+                dir.join("ftp/in").display()
+            );
+            Some(child)
+        }
+        Err(e) => {
+            let _ = write!(
+                ftp_note,
+                "bring-ftp is not installed: {e:#}\n  (`pip install pyftpdlib` gives the demo its FTP drop folder)\n"
+            );
+            None
+        }
+    };
+    state.scheduler.sync();
+
+    let source = state
+        .auth
+        .mint("demo-webshop", COMPANY, &[Role::SourceAdapter], 24 * 3600)
+        .map_err(anyhow::Error::msg)?;
+    let admin = state
+        .auth
+        .mint(
+            "demo-admin",
+            COMPANY,
+            &[Role::TenantAdmin, Role::PlatformOperator],
+            24 * 3600,
+        )
+        .map_err(anyhow::Error::msg)?;
+    let shopify_file = dir.join("shopify-orders-create.json");
+    std::fs::write(&shopify_file, SHOPIFY_ORDER)?;
+    let shopify_signature =
+        STANDARD.encode(hmac(SHOPIFY_SECRET.as_bytes(), SHOPIFY_ORDER.as_bytes()));
+    let prime_file = dir.join("prime-cargo-pick-order-packed.json");
+    std::fs::write(&prime_file, PRIME_CARGO_PACKED)?;
+    let prime_token = prime_cargo_token(PRIME_CARGO_PACKED)?;
+
+    let instructions = format!(
+        r#"
+The `demo` tenant is ready, with the example plugins installed. Tokens (valid 24 h):
+  source-adapter: {source}
+  admin:          {admin}
+
+Send an order through the order API:
+  curl -s -X POST http://{addr}/demo/order -H "Authorization: Bearer {source}" \
+    -d '{{"source":"woo-no","externalId":"10042","order":{{"orderNumber":"10042","currency":"NOK"}}}}'
+
+Send Shopify's orders/create webhook, signed as Shopify signs it:
+  curl -s -X POST http://{addr}/demo/webhooks/shopify/orders --data-binary @{shopify} \
+    -H 'X-Shopify-Topic: orders/create' -H 'X-Shopify-Hmac-Sha256: {shopify_signature}' -H 'X-Shopify-Webhook-Id: demo-1'
+
+Send Prime Cargo's PickOrderPacked callback (the plugin checks the JWT over the body):
+  curl -s -X POST http://{addr}/demo/webhooks/prime-cargo --data-binary @{prime} -H 'Authorization: Bearer {prime_token}'
+
+{ftp_note}PostNord tracking is polled every 20 s from a local simulator; see the runs:
+  curl -s http://{addr}/demo/plugins/postnord-tracking/runs -H "Authorization: Bearer {admin}"
+
+Look at an order (the id comes back from the calls above):
+  curl -s http://{addr}/demo/order/<id> -H "Authorization: Bearer {admin}"
+"#,
+        shopify = shopify_file.display(),
+        prime = prime_file.display(),
+    );
+    Ok(Demo {
+        instructions,
+        _ftp: ftp_child,
+    })
+}
+
+/// A Prime Cargo callback token for `body`, valid for a day.
+fn prime_cargo_token(body: &str) -> anyhow::Result<String> {
+    let now = chrono::Utc::now().timestamp();
+    let event: serde_json::Value = serde_json::from_str(body)?;
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let claims = serde_json::json!({
+        "iss": "primecargo-demo", "aud": "nordic-runtime", "iat": now, "exp": now + 24 * 3600,
+        "jti": event["eventId"], "body_sha256": hex::encode(Sha256::digest(body.as_bytes())),
+    });
+    let claims = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let signature = URL_SAFE_NO_PAD.encode(hmac(
+        PRIME_CARGO_SECRET.as_bytes(),
+        format!("{header}.{claims}").as_bytes(),
+    ));
+    Ok(format!("{header}.{claims}.{signature}"))
+}
+
+/// Starts pyftpdlib on the demo's drop folder; its port and process.
+async fn start_ftp(dir: &Path, password: &str) -> anyhow::Result<(u16, tokio::process::Child)> {
+    let script: PathBuf = dir.join("ftp_server.py");
+    std::fs::write(&script, FTP_SERVER)?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut child = tokio::process::Command::new("python3")
+        .arg(&script)
+        .args([
+            "--user",
+            "bring",
+            "--password",
+            password,
+            "--port",
+            &port.to_string(),
+            "--root",
+        ])
+        .arg(dir.join("ftp"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("python3 is not available")?;
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Ok((port, child));
+        }
+        if let Ok(Some(_)) = child.try_wait() {
+            anyhow::bail!("the FTP server did not start (is pyftpdlib installed?)");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    anyhow::bail!("the FTP server did not start within 5 s")
+}
