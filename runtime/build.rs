@@ -9,43 +9,24 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The plugins `portitor serve --demo` installs.
-const EXAMPLES: &[&str] = &[
-    "shopify-orders",
-    "prime-cargo",
-    "bring-ftp",
-    "postnord-tracking",
-];
+/// The example plugins: embedded in the binary, installed by `portitor serve --demo`.
+const EXAMPLES: &[&str] = &["shopify-orders", "prime-cargo", "bring-ftp", "postnord-tracking"];
 
 fn main() {
     let manifest_dir = PathBuf::from(env("CARGO_MANIFEST_DIR"));
-    let root = manifest_dir
-        .parent()
-        .expect("runtime/ has a parent")
-        .to_path_buf();
+    let root = manifest_dir.parent().expect("runtime/ has a parent").to_path_buf();
     let out_dir = PathBuf::from(env("OUT_DIR"));
     for watched in ["plugins", "guest-sdk", "wit"] {
         watch(&root.join(watched));
     }
 
     // <target>/<profile>/build/portitor-<hash>/out → <target>/wasm-plugins
-    let target_dir = out_dir
-        .ancestors()
-        .nth(4)
-        .expect("OUT_DIR is inside the target dir")
-        .join("wasm-plugins");
+    let target_dir = out_dir.ancestors().nth(4).expect("OUT_DIR is inside the target dir").join("wasm-plugins");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(cargo);
     command
         .current_dir(root.join("plugins"))
-        .args([
-            "build",
-            "--release",
-            "--target",
-            "wasm32-wasip2",
-            "--workspace",
-            "--target-dir",
-        ])
+        .args(["build", "--release", "--target", "wasm32-wasip2", "--workspace", "--target-dir"])
         .arg(&target_dir);
     // This build script's environment describes the host build; the plugin
     // build must not inherit it.
@@ -70,12 +51,11 @@ fn main() {
     let output = command.output().expect("cargo runs");
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let hint =
-            if stderr.contains("wasm32-wasip2") && stderr.contains("target may not be installed") {
-                "\n\nThe wasm32-wasip2 target is missing: run `rustup target add wasm32-wasip2`."
-            } else {
-                ""
-            };
+        let hint = if stderr.contains("wasm32-wasip2") && stderr.contains("target may not be installed") {
+            "\n\nThe wasm32-wasip2 target is missing: run `rustup target add wasm32-wasip2`."
+        } else {
+            ""
+        };
         panic!("building the plugins for wasm32-wasip2 failed:\n{stderr}{hint}");
     }
 
@@ -88,10 +68,7 @@ fn main() {
     for name in EXAMPLES {
         let file = wasm_dir.join(format!("{}.wasm", name.replace('-', "_")));
         assert!(file.exists(), "{} was not built", file.display());
-        generated.push_str(&format!(
-            "    ({name:?}, include_bytes!({:?})),\n",
-            file.display().to_string()
-        ));
+        generated.push_str(&format!("    ({name:?}, include_bytes!({:?})),\n", file.display().to_string()));
     }
     generated.push_str("];\n");
     std::fs::write(out_dir.join("plugins.rs"), generated).expect("write plugins.rs");

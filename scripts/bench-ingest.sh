@@ -18,7 +18,7 @@ baseline="$target/release/examples/ingest_baseline"
 plugin="$target/wasm-plugins/wasm32-wasip2/release/shopify_orders.wasm"
 fixture="$PWD/tests/fixtures/shopify-orders-create.json"
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null; cp "$work/results" "${BENCH_RESULTS:-/tmp/bench-ingest-results.txt}" 2>/dev/null; rm -rf "$work"' EXIT
 
 RUST_LOG=error "$bin" serve --listen 127.0.0.1:18090 --data-dir "$work/portitor" > "$work/portitor.out" &
 "$baseline" "$work/baseline" 127.0.0.1:18091 > "$work/baseline.out" &
@@ -44,10 +44,10 @@ done
 echo "| path | connections | requests/s | p50 ms | p99 ms | vs baseline | vs order API | errors / non-2xx |"
 echo "|---|---:|---:|---:|---:|---:|---:|---|"
 awk '
-  { split($3,a,"="); split($4,b,"="); split($5,c,"="); split($6,d,"="); split($7,e,"=");
-    rps[$1,$2]=a[2]; p50[$1,$2]=b[2]; p99[$1,$2]=c[2]; err[$1,$2]=d[2] " / " e[2]; order[NR]=$1 " " $2 }
+  { split($4,a,"="); split($5,b,"="); split($6,q,"="); split($7,d,"="); split($8,e,"=");
+    rps[$1,$2]=a[2]; p50[$1,$2]=b[2]; p99[$1,$2]=q[2]; err[$1,$2]=d[2] " / " e[2]; row[NR]=$1 " " $2 }
   END {
-    for (i=1; i<=NR; i++) { split(order[i], k, " "); n=k[1]; c=k[2];
-      printf "| %s | %s | %.0f | %s | %s | %.2f× | %.2f× | %s |\n", n, c, rps[n,c], p50[n,c], p99[n,c],
-        rps[n,c]/rps["baseline",c], rps[n,c]/rps["order-api",c], err[n,c] }
+    for (i=1; i<=NR; i++) { split(row[i], k, " "); name=k[1]; conns=k[2];
+      printf "| %s | %s | %.0f | %s | %s | %.2f× | %.2f× | %s |\n", name, conns, rps[name,conns], p50[name,conns], p99[name,conns],
+        rps[name,conns]/rps["baseline",conns], rps[name,conns]/rps["order-api",conns], err[name,conns] }
   }' "$work/results"

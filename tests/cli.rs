@@ -12,11 +12,8 @@ use support::server::{Options, Portitor, binary, token_with_env};
 #[tokio::test]
 async fn serve_with_no_arguments_runs_the_embedded_default() {
     let cwd = tempfile::tempdir().expect("tempdir");
-    let server = Portitor::start_with(Options {
-        cwd: Some(cwd.path().to_path_buf()),
-        keep_listen: true,
-        ..Options::default()
-    });
+    let server =
+        Portitor::start_with(Options { cwd: Some(cwd.path().to_path_buf()), keep_listen: true, ..Options::default() });
     assert_eq!(server.url, "http://127.0.0.1:8080");
     let ready: Value = Portitor::client()
         .get(format!("{}/readyz", server.url))
@@ -28,17 +25,8 @@ async fn serve_with_no_arguments_runs_the_embedded_default() {
         .expect("json");
     assert_eq!(ready["status"], "ready");
     assert_eq!(ready["store"]["conditionalWrites"], "native");
-    assert!(
-        ready["store"]["backend"]
-            .as_str()
-            .expect("backend")
-            .starts_with("fs:./data"),
-        "{ready}"
-    );
-    assert!(
-        cwd.path().join("data").is_dir(),
-        "the fs store lives under ./data"
-    );
+    assert!(ready["store"]["backend"].as_str().expect("backend").starts_with("fs:./data"), "{ready}");
+    assert!(cwd.path().join("data").is_dir(), "the fs store lives under ./data");
 }
 
 #[tokio::test]
@@ -65,21 +53,10 @@ async fn a_config_file_and_environment_variables_set_the_rest() {
     // Tokens minted with the configured key work; development ones do not.
     let config_arg = config.display().to_string();
     let output = Command::new(binary())
-        .args([
-            "token",
-            "--company",
-            "acme",
-            "--role",
-            "source-adapter",
-            "--config",
-            &config_arg,
-        ])
+        .args(["token", "--company", "acme", "--role", "source-adapter", "--config", &config_arg])
         .output()
         .expect("token");
-    let token = String::from_utf8(output.stdout)
-        .expect("utf-8")
-        .trim()
-        .to_string();
+    let token = String::from_utf8(output.stdout).expect("utf-8").trim().to_string();
     let dev_token = Portitor::token("acme", &["source-adapter"]);
     let body = json!({"source": "s", "externalId": "1", "order": {}}).to_string();
     let post = |token: String, body: String| {
@@ -96,19 +73,10 @@ async fn a_config_file_and_environment_variables_set_the_rest() {
         }
     };
     assert_eq!(post(token.clone(), body.clone()).await, StatusCode::CREATED);
-    assert_eq!(
-        post(dev_token, body.clone()).await,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(post(dev_token, body.clone()).await, StatusCode::UNAUTHORIZED);
     // The environment's body limit applies over the file.
-    assert_eq!(
-        post(token, format!("{body:<200}")).await,
-        StatusCode::PAYLOAD_TOO_LARGE
-    );
-    assert!(
-        dir.path().join("store/acme").is_dir(),
-        "data_dir from the file"
-    );
+    assert_eq!(post(token, format!("{body:<200}")).await, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(dir.path().join("store/acme").is_dir(), "data_dir from the file");
 }
 
 #[test]
@@ -122,18 +90,11 @@ fn unknown_configuration_keys_stop_the_server_with_their_name() {
         .expect("serve");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("unknown field `bakend`") && stderr.contains("PORTITOR_STORE__BAKEND"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("unknown field `bakend`") && stderr.contains("PORTITOR_STORE__BAKEND"), "{stderr}");
 
     let config = dir.path().join("bad.toml");
     std::fs::write(&config, "[store]\nbackend = \"fs\"\nbucket = \"x\"\n").expect("write");
-    let output = Command::new(binary())
-        .args(["serve", "--config"])
-        .arg(&config)
-        .output()
-        .expect("serve");
+    let output = Command::new(binary()).args(["serve", "--config"]).arg(&config).output().expect("serve");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("unknown field `bucket`"), "{stderr}");
@@ -144,21 +105,15 @@ fn token_mints_a_jwt_with_the_claims_asked_for() {
     let token = token_with_env("acme", &["tenant-admin", "platform-operator"], &[]);
     let claims = token.split('.').nth(1).expect("payload");
     let claims: Value = serde_json::from_slice(
-        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, claims)
-            .expect("base64"),
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, claims).expect("base64"),
     )
     .expect("json");
     assert_eq!(claims["company"], "acme");
-    assert_eq!(
-        claims["roles"],
-        json!(["tenant-admin", "platform-operator"])
-    );
+    assert_eq!(claims["roles"], json!(["tenant-admin", "platform-operator"]));
     assert!(claims["exp"].as_u64().expect("exp") > claims["iat"].as_u64().expect("iat"));
 
-    let output = Command::new(binary())
-        .args(["token", "--company", "acme", "--role", "admin"])
-        .output()
-        .expect("token");
+    let output =
+        Command::new(binary()).args(["token", "--company", "acme", "--role", "admin"]).output().expect("token");
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("unknown role `admin`"));
 }
@@ -172,10 +127,7 @@ async fn demo_shows_every_flow_with_curl_alone() {
         ..Options::default()
     });
     let mut printed = String::new();
-    while let Ok(line) = server
-        .stdout
-        .recv_timeout(std::time::Duration::from_secs(5))
-    {
+    while let Ok(line) = server.stdout.recv_timeout(std::time::Duration::from_secs(5)) {
         printed.push_str(&line);
         printed.push('\n');
         if line.contains("/demo/order/<id>") {
@@ -201,10 +153,7 @@ async fn demo_shows_every_flow_with_curl_alone() {
     let response = http
         .post(format!("{}/demo/order", server.url))
         .bearer_auth(&source)
-        .body(
-            json!({"source": "woo-no", "externalId": "10042", "order": {"orderNumber": "10042"}})
-                .to_string(),
-        )
+        .body(json!({"source": "woo-no", "externalId": "10042", "order": {"orderNumber": "10042"}}).to_string())
         .send()
         .await
         .expect("post");
@@ -217,8 +166,7 @@ async fn demo_shows_every_flow_with_curl_alone() {
         .and_then(|rest| rest.split('\'').next())
         .expect("the demo prints the signature")
         .to_string();
-    let body = std::fs::read(data.path().join("demo-partners/shopify-orders-create.json"))
-        .expect("sample written");
+    let body = std::fs::read(data.path().join("demo-partners/shopify-orders-create.json")).expect("sample written");
     let response = http
         .post(format!("{}/demo/webhooks/shopify/orders", server.url))
         .header("X-Shopify-Topic", "orders/create")
@@ -246,20 +194,9 @@ async fn demo_shows_every_flow_with_curl_alone() {
     // Whether a scheduled run or ours took them, the events are stored.
     for number in ["NO-30117", "NO-30118"] {
         let id = portitor::orders::order_id("demo", "bring-ftp", number);
-        let response = http
-            .get(format!("{}/demo/order/{id}", server.url))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .expect("get");
-        assert_eq!(
-            response.status(),
-            StatusCode::OK,
-            "order {number} from the drop folder"
-        );
+        let response =
+            http.get(format!("{}/demo/order/{id}", server.url)).bearer_auth(&admin).send().await.expect("get");
+        assert_eq!(response.status(), StatusCode::OK, "order {number} from the drop folder");
     }
-    assert!(
-        !support::server::files_under(&data.path().join("demo/events/trackings")).is_empty(),
-        "tracking events"
-    );
+    assert!(!support::server::files_under(&data.path().join("demo/events/trackings")).is_empty(), "tracking events");
 }

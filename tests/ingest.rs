@@ -21,12 +21,7 @@ fn order(external_id: &str) -> Value {
     })
 }
 
-async fn post(
-    url: &str,
-    company: &str,
-    token: &str,
-    body: impl Into<reqwest::Body>,
-) -> reqwest::Response {
+async fn post(url: &str, company: &str, token: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
     Portitor::client()
         .post(format!("{url}/{company}/order"))
         .bearer_auth(token)
@@ -40,13 +35,7 @@ async fn post(
 async fn error_message(response: reqwest::Response) -> (StatusCode, String) {
     let status = response.status();
     let body: Value = response.json().await.expect("json error body");
-    (
-        status,
-        body["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-    )
+    (status, body["error"]["message"].as_str().unwrap_or_default().to_string())
 }
 
 #[tokio::test]
@@ -57,19 +46,15 @@ async fn an_order_is_stored_at_its_key_and_a_duplicate_writes_nothing() {
 
     let response = post(&server.url, "acme", &token, order("10042").to_string()).await;
     assert_eq!(response.status(), StatusCode::CREATED);
-    let location = response.headers()["location"]
-        .to_str()
-        .expect("location")
-        .to_string();
+    let location = response.headers()["location"].to_str().expect("location").to_string();
     let body: Value = response.json().await.expect("json");
     let id = body["id"].as_str().expect("id").to_string();
     assert_eq!(location, format!("/acme/order/{id}"));
 
     let key = format!("acme/events/orders/{id}/0000000001/OrderReceived");
-    let stored: Value = serde_json::from_slice(
-        &std::fs::read(data.path().join(&key)).expect("OrderReceived at its key"),
-    )
-    .expect("json");
+    let stored: Value =
+        serde_json::from_slice(&std::fs::read(data.path().join(&key)).expect("OrderReceived at its key"))
+            .expect("json");
     assert_eq!(stored["type"], "OrderReceived");
     assert_eq!(stored["version"], 1);
     assert_eq!(stored["data"]["externalId"], "10042");
@@ -82,11 +67,7 @@ async fn an_order_is_stored_at_its_key_and_a_duplicate_writes_nothing() {
     let again: Value = again.json().await.expect("json");
     assert_eq!(again["id"], id.as_str(), "the same order gets the same id");
     assert_eq!(again["duplicate"], true);
-    assert_eq!(
-        files_under(&data.path().join("acme")),
-        before,
-        "a duplicate writes nothing"
-    );
+    assert_eq!(files_under(&data.path().join("acme")), before, "a duplicate writes nothing");
 
     let admin = Portitor::token("acme", &["tenant-admin"]);
     let view: Value = Portitor::client()
@@ -113,11 +94,7 @@ async fn an_order_is_stored_at_its_key_and_a_duplicate_writes_nothing() {
         .expect("get");
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let missing = Portitor::client()
-        .get(format!(
-            "{}/acme/order/{}",
-            server.url,
-            uuid::Uuid::new_v4()
-        ))
+        .get(format!("{}/acme/order/{}", server.url, uuid::Uuid::new_v4()))
         .bearer_auth(&admin)
         .send()
         .await
@@ -143,36 +120,28 @@ async fn bad_requests_are_refused_with_their_reason_and_store_nothing() {
     for field in ["source", "externalId", "order"] {
         let mut body = order("1");
         body.as_object_mut().expect("object").remove(field);
-        let (status, message) =
-            error_message(post(url, "acme", &token, body.to_string()).await).await;
+        let (status, message) = error_message(post(url, "acme", &token, body.to_string()).await).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(message, format!("missing envelope field `{field}`"));
     }
 
-    let response = Portitor::client()
-        .post(format!("{url}/acme/order"))
-        .body(order("1").to_string())
-        .send()
-        .await
-        .expect("post");
+    let response =
+        Portitor::client().post(format!("{url}/acme/order")).body(order("1").to_string()).send().await.expect("post");
     let (status, message) = error_message(response).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(message, "missing bearer token");
 
-    let (status, message) =
-        error_message(post(url, "acme", "not-a-jwt", order("1").to_string()).await).await;
+    let (status, message) = error_message(post(url, "acme", "not-a-jwt", order("1").to_string()).await).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(message.starts_with("invalid token"), "{message}");
 
     let globex = Portitor::token("globex", &["source-adapter"]);
-    let (status, message) =
-        error_message(post(url, "acme", &globex, order("1").to_string()).await).await;
+    let (status, message) = error_message(post(url, "acme", &globex, order("1").to_string()).await).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(message.contains("not `acme`"), "{message}");
 
     let admin = Portitor::token("acme", &["tenant-admin"]);
-    let (status, message) =
-        error_message(post(url, "acme", &admin, order("1").to_string()).await).await;
+    let (status, message) = error_message(post(url, "acme", &admin, order("1").to_string()).await).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(message.contains("source-adapter"), "{message}");
 
@@ -180,15 +149,9 @@ async fn bad_requests_are_refused_with_their_reason_and_store_nothing() {
     big["order"]["notes"] = json!("x".repeat(8192));
     let (status, message) = error_message(post(url, "acme", &token, big.to_string()).await).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
-    assert!(
-        message.contains("over the limit of 4096 bytes"),
-        "{message}"
-    );
+    assert!(message.contains("over the limit of 4096 bytes"), "{message}");
 
-    assert!(
-        files_under(&data.path().join("acme")).is_empty(),
-        "a refused request stored something"
-    );
+    assert!(files_under(&data.path().join("acme")).is_empty(), "a refused request stored something");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -202,62 +165,33 @@ async fn an_unavailable_store_answers_503_and_the_retry_succeeds() {
         ("PORTITOR_STORE__S3__BUCKET", config.bucket.clone()),
         ("PORTITOR_STORE__S3__ENDPOINT", s3.endpoint()),
         ("PORTITOR_STORE__S3__ACCESS_KEY_ID", s3.access_key.clone()),
-        (
-            "PORTITOR_STORE__S3__SECRET_ACCESS_KEY",
-            s3.secret_key.clone(),
-        ),
+        ("PORTITOR_STORE__S3__SECRET_ACCESS_KEY", s3.secret_key.clone()),
         ("PORTITOR_STORE__S3__TIMEOUT_MS", "2000".to_string()),
     ];
     let server = Portitor::start_with(Options {
         data_dir: Some(data.path().to_path_buf()),
-        env: env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect(),
+        env: env.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
         ..Options::default()
     });
     let token = Portitor::token("acme", &["source-adapter"]);
-    assert_eq!(
-        post(&server.url, "acme", &token, order("1").to_string())
-            .await
-            .status(),
-        StatusCode::CREATED
-    );
+    assert_eq!(post(&server.url, "acme", &token, order("1").to_string()).await.status(), StatusCode::CREATED);
 
     s3.stop();
     let response = post(&server.url, "acme", &token, order("2").to_string()).await;
-    assert_eq!(
-        response
-            .headers()
-            .get("retry-after")
-            .map(|v| v.to_str().unwrap_or_default()),
-        Some("1")
-    );
+    assert_eq!(response.headers().get("retry-after").map(|v| v.to_str().unwrap_or_default()), Some("1"));
     let (status, message) = error_message(response).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(message.contains("nothing was stored"), "{message}");
-    let ready = Portitor::client()
-        .get(format!("{}/readyz", server.url))
-        .send()
-        .await
-        .expect("readyz");
+    let ready = Portitor::client().get(format!("{}/readyz", server.url)).send().await.expect("readyz");
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
 
     let _back = S3Server::moto_on(port).await;
     let retried = post(&server.url, "acme", &token, order("2").to_string()).await;
-    assert_eq!(
-        retried.status(),
-        StatusCode::CREATED,
-        "the retried request succeeds once the store is back"
-    );
+    assert_eq!(retried.status(), StatusCode::CREATED, "the retried request succeeds once the store is back");
 }
 
 /// What `load` hands back: the acknowledged ids, the stop flag, the client tasks.
-type Load = (
-    Arc<Mutex<BTreeSet<String>>>,
-    Arc<std::sync::atomic::AtomicBool>,
-    Vec<tokio::task::JoinHandle<()>>,
-);
+type Load = (Arc<Mutex<BTreeSet<String>>>, Arc<std::sync::atomic::AtomicBool>, Vec<tokio::task::JoinHandle<()>>);
 
 /// Posts unique orders from `clients` tasks until told to stop; returns
 /// the ids acknowledged with 201.
@@ -266,12 +200,7 @@ fn load(url: String, token: String, clients: usize) -> Load {
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let tasks = (0..clients)
         .map(|client| {
-            let (url, token, acknowledged, stop) = (
-                url.clone(),
-                token.clone(),
-                acknowledged.clone(),
-                stop.clone(),
-            );
+            let (url, token, acknowledged, stop) = (url.clone(), token.clone(), acknowledged.clone(), stop.clone());
             tokio::spawn(async move {
                 let http = Portitor::client();
                 let mut n = 0;
@@ -308,17 +237,8 @@ async fn assert_all_stored(url: &str, ids: &BTreeSet<String>) {
     let admin = Portitor::token("acme", &["tenant-admin"]);
     let http = Portitor::client();
     for id in ids {
-        let response = http
-            .get(format!("{url}/acme/order/{id}"))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .expect("get");
-        assert_eq!(
-            response.status(),
-            StatusCode::OK,
-            "acknowledged order {id} is missing"
-        );
+        let response = http.get(format!("{url}/acme/order/{id}")).bearer_auth(&admin).send().await.expect("get");
+        assert_eq!(response.status(), StatusCode::OK, "acknowledged order {id} is missing");
     }
 }
 
@@ -336,11 +256,7 @@ async fn kill_9_under_load_loses_no_acknowledged_order() {
         task.await.expect("client");
     }
     let ids = acknowledged.lock().expect("lock").clone();
-    assert!(
-        ids.len() > 20,
-        "the load was too light to mean anything: {} orders",
-        ids.len()
-    );
+    assert!(ids.len() > 20, "the load was too light to mean anything: {} orders", ids.len());
 
     let restarted = Portitor::start(data.path());
     assert_all_stored(&restarted.url, &ids).await;
@@ -359,11 +275,7 @@ async fn graceful_shutdown_under_load_finishes_requests_in_flight() {
         task.await.expect("client");
     }
     let ids = acknowledged.lock().expect("lock").clone();
-    assert!(
-        ids.len() > 20,
-        "the load was too light to mean anything: {} orders",
-        ids.len()
-    );
+    assert!(ids.len() > 20, "the load was too light to mean anything: {} orders", ids.len());
     let restarted = Portitor::start(data.path());
     assert_all_stored(&restarted.url, &ids).await;
 }

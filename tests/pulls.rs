@@ -60,26 +60,14 @@ fn stored_orders(data: &Path) -> BTreeSet<String> {
     for file in files_under(&root) {
         let parts: Vec<&str> = file.split('/').collect();
         assert_eq!(parts.len(), 3, "unexpected event key {file}");
-        assert_eq!(
-            (parts[1], parts[2]),
-            ("0000000001", "OrderReceived"),
-            "{file}"
-        );
-        assert!(
-            ids.insert(parts[0].to_string()),
-            "order {} stored twice",
-            parts[0]
-        );
+        assert_eq!((parts[1], parts[2]), ("0000000001", "OrderReceived"), "{file}");
+        assert!(ids.insert(parts[0].to_string()), "order {} stored twice", parts[0]);
     }
     ids
 }
 
 fn expected_ids(prefix: &str, count: usize) -> BTreeSet<String> {
-    (0..count)
-        .map(|n| {
-            portitor::orders::order_id("acme", "bring-ftp", &format!("{prefix}-{n}")).to_string()
-        })
-        .collect()
+    (0..count).map(|n| portitor::orders::order_id("acme", "bring-ftp", &format!("{prefix}-{n}")).to_string()).collect()
 }
 
 async fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
@@ -105,23 +93,12 @@ async fn bring_ftp_pulls_on_its_schedule_and_its_cursor_survives_a_restart() {
     let mut server = Portitor::start(data.path());
     let tenant = Tenant::new(&server, "acme");
     tenant.secret("bring-ftp-password", ftp::PASSWORD).await;
-    let installed = tenant
-        .install(
-            "bring-ftp",
-            "bring-ftp",
-            &bring_manifest(ftp.port, "*/1 * * * * *"),
-        )
-        .await;
+    let installed = tenant.install("bring-ftp", "bring-ftp", &bring_manifest(ftp.port, "*/1 * * * * *")).await;
     assert_eq!(installed["schedule"], "*/1 * * * * *");
 
-    wait_for("the scheduled pull", Duration::from_secs(20), || {
-        stored_orders(data.path()) == expected_ids("NO", 5)
-    })
-    .await;
-    wait_for("the cursor", Duration::from_secs(10), || {
-        cursor(data.path(), "bring-ftp").is_some()
-    })
-    .await;
+    wait_for("the scheduled pull", Duration::from_secs(20), || stored_orders(data.path()) == expected_ids("NO", 5))
+        .await;
+    wait_for("the cursor", Duration::from_secs(10), || cursor(data.path(), "bring-ftp").is_some()).await;
     assert!(server.terminate());
 
     // After a restart the stored cursor is where the next run starts: nothing again...
@@ -130,16 +107,10 @@ async fn bring_ftp_pulls_on_its_schedule_and_its_cursor_survives_a_restart() {
     let run = tenant.run("bring-ftp").await;
     assert_eq!(run["error"], Value::Null, "{run}");
     assert_eq!(run["created"], 0, "{run}");
-    assert!(
-        run["cursorBefore"].is_string(),
-        "the cursor survived the restart: {run}"
-    );
+    assert!(run["cursorBefore"].is_string(), "the cursor survived the restart: {run}");
     // ...and a new file is picked up on the schedule.
     ftp.put("in/ORD_3.csv", &orders_file("NO", 5, 2), t0 + 30);
-    wait_for("the new file", Duration::from_secs(20), || {
-        stored_orders(data.path()) == expected_ids("NO", 7)
-    })
-    .await;
+    wait_for("the new file", Duration::from_secs(20), || stored_orders(data.path()) == expected_ids("NO", 7)).await;
 
     let runs: Value = Portitor::client()
         .get(format!("{}/acme/plugins/bring-ftp/runs", server.url))
@@ -151,15 +122,8 @@ async fn bring_ftp_pulls_on_its_schedule_and_its_cursor_survives_a_restart() {
         .await
         .expect("json");
     let runs = runs["runs"].as_array().expect("runs");
-    assert!(
-        runs.iter()
-            .any(|r| r["trigger"] == "schedule" && r["created"].as_u64().unwrap_or(0) > 0),
-        "{runs:?}"
-    );
-    assert!(
-        runs.iter().all(|r| r["fuel"].as_u64().unwrap_or(0) > 0),
-        "fuel is recorded"
-    );
+    assert!(runs.iter().any(|r| r["trigger"] == "schedule" && r["created"].as_u64().unwrap_or(0) > 0), "{runs:?}");
+    assert!(runs.iter().all(|r| r["fuel"].as_u64().unwrap_or(0) > 0), "fuel is recorded");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -169,64 +133,34 @@ async fn kill_9_mid_batch_then_a_restart_stores_every_order_exactly_once() {
     let files = 40;
     let per_file = 25;
     for f in 0..files {
-        ftp.put(
-            &format!("in/ORD_{f:03}.csv"),
-            &orders_file("K", f * per_file, per_file),
-            t0 + f as u64,
-        );
+        ftp.put(&format!("in/ORD_{f:03}.csv"), &orders_file("K", f * per_file, per_file), t0 + f as u64);
     }
     let data = tempfile::tempdir().expect("tempdir");
     let mut server = Portitor::start(data.path());
     let tenant = Tenant::new(&server, "acme");
     tenant.secret("bring-ftp-password", ftp::PASSWORD).await;
     // A schedule that will not fire during the test: the run is started by hand.
-    tenant
-        .install(
-            "bring-ftp",
-            "bring-ftp",
-            &bring_manifest(ftp.port, "0 0 1 1 *"),
-        )
-        .await;
+    tenant.install("bring-ftp", "bring-ftp", &bring_manifest(ftp.port, "0 0 1 1 *")).await;
     let url = format!("{}/acme/plugins/bring-ftp/run", server.url);
     let admin = tenant.admin.clone();
-    let running =
-        tokio::spawn(async move { Portitor::client().post(url).bearer_auth(admin).send().await });
+    let running = tokio::spawn(async move { Portitor::client().post(url).bearer_auth(admin).send().await });
 
-    wait_for(
-        "the batch to be half ingested",
-        Duration::from_secs(60),
-        || stored_orders(data.path()).len() >= 100,
-    )
-    .await;
-    assert!(
-        cursor(data.path(), "bring-ftp").is_none(),
-        "the batch finished before the kill; nothing was tested"
-    );
+    wait_for("the batch to be half ingested", Duration::from_secs(60), || stored_orders(data.path()).len() >= 100)
+        .await;
+    assert!(cursor(data.path(), "bring-ftp").is_none(), "the batch finished before the kill; nothing was tested");
     server.kill_9();
     let _ = running.await;
     let partial = stored_orders(data.path()).len();
-    assert!(
-        partial < files * per_file,
-        "the kill came too late: {partial}"
-    );
+    assert!(partial < files * per_file, "the kill came too late: {partial}");
 
     let server = Portitor::start(data.path());
     let tenant = Tenant::new(&server, "acme");
     let run = tenant.run("bring-ftp").await;
     assert_eq!(run["error"], Value::Null, "{run}");
-    assert_eq!(
-        stored_orders(data.path()),
-        expected_ids("K", files * per_file),
-        "every order exactly once"
-    );
+    assert_eq!(stored_orders(data.path()), expected_ids("K", files * per_file), "every order exactly once");
     let cursor = cursor(data.path(), "bring-ftp").expect("the cursor moved");
-    let state: Value =
-        serde_json::from_str(cursor["cursor"].as_str().expect("cursor")).expect("json");
-    assert_eq!(
-        state["files"].as_object().expect("files").len(),
-        files,
-        "the cursor is past every file"
-    );
+    let state: Value = serde_json::from_str(cursor["cursor"].as_str().expect("cursor")).expect("json");
+    assert_eq!(state["files"].as_object().expect("files").len(), files, "the cursor is past every file");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,9 +173,7 @@ async fn an_ftp_server_that_drops_the_connection_leaves_the_cursor_where_it_was(
     let server = Portitor::start(data.path());
     let tenant = Tenant::new(&server, "acme");
     tenant.secret("bring-ftp-password", ftp::PASSWORD).await;
-    tenant
-        .install("bring-ftp", "bring-ftp", &bring_manifest(port, "0 0 1 1 *"))
-        .await;
+    tenant.install("bring-ftp", "bring-ftp", &bring_manifest(port, "0 0 1 1 *")).await;
 
     // A first run reads A (the first RETR) and moves the cursor past it.
     let first = tenant.run("bring-ftp").await;
@@ -251,15 +183,8 @@ async fn an_ftp_server_that_drops_the_connection_leaves_the_cursor_where_it_was(
     // The next RETR makes the server drop the connection mid-run.
     ftp.put("in/ORD_B.csv", &orders_file("D", 2, 2), t0 + 10);
     let failed = tenant.run("bring-ftp").await;
-    assert!(
-        failed["error"].as_str().unwrap_or_default().contains("FTP"),
-        "{failed}"
-    );
-    assert_eq!(
-        cursor(data.path(), "bring-ftp").expect("cursor")["cursor"],
-        before,
-        "the cursor moved on a failed run"
-    );
+    assert!(failed["error"].as_str().unwrap_or_default().contains("FTP"), "{failed}");
+    assert_eq!(cursor(data.path(), "bring-ftp").expect("cursor")["cursor"], before, "the cursor moved on a failed run");
 
     // Back to normal: the next run picks up where the cursor was.
     let root = ftp.stop();
@@ -272,26 +197,19 @@ async fn an_ftp_server_that_drops_the_connection_leaves_the_cursor_where_it_was(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postnord_tracking_pulls_from_a_partner_rest_server() {
     const KEY: &str = "0123456789abcdef0123456789abcdef";
-    let fixture: Value = serde_json::from_str(include_str!("fixtures/postnord-trackandtrace.json"))
-        .expect("fixture");
+    let fixture: Value = serde_json::from_str(include_str!("fixtures/postnord-trackandtrace.json")).expect("fixture");
     let app = Router::new().route(
         "/rest/shipment/v7/trackandtrace/id/{id}/public",
-        get(
-            move |UrlPath(id): UrlPath<String>,
-                  Query(query): Query<std::collections::HashMap<String, String>>| {
-                let mut response = fixture.clone();
-                async move {
-                    if query.get("apikey").map(String::as_str) != Some(KEY) {
-                        return Json(
-                            json!({"compositeFault": {"faults": [{"faultCode": "UNAUTHORIZED"}]}}),
-                        );
-                    }
-                    response["TrackingInformationResponse"]["shipments"][0]["items"][0]["itemId"] =
-                        json!(id);
-                    Json(response)
+        get(move |UrlPath(id): UrlPath<String>, Query(query): Query<std::collections::HashMap<String, String>>| {
+            let mut response = fixture.clone();
+            async move {
+                if query.get("apikey").map(String::as_str) != Some(KEY) {
+                    return Json(json!({"compositeFault": {"faults": [{"faultCode": "UNAUTHORIZED"}]}}));
                 }
-            },
-        ),
+                response["TrackingInformationResponse"]["shipments"][0]["items"][0]["itemId"] = json!(id);
+                Json(response)
+            }
+        }),
     );
     let partner = Partner::start(app).await;
     let data = tempfile::tempdir().expect("tempdir");
@@ -313,9 +231,7 @@ page-size = "2"
 "#,
         partner.url()
     );
-    tenant
-        .install("postnord-tracking", "postnord-tracking", &manifest)
-        .await;
+    tenant.install("postnord-tracking", "postnord-tracking", &manifest).await;
     // Three items with four scans each, over two pages.
     wait_for("the tracking events", Duration::from_secs(20), || {
         files_under(&data.path().join("acme/events/trackings")).len() == 12
@@ -323,14 +239,8 @@ page-size = "2"
     .await;
     let polled: BTreeSet<String> = partner.requests().iter().map(|r| r.path.clone()).collect();
     assert_eq!(polled.len(), 3, "{polled:?}");
-    assert!(
-        partner.requests().iter().all(|r| r.query.contains(KEY)),
-        "the host attached the key"
-    );
+    assert!(partner.requests().iter().all(|r| r.query.contains(KEY)), "the host attached the key");
     // Further runs find nothing new.
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert_eq!(
-        files_under(&data.path().join("acme/events/trackings")).len(),
-        12
-    );
+    assert_eq!(files_under(&data.path().join("acme/events/trackings")).len(), 12);
 }

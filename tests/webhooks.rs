@@ -33,12 +33,7 @@ fn hmac(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
-async fn shopify(
-    server: &Portitor,
-    body: &str,
-    signature: &str,
-    webhook_id: &str,
-) -> reqwest::Response {
+async fn shopify(server: &Portitor, body: &str, signature: &str, webhook_id: &str) -> reqwest::Response {
     Portitor::client()
         .post(format!("{}/acme/webhooks/shopify/orders", server.url))
         .header("content-type", "application/json")
@@ -60,12 +55,8 @@ async fn shopify_webhooks_are_verified_deduplicated_and_stored() {
     let data = tempfile::tempdir().expect("tempdir");
     let server = Portitor::start(data.path());
     let tenant = Tenant::new(&server, "acme");
-    tenant
-        .secret("shopify-webhook-secret", SHOPIFY_SECRET)
-        .await;
-    let installed = tenant
-        .install("shopify-orders", "shopify-orders", SHOPIFY_MANIFEST)
-        .await;
+    tenant.secret("shopify-webhook-secret", SHOPIFY_SECRET).await;
+    let installed = tenant.install("shopify-orders", "shopify-orders", SHOPIFY_MANIFEST).await;
     assert_eq!(installed["path"], "/webhooks/shopify/orders");
 
     // A bad signature: 401, nothing stored.
@@ -73,37 +64,16 @@ async fn shopify_webhooks_are_verified_deduplicated_and_stored() {
     let response = shopify(&server, SHOPIFY_ORDER, &forged, "delivery-0").await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     let body: Value = response.json().await.expect("json");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("bad signature"),
-        "{body}"
-    );
-    assert!(
-        events(data.path()).is_empty(),
-        "a refused webhook stored something"
-    );
+    assert!(body["error"]["message"].as_str().unwrap_or_default().contains("bad signature"), "{body}");
+    assert!(events(data.path()).is_empty(), "a refused webhook stored something");
 
     // A valid one: 201 and the order stored, with the plugin as its source.
     let signature = STANDARD.encode(hmac(SHOPIFY_SECRET.as_bytes(), &[SHOPIFY_ORDER.as_bytes()]));
-    let response = shopify(
-        &server,
-        SHOPIFY_ORDER,
-        &signature,
-        "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
-    )
-    .await;
+    let response = shopify(&server, SHOPIFY_ORDER, &signature, "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043").await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let body: Value = response.json().await.expect("json");
-    let id = body["events"][0]["id"]
-        .as_str()
-        .expect("order id")
-        .to_string();
-    assert_eq!(
-        id,
-        portitor::orders::order_id("acme", "shopify-orders", "5813370225002").to_string()
-    );
+    let id = body["events"][0]["id"].as_str().expect("order id").to_string();
+    assert_eq!(id, portitor::orders::order_id("acme", "shopify-orders", "5813370225002").to_string());
     let view: Value = Portitor::client()
         .get(format!("{}/acme/order/{id}?payload=true", server.url))
         .bearer_auth(&tenant.admin)
@@ -116,31 +86,15 @@ async fn shopify_webhooks_are_verified_deduplicated_and_stored() {
     assert_eq!(view["source"], "shopify-orders");
     assert_eq!(view["order"]["orderNumber"], "1042");
     assert_eq!(view["events"][0]["actor"]["kind"], "plugin");
-    assert_eq!(
-        view["events"][0]["actor"]["pluginVersion"],
-        installed["version"]
-    );
+    assert_eq!(view["events"][0]["actor"]["pluginVersion"], installed["version"]);
     let stored = events(data.path());
     assert_eq!(stored.len(), 1);
 
     // The same delivery again: nothing new.
-    let replay = shopify(
-        &server,
-        SHOPIFY_ORDER,
-        &signature,
-        "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
-    )
-    .await;
+    let replay = shopify(&server, SHOPIFY_ORDER, &signature, "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043").await;
     assert_eq!(replay.status(), StatusCode::OK);
-    assert_eq!(
-        replay.json::<Value>().await.expect("json")["duplicate"],
-        true
-    );
-    assert_eq!(
-        events(data.path()),
-        stored,
-        "a replayed delivery wrote something"
-    );
+    assert_eq!(replay.json::<Value>().await.expect("json")["duplicate"], true);
+    assert_eq!(events(data.path()), stored, "a replayed delivery wrote something");
 
     // A new delivery of the same order: the same order id, still nothing new.
     let again = shopify(&server, SHOPIFY_ORDER, &signature, "another-delivery").await;
@@ -154,12 +108,7 @@ async fn timestamped_signatures_outside_the_tolerance_are_refused() {
     let server = Portitor::start(data.path());
     let tenant = Tenant::new(&server, "acme");
     let key = b"standard-webhooks-demo-key-32by!";
-    tenant
-        .secret(
-            "partner-webhook-secret",
-            &format!("whsec_{}", STANDARD.encode(key)),
-        )
-        .await;
+    tenant.secret("partner-webhook-secret", &format!("whsec_{}", STANDARD.encode(key))).await;
     tenant
         .install(
             "counter",
@@ -169,16 +118,8 @@ async fn timestamped_signatures_outside_the_tolerance_are_refused() {
         .await;
     let send = |timestamp: i64, id: &str| {
         let body = format!("order-{id}");
-        let signature = STANDARD.encode(hmac(
-            key,
-            &[
-                id.as_bytes(),
-                b".",
-                timestamp.to_string().as_bytes(),
-                b".",
-                body.as_bytes(),
-            ],
-        ));
+        let signature =
+            STANDARD.encode(hmac(key, &[id.as_bytes(), b".", timestamp.to_string().as_bytes(), b".", body.as_bytes()]));
         let url = format!("{}/acme/test/counter", server.url);
         let id = id.to_string();
         async move {
@@ -197,13 +138,7 @@ async fn timestamped_signatures_outside_the_tolerance_are_refused() {
     let stale = send(now - 600, "msg_1").await;
     assert_eq!(stale.status(), StatusCode::UNAUTHORIZED);
     let body: Value = stale.json().await.expect("json");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("tolerance"),
-        "{body}"
-    );
+    assert!(body["error"]["message"].as_str().unwrap_or_default().contains("tolerance"), "{body}");
     assert!(events(data.path()).is_empty());
     assert_eq!(send(now, "msg_2").await.status(), StatusCode::CREATED);
 }
@@ -213,13 +148,7 @@ async fn a_plugin_that_traps_answers_5xx_and_keeps_the_request() {
     let data = tempfile::tempdir().expect("tempdir");
     let server = Portitor::start(data.path());
     let tenant = Tenant::new(&server, "acme");
-    tenant
-        .install(
-            "panics",
-            "test-panic",
-            "kind = \"push-source\"\nwebhook = { scheme = \"none\" }\n",
-        )
-        .await;
+    tenant.install("panics", "test-panic", "kind = \"push-source\"\nwebhook = { scheme = \"none\" }\n").await;
     let response = Portitor::client()
         .post(format!("{}/acme/test/panic", server.url))
         .header("x-partner", "acme-partner")
@@ -231,10 +160,7 @@ async fn a_plugin_that_traps_answers_5xx_and_keeps_the_request() {
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["error"]["code"], "plugin_failed");
     assert!(
-        !body["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("panicked"),
+        !body["error"]["message"].as_str().unwrap_or_default().contains("panicked"),
         "5xx leaks no internals: {body}"
     );
 
@@ -244,43 +170,16 @@ async fn a_plugin_that_traps_answers_5xx_and_keeps_the_request() {
         &std::fs::read(data.path().join("acme/deadletter/panics").join(&letters[0])).expect("read"),
     )
     .expect("json");
-    assert_eq!(
-        STANDARD
-            .decode(letter["bodyBase64"].as_str().expect("body"))
-            .expect("base64"),
-        b"{\"order\": 1}"
-    );
-    assert!(
-        letter["error"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("deliberate panic"),
-        "{letter}"
-    );
-    assert!(
-        letter["headers"]
-            .as_array()
-            .expect("headers")
-            .iter()
-            .any(|h| h[0] == "x-partner")
-    );
+    assert_eq!(STANDARD.decode(letter["bodyBase64"].as_str().expect("body")).expect("base64"), b"{\"order\": 1}");
+    assert!(letter["error"].as_str().unwrap_or_default().contains("deliberate panic"), "{letter}");
+    assert!(letter["headers"].as_array().expect("headers").iter().any(|h| h[0] == "x-partner"));
     assert!(events(data.path()).is_empty());
 
     // The server goes on: another tenant's plugin still answers.
     let other = Tenant::new(&server, "globex");
-    other
-        .install(
-            "counter",
-            "test-counter",
-            "kind = \"push-source\"\nwebhook = { scheme = \"none\" }\n",
-        )
-        .await;
-    let ok = Portitor::client()
-        .post(format!("{}/globex/test/counter", server.url))
-        .body("1")
-        .send()
-        .await
-        .expect("send");
+    other.install("counter", "test-counter", "kind = \"push-source\"\nwebhook = { scheme = \"none\" }\n").await;
+    let ok =
+        Portitor::client().post(format!("{}/globex/test/counter", server.url)).body("1").send().await.expect("send");
     assert_eq!(ok.status(), StatusCode::CREATED);
 }
 
@@ -289,30 +188,17 @@ async fn two_plugins_cannot_claim_one_path() {
     let data = tempfile::tempdir().expect("tempdir");
     let server = Portitor::start(data.path());
     let tenant = Tenant::new(&server, "acme");
-    tenant
-        .install("counter-a", "test-counter", "kind = \"push-source\"")
-        .await;
-    let (status, body) = tenant
-        .try_install("counter-b", "test-counter", "kind = \"push-source\"")
-        .await;
+    tenant.install("counter-a", "test-counter", "kind = \"push-source\"").await;
+    let (status, body) = tenant.try_install("counter-b", "test-counter", "kind = \"push-source\"").await;
     assert_eq!(status, StatusCode::CONFLICT);
     let message = body["error"]["message"].as_str().unwrap_or_default();
-    assert!(
-        message.contains("/test/counter") && message.contains("counter-a"),
-        "{message}"
-    );
+    assert!(message.contains("/test/counter") && message.contains("counter-a"), "{message}");
     // Another tenant may use the same path.
     let other = Tenant::new(&server, "globex");
-    other
-        .install("counter-b", "test-counter", "kind = \"push-source\"")
-        .await;
+    other.install("counter-b", "test-counter", "kind = \"push-source\"").await;
     // A platform JWT is the default: without one the webhook is refused.
-    let response = Portitor::client()
-        .post(format!("{}/acme/test/counter", server.url))
-        .body("1")
-        .send()
-        .await
-        .expect("send");
+    let response =
+        Portitor::client().post(format!("{}/acme/test/counter", server.url)).body("1").send().await.expect("send");
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     let source = Portitor::token("acme", &["source-adapter"]);
     let response = Portitor::client()

@@ -18,11 +18,9 @@ pub fn require(key: &str) -> Result<String, PluginError> {
 pub fn parse_or<T: std::str::FromStr>(key: &str, default: T) -> Result<T, PluginError> {
     match get(key) {
         None => Ok(default),
-        Some(raw) => raw.parse().map_err(|_| {
-            PluginError::Fatal(format!(
-                "configuration value `{key}` = `{raw}` is not valid"
-            ))
-        }),
+        Some(raw) => {
+            raw.parse().map_err(|_| PluginError::Fatal(format!("configuration value `{key}` = `{raw}` is not valid")))
+        }
     }
 }
 

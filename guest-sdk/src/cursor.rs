@@ -12,6 +12,5 @@ pub fn current() -> Option<String> {
 /// long backfills, and before anything destructive (archiving or deleting a
 /// partner's file) so that nothing is lost if the run dies afterwards.
 pub fn checkpoint(events: &[Event], next: &str) -> Result<(), PluginError> {
-    cursor::checkpoint(events, next)
-        .map_err(|e| PluginError::Transient(format!("checkpoint failed: {e}")))
+    cursor::checkpoint(events, next).map_err(|e| PluginError::Transient(format!("checkpoint failed: {e}")))
 }

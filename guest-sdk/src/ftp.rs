@@ -28,9 +28,7 @@ pub struct Connection {
 impl Connection {
     /// The manifest's connection `name`.
     pub fn named(name: &str) -> Self {
-        Self {
-            name: name.to_string(),
-        }
+        Self { name: name.to_string() }
     }
 
     /// The entries of directory `dir`, with size and modification time.
@@ -68,15 +66,11 @@ impl From<FtpError> for PluginError {
     fn from(e: FtpError) -> Self {
         match e {
             FtpError::Denied(m) => PluginError::Fatal(format!("FTP denied by the sandbox: {m}")),
-            FtpError::UnknownConnection(m) => {
-                PluginError::Fatal(format!("unknown FTP connection `{m}`"))
-            }
+            FtpError::UnknownConnection(m) => PluginError::Fatal(format!("unknown FTP connection `{m}`")),
             FtpError::NotFound(m) => PluginError::Fatal(format!("FTP file not found: {m}")),
             FtpError::TooLarge(m) => PluginError::Fatal(format!("FTP file too large: {m}")),
             FtpError::Timeout => PluginError::Transient("FTP server timed out".into()),
-            FtpError::Transport(m) => {
-                PluginError::Transient(format!("FTP server unreachable: {m}"))
-            }
+            FtpError::Transport(m) => PluginError::Transient(format!("FTP server unreachable: {m}")),
             FtpError::Refused(m) => PluginError::Transient(format!("FTP server refused: {m}")),
         }
     }

@@ -89,11 +89,7 @@ impl Request {
 
     /// Sends the request. Any status is a response; see [`Response::error_for_status`].
     pub fn send(self) -> Result<Response, HttpError> {
-        wit::send(&self.inner).map(|r| Response {
-            status: r.status,
-            headers: r.headers,
-            body: r.body,
-        })
+        wit::send(&self.inner).map(|r| Response { status: r.status, headers: r.headers, body: r.body })
     }
 }
 
@@ -108,10 +104,7 @@ pub struct Response {
 impl Response {
     /// The first value of header `name`, compared case-insensitively.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// Whether the status is 2xx.
@@ -126,23 +119,16 @@ impl Response {
         let snippet = String::from_utf8_lossy(&self.body[..self.body.len().min(200)]).into_owned();
         match status {
             200..=399 => Ok(self),
-            408 | 429 | 500..=599 => Err(PluginError::Transient(format!(
-                "partner answered {status}: {snippet}"
-            ))),
-            401 | 403 => Err(PluginError::Unauthorized(format!(
-                "partner answered {status}: {snippet}"
-            ))),
-            _ => Err(PluginError::Fatal(format!(
-                "partner answered {status}: {snippet}"
-            ))),
+            408 | 429 | 500..=599 => Err(PluginError::Transient(format!("partner answered {status}: {snippet}"))),
+            401 | 403 => Err(PluginError::Unauthorized(format!("partner answered {status}: {snippet}"))),
+            _ => Err(PluginError::Fatal(format!("partner answered {status}: {snippet}"))),
         }
     }
 
     /// The body parsed as JSON.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, PluginError> {
-        serde_json::from_slice(&self.body).map_err(|e| {
-            PluginError::Fatal(format!("partner's response is not the expected JSON: {e}"))
-        })
+        serde_json::from_slice(&self.body)
+            .map_err(|e| PluginError::Fatal(format!("partner's response is not the expected JSON: {e}")))
     }
 
     /// The body as text (invalid UTF-8 replaced).
@@ -154,12 +140,8 @@ impl Response {
 impl From<HttpError> for PluginError {
     fn from(e: HttpError) -> Self {
         match e {
-            HttpError::Denied(m) => {
-                PluginError::Fatal(format!("request denied by the sandbox: {m}"))
-            }
-            HttpError::UnknownConnection(m) => {
-                PluginError::Fatal(format!("unknown connection `{m}`"))
-            }
+            HttpError::Denied(m) => PluginError::Fatal(format!("request denied by the sandbox: {m}")),
+            HttpError::UnknownConnection(m) => PluginError::Fatal(format!("unknown connection `{m}`")),
             HttpError::InvalidRequest(m) => PluginError::Fatal(format!("invalid request: {m}")),
             HttpError::TooLarge(m) => PluginError::Fatal(format!("too large: {m}")),
             HttpError::Timeout => PluginError::Transient("partner timed out".into()),

@@ -121,12 +121,7 @@ pub use wit_bindgen::rt as __rt;
 
 /// Bindings of every host interface and the shared types, generated from `wit/`.
 #[doc(hidden)]
-#[allow(
-    unsafe_code,
-    unreachable_pub,
-    missing_debug_implementations,
-    clippy::all
-)]
+#[allow(unsafe_code, unreachable_pub, missing_debug_implementations, clippy::all)]
 pub mod __bindings {
     wit_bindgen::generate!({
         path: "../wit",
@@ -136,12 +131,7 @@ pub mod __bindings {
 }
 
 #[doc(hidden)]
-#[allow(
-    unsafe_code,
-    unreachable_pub,
-    missing_debug_implementations,
-    clippy::all
-)]
+#[allow(unsafe_code, unreachable_pub, missing_debug_implementations, clippy::all)]
 pub mod __push {
     wit_bindgen::generate!({
         path: "../wit",
@@ -163,12 +153,7 @@ pub mod __push {
 }
 
 #[doc(hidden)]
-#[allow(
-    unsafe_code,
-    unreachable_pub,
-    missing_debug_implementations,
-    clippy::all
-)]
+#[allow(unsafe_code, unreachable_pub, missing_debug_implementations, clippy::all)]
 pub mod __pull {
     wit_bindgen::generate!({
         path: "../wit",
@@ -189,6 +174,94 @@ pub mod __pull {
     });
 }
 
+#[doc(hidden)]
+#[allow(unsafe_code, unreachable_pub, missing_debug_implementations, clippy::all)]
+pub mod __validator {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "validator",
+        runtime_path: "::portitor_guest::__rt",
+        with: {
+            "portitor:plugin/types@0.1.0": crate::__bindings::portitor::plugin::types,
+            "portitor:plugin/http@0.1.0": crate::__bindings::portitor::plugin::http,
+            "portitor:plugin/ftp@0.1.0": crate::__bindings::portitor::plugin::ftp,
+            "portitor:plugin/cursor@0.1.0": crate::__bindings::portitor::plugin::cursor,
+            "portitor:plugin/log@0.1.0": crate::__bindings::portitor::plugin::log,
+            "portitor:plugin/config@0.1.0": crate::__bindings::portitor::plugin::config,
+            "portitor:plugin/crypto@0.1.0": crate::__bindings::portitor::plugin::crypto,
+        },
+        pub_export_macro: true,
+        export_macro_name: "__export_validator",
+        default_bindings_module: "::portitor_guest::__validator",
+    });
+}
+
+#[doc(hidden)]
+#[allow(unsafe_code, unreachable_pub, missing_debug_implementations, clippy::all)]
+pub mod __mapper {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "mapper",
+        runtime_path: "::portitor_guest::__rt",
+        with: {
+            "portitor:plugin/types@0.1.0": crate::__bindings::portitor::plugin::types,
+            "portitor:plugin/http@0.1.0": crate::__bindings::portitor::plugin::http,
+            "portitor:plugin/ftp@0.1.0": crate::__bindings::portitor::plugin::ftp,
+            "portitor:plugin/cursor@0.1.0": crate::__bindings::portitor::plugin::cursor,
+            "portitor:plugin/log@0.1.0": crate::__bindings::portitor::plugin::log,
+            "portitor:plugin/config@0.1.0": crate::__bindings::portitor::plugin::config,
+            "portitor:plugin/crypto@0.1.0": crate::__bindings::portitor::plugin::crypto,
+        },
+        pub_export_macro: true,
+        export_macro_name: "__export_mapper",
+        default_bindings_module: "::portitor_guest::__mapper",
+    });
+}
+
+#[doc(hidden)]
+#[allow(unsafe_code, unreachable_pub, missing_debug_implementations, clippy::all)]
+pub mod __warehouse {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "warehouse",
+        runtime_path: "::portitor_guest::__rt",
+        with: {
+            "portitor:plugin/types@0.1.0": crate::__bindings::portitor::plugin::types,
+            "portitor:plugin/http@0.1.0": crate::__bindings::portitor::plugin::http,
+            "portitor:plugin/ftp@0.1.0": crate::__bindings::portitor::plugin::ftp,
+            "portitor:plugin/cursor@0.1.0": crate::__bindings::portitor::plugin::cursor,
+            "portitor:plugin/log@0.1.0": crate::__bindings::portitor::plugin::log,
+            "portitor:plugin/config@0.1.0": crate::__bindings::portitor::plugin::config,
+            "portitor:plugin/crypto@0.1.0": crate::__bindings::portitor::plugin::crypto,
+        },
+        pub_export_macro: true,
+        export_macro_name: "__export_warehouse",
+        default_bindings_module: "::portitor_guest::__warehouse",
+    });
+}
+
+#[doc(hidden)]
+#[allow(unsafe_code, unreachable_pub, missing_debug_implementations, clippy::all)]
+pub mod __status {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "order-status-sink",
+        runtime_path: "::portitor_guest::__rt",
+        with: {
+            "portitor:plugin/types@0.1.0": crate::__bindings::portitor::plugin::types,
+            "portitor:plugin/http@0.1.0": crate::__bindings::portitor::plugin::http,
+            "portitor:plugin/ftp@0.1.0": crate::__bindings::portitor::plugin::ftp,
+            "portitor:plugin/cursor@0.1.0": crate::__bindings::portitor::plugin::cursor,
+            "portitor:plugin/log@0.1.0": crate::__bindings::portitor::plugin::log,
+            "portitor:plugin/config@0.1.0": crate::__bindings::portitor::plugin::config,
+            "portitor:plugin/crypto@0.1.0": crate::__bindings::portitor::plugin::crypto,
+        },
+        pub_export_macro: true,
+        export_macro_name: "__export_order_status",
+        default_bindings_module: "::portitor_guest::__status",
+    });
+}
+
 pub mod config;
 pub mod crypto;
 pub mod cursor;
@@ -198,7 +271,8 @@ pub mod log;
 mod types;
 
 pub use types::{
-    Batch, Event, HttpRequest, HttpResponse, Identity, PluginError, PushOutcome, ValidationMode,
+    Batch, Event, Finding, HttpRequest, HttpResponse, Identity, Order, PluginError, PushOutcome, Receipt, Severity,
+    StatusUpdate, ValidationMode, WarehouseOrder,
 };
 
 /// A webhook handler: implement it, then export it with [`export_push_source!`].
@@ -226,5 +300,51 @@ macro_rules! export_push_source {
 macro_rules! export_pull_source {
     ($plugin:ident) => {
         $crate::__pull::__export_pull_source!($plugin with_types_in $crate::__pull);
+    };
+}
+
+/// A validator: implement it, then export it with [`export_validator!`].
+pub use __validator::exports::portitor::plugin::validator_handler::Guest as Validator;
+
+/// A mapper (order model → a warehouse's format): export it with [`export_mapper!`].
+pub use __mapper::exports::portitor::plugin::mapper_handler::Guest as Mapper;
+
+/// A warehouse dispatcher: export it with [`export_warehouse!`].
+pub use __warehouse::exports::portitor::plugin::warehouse_handler::Guest as Warehouse;
+
+/// A source plugin's status receiver: export it with [`export_order_status!`]
+/// next to the plugin's handler, so the runtime can tell the webshop what
+/// became of each order.
+pub use __status::exports::portitor::plugin::order_status::Guest as OrderStatus;
+
+/// Exports a [`Validator`] implementation.
+#[macro_export]
+macro_rules! export_validator {
+    ($plugin:ident) => {
+        $crate::__validator::__export_validator!($plugin with_types_in $crate::__validator);
+    };
+}
+
+/// Exports a [`Mapper`] implementation.
+#[macro_export]
+macro_rules! export_mapper {
+    ($plugin:ident) => {
+        $crate::__mapper::__export_mapper!($plugin with_types_in $crate::__mapper);
+    };
+}
+
+/// Exports a [`Warehouse`] implementation.
+#[macro_export]
+macro_rules! export_warehouse {
+    ($plugin:ident) => {
+        $crate::__warehouse::__export_warehouse!($plugin with_types_in $crate::__warehouse);
+    };
+}
+
+/// Exports an [`OrderStatus`] implementation beside a source plugin's handler.
+#[macro_export]
+macro_rules! export_order_status {
+    ($plugin:ident) => {
+        $crate::__status::__export_order_status!($plugin with_types_in $crate::__status);
     };
 }

@@ -4,17 +4,14 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use crate::__bindings::portitor::plugin::types::{
-    Batch, Event, HttpRequest, HttpResponse, Identity, PluginError, PushOutcome, ValidationMode,
+    Batch, Event, Finding, HttpRequest, HttpResponse, Identity, Order, PluginError, PushOutcome, Receipt, Severity,
+    StatusUpdate, ValidationMode, WarehouseOrder,
 };
 
 impl Event {
     /// An event of `kind` (`order`, `shipment`, `tracking`, ...) with its
     /// payload serialized to JSON.
-    pub fn new(
-        kind: &str,
-        external_id: impl Into<String>,
-        payload: &impl Serialize,
-    ) -> Result<Self, PluginError> {
+    pub fn new(kind: &str, external_id: impl Into<String>, payload: &impl Serialize) -> Result<Self, PluginError> {
         let payload = serde_json::to_string(payload)
             .map_err(|e| PluginError::Fatal(format!("event payload is not serializable: {e}")))?;
         Ok(Self {
@@ -27,26 +24,17 @@ impl Event {
     }
 
     /// An `order` event; `payload` follows Portitor's order model.
-    pub fn order(
-        external_id: impl Into<String>,
-        payload: &impl Serialize,
-    ) -> Result<Self, PluginError> {
+    pub fn order(external_id: impl Into<String>, payload: &impl Serialize) -> Result<Self, PluginError> {
         Self::new("order", external_id, payload)
     }
 
     /// A `shipment` event.
-    pub fn shipment(
-        external_id: impl Into<String>,
-        payload: &impl Serialize,
-    ) -> Result<Self, PluginError> {
+    pub fn shipment(external_id: impl Into<String>, payload: &impl Serialize) -> Result<Self, PluginError> {
         Self::new("shipment", external_id, payload)
     }
 
     /// A `tracking` event.
-    pub fn tracking(
-        external_id: impl Into<String>,
-        payload: &impl Serialize,
-    ) -> Result<Self, PluginError> {
+    pub fn tracking(external_id: impl Into<String>, payload: &impl Serialize) -> Result<Self, PluginError> {
         Self::new("tracking", external_id, payload)
     }
 
@@ -66,10 +54,7 @@ impl Event {
 impl PushOutcome {
     /// These events, and the runtime's default response to the partner.
     pub fn events(events: Vec<Event>) -> Self {
-        Self {
-            events,
-            response: None,
-        }
+        Self { events, response: None }
     }
 
     /// No events, and this response (for example a verification challenge).
@@ -88,28 +73,20 @@ impl PushOutcome {
 impl Batch {
     /// `events`, the cursor after them, and whether the partner has more now.
     pub fn new(events: Vec<Event>, next_cursor: impl Into<String>, has_more: bool) -> Self {
-        Self {
-            events,
-            next_cursor: next_cursor.into(),
-            has_more,
-        }
+        Self { events, next_cursor: next_cursor.into(), has_more }
     }
 }
 
 impl HttpRequest {
     /// The first value of header `name`, compared case-insensitively.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// The body parsed as JSON; malformed JSON is the partner's fault.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, PluginError> {
-        serde_json::from_slice(&self.body).map_err(|e| {
-            PluginError::InvalidInput(format!("request body is not the expected JSON: {e}"))
-        })
+        serde_json::from_slice(&self.body)
+            .map_err(|e| PluginError::InvalidInput(format!("request body is not the expected JSON: {e}")))
     }
 }
 
@@ -117,9 +94,44 @@ impl PluginError {
     /// The message, whatever the variant.
     pub fn message(&self) -> &str {
         match self {
-            Self::InvalidInput(m) | Self::Unauthorized(m) | Self::Transient(m) | Self::Fatal(m) => {
-                m
-            }
+            Self::InvalidInput(m) | Self::Unauthorized(m) | Self::Transient(m) | Self::Fatal(m) => m,
         }
+    }
+}
+
+impl Order {
+    /// The order model parsed as `T` (or as `serde_json::Value`).
+    pub fn model<T: DeserializeOwned>(&self) -> Result<T, PluginError> {
+        serde_json::from_str(&self.payload)
+            .map_err(|e| PluginError::InvalidInput(format!("the order is not the expected order model: {e}")))
+    }
+}
+
+impl Finding {
+    fn new(severity: Severity, field: &str, value: impl ToString, message: impl Into<String>) -> Self {
+        Self { field: field.to_string(), value: value.to_string(), severity, message: message.into() }
+    }
+
+    /// An `error` finding (a `warning` in lenient mode).
+    pub fn error(field: &str, value: impl ToString, message: impl Into<String>) -> Self {
+        Self::new(Severity::Error, field, value, message)
+    }
+
+    /// A `warning` finding (an `error` in strict mode).
+    pub fn warning(field: &str, value: impl ToString, message: impl Into<String>) -> Self {
+        Self::new(Severity::Warning, field, value, message)
+    }
+
+    /// An `info` finding: never halts an order.
+    pub fn info(field: &str, value: impl ToString, message: impl Into<String>) -> Self {
+        Self::new(Severity::Info, field, value, message)
+    }
+}
+
+impl WarehouseOrder {
+    /// A JSON document for the warehouse.
+    pub fn json(body: &impl Serialize) -> Result<Self, PluginError> {
+        let body = serde_json::to_vec(body).map_err(|e| PluginError::Fatal(format!("not serializable: {e}")))?;
+        Ok(Self { content_type: "application/json".into(), body })
     }
 }

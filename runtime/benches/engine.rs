@@ -15,8 +15,7 @@ use portitor::manifest::Manifest;
 use portitor::secrets::{SecretSource, StaticSecrets};
 
 fn plugin(name: &str) -> Vec<u8> {
-    let path = std::path::Path::new(env!("WASM_PLUGIN_DIR"))
-        .join(format!("{}.wasm", name.replace('-', "_")));
+    let path = std::path::Path::new(env!("WASM_PLUGIN_DIR")).join(format!("{}.wasm", name.replace('-', "_")));
     std::fs::read(path).expect("plugin built by build.rs")
 }
 
@@ -50,34 +49,13 @@ fn invocation(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let engine = Engine::new(EngineConfig::default()).expect("engine");
     let manifest = Manifest::parse("kind = \"push-source\"").expect("manifest");
-    let counter = engine
-        .load(
-            "bench",
-            "test-counter",
-            &plugin("test-counter"),
-            manifest,
-            secrets(),
-        )
-        .expect("load");
-    let request = PartnerRequest {
-        method: "POST".into(),
-        path: "/test".into(),
-        body: b"42".to_vec(),
-        ..Default::default()
-    };
-    let identity = CallerIdentity {
-        company: "bench".into(),
-        scheme: "none".into(),
-        subject: None,
-        delivery_id: None,
-    };
+    let counter = engine.load("bench", "test-counter", &plugin("test-counter"), manifest, secrets()).expect("load");
+    let request =
+        PartnerRequest { method: "POST".into(), path: "/test".into(), body: b"42".to_vec(), ..Default::default() };
+    let identity = CallerIdentity { company: "bench".into(), scheme: "none".into(), subject: None, delivery_id: None };
     c.bench_function("invocation/fresh-store+instantiate+handle", |b| {
-        b.to_async(&runtime).iter(|| async {
-            counter
-                .handle(&request, &identity, CallOptions::default())
-                .await
-                .expect("handle")
-        })
+        b.to_async(&runtime)
+            .iter(|| async { counter.handle(&request, &identity, CallOptions::default()).await.expect("handle") })
     });
 }
 
@@ -85,26 +63,19 @@ fn loading(c: &mut Criterion) {
     let original = plugin("test-counter");
     let variants: Vec<Vec<u8>> = (0..100).map(|n| variant(&original, n)).collect();
     let cache = tempfile::tempdir().expect("tempdir");
-    let cached = Engine::new(EngineConfig {
-        cache_dir: Some(cache.path().to_path_buf()),
-        ..EngineConfig::default()
-    })
-    .expect("engine");
+    let cached = Engine::new(EngineConfig { cache_dir: Some(cache.path().to_path_buf()), ..EngineConfig::default() })
+        .expect("engine");
     let uncached = Engine::new(EngineConfig::default()).expect("engine");
     let load_all = |engine: &Engine| {
         for (n, bytes) in variants.iter().enumerate() {
             let manifest = Manifest::parse("kind = \"push-source\"").expect("manifest");
-            engine
-                .load("bench", &format!("plugin-{n}"), bytes, manifest, secrets())
-                .expect("load");
+            engine.load("bench", &format!("plugin-{n}"), bytes, manifest, secrets()).expect("load");
         }
     };
     load_all(&cached); // warm the cache
 
     let mut group = c.benchmark_group("load-100-plugins");
-    group
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(20));
+    group.sample_size(10).measurement_time(Duration::from_secs(20));
     group.bench_function("from-compiled-cache", |b| b.iter(|| load_all(&cached)));
     group.bench_function("compiling", |b| b.iter(|| load_all(&uncached)));
     group.finish();

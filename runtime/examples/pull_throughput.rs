@@ -64,14 +64,26 @@ page-size = "50"
         let runtime = portitor::server::build(config).await?;
         let state = &runtime.state;
         state.vault.put("bench", "postnord-api-key", KEY).await?;
-        let active = state.registry.install("bench", "postnord-tracking", portitor::examples::component("postnord-tracking").expect("built"), &manifest, "bench").await?;
+        let active = state
+            .registry
+            .install(
+                "bench",
+                "postnord-tracking",
+                portitor::examples::component("postnord-tracking").expect("built"),
+                &manifest,
+                "bench",
+            )
+            .await?;
         let started = Instant::now();
         let record = state.scheduler.runner().run(&active, "manual").await?;
         let seconds = started.elapsed().as_secs_f64();
         assert_eq!(record.error, None);
         assert_eq!(record.created as usize, ITEMS * SCANS);
         let rate = record.created as f64 / seconds;
-        println!("round {round}: {} events in {} batches, {seconds:.2} s, {rate:.0} events/s, fuel {}", record.created, record.batches, record.fuel);
+        println!(
+            "round {round}: {} events in {} batches, {seconds:.2} s, {rate:.0} events/s, fuel {}",
+            record.created, record.batches, record.fuel
+        );
         rates.push(rate);
     }
     rates.sort_by(f64::total_cmp);

@@ -87,16 +87,11 @@ impl Principal {
         if let Some(own) = &self.company
             && own != company
         {
-            return Err(AuthError::Forbidden(format!(
-                "this token is for company `{own}`, not `{company}`"
-            )));
+            return Err(AuthError::Forbidden(format!("this token is for company `{own}`, not `{company}`")));
         }
         if !roles.iter().any(|role| self.roles.contains(role)) {
             let needed: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-            return Err(AuthError::Forbidden(format!(
-                "this needs the role {}",
-                needed.join(" or ")
-            )));
+            return Err(AuthError::Forbidden(format!("this needs the role {}", needed.join(" or "))));
         }
         Ok(())
     }
@@ -134,9 +129,7 @@ impl Authenticator {
             "ES256" => Algorithm::ES256,
             "EdDSA" => Algorithm::EdDSA,
             other => {
-                return Err(format!(
-                    "auth.algorithm `{other}` is not one of HS256, RS256, ES256, EdDSA"
-                ));
+                return Err(format!("auth.algorithm `{other}` is not one of HS256, RS256, ES256, EdDSA"));
             }
         };
         let (decoding, encoding, development_key) = if algorithm == Algorithm::HS256 {
@@ -151,14 +144,11 @@ impl Authenticator {
                 development,
             )
         } else {
-            let path = config.public_key_pem.as_ref().ok_or_else(|| {
-                format!(
-                    "auth.algorithm {} needs auth.public_key_pem",
-                    config.algorithm
-                )
-            })?;
-            let pem =
-                std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let path = config
+                .public_key_pem
+                .as_ref()
+                .ok_or_else(|| format!("auth.algorithm {} needs auth.public_key_pem", config.algorithm))?;
+            let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             let key = match algorithm {
                 Algorithm::RS256 => DecodingKey::from_rsa_pem(&pem),
                 Algorithm::ES256 => DecodingKey::from_ec_pem(&pem),
@@ -200,9 +190,7 @@ impl Authenticator {
         let token = value
             .strip_prefix("Bearer ")
             .or_else(|| value.strip_prefix("bearer "))
-            .ok_or_else(|| {
-                AuthError::Invalid("the Authorization header is not `Bearer <token>`".into())
-            })?;
+            .ok_or_else(|| AuthError::Invalid("the Authorization header is not `Bearer <token>`".into()))?;
         self.verify(token.trim())
     }
 
@@ -222,21 +210,11 @@ impl Authenticator {
     }
 
     /// A token for `company` with `roles`, valid for `ttl_secs`.
-    pub fn mint(
-        &self,
-        subject: &str,
-        company: &str,
-        roles: &[Role],
-        ttl_secs: u64,
-    ) -> Result<String, String> {
-        let key = self
-            .encoding
-            .as_ref()
-            .ok_or("tokens can only be minted with an HS256 secret; use your identity provider for RS256/ES256/EdDSA")?;
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+    pub fn mint(&self, subject: &str, company: &str, roles: &[Role], ttl_secs: u64) -> Result<String, String> {
+        let key = self.encoding.as_ref().ok_or(
+            "tokens can only be minted with an HS256 secret; use your identity provider for RS256/ES256/EdDSA",
+        )?;
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let claims = Claims {
             sub: subject.to_string(),
             company: company.to_string(),
@@ -261,60 +239,33 @@ mod tests {
     #[test]
     fn minted_tokens_verify_and_authorize_by_company_and_role() {
         let auth = authenticator();
-        let token = auth
-            .mint("shop", "acme", &[Role::SourceAdapter], 60)
-            .expect("mint");
-        let principal = auth
-            .verify_header(Some(&format!("Bearer {token}")))
-            .expect("valid");
+        let token = auth.mint("shop", "acme", &[Role::SourceAdapter], 60).expect("mint");
+        let principal = auth.verify_header(Some(&format!("Bearer {token}"))).expect("valid");
         assert_eq!(principal.company.as_deref(), Some("acme"));
         assert!(principal.authorize("acme", &[Role::SourceAdapter]).is_ok());
-        let other = principal
-            .authorize("globex", &[Role::SourceAdapter])
-            .expect_err("other company");
+        let other = principal.authorize("globex", &[Role::SourceAdapter]).expect_err("other company");
         assert!(other.to_string().contains("not `globex`"), "{other}");
-        assert!(matches!(
-            principal.authorize("acme", &[Role::PlatformOperator]),
-            Err(AuthError::Forbidden(_))
-        ));
+        assert!(matches!(principal.authorize("acme", &[Role::PlatformOperator]), Err(AuthError::Forbidden(_))));
 
-        let operator = auth
-            .mint("ops", "*", &[Role::PlatformOperator], 60)
-            .expect("mint");
+        let operator = auth.mint("ops", "*", &[Role::PlatformOperator], 60).expect("mint");
         let operator = auth.verify(&operator).expect("valid");
-        assert!(
-            operator
-                .authorize("globex", &[Role::PlatformOperator])
-                .is_ok()
-        );
+        assert!(operator.authorize("globex", &[Role::PlatformOperator]).is_ok());
     }
 
     #[test]
     fn bad_tokens_are_refused() {
         let auth = authenticator();
         assert_eq!(auth.verify_header(None), Err(AuthError::Missing));
-        assert!(matches!(
-            auth.verify_header(Some("Basic abc")),
-            Err(AuthError::Invalid(_))
-        ));
-        assert!(matches!(
-            auth.verify("not.a.token"),
-            Err(AuthError::Invalid(_))
-        ));
+        assert!(matches!(auth.verify_header(Some("Basic abc")), Err(AuthError::Invalid(_))));
+        assert!(matches!(auth.verify("not.a.token"), Err(AuthError::Invalid(_))));
         let other = Authenticator::from_config(&AuthConfig {
             hs256_secret: Some("another-secret-of-at-least-32-characters".into()),
             ..AuthConfig::default()
         })
         .expect("auth");
-        let foreign = other
-            .mint("x", "acme", &[Role::TenantAdmin], 60)
-            .expect("mint");
+        let foreign = other.mint("x", "acme", &[Role::TenantAdmin], 60).expect("mint");
         assert!(matches!(auth.verify(&foreign), Err(AuthError::Invalid(_))));
-        let past = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock")
-            .as_secs()
-            - 3600;
+        let past = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs() - 3600;
         let claims = Claims {
             sub: "x".into(),
             company: "acme".into(),

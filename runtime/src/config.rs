@@ -93,13 +93,7 @@ pub struct AuthConfig {
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        Self {
-            algorithm: default_algorithm(),
-            hs256_secret: None,
-            public_key_pem: None,
-            issuer: None,
-            audience: None,
-        }
+        Self { algorithm: default_algorithm(), hs256_secret: None, public_key_pem: None, issuer: None, audience: None }
     }
 }
 
@@ -116,10 +110,7 @@ pub struct HttpConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self {
-            max_body_bytes: default_max_body_bytes(),
-            shutdown_grace_secs: default_shutdown_grace_secs(),
-        }
+        Self { max_body_bytes: default_max_body_bytes(), shutdown_grace_secs: default_shutdown_grace_secs() }
     }
 }
 
@@ -163,9 +154,7 @@ pub struct QueueConfig {
 
 impl Default for QueueConfig {
     fn default() -> Self {
-        Self {
-            capacity: default_queue_capacity(),
-        }
+        Self { capacity: default_queue_capacity() }
     }
 }
 
@@ -220,10 +209,7 @@ impl Default for Config {
 #[derive(Debug, Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {error}")]
-    Read {
-        path: PathBuf,
-        error: std::io::Error,
-    },
+    Read { path: PathBuf, error: std::io::Error },
     #[error("{origin}: {message}")]
     Invalid { origin: String, message: String },
 }
@@ -231,20 +217,13 @@ pub enum ConfigError {
 impl Config {
     /// Loads the file at `path` (if any), then the `PORTITOR_*` variables
     /// among `env`.
-    pub fn load(
-        path: Option<&Path>,
-        env: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Self, ConfigError> {
+    pub fn load(path: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
         let mut table = match path {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
-                    path: path.into(),
-                    error,
-                })?;
-                toml::from_str::<toml::Table>(&text).map_err(|e| ConfigError::Invalid {
-                    origin: path.display().to_string(),
-                    message: e.to_string(),
-                })?
+                let text =
+                    std::fs::read_to_string(path).map_err(|error| ConfigError::Read { path: path.into(), error })?;
+                toml::from_str::<toml::Table>(&text)
+                    .map_err(|e| ConfigError::Invalid { origin: path.display().to_string(), message: e.to_string() })?
             }
             None => toml::Table::new(),
         };
@@ -257,12 +236,8 @@ impl Config {
                 continue;
             }
             let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
-            set_path(&mut table, &path, parse_value(&value)).map_err(|message| {
-                ConfigError::Invalid {
-                    origin: name.clone(),
-                    message,
-                }
-            })?;
+            set_path(&mut table, &path, parse_value(&value))
+                .map_err(|message| ConfigError::Invalid { origin: name.clone(), message })?;
             from_env.push(name);
         }
         let origin = match (path, from_env.is_empty()) {
@@ -271,30 +246,19 @@ impl Config {
             (None, false) => from_env.join(", "),
             (None, true) => "defaults".to_string(),
         };
-        let config: Config =
-            toml::Value::Table(table)
-                .try_into()
-                .map_err(|e: toml::de::Error| ConfigError::Invalid {
-                    origin: origin.clone(),
-                    message: e.to_string(),
-                })?;
-        config
-            .check()
-            .map_err(|message| ConfigError::Invalid { origin, message })?;
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid { origin: origin.clone(), message: e.to_string() })?;
+        config.check().map_err(|message| ConfigError::Invalid { origin, message })?;
         Ok(config)
     }
 
     fn check(&self) -> Result<(), String> {
         if !matches!(self.log_format.as_str(), "text" | "json") {
-            return Err(format!(
-                "log_format must be \"text\" or \"json\", not {:?}",
-                self.log_format
-            ));
+            return Err(format!("log_format must be \"text\" or \"json\", not {:?}", self.log_format));
         }
         if self.store.backend == StoreBackend::S3 && self.store.s3.is_none() {
-            return Err(
-                "store.backend = \"s3\" needs a [store.s3] section (bucket, endpoint, ...)".into(),
-            );
+            return Err("store.backend = \"s3\" needs a [store.s3] section (bucket, endpoint, ...)".into());
         }
         if self.nodes == 0 {
             return Err("nodes must be at least 1".into());
@@ -317,12 +281,8 @@ fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Res
     let (last, parents) = path.split_last().ok_or("empty key")?;
     let mut current = table;
     for part in parents {
-        let entry = current
-            .entry(part.clone())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        current = entry
-            .as_table_mut()
-            .ok_or_else(|| format!("`{part}` is not a section"))?;
+        let entry = current.entry(part.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = entry.as_table_mut().ok_or_else(|| format!("`{part}` is not a section"))?;
     }
     current.insert(last.clone(), value);
     Ok(())
@@ -333,10 +293,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -372,19 +329,13 @@ mod tests {
     #[test]
     fn unknown_keys_are_errors_that_name_them() {
         let error = Config::load(None, env(&[("PORTITOR_LISTN", "x")])).expect_err("typo");
-        assert!(
-            error.to_string().contains("unknown field `listn`"),
-            "{error}"
-        );
+        assert!(error.to_string().contains("unknown field `listn`"), "{error}");
         assert!(error.to_string().contains("PORTITOR_LISTN"), "{error}");
 
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("portitor.toml");
         std::fs::write(&file, "[http]\nmax_body = 5\n").expect("write");
         let error = Config::load(Some(&file), env(&[])).expect_err("typo");
-        assert!(
-            error.to_string().contains("unknown field `max_body`"),
-            "{error}"
-        );
+        assert!(error.to_string().contains("unknown field `max_body`"), "{error}");
     }
 }

@@ -14,6 +14,8 @@ pub mod ingest;
 pub mod manifest;
 pub mod metrics;
 pub mod orders;
+pub mod pipeline;
+pub mod projections;
 pub mod queue;
 pub mod registry;
 pub mod scheduler;
@@ -28,9 +30,6 @@ pub mod examples {
 
     /// The component of example plugin `id`.
     pub fn component(id: &str) -> Option<&'static [u8]> {
-        EXAMPLES
-            .iter()
-            .find(|(name, _)| *name == id)
-            .map(|(_, bytes)| *bytes)
+        EXAMPLES.iter().find(|(name, _)| *name == id).map(|(_, bytes)| *bytes)
     }
 }

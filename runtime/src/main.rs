@@ -9,11 +9,7 @@ use portitor::auth::{Authenticator, Role};
 use portitor::config::Config;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "portitor",
-    version,
-    about = "A WebAssembly-sandboxed integration runtime"
-)]
+#[command(name = "portitor", version, about = "A WebAssembly-sandboxed integration runtime")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -56,19 +52,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve {
-            config,
-            data_dir,
-            listen,
-            demo,
-        } => serve(config, data_dir, listen, demo),
-        Command::Token {
-            company,
-            roles,
-            ttl,
-            subject,
-            config,
-        } => token(&company, &roles, ttl, &subject, config),
+        Command::Serve { config, data_dir, listen, demo } => serve(config, data_dir, listen, demo),
+        Command::Token { company, roles, ttl, subject, config } => token(&company, &roles, ttl, &subject, config),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -88,10 +73,7 @@ fn init_logging(format: &str) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Colours only for a person at a terminal, not for files and collectors.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     if format == "json" {
         builder.json().init();
     } else {
@@ -119,11 +101,7 @@ fn serve(
         let addr = listener.local_addr()?;
         let data_dir = config.data_dir.clone();
         let built = portitor::server::build(config).await?;
-        let demo = if demo {
-            Some(portitor::demo::provision(&built.state, &data_dir, addr).await?)
-        } else {
-            None
-        };
+        let demo = if demo { Some(portitor::demo::provision(&built.state, &data_dir, addr).await?) } else { None };
         // One line on stdout that scripts and tests can wait for: the server is ready.
         println!("portitor listening on http://{addr}");
         if let Some(demo) = &demo {
@@ -133,26 +111,22 @@ fn serve(
     })
 }
 
-fn token(
-    company: &str,
-    roles: &[String],
-    ttl: u64,
-    subject: &str,
-    config: Option<PathBuf>,
-) -> anyhow::Result<()> {
+fn token(company: &str, roles: &[String], ttl: u64, subject: &str, config: Option<PathBuf>) -> anyhow::Result<()> {
     let config = load_config(config)?;
     let roles = roles
         .iter()
-        .map(|r| Role::parse(r).ok_or_else(|| anyhow::anyhow!("unknown role `{r}`: use source-adapter, warehouse-adapter, tenant-admin or platform-operator")))
+        .map(|r| {
+            Role::parse(r).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "unknown role `{r}`: use source-adapter, warehouse-adapter, tenant-admin or platform-operator"
+                )
+            })
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
     if company != "*" {
         portitor::events::keys::check_segment("company", company)?;
     }
     let auth = Authenticator::from_config(&config.auth).map_err(anyhow::Error::msg)?;
-    println!(
-        "{}",
-        auth.mint(subject, company, &roles, ttl)
-            .map_err(anyhow::Error::msg)?
-    );
+    println!("{}", auth.mint(subject, company, &roles, ttl).map_err(anyhow::Error::msg)?);
     Ok(())
 }

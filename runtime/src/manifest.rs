@@ -17,6 +17,9 @@ use thiserror::Error;
 pub enum PluginKind {
     PushSource,
     PullSource,
+    Validator,
+    Mapper,
+    Warehouse,
 }
 
 impl PluginKind {
@@ -24,7 +27,15 @@ impl PluginKind {
         match self {
             Self::PushSource => "push-source",
             Self::PullSource => "pull-source",
+            Self::Validator => "validator",
+            Self::Mapper => "mapper",
+            Self::Warehouse => "warehouse",
         }
+    }
+
+    /// Whether plugins of this kind bring orders in (and have a default validation mode).
+    pub fn is_source(self) -> bool {
+        matches!(self, Self::PushSource | Self::PullSource)
     }
 }
 
@@ -128,10 +139,7 @@ pub enum ConnectionAuth {
         prefix: String,
     },
     /// HTTP Basic with a fixed user name and a secret password.
-    Basic {
-        username: String,
-        password_secret: String,
-    },
+    Basic { username: String, password_secret: String },
     /// A query parameter, e.g. PostNord's `apikey`.
     Query { param: String, secret: String },
 }
@@ -265,37 +273,27 @@ impl Manifest {
         if self.kind != PluginKind::PushSource && self.webhook.is_some() {
             return invalid("`webhook` applies only to push-source plugins".into());
         }
+        if !self.kind.is_source() && self.validation_mode.is_some() {
+            return invalid("`validation_mode` applies only to source plugins".into());
+        }
         for (name, conn) in &self.http.connections {
             check_name("http connection", name)?;
-            let url = url::Url::parse(&conn.base_url).map_err(|e| {
-                ManifestError::Invalid(format!("http connection `{name}`: base_url: {e}"))
-            })?;
+            let url = url::Url::parse(&conn.base_url)
+                .map_err(|e| ManifestError::Invalid(format!("http connection `{name}`: base_url: {e}")))?;
             if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-                return invalid(format!(
-                    "http connection `{name}`: base_url must be an http(s) URL with a host"
-                ));
+                return invalid(format!("http connection `{name}`: base_url must be an http(s) URL with a host"));
             }
         }
         for name in self.ftp.connections.keys() {
             check_name("ftp connection", name)?;
         }
-        for pattern in self
-            .network
-            .allowed_hosts
-            .iter()
-            .chain(&self.network.private_hosts)
-        {
+        for pattern in self.network.allowed_hosts.iter().chain(&self.network.private_hosts) {
             if pattern.is_empty() || pattern.contains('/') || pattern.contains('@') {
-                return invalid(format!(
-                    "`{pattern}` is not a host pattern (host, *.domain, optionally :port)"
-                ));
+                return invalid(format!("`{pattern}` is not a host pattern (host, *.domain, optionally :port)"));
             }
         }
         let limits = &self.limits;
-        if limits.memory_mib == Some(0)
-            || limits.timeout_ms == Some(0)
-            || limits.max_events == Some(0)
-        {
+        if limits.memory_mib == Some(0) || limits.timeout_ms == Some(0) || limits.max_events == Some(0) {
             return invalid("limits must be greater than zero".into());
         }
         Ok(())
@@ -305,8 +303,8 @@ impl Manifest {
     pub fn limits(&self) -> Limits {
         let l = &self.limits;
         let default_timeout_ms = match self.kind {
-            PluginKind::PushSource => 5_000,
-            PluginKind::PullSource => 60_000,
+            PluginKind::PushSource | PluginKind::Validator | PluginKind::Mapper => 5_000,
+            PluginKind::PullSource | PluginKind::Warehouse => 60_000,
         };
         Limits {
             memory_bytes: (u64::from(l.memory_mib.unwrap_or(64)) * MIB) as usize,
@@ -327,20 +325,14 @@ impl Manifest {
         let mut names: Vec<&str> = Vec::new();
         for conn in self.http.connections.values() {
             match &conn.auth {
-                Some(ConnectionAuth::Header { secret, .. })
-                | Some(ConnectionAuth::Query { secret, .. }) => names.push(secret),
-                Some(ConnectionAuth::Basic {
-                    password_secret, ..
-                }) => names.push(password_secret),
+                Some(ConnectionAuth::Header { secret, .. }) | Some(ConnectionAuth::Query { secret, .. }) => {
+                    names.push(secret)
+                }
+                Some(ConnectionAuth::Basic { password_secret, .. }) => names.push(password_secret),
                 None => {}
             }
         }
-        names.extend(
-            self.ftp
-                .connections
-                .values()
-                .filter_map(|c| c.password_secret.as_deref()),
-        );
+        names.extend(self.ftp.connections.values().filter_map(|c| c.password_secret.as_deref()));
         names.extend(self.secrets.keys.iter().map(String::as_str));
         names.extend(self.secrets.expose.iter().map(String::as_str));
         if let Some(auth) = &self.webhook {
@@ -360,15 +352,11 @@ impl Manifest {
 fn check_name(what: &str, name: &str) -> Result<(), ManifestError> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if ok {
         Ok(())
     } else {
-        Err(ManifestError::Invalid(format!(
-            "{what} name `{name}` must be lowercase letters, digits and hyphens"
-        )))
+        Err(ManifestError::Invalid(format!("{what} name `{name}` must be lowercase letters, digits and hyphens")))
     }
 }
 
@@ -404,48 +392,35 @@ mod tests {
         assert_eq!(manifest.limits().memory_bytes, 32 * 1024 * 1024);
         assert_eq!(manifest.limits().timeout, Duration::from_secs(2));
         assert_eq!(manifest.ftp.connections["bring"].port, 21);
-        assert_eq!(
-            manifest.secret_names(),
-            vec!["bring-password", "postnord-key"]
-        );
+        assert_eq!(manifest.secret_names(), vec!["bring-password", "postnord-key"]);
     }
 
     #[test]
     fn an_unknown_key_is_an_error_that_names_it() {
         let err = Manifest::parse("kind = \"push-source\"\nmemory = 5\n").expect_err("unknown key");
         assert!(err.to_string().contains("unknown field `memory`"), "{err}");
-        let err = Manifest::parse("kind = \"push-source\"\n[limits]\nmemory = 5\n")
-            .expect_err("unknown key");
+        let err = Manifest::parse("kind = \"push-source\"\n[limits]\nmemory = 5\n").expect_err("unknown key");
         assert!(err.to_string().contains("unknown field `memory`"), "{err}");
     }
 
     #[test]
     fn json_manifests_are_accepted_and_round_trip() {
-        let manifest =
-            Manifest::parse(r#"{"kind": "push-source", "config": {"a": "b"}}"#).expect("valid");
-        assert_eq!(
-            Manifest::parse(&manifest.to_json()).expect("round trip"),
-            manifest
-        );
+        let manifest = Manifest::parse(r#"{"kind": "push-source", "config": {"a": "b"}}"#).expect("valid");
+        assert_eq!(Manifest::parse(&manifest.to_json()).expect("round trip"), manifest);
     }
 
     #[test]
     fn kind_specific_keys_are_checked() {
-        let err = Manifest::parse("kind = \"push-source\"\nschedule = \"* * * * *\"\n")
-            .expect_err("push schedule");
+        let err = Manifest::parse("kind = \"push-source\"\nschedule = \"* * * * *\"\n").expect_err("push schedule");
         assert!(err.to_string().contains("only to pull-source"), "{err}");
-        let err = Manifest::parse(
-            "kind = \"pull-source\"\n[http.connections.Bad]\nbase_url = \"https://x\"\n",
-        )
-        .expect_err("bad name");
+        let err = Manifest::parse("kind = \"pull-source\"\n[http.connections.Bad]\nbase_url = \"https://x\"\n")
+            .expect_err("bad name");
         assert!(err.to_string().contains("lowercase"), "{err}");
     }
 
     #[test]
     fn defaults_are_safe() {
-        let limits = Manifest::parse("kind = \"push-source\"")
-            .expect("valid")
-            .limits();
+        let limits = Manifest::parse("kind = \"push-source\"").expect("valid").limits();
         assert_eq!(limits.memory_bytes, 64 * 1024 * 1024);
         assert_eq!(limits.timeout, Duration::from_secs(5));
         assert_eq!(limits.max_events, 1000);

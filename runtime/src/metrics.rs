@@ -33,10 +33,7 @@ impl Metrics {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let mut out = String::new();
         let mut counter = |name: &str, help: &str, labels: &str, value: u64| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name}{labels} {value}"
-            );
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name}{labels} {value}");
         };
         counter(
             "portitor_orders_ingested_total",
@@ -50,27 +47,13 @@ impl Metrics {
             "",
             get(&self.orders_duplicate),
         );
-        let _ = writeln!(
-            out,
-            "# HELP portitor_http_responses_total HTTP responses by status class."
-        );
+        let _ = writeln!(out, "# HELP portitor_http_responses_total HTTP responses by status class.");
         let _ = writeln!(out, "# TYPE portitor_http_responses_total counter");
-        for (class, value) in [
-            ("2xx", &self.requests_2xx),
-            ("4xx", &self.requests_4xx),
-            ("5xx", &self.requests_5xx),
-        ] {
-            let _ = writeln!(
-                out,
-                "portitor_http_responses_total{{class=\"{class}\"}} {}",
-                get(value)
-            );
+        for (class, value) in [("2xx", &self.requests_2xx), ("4xx", &self.requests_4xx), ("5xx", &self.requests_5xx)] {
+            let _ = writeln!(out, "portitor_http_responses_total{{class=\"{class}\"}} {}", get(value));
         }
         let mut counter = |name: &str, help: &str, labels: &str, value: u64| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name}{labels} {value}"
-            );
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name}{labels} {value}");
         };
         counter(
             "portitor_store_unavailable_total",
@@ -79,10 +62,7 @@ impl Metrics {
             get(&self.store_unavailable),
         );
         for (name, help, value) in extra {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
-            );
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
         }
         out
     }

@@ -36,13 +36,7 @@ pub struct QueueCounters {
 /// A queue holding up to `capacity` pointers, and its receiving end.
 pub fn channel(capacity: usize) -> (PointerQueue, mpsc::Receiver<Pointer>) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
-    (
-        PointerQueue {
-            tx,
-            counters: Arc::default(),
-        },
-        rx,
-    )
+    (PointerQueue { tx, counters: Arc::default() }, rx)
 }
 
 impl PointerQueue {

@@ -25,16 +25,7 @@ use crate::secrets::SecretVault;
 use crate::store::{CasOutcome, ObjectStore, StoreError};
 
 /// Path prefixes that belong to the API, not to push plugins.
-const RESERVED: &[&str] = &[
-    "order",
-    "orders",
-    "plugins",
-    "secrets",
-    "dashboard",
-    "audit",
-    "deadletters",
-    "events",
-];
+const RESERVED: &[&str] = &["order", "orders", "plugins", "secrets", "dashboard", "audit", "deadletters", "events"];
 
 /// A tenant's plugin, as the registry keys it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -96,13 +87,7 @@ pub struct Registry {
 
 impl Registry {
     pub fn new(engine: Engine, store: Arc<dyn ObjectStore>, vault: Arc<SecretVault>) -> Self {
-        Self {
-            engine,
-            store,
-            vault,
-            active: RwLock::default(),
-            install_lock: tokio::sync::Mutex::new(()),
-        }
+        Self { engine, store, vault, active: RwLock::default(), install_lock: tokio::sync::Mutex::new(()) }
     }
 
     pub fn engine(&self) -> &Engine {
@@ -118,40 +103,22 @@ impl Registry {
         manifest_text: &str,
         actor: &str,
     ) -> Result<Arc<ActivePlugin>, InstallError> {
-        keys::check_segment("plugin id", plugin)
-            .map_err(|e| InstallError::Invalid(e.to_string()))?;
-        let manifest =
-            Manifest::parse(manifest_text).map_err(|e| InstallError::Invalid(e.to_string()))?;
+        keys::check_segment("plugin id", plugin).map_err(|e| InstallError::Invalid(e.to_string()))?;
+        let manifest = Manifest::parse(manifest_text).map_err(|e| InstallError::Invalid(e.to_string()))?;
         let version = hex::encode(Sha256::digest(component));
         let _one_at_a_time = self.install_lock.lock().await;
-        let active = self
-            .prepare(company, plugin, component, manifest.clone(), true)
-            .await?;
+        let active = self.prepare(company, plugin, component, manifest.clone(), true).await?;
 
         self.store
-            .create_once(
-                &keys::plugin_component_key(company, plugin, &version),
-                Bytes::copy_from_slice(component),
-            )
+            .create_once(&keys::plugin_component_key(company, plugin, &version), Bytes::copy_from_slice(component))
             .await?;
         self.store
-            .create_once(
-                &keys::plugin_manifest_key(company, plugin, &version),
-                Bytes::from(manifest.to_json()),
-            )
+            .create_once(&keys::plugin_manifest_key(company, plugin, &version), Bytes::from(manifest.to_json()))
             .await?;
-        let record = ActiveRecord {
-            version,
-            enabled: true,
-            updated_at: Utc::now(),
-            updated_by: actor.to_string(),
-        };
+        let record = ActiveRecord { version, enabled: true, updated_at: Utc::now(), updated_by: actor.to_string() };
         self.write_active(company, plugin, &record).await?;
         let active = Arc::new(active);
-        self.active
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(active.key.clone(), active.clone());
+        self.active.write().unwrap_or_else(|p| p.into_inner()).insert(active.key.clone(), active.clone());
         tracing::info!(company, plugin, version = %&record.version[..12], kind = %active.plugin.kind(), "plugin activated");
         Ok(active)
     }
@@ -168,13 +135,7 @@ impl Registry {
     ) -> Result<ActivePlugin, InstallError> {
         let loaded = self
             .engine
-            .load(
-                company,
-                plugin,
-                component,
-                manifest.clone(),
-                self.vault.tenant(company),
-            )
+            .load(company, plugin, component, manifest.clone(), self.vault.tenant(company))
             .map_err(|e| match e {
                 LoadError::TooLarge { .. } => InstallError::TooLarge(e.to_string()),
                 other => InstallError::Invalid(other.to_string()),
@@ -182,56 +143,29 @@ impl Registry {
         let describe_error = |e: crate::engine::InvokeError| InstallError::Invalid(e.to_string());
         let (path, schedule, cursor_name) = match manifest.kind {
             PluginKind::PushSource => {
-                let path = loaded
-                    .path(CallOptions::default())
-                    .await
-                    .map_err(describe_error)?
-                    .output;
+                let path = loaded.path(CallOptions::default()).await.map_err(describe_error)?.output;
                 check_path(&path).map_err(InstallError::Invalid)?;
-                if let Some(other) = self
-                    .route(company, &path)
-                    .filter(|other| other.key.plugin != plugin)
-                {
-                    return Err(InstallError::PathTaken {
-                        path,
-                        by: other.key.plugin.clone(),
-                    });
+                if let Some(other) = self.route(company, &path).filter(|other| other.key.plugin != plugin) {
+                    return Err(InstallError::PathTaken { path, by: other.key.plugin.clone() });
                 }
                 (Some(path), None, None)
             }
             PluginKind::PullSource => {
                 let schedule = match &manifest.schedule {
                     Some(schedule) => schedule.clone(),
-                    None => {
-                        loaded
-                            .schedule(CallOptions::default())
-                            .await
-                            .map_err(describe_error)?
-                            .output
-                    }
+                    None => loaded.schedule(CallOptions::default()).await.map_err(describe_error)?.output,
                 };
-                croner::parser::CronParser::new()
-                    .parse(&schedule)
-                    .map_err(|e| {
-                        InstallError::Invalid(format!(
-                            "schedule `{schedule}` is not a cron expression: {e}"
-                        ))
-                    })?;
-                let cursor_name = loaded
-                    .cursor_key(CallOptions::default())
-                    .await
-                    .map_err(describe_error)?
-                    .output;
-                keys::check_segment("cursor key", &cursor_name)
-                    .map_err(|e| InstallError::Invalid(e.to_string()))?;
+                croner::parser::CronParser::new().parse(&schedule).map_err(|e| {
+                    InstallError::Invalid(format!("schedule `{schedule}` is not a cron expression: {e}"))
+                })?;
+                let cursor_name = loaded.cursor_key(CallOptions::default()).await.map_err(describe_error)?.output;
+                keys::check_segment("cursor key", &cursor_name).map_err(|e| InstallError::Invalid(e.to_string()))?;
                 (None, Some(schedule), Some(cursor_name))
             }
+            PluginKind::Validator | PluginKind::Mapper | PluginKind::Warehouse => (None, None, None),
         };
         Ok(ActivePlugin {
-            key: PluginKey {
-                company: company.to_string(),
-                plugin: plugin.to_string(),
-            },
+            key: PluginKey { company: company.to_string(), plugin: plugin.to_string() },
             version: loaded.label().version.clone(),
             plugin: loaded,
             enabled,
@@ -242,27 +176,12 @@ impl Registry {
         })
     }
 
-    async fn write_active(
-        &self,
-        company: &str,
-        plugin: &str,
-        record: &ActiveRecord,
-    ) -> Result<(), InstallError> {
+    async fn write_active(&self, company: &str, plugin: &str, record: &ActiveRecord) -> Result<(), InstallError> {
         let key = keys::plugin_active_key(company, plugin);
         let current = self.store.get(&key).await?;
-        let body = serde_json::to_vec(record).map_err(|e| StoreError::Corrupt {
-            key: key.clone(),
-            reason: e.to_string(),
-        })?;
-        match self
-            .store
-            .compare_and_swap(
-                &key,
-                current.as_ref().map(|o| o.etag.as_str()),
-                Bytes::from(body),
-            )
-            .await?
-        {
+        let body =
+            serde_json::to_vec(record).map_err(|e| StoreError::Corrupt { key: key.clone(), reason: e.to_string() })?;
+        match self.store.compare_and_swap(&key, current.as_ref().map(|o| o.etag.as_str()), Bytes::from(body)).await? {
             CasOutcome::Swapped { .. } => Ok(()),
             CasOutcome::Conflict => Err(InstallError::Conflict),
         }
@@ -276,11 +195,7 @@ impl Registry {
             if keys::check_segment("company", &company).is_err() {
                 continue;
             }
-            for plugin in self
-                .store
-                .list_children(&format!("{company}/plugins/"))
-                .await?
-            {
+            for plugin in self.store.list_children(&format!("{company}/plugins/")).await? {
                 match self.load_one(&company, &plugin).await {
                     Ok(Some(active)) => {
                         self.active
@@ -299,33 +214,17 @@ impl Registry {
         Ok(loaded)
     }
 
-    async fn load_one(
-        &self,
-        company: &str,
-        plugin: &str,
-    ) -> Result<Option<ActivePlugin>, InstallError> {
-        let Some(active) = self
-            .store
-            .get(&keys::plugin_active_key(company, plugin))
-            .await?
-        else {
+    async fn load_one(&self, company: &str, plugin: &str) -> Result<Option<ActivePlugin>, InstallError> {
+        let Some(active) = self.store.get(&keys::plugin_active_key(company, plugin)).await? else {
             return Ok(None);
         };
         let record: ActiveRecord = serde_json::from_slice(&active.body)
             .map_err(|e| InstallError::Invalid(format!("active.json is unreadable: {e}")))?;
-        let missing = |what: &str| {
-            InstallError::Invalid(format!(
-                "the {what} of version {} is missing",
-                record.version
-            ))
-        };
+        let missing =
+            |what: &str| InstallError::Invalid(format!("the {what} of version {} is missing", record.version));
         let component = self
             .store
-            .get(&keys::plugin_component_key(
-                company,
-                plugin,
-                &record.version,
-            ))
+            .get(&keys::plugin_component_key(company, plugin, &record.version))
             .await?
             .ok_or_else(|| missing("component"))?;
         let manifest = self
@@ -335,42 +234,24 @@ impl Registry {
             .ok_or_else(|| missing("manifest"))?;
         let manifest = Manifest::parse(&String::from_utf8_lossy(&manifest.body))
             .map_err(|e| InstallError::Invalid(e.to_string()))?;
-        self.prepare(company, plugin, &component.body, manifest, record.enabled)
-            .await
-            .map(Some)
+        self.prepare(company, plugin, &component.body, manifest, record.enabled).await.map(Some)
     }
 
     /// The active version of `company`'s `plugin`.
     pub fn get(&self, company: &str, plugin: &str) -> Option<Arc<ActivePlugin>> {
-        let key = PluginKey {
-            company: company.to_string(),
-            plugin: plugin.to_string(),
-        };
-        self.active
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-            .cloned()
+        let key = PluginKey { company: company.to_string(), plugin: plugin.to_string() };
+        self.active.read().unwrap_or_else(|p| p.into_inner()).get(&key).cloned()
     }
 
     /// The push plugin `company` serves at `path`.
     pub fn route(&self, company: &str, path: &str) -> Option<Arc<ActivePlugin>> {
         let active = self.active.read().unwrap_or_else(|p| p.into_inner());
-        active
-            .values()
-            .find(|p| p.key.company == company && p.path.as_deref() == Some(path))
-            .cloned()
+        active.values().find(|p| p.key.company == company && p.path.as_deref() == Some(path)).cloned()
     }
 
     /// Every active plugin.
     pub fn all(&self) -> Vec<Arc<ActivePlugin>> {
-        let mut all: Vec<_> = self
-            .active
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .cloned()
-            .collect();
+        let mut all: Vec<_> = self.active.read().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
         all.sort_by(|a, b| (&a.key.company, &a.key.plugin).cmp(&(&b.key.company, &b.key.plugin)));
         all
     }
@@ -388,8 +269,7 @@ fn check_path(path: &str) -> Result<(), String> {
             !s.is_empty()
                 && *s != "."
                 && *s != ".."
-                && s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+                && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         });
     if !valid {
         return Err(format!(
@@ -397,10 +277,7 @@ fn check_path(path: &str) -> Result<(), String> {
         ));
     }
     if RESERVED.contains(&segments[0]) {
-        return Err(format!(
-            "the plugin's path `{path}` starts with `/{}`, which the API uses",
-            segments[0]
-        ));
+        return Err(format!("the plugin's path `{path}` starts with `/{}`, which the API uses", segments[0]));
     }
     Ok(())
 }
@@ -412,15 +289,7 @@ mod tests {
     #[test]
     fn push_paths_are_checked() {
         assert!(check_path("/webhooks/shopify/orders").is_ok());
-        for bad in [
-            "webhooks",
-            "/",
-            "/a//b",
-            "/a/../b",
-            "/order",
-            "/plugins/x",
-            "/a b",
-        ] {
+        for bad in ["webhooks", "/", "/a//b", "/a/../b", "/order", "/plugins/x", "/a b"] {
             assert!(check_path(bad).is_err(), "{bad}");
         }
     }

@@ -62,8 +62,7 @@ impl StaticSecrets {
     }
 
     pub fn with(mut self, name: &str, value: &str) -> Self {
-        self.values
-            .insert(name.to_string(), SecretValue::new(value));
+        self.values.insert(name.to_string(), SecretValue::new(value));
         self
     }
 }
@@ -84,9 +83,7 @@ pub struct SecretVault {
 
 impl fmt::Debug for SecretVault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SecretVault")
-            .field("development_key", &self.development_key)
-            .finish_non_exhaustive()
+        f.debug_struct("SecretVault").field("development_key", &self.development_key).finish_non_exhaustive()
     }
 }
 
@@ -124,24 +121,11 @@ impl SecretVault {
     /// key derived from a constant, and a warning.
     pub fn new(store: Arc<dyn ObjectStore>, key: Option<&str>) -> Result<Self, VaultError> {
         let (bytes, development_key) = match key {
-            Some(encoded) => (
-                STANDARD
-                    .decode(encoded.trim())
-                    .map_err(|_| VaultError::BadKey)?,
-                false,
-            ),
-            None => (
-                Sha256::digest(b"portitor development secrets key").to_vec(),
-                true,
-            ),
+            Some(encoded) => (STANDARD.decode(encoded.trim()).map_err(|_| VaultError::BadKey)?, false),
+            None => (Sha256::digest(b"portitor development secrets key").to_vec(), true),
         };
         let unbound = UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| VaultError::BadKey)?;
-        Ok(Self {
-            store,
-            key: LessSafeKey::new(unbound),
-            values: RwLock::default(),
-            development_key,
-        })
+        Ok(Self { store, key: LessSafeKey::new(unbound), values: RwLock::default(), development_key })
     }
 
     pub fn uses_development_key(&self) -> bool {
@@ -172,28 +156,18 @@ impl SecretVault {
             nonce: STANDARD.encode(nonce),
             ciphertext: STANDARD.encode(sealed),
         };
-        let body = serde_json::to_vec(&blob).map_err(|e| StoreError::Corrupt {
-            key: secret_key(company, name),
-            reason: e.to_string(),
-        })?;
-        self.store
-            .put(&secret_key(company, name), Bytes::from(body))
-            .await?;
+        let body = serde_json::to_vec(&blob)
+            .map_err(|e| StoreError::Corrupt { key: secret_key(company, name), reason: e.to_string() })?;
+        self.store.put(&secret_key(company, name), Bytes::from(body)).await?;
         let mut values = self.values.write().unwrap_or_else(|p| p.into_inner());
-        values
-            .entry(company.to_string())
-            .or_default()
-            .insert(name.to_string(), SecretValue::new(value));
+        values.entry(company.to_string()).or_default().insert(name.to_string(), SecretValue::new(value));
         Ok(())
     }
 
     /// The names of a tenant's secrets (never their values).
     pub fn names(&self, company: &str) -> Vec<String> {
         let values = self.values.read().unwrap_or_else(|p| p.into_inner());
-        let mut names: Vec<String> = values
-            .get(company)
-            .map(|m| m.keys().cloned().collect())
-            .unwrap_or_default();
+        let mut names: Vec<String> = values.get(company).map(|m| m.keys().cloned().collect()).unwrap_or_default();
         names.sort();
         names
     }
@@ -206,12 +180,7 @@ impl SecretVault {
                 continue;
             }
             for object in self.store.list(&format!("{company}/secrets/")).await? {
-                let Some(name) = object
-                    .key
-                    .rsplit('/')
-                    .next()
-                    .and_then(|n| n.strip_suffix(".json"))
-                else {
+                let Some(name) = object.key.rsplit('/').next().and_then(|n| n.strip_suffix(".json")) else {
                     continue;
                 };
                 let Some(stored) = self.store.get(&object.key).await? else {
@@ -220,10 +189,7 @@ impl SecretVault {
                 match self.open(&company, name, &stored.body) {
                     Some(value) => {
                         let mut values = self.values.write().unwrap_or_else(|p| p.into_inner());
-                        values
-                            .entry(company.clone())
-                            .or_default()
-                            .insert(name.to_string(), value);
+                        values.entry(company.clone()).or_default().insert(name.to_string(), value);
                         loaded += 1;
                     }
                     None => {
@@ -241,21 +207,14 @@ impl SecretVault {
         let mut sealed = STANDARD.decode(blob.ciphertext).ok()?;
         let plain = self
             .key
-            .open_in_place(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(aad(company, name).as_bytes()),
-                &mut sealed,
-            )
+            .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(aad(company, name).as_bytes()), &mut sealed)
             .ok()?;
         Some(SecretValue::new(std::str::from_utf8(plain).ok()?))
     }
 
     /// The secrets of one tenant, as plugins' hosts see them.
     pub fn tenant(self: &Arc<Self>, company: &str) -> Arc<dyn SecretSource> {
-        Arc::new(TenantSecrets {
-            vault: self.clone(),
-            company: company.to_string(),
-        })
+        Arc::new(TenantSecrets { vault: self.clone(), company: company.to_string() })
     }
 
     fn get(&self, company: &str, name: &str) -> Option<SecretValue> {
@@ -288,22 +247,12 @@ mod tests {
         let store: Arc<dyn ObjectStore> = Arc::new(FsStore::open(dir.path()).expect("store"));
         let key = STANDARD.encode([7u8; 32]);
         let vault = Arc::new(SecretVault::new(store.clone(), Some(&key)).expect("vault"));
-        vault
-            .put("acme", "api-key", "s3cr3t-value-123")
-            .await
-            .expect("put");
+        vault.put("acme", "api-key", "s3cr3t-value-123").await.expect("put");
 
         let stored = std::fs::read(dir.path().join("acme/secrets/api-key.json")).expect("stored");
-        assert!(
-            !String::from_utf8_lossy(&stored).contains("s3cr3t-value-123"),
-            "stored in plain text"
-        );
+        assert!(!String::from_utf8_lossy(&stored).contains("s3cr3t-value-123"), "stored in plain text");
         assert_eq!(
-            vault
-                .tenant("acme")
-                .get("api-key")
-                .map(|v| v.expose().to_string())
-                .as_deref(),
+            vault.tenant("acme").get("api-key").map(|v| v.expose().to_string()).as_deref(),
             Some("s3cr3t-value-123")
         );
         assert!(vault.tenant("globex").get("api-key").is_none());
@@ -314,20 +263,14 @@ mod tests {
         let reloaded = Arc::new(SecretVault::new(store.clone(), Some(&key)).expect("vault"));
         assert_eq!(reloaded.load_all().await.expect("load"), 1);
         assert!(reloaded.tenant("acme").get("api-key").is_some());
-        let wrong = Arc::new(
-            SecretVault::new(store.clone(), Some(&STANDARD.encode([8u8; 32]))).expect("vault"),
-        );
+        let wrong = Arc::new(SecretVault::new(store.clone(), Some(&STANDARD.encode([8u8; 32]))).expect("vault"));
         assert_eq!(wrong.load_all().await.expect("load"), 0);
 
         // A blob moved to another tenant does not decrypt there.
         std::fs::create_dir_all(dir.path().join("globex/secrets")).expect("mkdir");
         std::fs::write(dir.path().join("globex/secrets/api-key.json"), &stored).expect("copy");
         let moved = Arc::new(SecretVault::new(store, Some(&key)).expect("vault"));
-        assert_eq!(
-            moved.load_all().await.expect("load"),
-            1,
-            "only acme's copy decrypts"
-        );
+        assert_eq!(moved.load_all().await.expect("load"), 1, "only acme's copy decrypts");
         assert!(moved.tenant("globex").get("api-key").is_none());
     }
 }

@@ -18,7 +18,11 @@ use crate::engine::{Engine, EngineConfig};
 use crate::events::EventLog;
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
-use crate::queue::{self, Pointer};
+use crate::pipeline::Pipeline;
+use crate::pipeline::config::TenantConfigs;
+use crate::pipeline::schema::Schemas;
+use crate::projections::Projections;
+use crate::queue;
 use crate::registry::Registry;
 use crate::scheduler::{Runner, Scheduler};
 use crate::secrets::SecretVault;
@@ -32,11 +36,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn ObjectStore>>
     let store: Arc<dyn ObjectStore> = match config.store.backend {
         StoreBackend::Fs => Arc::new(FsStore::open(&config.data_dir)?),
         StoreBackend::S3 => {
-            let s3 = config
-                .store
-                .s3
-                .as_ref()
-                .context("store.backend = \"s3\" needs [store.s3]")?;
+            let s3 = config.store.s3.as_ref().context("store.backend = \"s3\" needs [store.s3]")?;
             Arc::new(S3Store::connect(s3).await?)
         }
     };
@@ -69,10 +69,7 @@ pub async fn build(config: Config) -> anyhow::Result<Runtime> {
             "tokens are checked with the built-in development key: set auth.hs256_secret or a public key before exposing this server"
         );
     }
-    let vault = Arc::new(SecretVault::new(
-        store.clone(),
-        config.secrets.key.as_deref(),
-    )?);
+    let vault = Arc::new(SecretVault::new(store.clone(), config.secrets.key.as_deref())?);
     if vault.uses_development_key() {
         tracing::warn!(
             "tenants' secrets are encrypted with the built-in development key: set secrets.key before storing real secrets"
@@ -87,19 +84,31 @@ pub async fn build(config: Config) -> anyhow::Result<Runtime> {
         deny_private_networks: config.engine.deny_private_networks,
     })?;
     let registry = Arc::new(Registry::new(engine, store.clone(), vault.clone()));
-    let plugins = registry
-        .load_all()
-        .await
-        .context("loading the active plugins")?;
+    let plugins = registry.load_all().await.context("loading the active plugins")?;
     tracing::info!(plugins, "plugins loaded");
 
+    let configs = Arc::new(TenantConfigs::new(store.clone()));
+    configs.load_all().await.context("loading tenants' pipeline configurations")?;
+    let schemas = Arc::new(Schemas::new(store.clone()).map_err(anyhow::Error::msg)?);
+    schemas.load_all().await.context("loading tenants' order schemas")?;
+    let log = EventLog::new(store.clone());
+    let started = std::time::Instant::now();
+    let projections = Arc::new(Projections::rebuild(&log).await.context("rebuilding the projections")?);
+    tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "projections rebuilt from the event log");
+
     let (queue, pointers) = queue::channel(config.queue.capacity);
-    tokio::spawn(consume_pointers(pointers));
-    let ingest = Ingest::new(EventLog::new(store.clone()), queue.clone());
-    let scheduler = Scheduler::new(
-        Runner::new(ingest.clone(), store.clone(), None),
+    let ingest = Ingest::new(log.clone(), queue.clone(), configs.clone());
+    let pipeline = Arc::new(Pipeline::new(
+        log,
         registry.clone(),
-    );
+        projections.clone(),
+        configs.clone(),
+        schemas.clone(),
+        queue.clone(),
+        None,
+    ));
+    pipeline.spawn(pointers);
+    let scheduler = Scheduler::new(Runner::new(ingest.clone(), store.clone(), None), registry.clone());
     let state = AppState::new(Shared {
         ingest,
         auth,
@@ -112,6 +121,10 @@ pub async fn build(config: Config) -> anyhow::Result<Runtime> {
         scheduler,
         vault,
         log_sink: None,
+        pipeline,
+        projections,
+        configs,
+        schemas,
     });
     Ok(Runtime { state, config })
 }
@@ -135,6 +148,8 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let Runtime { state, config } = runtime;
     state.scheduler.sync();
+    state.pipeline.recover().await;
+    state.pipeline.spawn_sweeper();
     let addr = listener.local_addr()?;
     tracing::info!(%addr, store = %state.store.describe(), "portitor listening");
 
@@ -147,8 +162,7 @@ pub async fn run(
         let _ = rx.wait_for(|stop| *stop).await;
     };
     let scheduler = state.scheduler.clone();
-    let server =
-        axum::serve(listener, api::app(state)).with_graceful_shutdown(stopped(stop_rx.clone()));
+    let server = axum::serve(listener, api::app(state)).with_graceful_shutdown(stopped(stop_rx.clone()));
     let grace = Duration::from_secs(config.http.shutdown_grace_secs);
     tokio::select! {
         result = server => result.context("the HTTP server failed")?,
@@ -159,15 +173,6 @@ pub async fn run(
     scheduler.stop(grace).await;
     tracing::info!("portitor stopped");
     Ok(())
-}
-
-/// Takes pointers off the queue. The pipeline that acts on them is built
-/// on this same receiver; until a consumer is configured, pointers are
-/// counted and dropped — the orders themselves are durable in the log.
-async fn consume_pointers(mut pointers: tokio::sync::mpsc::Receiver<Pointer>) {
-    while let Some(pointer) = pointers.recv().await {
-        tracing::debug!(key = %pointer.key, event = %pointer.event, "pointer received");
-    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -24,8 +24,8 @@ pub struct Verified {
 }
 
 fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
-        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
     for part in parts {
         mac.update(part);
     }
@@ -33,11 +33,7 @@ fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
 }
 
 fn keys(secret: &SecretValue) -> impl Iterator<Item = &str> {
-    secret
-        .expose()
-        .lines()
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
+    secret.expose().lines().map(str::trim).filter(|k| !k.is_empty())
 }
 
 /// Verifies a request under a built-in scheme. `header` looks a header up
@@ -49,16 +45,10 @@ pub fn verify(
     secret: Option<SecretValue>,
     now: i64,
 ) -> Result<Verified, String> {
-    let missing_secret =
-        |name: &str| format!("the webhook secret `{name}` is not set for this tenant");
+    let missing_secret = |name: &str| format!("the webhook secret `{name}` is not set for this tenant");
     match auth {
         WebhookAuth::Jwt | WebhookAuth::None => Err("not a signature scheme".into()),
-        WebhookAuth::HmacSha256 {
-            header: name,
-            secret: secret_name,
-            encoding,
-            delivery_id_header,
-        } => {
+        WebhookAuth::HmacSha256 { header: name, secret: secret_name, encoding, delivery_id_header } => {
             let secret = secret.ok_or_else(|| missing_secret(secret_name))?;
             let given = header(name).ok_or_else(|| format!("missing signature header `{name}`"))?;
             let given = given.trim();
@@ -68,20 +58,13 @@ pub fn verify(
                 SignatureEncoding::Hex => hex::decode(given.to_ascii_lowercase()).ok(),
             }
             .ok_or("the signature is not validly encoded")?;
-            let matches = keys(&secret)
-                .any(|key| bool::from(hmac_sha256(key.as_bytes(), &[body]).ct_eq(&given)));
+            let matches = keys(&secret).any(|key| bool::from(hmac_sha256(key.as_bytes(), &[body]).ct_eq(&given)));
             if !matches {
                 return Err("bad signature".into());
             }
-            Ok(Verified {
-                scheme: "hmac",
-                delivery_id: delivery_id_header.as_ref().and_then(|h| header(h)),
-            })
+            Ok(Verified { scheme: "hmac", delivery_id: delivery_id_header.as_ref().and_then(|h| header(h)) })
         }
-        WebhookAuth::Stripe {
-            secret: secret_name,
-            tolerance_secs,
-        } => {
+        WebhookAuth::Stripe { secret: secret_name, tolerance_secs } => {
             let secret = secret.ok_or_else(|| missing_secret(secret_name))?;
             let value = header("stripe-signature").ok_or("missing `Stripe-Signature` header")?;
             let mut timestamp = None;
@@ -95,9 +78,7 @@ pub fn verify(
             }
             let t = timestamp.ok_or("`Stripe-Signature` has no timestamp")?;
             if t < now - *tolerance_secs as i64 {
-                return Err(format!(
-                    "the signature's timestamp is older than the tolerance of {tolerance_secs} s"
-                ));
+                return Err(format!("the signature's timestamp is older than the tolerance of {tolerance_secs} s"));
             }
             let prefix = format!("{t}.");
             let matches = keys(&secret).any(|key| {
@@ -111,32 +92,19 @@ pub fn verify(
             let delivery_id = serde_json::from_slice::<serde_json::Value>(body)
                 .ok()
                 .and_then(|v| v["id"].as_str().map(str::to_string));
-            Ok(Verified {
-                scheme: "stripe",
-                delivery_id,
-            })
+            Ok(Verified { scheme: "stripe", delivery_id })
         }
-        WebhookAuth::StandardWebhooks {
-            secret: secret_name,
-            tolerance_secs,
-        } => {
+        WebhookAuth::StandardWebhooks { secret: secret_name, tolerance_secs } => {
             let secret = secret.ok_or_else(|| missing_secret(secret_name))?;
             let id = header("webhook-id").ok_or("missing `webhook-id` header")?;
-            let timestamp =
-                header("webhook-timestamp").ok_or("missing `webhook-timestamp` header")?;
-            let signatures =
-                header("webhook-signature").ok_or("missing `webhook-signature` header")?;
+            let timestamp = header("webhook-timestamp").ok_or("missing `webhook-timestamp` header")?;
+            let signatures = header("webhook-signature").ok_or("missing `webhook-signature` header")?;
             if id.contains('.') || timestamp.contains('.') {
                 return Err("`webhook-id` and `webhook-timestamp` must not contain `.`".into());
             }
-            let ts: i64 = timestamp
-                .trim()
-                .parse()
-                .map_err(|_| "`webhook-timestamp` is not a number")?;
+            let ts: i64 = timestamp.trim().parse().map_err(|_| "`webhook-timestamp` is not a number")?;
             if (now - ts).abs() > *tolerance_secs as i64 {
-                return Err(format!(
-                    "the signature's timestamp is outside the tolerance of {tolerance_secs} s"
-                ));
+                return Err(format!("the signature's timestamp is outside the tolerance of {tolerance_secs} s"));
             }
             let given: Vec<Vec<u8>> = signatures
                 .split(' ')
@@ -155,10 +123,7 @@ pub fn verify(
             if !matches {
                 return Err("bad signature".into());
             }
-            Ok(Verified {
-                scheme: "standard-webhooks",
-                delivery_id: Some(id),
-            })
+            Ok(Verified { scheme: "standard-webhooks", delivery_id: Some(id) })
         }
     }
 }
@@ -172,10 +137,7 @@ mod tests {
     use super::*;
 
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.to_string())).collect();
         move |name: &str| map.get(&name.to_ascii_lowercase()).cloned()
     }
 
@@ -194,36 +156,15 @@ mod tests {
     fn shopify_vector_verifies_and_a_changed_body_does_not() {
         let secret = Some(SecretValue::new("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"));
         let headers = lookup(&[
-            (
-                "x-shopify-hmac-sha256",
-                "rGBuSk0NbsuPdjDb28WH57Cx6YOcbNNGs7J8uR2Y3wU=",
-            ),
-            (
-                "x-shopify-webhook-id",
-                "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
-            ),
+            ("x-shopify-hmac-sha256", "rGBuSk0NbsuPdjDb28WH57Cx6YOcbNNGs7J8uR2Y3wU="),
+            ("x-shopify-webhook-id", "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"),
         ]);
-        let verified = verify(
-            &shopify(),
-            &headers,
-            SHOPIFY_BODY.as_bytes(),
-            secret.clone(),
-            0,
-        )
-        .expect("valid");
-        assert_eq!(
-            verified.delivery_id.as_deref(),
-            Some("b54557e4-bdd9-4b37-8a5f-bf7d70bcd043")
-        );
+        let verified = verify(&shopify(), &headers, SHOPIFY_BODY.as_bytes(), secret.clone(), 0).expect("valid");
+        assert_eq!(verified.delivery_id.as_deref(), Some("b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"));
         let tampered = SHOPIFY_BODY.replace("748.00", "7.48");
-        assert_eq!(
-            verify(&shopify(), &headers, tampered.as_bytes(), secret.clone(), 0),
-            Err("bad signature".into())
-        );
+        assert_eq!(verify(&shopify(), &headers, tampered.as_bytes(), secret.clone(), 0), Err("bad signature".into()));
         // During a rotation, the old and the new key both pass.
-        let rotating = Some(SecretValue::new(
-            "shpss_new_key\n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",
-        ));
+        let rotating = Some(SecretValue::new("shpss_new_key\n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"));
         assert!(verify(&shopify(), &headers, SHOPIFY_BODY.as_bytes(), rotating, 0).is_ok());
         assert!(
             verify(&shopify(), lookup(&[]), SHOPIFY_BODY.as_bytes(), secret, 0)
@@ -240,41 +181,23 @@ mod tests {
             encoding: SignatureEncoding::Hex,
             delivery_id_header: None,
         };
-        let signature = hex::encode(hmac_sha256(
-            b"It's a Secret to Everybody",
-            &[b"Hello, World!"],
-        ));
-        assert_eq!(
-            signature,
-            "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
-        );
+        let signature = hex::encode(hmac_sha256(b"It's a Secret to Everybody", &[b"Hello, World!"]));
+        assert_eq!(signature, "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17");
         let headers = lookup(&[("x-hub-signature-256", &format!("sha256={signature}"))]);
         assert!(
-            verify(
-                &auth,
-                &headers,
-                b"Hello, World!",
-                Some(SecretValue::new("It's a Secret to Everybody")),
-                0
-            )
-            .is_ok()
+            verify(&auth, &headers, b"Hello, World!", Some(SecretValue::new("It's a Secret to Everybody")), 0).is_ok()
         );
     }
 
     const SW_BODY: &str = r#"{"type":"shipment.delivered","timestamp":"2026-01-01T00:00:00Z","data":{"shipment_id":"00370726201234567894","carrier":"postnord"}}"#;
 
     fn standard_webhooks() -> WebhookAuth {
-        WebhookAuth::StandardWebhooks {
-            secret: "sw".into(),
-            tolerance_secs: 300,
-        }
+        WebhookAuth::StandardWebhooks { secret: "sw".into(), tolerance_secs: 300 }
     }
 
     #[test]
     fn standard_webhooks_vector_rotation_and_tolerance() {
-        let secret = Some(SecretValue::new(
-            "whsec_bm9yZGljLWRlbW8tc2lnbmluZy1rZXktMzItYnl0ZXM=",
-        ));
+        let secret = Some(SecretValue::new("whsec_bm9yZGljLWRlbW8tc2lnbmluZy1rZXktMzItYnl0ZXM="));
         let signed = |signature: &str| {
             lookup(&[
                 ("webhook-id", "msg_2q7NordicDemo0001"),
@@ -283,111 +206,38 @@ mod tests {
             ])
         };
         let one = signed("v1,KYOEsRXDn+N9iAN5IhqIUROqPaSc1otzVGdbpUCvMuU=");
-        let verified = verify(
-            &standard_webhooks(),
-            &one,
-            SW_BODY.as_bytes(),
-            secret.clone(),
-            1_767_225_600,
-        )
-        .expect("valid");
-        assert_eq!(
-            verified.delivery_id.as_deref(),
-            Some("msg_2q7NordicDemo0001")
-        );
-        let two = signed(
-            "v1,KYOEsRXDn+N9iAN5IhqIUROqPaSc1otzVGdbpUCvMuU= v1,Uv1QlBJ29ON89MGPn/XR/QD0xfUqOz86us+k5rT7V3g=",
-        );
-        assert!(
-            verify(
-                &standard_webhooks(),
-                &two,
-                SW_BODY.as_bytes(),
-                secret.clone(),
-                1_767_225_600
-            )
-            .is_ok()
-        );
-        let old_only = Some(SecretValue::new(
-            "whsec_cHJldmlvdXMtcm90YXRlZC1rZXktZm9yLWRlbW8tMDE=",
-        ));
-        assert!(
-            verify(
-                &standard_webhooks(),
-                &two,
-                SW_BODY.as_bytes(),
-                old_only.clone(),
-                1_767_225_600
-            )
-            .is_ok()
-        );
-        assert!(
-            verify(
-                &standard_webhooks(),
-                &one,
-                SW_BODY.as_bytes(),
-                old_only,
-                1_767_225_600
-            )
-            .is_err()
-        );
+        let verified =
+            verify(&standard_webhooks(), &one, SW_BODY.as_bytes(), secret.clone(), 1_767_225_600).expect("valid");
+        assert_eq!(verified.delivery_id.as_deref(), Some("msg_2q7NordicDemo0001"));
+        let two =
+            signed("v1,KYOEsRXDn+N9iAN5IhqIUROqPaSc1otzVGdbpUCvMuU= v1,Uv1QlBJ29ON89MGPn/XR/QD0xfUqOz86us+k5rT7V3g=");
+        assert!(verify(&standard_webhooks(), &two, SW_BODY.as_bytes(), secret.clone(), 1_767_225_600).is_ok());
+        let old_only = Some(SecretValue::new("whsec_cHJldmlvdXMtcm90YXRlZC1rZXktZm9yLWRlbW8tMDE="));
+        assert!(verify(&standard_webhooks(), &two, SW_BODY.as_bytes(), old_only.clone(), 1_767_225_600).is_ok());
+        assert!(verify(&standard_webhooks(), &one, SW_BODY.as_bytes(), old_only, 1_767_225_600).is_err());
         for now in [1_767_225_600 + 301, 1_767_225_600 - 301] {
-            let error = verify(
-                &standard_webhooks(),
-                &one,
-                SW_BODY.as_bytes(),
-                secret.clone(),
-                now,
-            )
-            .expect_err("outside");
+            let error =
+                verify(&standard_webhooks(), &one, SW_BODY.as_bytes(), secret.clone(), now).expect_err("outside");
             assert!(error.contains("tolerance"), "{error}");
         }
     }
 
     #[test]
     fn stripe_vector_and_past_only_tolerance() {
-        let auth = WebhookAuth::Stripe {
-            secret: "stripe".into(),
-            tolerance_secs: 300,
-        };
+        let auth = WebhookAuth::Stripe { secret: "stripe".into(), tolerance_secs: 300 };
         let secret = Some(SecretValue::new("whsec_NordicDemoStripeSecret7Kq2"));
-        let body =
-            r#"{"id":"evt_1QNordicDemo0001","object":"event","type":"checkout.session.completed"}"#;
+        let body = r#"{"id":"evt_1QNordicDemo0001","object":"event","type":"checkout.session.completed"}"#;
         let headers = lookup(&[(
             "stripe-signature",
             "t=1767225600,v1=86d72f1d7e5f1dcb4225765ff99cb608cd41da103bae2f85e50557f8e8153cf8",
         )]);
-        let verified = verify(
-            &auth,
-            &headers,
-            body.as_bytes(),
-            secret.clone(),
-            1_767_225_600,
-        )
-        .expect("valid");
-        assert_eq!(
-            verified.delivery_id.as_deref(),
-            Some("evt_1QNordicDemo0001")
-        );
+        let verified = verify(&auth, &headers, body.as_bytes(), secret.clone(), 1_767_225_600).expect("valid");
+        assert_eq!(verified.delivery_id.as_deref(), Some("evt_1QNordicDemo0001"));
         assert!(
-            verify(
-                &auth,
-                &headers,
-                body.as_bytes(),
-                secret.clone(),
-                1_767_225_600 - 3600
-            )
-            .is_ok(),
+            verify(&auth, &headers, body.as_bytes(), secret.clone(), 1_767_225_600 - 3600).is_ok(),
             "future timestamps pass"
         );
-        let error = verify(
-            &auth,
-            &headers,
-            body.as_bytes(),
-            secret,
-            1_767_225_600 + 301,
-        )
-        .expect_err("too old");
+        let error = verify(&auth, &headers, body.as_bytes(), secret, 1_767_225_600 + 301).expect_err("too old");
         assert!(error.contains("older than the tolerance"), "{error}");
     }
 }

@@ -17,8 +17,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use portitor::engine::{
-    BatchOutput, CallOptions, CallerIdentity, InvokeError, LoadedPlugin, PartnerRequest,
-    PluginEvent, PluginFailure,
+    BatchOutput, CallOptions, CallerIdentity, InvokeError, LoadedPlugin, PartnerRequest, PluginEvent, PluginFailure,
 };
 use portitor::host::Checkpointer;
 use portitor::secrets::StaticSecrets;
@@ -28,18 +27,12 @@ use support::ftp::{self, FtpServer};
 use support::partner::Partner;
 
 const SHOPIFY_ORDER: &str = include_str!("../../tests/fixtures/shopify-orders-create.json");
-const PRIME_CARGO_PACKED: &str =
-    include_str!("../../tests/fixtures/prime-cargo-pick-order-packed.json");
+const PRIME_CARGO_PACKED: &str = include_str!("../../tests/fixtures/prime-cargo-pick-order-packed.json");
 const BRING_FILE: &str = include_str!("../../tests/fixtures/ORD_NVNO_20260314T101500Z_000042.csv");
 const POSTNORD_RESPONSE: &str = include_str!("../../tests/fixtures/postnord-trackandtrace.json");
 
 fn identity() -> CallerIdentity {
-    CallerIdentity {
-        company: "acme".into(),
-        scheme: "hmac".into(),
-        subject: None,
-        delivery_id: None,
-    }
+    CallerIdentity { company: "acme".into(), scheme: "hmac".into(), subject: None, delivery_id: None }
 }
 
 fn post(headers: &[(&str, &str)], body: &str) -> PartnerRequest {
@@ -47,10 +40,7 @@ fn post(headers: &[(&str, &str)], body: &str) -> PartnerRequest {
         method: "POST".into(),
         path: "/webhooks".into(),
         query: None,
-        headers: headers
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect(),
+        headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
         body: body.as_bytes().to_vec(),
     }
 }
@@ -58,32 +48,14 @@ fn post(headers: &[(&str, &str)], body: &str) -> PartnerRequest {
 #[tokio::test]
 async fn shopify_orders_maps_an_order_to_the_order_model() {
     let engine = support::engine();
-    let plugin = support::load(
-        &engine,
-        "shopify-orders",
-        "kind = \"push-source\"",
-        StaticSecrets::new(),
-    );
-    assert_eq!(
-        plugin
-            .path(CallOptions::default())
-            .await
-            .expect("path")
-            .output,
-        "/webhooks/shopify/orders"
-    );
+    let plugin = support::load(&engine, "shopify-orders", "kind = \"push-source\"", StaticSecrets::new());
+    assert_eq!(plugin.path(CallOptions::default()).await.expect("path").output, "/webhooks/shopify/orders");
 
     let done = plugin
-        .handle(
-            &post(&[("X-Shopify-Topic", "orders/create")], SHOPIFY_ORDER),
-            &identity(),
-            CallOptions::default(),
-        )
+        .handle(&post(&[("X-Shopify-Topic", "orders/create")], SHOPIFY_ORDER), &identity(), CallOptions::default())
         .await
         .expect("handled");
-    let [event] = done.output.events.as_slice() else {
-        panic!("one event expected")
-    };
+    let [event] = done.output.events.as_slice() else { panic!("one event expected") };
     assert_eq!(event.kind, "order");
     assert_eq!(event.external_id, "5813370225002");
     let order = &event.payload;
@@ -102,29 +74,12 @@ async fn shopify_orders_maps_an_order_to_the_order_model() {
     assert_eq!(order["shippingMethod"]["name"], "PostNord MyPack Collect");
 
     let error = plugin
-        .handle(
-            &post(&[("x-shopify-topic", "orders/create")], "{not json"),
-            &identity(),
-            CallOptions::default(),
-        )
+        .handle(&post(&[("x-shopify-topic", "orders/create")], "{not json"), &identity(), CallOptions::default())
         .await
         .expect_err("malformed");
-    assert!(
-        matches!(
-            error,
-            InvokeError::Plugin {
-                failure: PluginFailure::InvalidInput(_),
-                ..
-            }
-        ),
-        "{error}"
-    );
+    assert!(matches!(error, InvokeError::Plugin { failure: PluginFailure::InvalidInput(_), .. }), "{error}");
     let error = plugin
-        .handle(
-            &post(&[("x-shopify-topic", "products/update")], SHOPIFY_ORDER),
-            &identity(),
-            CallOptions::default(),
-        )
+        .handle(&post(&[("x-shopify-topic", "products/update")], SHOPIFY_ORDER), &identity(), CallOptions::default())
         .await
         .expect_err("wrong topic");
     assert!(error.to_string().contains("products/update"), "{error}");
@@ -142,12 +97,7 @@ fn prime_cargo(engine: &portitor::engine::Engine) -> LoadedPlugin {
         issuer = "primecargo-demo"
         audience = "nordic-runtime"
     "#;
-    support::load(
-        engine,
-        "prime-cargo",
-        manifest,
-        StaticSecrets::new().with("callback-secret", PRIME_CARGO_SECRET),
-    )
+    support::load(engine, "prime-cargo", manifest, StaticSecrets::new().with("callback-secret", PRIME_CARGO_SECRET))
 }
 
 /// A Prime Cargo callback token for `body`, as the partner document describes.
@@ -161,10 +111,7 @@ fn prime_cargo_token(body: &str, jti: &str, exp_offset: i64, secret: &str) -> St
     let claims = URL_SAFE_NO_PAD.encode(claims.to_string());
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("key");
     mac.update(format!("{header}.{claims}").as_bytes());
-    format!(
-        "{header}.{claims}.{}",
-        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
-    )
+    format!("{header}.{claims}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
 }
 
 #[tokio::test]
@@ -174,80 +121,42 @@ async fn prime_cargo_verifies_the_callback_token_and_emits_a_shipment() {
     let token = prime_cargo_token(PRIME_CARGO_PACKED, "evt_pc_000187", 300, PRIME_CARGO_SECRET);
     let auth = format!("Bearer {token}");
     let done = plugin
-        .handle(
-            &post(&[("authorization", &auth)], PRIME_CARGO_PACKED),
-            &identity(),
-            CallOptions::default(),
-        )
+        .handle(&post(&[("authorization", &auth)], PRIME_CARGO_PACKED), &identity(), CallOptions::default())
         .await
         .expect("handled");
-    let [event] = done.output.events.as_slice() else {
-        panic!("one event expected")
-    };
+    let [event] = done.output.events.as_slice() else { panic!("one event expected") };
     assert_eq!(event.kind, "shipment");
     assert_eq!(event.external_id, "552310");
     assert_eq!(event.payload["orderNumber"], "DK-20931");
-    assert_eq!(
-        event.payload["parcels"][0]["trackingNumber"],
-        "00370726209876543210"
-    );
+    assert_eq!(event.payload["parcels"][0]["trackingNumber"], "00370726209876543210");
     assert_eq!(event.payload["parcels"][0]["weightGrams"], 1240);
     assert_eq!(event.payload["parcels"][0]["lines"][1]["quantity"], 2);
 
     let refused = |headers: Vec<(String, String)>, body: &'static str| {
         let plugin = plugin.clone();
         async move {
-            let request = PartnerRequest {
-                method: "POST".into(),
-                headers,
-                body: body.as_bytes().to_vec(),
-                ..Default::default()
-            };
-            match plugin
-                .handle(&request, &identity(), CallOptions::default())
-                .await
-            {
-                Err(InvokeError::Plugin {
-                    failure: PluginFailure::Unauthorized(m),
-                    ..
-                }) => m,
+            let request =
+                PartnerRequest { method: "POST".into(), headers, body: body.as_bytes().to_vec(), ..Default::default() };
+            match plugin.handle(&request, &identity(), CallOptions::default()).await {
+                Err(InvokeError::Plugin { failure: PluginFailure::Unauthorized(m), .. }) => m,
                 other => panic!("expected unauthorized, got {other:?}"),
             }
         }
     };
     let bearer = |t: String| vec![("authorization".to_string(), format!("Bearer {t}"))];
     let forged = prime_cargo_token(PRIME_CARGO_PACKED, "evt_pc_000187", 300, "not-the-secret");
-    assert_eq!(
-        refused(bearer(forged), PRIME_CARGO_PACKED).await,
-        "bad token signature"
-    );
-    let expired = prime_cargo_token(
-        PRIME_CARGO_PACKED,
-        "evt_pc_000187",
-        -3600,
-        PRIME_CARGO_SECRET,
-    );
-    assert_eq!(
-        refused(bearer(expired), PRIME_CARGO_PACKED).await,
-        "token expired"
-    );
-    let other_body = r#"{"eventType":"PickOrderPacked","eventId":"evt_pc_000187","orderNumber":"DK-1","pickOrderHeaderId":1}"#;
-    assert_eq!(
-        refused(bearer(token.clone()), other_body).await,
-        "the token does not belong to this body"
-    );
-    assert_eq!(
-        refused(vec![], PRIME_CARGO_PACKED).await,
-        "no Authorization header"
-    );
+    assert_eq!(refused(bearer(forged), PRIME_CARGO_PACKED).await, "bad token signature");
+    let expired = prime_cargo_token(PRIME_CARGO_PACKED, "evt_pc_000187", -3600, PRIME_CARGO_SECRET);
+    assert_eq!(refused(bearer(expired), PRIME_CARGO_PACKED).await, "token expired");
+    let other_body =
+        r#"{"eventType":"PickOrderPacked","eventId":"evt_pc_000187","orderNumber":"DK-1","pickOrderHeaderId":1}"#;
+    assert_eq!(refused(bearer(token.clone()), other_body).await, "the token does not belong to this body");
+    assert_eq!(refused(vec![], PRIME_CARGO_PACKED).await, "no Authorization header");
 
     // The partner document's test vector: its signature verifies, and it expired in March 2026.
     let vector_body = r#"{"eventType":"PickOrderPacked","eventId":"evt_pc_000187","orderNumber":"DK-20931","pickOrderHeaderId":552310}"#;
     let vector = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJwcmltZWNhcmdvLWRlbW8iLCJhdWQiOiJub3JkaWMtcnVudGltZSIsImlhdCI6MTc3MzQ4MjQwMCwiZXhwIjoxNzczNDgyNzAwLCJqdGkiOiJldnRfcGNfMDAwMTg3IiwiYm9keV9zaGEyNTYiOiJhYmY1OGM3NWQwMDZiMTI2YzJlN2Q4MmRkMmQ2YjA0MDE3ZjBhOGNjYjFjYTIwNzI0NjdiZjRmOWU4MmY4YWIxIn0.iMH_hKCBkNaMrDHmECAcu3VrepilKR13LFdBngC-J6U";
-    assert_eq!(
-        refused(bearer(vector.to_string()), vector_body).await,
-        "token expired"
-    );
+    assert_eq!(refused(bearer(vector.to_string()), vector_body).await, "token expired");
 }
 
 // ---------------------------------------------------------------- bring-ftp
@@ -292,11 +201,7 @@ fn orders_file(numbers: &[&str], price: &str) -> String {
 }
 
 async fn fetch(plugin: &LoadedPlugin, cursor: &Option<String>) -> BatchOutput {
-    plugin
-        .fetch(cursor.clone(), None, CallOptions::default())
-        .await
-        .expect("fetch")
-        .output
+    plugin.fetch(cursor.clone(), None, CallOptions::default()).await.expect("fetch").output
 }
 
 fn ids(events: &[PluginEvent]) -> Vec<String> {
@@ -309,36 +214,19 @@ fn ids(events: &[PluginEvent]) -> Vec<String> {
 async fn bring_ftp_maps_the_partners_file() {
     let engine = support::engine();
     let server = FtpServer::start();
-    server.put(
-        "in/ORD_NVNO_20260314T101500Z_000042.csv",
-        BRING_FILE,
-        ftp::now_secs() - 60,
-    );
+    server.put("in/ORD_NVNO_20260314T101500Z_000042.csv", BRING_FILE, ftp::now_secs() - 60);
     let plugin = bring(&engine, &server, "");
     let batch = fetch(&plugin, &None).await;
     assert_eq!(ids(&batch.events), ["NO-30117", "NO-30118"]);
-    let first = &batch
-        .events
-        .iter()
-        .find(|e| e.external_id == "NO-30117")
-        .expect("NO-30117")
-        .payload;
+    let first = &batch.events.iter().find(|e| e.external_id == "NO-30117").expect("NO-30117").payload;
     assert_eq!(first["currency"], "NOK");
     assert_eq!(first["lineItems"].as_array().expect("lines").len(), 2);
     assert_eq!(first["lineItems"][1]["quantity"], 2);
     assert_eq!(first["totals"]["total"], "2357.00");
     assert_eq!(first["shippingMethod"]["carrier"], "BRING");
     assert_eq!(first["shippingMethod"]["pickupPointId"], "151243");
-    let second = &batch
-        .events
-        .iter()
-        .find(|e| e.external_id == "NO-30118")
-        .expect("NO-30118")
-        .payload;
-    assert_eq!(
-        second["shippingAddress"]["address2"], "Bygg B; 2. etg",
-        "quoted separators survive"
-    );
+    let second = &batch.events.iter().find(|e| e.external_id == "NO-30118").expect("NO-30118").payload;
+    assert_eq!(second["shippingAddress"]["address2"], "Bygg B; 2. etg", "quoted separators survive");
     assert_eq!(second["shippingAddress"]["company"], "Hansen Fjellsport AS");
     assert_eq!(second["deliveryInstruction"], "Legg i postkassen");
 }
@@ -361,11 +249,7 @@ async fn bring_ftp_reads_files_with_equal_times_once_and_changed_files_again() {
 
     // Nothing new: nothing again (the unsettled files are hashed, not re-emitted).
     let batch = fetch(&plugin, &cursor).await;
-    assert!(
-        batch.events.is_empty(),
-        "read twice: {:?}",
-        ids(&batch.events)
-    );
+    assert!(batch.events.is_empty(), "read twice: {:?}", ids(&batch.events));
     cursor = Some(batch.next_cursor);
 
     // A file landing in the same second as the last ones is not skipped.
@@ -378,10 +262,7 @@ async fn bring_ftp_reads_files_with_equal_times_once_and_changed_files_again() {
     server.put("in/A.csv", &orders_file(&["NO-1"], "1999.00"), t0);
     let batch = fetch(&plugin, &cursor).await;
     assert_eq!(ids(&batch.events), ["NO-1"]);
-    assert_eq!(
-        batch.events[0].payload["lineItems"][0]["unitPrice"],
-        "1999.00"
-    );
+    assert_eq!(batch.events[0].payload["lineItems"][0]["unitPrice"], "1999.00");
     cursor = Some(batch.next_cursor);
 
     // A newer file settles the older ones.
@@ -391,11 +272,7 @@ async fn bring_ftp_reads_files_with_equal_times_once_and_changed_files_again() {
     cursor = Some(batch.next_cursor);
 
     // A changed file (new size and time) is read again, whole.
-    server.put(
-        "in/B.csv",
-        &orders_file(&["NO-2", "NO-3", "NO-6"], "229.00"),
-        t0 + 20,
-    );
+    server.put("in/B.csv", &orders_file(&["NO-2", "NO-3", "NO-6"], "229.00"), t0 + 20);
     let batch = fetch(&plugin, &cursor).await;
     assert_eq!(ids(&batch.events), ["NO-2", "NO-3", "NO-6"]);
     cursor = Some(batch.next_cursor);
@@ -416,11 +293,7 @@ async fn bring_ftp_pages_through_a_full_folder() {
     let plugin = bring(&engine, &server, "max-files = \"2\"");
     let t0 = ftp::now_secs() - 600;
     for (i, name) in ["F1", "F2", "F3"].iter().enumerate() {
-        server.put(
-            &format!("in/{name}.csv"),
-            &orders_file(&[&format!("NO-{name}")], "1.00"),
-            t0 + i as u64,
-        );
+        server.put(&format!("in/{name}.csv"), &orders_file(&[&format!("NO-{name}")], "1.00"), t0 + i as u64);
     }
     let first = fetch(&plugin, &None).await;
     assert_eq!(ids(&first.events), ["NO-F1", "NO-F2"]);
@@ -443,10 +316,7 @@ impl Checkpointer for RecordingCheckpointer {
         _next: String,
     ) -> futures::future::BoxFuture<'_, Result<(), String>> {
         let present = (self.still_there)();
-        self.checkpoints
-            .lock()
-            .expect("lock")
-            .push((ids(&events), present));
+        self.checkpoints.lock().expect("lock").push((ids(&events), present));
         Box::pin(async { Ok(()) })
     }
 }
@@ -456,34 +326,20 @@ async fn bring_ftp_archives_a_file_only_after_its_orders_are_durable() {
     let engine = support::engine();
     let server = Arc::new(FtpServer::start());
     let plugin = bring(&engine, &server, "archive-folder = \"/in/archive\"");
-    server.put(
-        "in/G.csv",
-        &orders_file(&["NO-G1", "NO-G2"], "5.00"),
-        ftp::now_secs() - 60,
-    );
+    server.put("in/G.csv", &orders_file(&["NO-G1", "NO-G2"], "5.00"), ftp::now_secs() - 60);
     let watched = server.clone();
     let checkpointer = Arc::new(RecordingCheckpointer {
         checkpoints: Mutex::default(),
         still_there: Box::new(move || watched.exists("in/G.csv")),
     });
     let batch = plugin
-        .fetch(
-            None,
-            Some(checkpointer.clone() as Arc<dyn Checkpointer>),
-            CallOptions::default(),
-        )
+        .fetch(None, Some(checkpointer.clone() as Arc<dyn Checkpointer>), CallOptions::default())
         .await
         .expect("fetch")
         .output;
-    assert!(
-        batch.events.is_empty(),
-        "the events went out through the checkpoint"
-    );
+    assert!(batch.events.is_empty(), "the events went out through the checkpoint");
     let checkpoints = checkpointer.checkpoints.lock().expect("lock").clone();
-    assert_eq!(
-        checkpoints,
-        vec![(vec!["NO-G1".to_string(), "NO-G2".to_string()], true)]
-    );
+    assert_eq!(checkpoints, vec![(vec!["NO-G1".to_string(), "NO-G2".to_string()], true)]);
     assert!(!server.exists("in/G.csv"));
     assert!(server.exists("in/archive/G.csv"));
 }
@@ -492,22 +348,9 @@ async fn bring_ftp_archives_a_file_only_after_its_orders_are_durable() {
 async fn bring_ftp_refuses_to_run_without_its_password() {
     let engine = support::engine();
     let server = FtpServer::start();
-    let plugin = support::load(
-        &engine,
-        "bring-ftp",
-        &bring_manifest(server.port, ""),
-        StaticSecrets::new(),
-    );
-    let error = plugin
-        .fetch(None, None, CallOptions::default())
-        .await
-        .expect_err("no password");
-    assert!(
-        error
-            .to_string()
-            .contains("`bring-ftp-password` is not set"),
-        "{error}"
-    );
+    let plugin = support::load(&engine, "bring-ftp", &bring_manifest(server.port, ""), StaticSecrets::new());
+    let error = plugin.fetch(None, None, CallOptions::default()).await.expect_err("no password");
+    assert!(error.to_string().contains("`bring-ftp-password` is not set"), "{error}");
 }
 
 // ------------------------------------------------------- postnord-tracking
@@ -529,11 +372,7 @@ async fn track(
     Query(query): Query<HashMap<String, String>>,
 ) -> impl IntoResponse {
     if query.get("apikey").map(String::as_str) != Some(POSTNORD_KEY) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({"message": "bad apikey"})),
-        )
-            .into_response();
+        return (StatusCode::UNAUTHORIZED, Json(json!({"message": "bad apikey"}))).into_response();
     }
     let state = state.lock().expect("lock");
     if state.failing.contains(&id) {
@@ -569,9 +408,7 @@ async fn postnord_tracking_pages_through_items_and_resumes_where_the_last_page_e
         }
     }
     let server = Partner::start(
-        Router::new()
-            .route("/rest/shipment/v7/trackandtrace/id/{id}/public", get(track))
-            .with_state(state.clone()),
+        Router::new().route("/rest/shipment/v7/trackandtrace/id/{id}/public", get(track)).with_state(state.clone()),
     )
     .await;
     let manifest = format!(
@@ -596,10 +433,7 @@ async fn postnord_tracking_pages_through_items_and_resumes_where_the_last_page_e
         StaticSecrets::new().with("postnord-api-key", POSTNORD_KEY),
     );
     let polled = |from: usize| -> Vec<String> {
-        server.requests()[from..]
-            .iter()
-            .map(|r| r.path.split('/').nth(6).unwrap_or_default().to_string())
-            .collect()
+        server.requests()[from..].iter().map(|r| r.path.split('/').nth(6).unwrap_or_default().to_string()).collect()
     };
 
     let page1 = fetch(&plugin, &None).await;
@@ -607,20 +441,12 @@ async fn postnord_tracking_pages_through_items_and_resumes_where_the_last_page_e
     assert!(page1.events.iter().all(|e| e.kind == "tracking"));
     assert!(page1.has_more);
     assert_eq!(polled(0), ["I1", "I2"]);
-    assert!(
-        server
-            .requests()
-            .iter()
-            .all(|r| r.query.contains(&format!("apikey={POSTNORD_KEY}")))
-    );
+    assert!(server.requests().iter().all(|r| r.query.contains(&format!("apikey={POSTNORD_KEY}"))));
 
     // Page 2 fails at the partner: the cursor does not move.
     state.lock().expect("lock").failing.push("I3".into());
     let cursor1 = Some(page1.next_cursor);
-    let error = plugin
-        .fetch(cursor1.clone(), None, CallOptions::default())
-        .await
-        .expect_err("503");
+    let error = plugin.fetch(cursor1.clone(), None, CallOptions::default()).await.expect_err("503");
     assert!(error.is_transient(), "{error}");
     state.lock().expect("lock").failing.clear();
 
@@ -644,10 +470,7 @@ async fn postnord_tracking_pages_through_items_and_resumes_where_the_last_page_e
         *status = "DELIVERED".into();
     }
     let again = fetch(&plugin, &Some(page3.next_cursor)).await;
-    assert_eq!(
-        ids(&again.events),
-        ["I1|2026-03-15T19:42:03|SORTED_TERMINAL|7081"]
-    );
+    assert_eq!(ids(&again.events), ["I1|2026-03-15T19:42:03|SORTED_TERMINAL|7081"]);
     // A delivered item is no longer polled: the next round asks for I1 alone of the first page.
     let mut cursor = Some(again.next_cursor);
     for _ in 0..2 {

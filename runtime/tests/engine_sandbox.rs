@@ -9,43 +9,25 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use portitor::engine::{
-    CallOptions, CallerIdentity, Engine, InvokeError, LoadError, LoadedPlugin, OutputError,
-    PartnerRequest, PluginFailure,
+    CallOptions, CallerIdentity, Engine, InvokeError, LoadError, LoadedPlugin, OutputError, PartnerRequest,
+    PluginFailure,
 };
 use portitor::manifest::Manifest;
 use portitor::secrets::{SecretSource, StaticSecrets};
 use support::partner::Partner;
 
 fn request(body: &str) -> PartnerRequest {
-    PartnerRequest {
-        method: "POST".into(),
-        path: "/test".into(),
-        body: body.as_bytes().to_vec(),
-        ..Default::default()
-    }
+    PartnerRequest { method: "POST".into(), path: "/test".into(), body: body.as_bytes().to_vec(), ..Default::default() }
 }
 
 fn identity() -> CallerIdentity {
-    CallerIdentity {
-        company: "acme".into(),
-        scheme: "none".into(),
-        subject: None,
-        delivery_id: None,
-    }
+    CallerIdentity { company: "acme".into(), scheme: "none".into(), subject: None, delivery_id: None }
 }
 
 /// A call of the well-behaved counter plugin, which must succeed after any hostile one.
 async fn well_behaved_call_succeeds(engine: &Engine) {
-    let counter = support::load(
-        engine,
-        "test-counter",
-        "kind = \"push-source\"",
-        StaticSecrets::new(),
-    );
-    let done = counter
-        .handle(&request("after"), &identity(), CallOptions::default())
-        .await
-        .expect("healthy call");
+    let counter = support::load(engine, "test-counter", "kind = \"push-source\"", StaticSecrets::new());
+    let done = counter.handle(&request("after"), &identity(), CallOptions::default()).await.expect("healthy call");
     assert_eq!(done.output.events.len(), 1);
     assert_eq!(done.output.events[0].external_id, "after");
 }
@@ -53,58 +35,30 @@ async fn well_behaved_call_succeeds(engine: &Engine) {
 async fn handle(
     plugin: &LoadedPlugin,
 ) -> Result<portitor::engine::Invocation<portitor::engine::PushOutput>, InvokeError> {
-    plugin
-        .handle(&request("x"), &identity(), CallOptions::default())
-        .await
+    plugin.handle(&request("x"), &identity(), CallOptions::default()).await
 }
 
 #[tokio::test]
 async fn an_infinite_loop_stops_at_its_timeout() {
     let engine = support::engine();
-    let spin = support::load(
-        &engine,
-        "test-loop",
-        "kind = \"push-source\"\n[limits]\ntimeout_ms = 300",
-        StaticSecrets::new(),
-    );
+    let spin =
+        support::load(&engine, "test-loop", "kind = \"push-source\"\n[limits]\ntimeout_ms = 300", StaticSecrets::new());
     let started = Instant::now();
     let error = handle(&spin).await.expect_err("the loop must not finish");
     let elapsed = started.elapsed();
-    assert!(
-        matches!(&error, InvokeError::Timeout { limit, .. } if *limit == Duration::from_millis(300)),
-        "{error}"
-    );
-    assert!(
-        error.to_string().contains("acme/test-loop"),
-        "the error names the plugin: {error}"
-    );
-    assert!(
-        elapsed < Duration::from_millis(1_500),
-        "stopped after {elapsed:?}"
-    );
+    assert!(matches!(&error, InvokeError::Timeout { limit, .. } if *limit == Duration::from_millis(300)), "{error}");
+    assert!(error.to_string().contains("acme/test-loop"), "the error names the plugin: {error}");
+    assert!(elapsed < Duration::from_millis(1_500), "stopped after {elapsed:?}");
     well_behaved_call_succeeds(&engine).await;
 }
 
 #[tokio::test]
 async fn fuel_limits_stop_a_loop_deterministically() {
     let engine = support::engine();
-    let spin = support::load(
-        &engine,
-        "test-loop",
-        "kind = \"push-source\"\n[limits]\nfuel = 5000000",
-        StaticSecrets::new(),
-    );
+    let spin =
+        support::load(&engine, "test-loop", "kind = \"push-source\"\n[limits]\nfuel = 5000000", StaticSecrets::new());
     let error = handle(&spin).await.expect_err("the loop must not finish");
-    assert!(
-        matches!(
-            error,
-            InvokeError::FuelExhausted {
-                limit: 5_000_000,
-                ..
-            }
-        ),
-        "{error}"
-    );
+    assert!(matches!(error, InvokeError::FuelExhausted { limit: 5_000_000, .. }), "{error}");
     well_behaved_call_succeeds(&engine).await;
 }
 
@@ -119,9 +73,7 @@ async fn a_memory_bomb_is_refused_at_the_memory_limit() {
     );
     let error = handle(&bomb).await.expect_err("the bomb must not finish");
     match &error {
-        InvokeError::MemoryExhausted {
-            limit, requested, ..
-        } => {
+        InvokeError::MemoryExhausted { limit, requested, .. } => {
             assert_eq!(*limit, 16 * 1024 * 1024);
             assert!(*requested > *limit, "asked for {requested}");
         }
@@ -136,16 +88,8 @@ async fn a_host_that_is_not_allowed_is_never_reached() {
     let target = Partner::anything().await;
 
     // Not in the allow-list at all.
-    let manifest = format!(
-        "kind = \"push-source\"\n[config]\ntarget = \"{}/x\"",
-        target.url()
-    );
-    let plugin = support::load(
-        &engine,
-        "test-forbidden-host",
-        &manifest,
-        StaticSecrets::new(),
-    );
+    let manifest = format!("kind = \"push-source\"\n[config]\ntarget = \"{}/x\"", target.url());
+    let plugin = support::load(&engine, "test-forbidden-host", &manifest, StaticSecrets::new());
     let error = handle(&plugin).await.expect_err("must be denied");
     assert!(
         matches!(&error, InvokeError::Plugin { failure: PluginFailure::Fatal(m), .. } if m.contains("not in the manifest's network.allowed_hosts")),
@@ -157,15 +101,8 @@ async fn a_host_that_is_not_allowed_is_never_reached() {
         "kind = \"push-source\"\n[network]\nallowed_hosts = [\"localhost\"]\n[config]\ntarget = \"http://localhost:{}/x\"",
         target.addr.port()
     );
-    let plugin = support::load(
-        &engine,
-        "test-forbidden-host",
-        &manifest,
-        StaticSecrets::new(),
-    );
-    let error = handle(&plugin)
-        .await
-        .expect_err("must be denied after resolution");
+    let plugin = support::load(&engine, "test-forbidden-host", &manifest, StaticSecrets::new());
+    let error = handle(&plugin).await.expect_err("must be denied after resolution");
     assert!(
         matches!(&error, InvokeError::Plugin { failure: PluginFailure::Fatal(m), .. } if m.contains("a loopback address")),
         "{error}"
@@ -176,19 +113,10 @@ async fn a_host_that_is_not_allowed_is_never_reached() {
         "kind = \"push-source\"\n[network]\nallowed_hosts = [\"127.0.0.1\"]\n[config]\ntarget = \"{}/x\"",
         target.url()
     );
-    let plugin = support::load(
-        &engine,
-        "test-forbidden-host",
-        &manifest,
-        StaticSecrets::new(),
-    );
+    let plugin = support::load(&engine, "test-forbidden-host", &manifest, StaticSecrets::new());
     assert!(handle(&plugin).await.is_err());
 
-    assert!(
-        target.requests().is_empty(),
-        "the forbidden host was reached: {:?}",
-        target.requests()
-    );
+    assert!(target.requests().is_empty(), "the forbidden host was reached: {:?}", target.requests());
     well_behaved_call_succeeds(&engine).await;
 }
 
@@ -212,51 +140,26 @@ async fn a_connection_secret_never_reaches_the_plugin_or_another_host() {
         partner.url(),
         attacker.url()
     );
-    let plugin = support::load(
-        &engine,
-        "test-secret-probe",
-        &manifest,
-        StaticSecrets::new().with("partner-api-key", SECRET),
-    );
-    let error = handle(&plugin)
-        .await
-        .expect_err("the probe reports by failing");
+    let plugin =
+        support::load(&engine, "test-secret-probe", &manifest, StaticSecrets::new().with("partner-api-key", SECRET));
+    let error = handle(&plugin).await.expect_err("the probe reports by failing");
     let report = error.to_string();
     assert!(report.contains("probe report"), "{report}");
-    assert!(
-        !report.contains(SECRET),
-        "the plugin saw the secret: {report}"
-    );
-    assert!(
-        report.contains("outside connection `partner`"),
-        "escapes from the base URL are denied: {report}"
-    );
-    assert!(
-        attacker.requests().is_empty(),
-        "the attacker's host was reached: {:?}",
-        attacker.requests()
-    );
+    assert!(!report.contains(SECRET), "the plugin saw the secret: {report}");
+    assert!(report.contains("outside connection `partner`"), "escapes from the base URL are denied: {report}");
+    assert!(attacker.requests().is_empty(), "the attacker's host was reached: {:?}", attacker.requests());
     // The credential went only where the connection points, attached by the host.
     let to_partner = partner.requests();
     assert!(!to_partner.is_empty());
     assert!(to_partner.iter().all(|r| r.path.starts_with("/api/")));
-    assert!(
-        to_partner
-            .iter()
-            .all(|r| r.headers.contains(&("x-api-key".into(), SECRET.into())))
-    );
+    assert!(to_partner.iter().all(|r| r.headers.contains(&("x-api-key".into(), SECRET.into()))));
     well_behaved_call_succeeds(&engine).await;
 }
 
 #[tokio::test]
 async fn a_panic_fails_with_its_message() {
     let engine = support::engine();
-    let plugin = support::load(
-        &engine,
-        "test-panic",
-        "kind = \"push-source\"",
-        StaticSecrets::new(),
-    );
+    let plugin = support::load(&engine, "test-panic", "kind = \"push-source\"", StaticSecrets::new());
     let error = handle(&plugin).await.expect_err("panics");
     assert!(
         matches!(&error, InvokeError::Trapped { message, .. } if message.contains("deliberate panic in handle")),
@@ -274,20 +177,11 @@ async fn an_oversized_batch_is_refused_whole() {
         "kind = \"pull-source\"\n[limits]\nmemory_mib = 128",
         StaticSecrets::new(),
     );
-    let error = plugin
-        .fetch(None, None, CallOptions::default())
-        .await
-        .expect_err("over the cap");
+    let error = plugin.fetch(None, None, CallOptions::default()).await.expect_err("over the cap");
     assert!(
         matches!(
             &error,
-            InvokeError::InvalidOutput {
-                error: OutputError::TooManyEvents {
-                    actual: 100_000,
-                    limit: 1_000
-                },
-                ..
-            }
+            InvokeError::InvalidOutput { error: OutputError::TooManyEvents { actual: 100_000, limit: 1_000 }, .. }
         ),
         "{error}"
     );
@@ -297,30 +191,15 @@ async fn an_oversized_batch_is_refused_whole() {
 #[tokio::test]
 async fn every_call_gets_a_fresh_store() {
     let engine = support::engine();
-    let counter = support::load(
-        &engine,
-        "test-counter",
-        "kind = \"push-source\"",
-        StaticSecrets::new(),
-    );
+    let counter = support::load(&engine, "test-counter", "kind = \"push-source\"", StaticSecrets::new());
     for call in 0..3 {
-        let done = counter
-            .handle(&request("n"), &identity(), CallOptions::default())
-            .await
-            .expect("call");
-        assert_eq!(
-            done.output.events[0].payload["calls"], 1,
-            "call {call} saw state from an earlier call"
-        );
+        let done = counter.handle(&request("n"), &identity(), CallOptions::default()).await.expect("call");
+        assert_eq!(done.output.events[0].payload["calls"], 1, "call {call} saw state from an earlier call");
     }
     // Concurrent calls do not share state either.
     let calls = (0..8).map(|_| {
         let counter = counter.clone();
-        tokio::spawn(async move {
-            counter
-                .handle(&request("c"), &identity(), CallOptions::default())
-                .await
-        })
+        tokio::spawn(async move { counter.handle(&request("c"), &identity(), CallOptions::default()).await })
     });
     for call in futures::future::join_all(calls).await {
         let done = call.expect("task").expect("call");
@@ -338,81 +217,43 @@ async fn hostile_calls_running_at_once_do_not_disturb_others() {
         "kind = \"push-source\"\n[limits]\ntimeout_ms = 1000",
         StaticSecrets::new(),
     );
-    let counter = support::load(
-        &engine,
-        "test-counter",
-        "kind = \"push-source\"",
-        StaticSecrets::new(),
-    );
+    let counter = support::load(&engine, "test-counter", "kind = \"push-source\"", StaticSecrets::new());
     let spinning = tokio::spawn(async move { handle(&spin).await });
     tokio::time::sleep(Duration::from_millis(50)).await;
     let started = Instant::now();
-    counter
-        .handle(&request("during"), &identity(), CallOptions::default())
-        .await
-        .expect("healthy call");
-    assert!(
-        started.elapsed() < Duration::from_millis(500),
-        "a spinning guest starved the others"
-    );
-    assert!(matches!(
-        spinning.await.expect("task"),
-        Err(InvokeError::Timeout { .. })
-    ));
+    counter.handle(&request("during"), &identity(), CallOptions::default()).await.expect("healthy call");
+    assert!(started.elapsed() < Duration::from_millis(500), "a spinning guest starved the others");
+    assert!(matches!(spinning.await.expect("task"), Err(InvokeError::Timeout { .. })));
 }
 
 fn load_err(engine: &Engine, bytes: &[u8], manifest: &str) -> LoadError {
     let manifest = Manifest::parse(manifest).expect("manifest");
     let secrets: Arc<dyn SecretSource> = Arc::new(StaticSecrets::new());
-    engine
-        .load("acme", "bad", bytes, manifest, secrets)
-        .expect_err("must be refused")
+    engine.load("acme", "bad", bytes, manifest, secrets).expect_err("must be refused")
 }
 
 #[tokio::test]
 async fn bad_components_are_refused_with_a_reason() {
     let engine = support::engine();
     let error = load_err(&engine, b"this is not wasm", "kind = \"push-source\"");
-    assert!(
-        error.to_string().contains("not a WebAssembly file"),
-        "{error}"
-    );
+    assert!(error.to_string().contains("not a WebAssembly file"), "{error}");
     assert!(error.to_string().contains("acme/bad"), "{error}");
 
     let core_module = b"\0asm\x01\x00\x00\x00";
     let error = load_err(&engine, core_module, "kind = \"push-source\"");
-    assert!(
-        error
-            .to_string()
-            .contains("core WebAssembly module, not a component"),
-        "{error}"
-    );
+    assert!(error.to_string().contains("core WebAssembly module, not a component"), "{error}");
 
     let pull = support::plugin_bytes("test-oversized-batch");
     let error = load_err(&engine, &pull, "kind = \"push-source\"");
     let message = error.to_string();
-    assert!(
-        message.contains("must export `portitor:plugin/push-handler@0.1.0`"),
-        "{message}"
-    );
-    assert!(
-        message.contains("is the manifest's kind wrong?"),
-        "{message}"
-    );
+    assert!(message.contains("must export `portitor:plugin/push-handler@0.1.0`"), "{message}");
+    assert!(message.contains("is the manifest's kind wrong?"), "{message}");
 
-    let error = load_err(
-        &engine,
-        &pull,
-        "kind = \"pull-source\"\n[limits]\nmemory_mib = 100000",
-    );
+    let error = load_err(&engine, &pull, "kind = \"pull-source\"\n[limits]\nmemory_mib = 100000");
     assert!(error.to_string().contains("platform's maximum"), "{error}");
 
-    let error =
-        Manifest::parse("kind = \"push-source\"\nallowed_hosts = []").expect_err("unknown key");
-    assert!(
-        error.to_string().contains("unknown field `allowed_hosts`"),
-        "{error}"
-    );
+    let error = Manifest::parse("kind = \"push-source\"\nallowed_hosts = []").expect_err("unknown key");
+    assert!(error.to_string().contains("unknown field `allowed_hosts`"), "{error}");
 
     well_behaved_call_succeeds(&engine).await;
 }

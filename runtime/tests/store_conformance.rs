@@ -25,55 +25,22 @@ async fn conformance(store: Arc<dyn ObjectStore>) {
 
     // put / get / overwrite
     assert_eq!(store.get(&key("missing")).await.expect("get"), None);
-    let first = store
-        .put(&key("a/one"), Bytes::from_static(b"hello"))
-        .await
-        .expect("put");
-    let got = store
-        .get(&key("a/one"))
-        .await
-        .expect("get")
-        .expect("present");
+    let first = store.put(&key("a/one"), Bytes::from_static(b"hello")).await.expect("put");
+    let got = store.get(&key("a/one")).await.expect("get").expect("present");
     assert_eq!(got.body, Bytes::from_static(b"hello"));
     assert_eq!(got.etag, first);
-    let second = store
-        .put(&key("a/one"), Bytes::from_static(b"hello again"))
-        .await
-        .expect("overwrite");
+    let second = store.put(&key("a/one"), Bytes::from_static(b"hello again")).await.expect("overwrite");
     assert_ne!(first, second, "a new version has a new entity tag");
-    assert_eq!(
-        store
-            .get(&key("a/one"))
-            .await
-            .expect("get")
-            .expect("present")
-            .body,
-        Bytes::from_static(b"hello again")
-    );
+    assert_eq!(store.get(&key("a/one")).await.expect("get").expect("present").body, Bytes::from_static(b"hello again"));
 
     // a larger object survives byte for byte
     let big: Vec<u8> = (0..(1 << 20)).map(|i: u32| (i % 251) as u8).collect();
-    store
-        .put(&key("big/object"), Bytes::from(big.clone()))
-        .await
-        .expect("put big");
-    assert_eq!(
-        store
-            .get(&key("big/object"))
-            .await
-            .expect("get")
-            .expect("big")
-            .body
-            .as_ref(),
-        big.as_slice()
-    );
+    store.put(&key("big/object"), Bytes::from(big.clone())).await.expect("put big");
+    assert_eq!(store.get(&key("big/object")).await.expect("get").expect("big").body.as_ref(), big.as_slice());
 
     // list by prefix: ordered, string-prefix semantics
     for k in ["l/b/2", "l/b/1", "l/bc/3", "l/c/4", "l/b/x/5"] {
-        store
-            .put(&key(k), Bytes::from_static(b"x"))
-            .await
-            .expect("put");
+        store.put(&key(k), Bytes::from_static(b"x")).await.expect("put");
     }
     let listed = |prefix: String| {
         let store = store.clone();
@@ -84,20 +51,12 @@ async fn conformance(store: Arc<dyn ObjectStore>) {
                 .await
                 .expect("list")
                 .into_iter()
-                .map(|m| {
-                    m.key
-                        .strip_prefix(&strip)
-                        .expect("under the run")
-                        .to_string()
-                })
+                .map(|m| m.key.strip_prefix(&strip).expect("under the run").to_string())
                 .collect::<Vec<_>>()
         }
     };
     assert_eq!(listed(key("l/b/")).await, ["l/b/1", "l/b/2", "l/b/x/5"]);
-    assert_eq!(
-        listed(key("l/b")).await,
-        ["l/b/1", "l/b/2", "l/b/x/5", "l/bc/3"]
-    );
+    assert_eq!(listed(key("l/b")).await, ["l/b/1", "l/b/2", "l/b/x/5", "l/bc/3"]);
     assert!(listed(key("nothing/")).await.is_empty());
     let meta = store.list(&key("big/")).await.expect("list");
     assert_eq!(meta[0].size, 1 << 20);
@@ -105,76 +64,37 @@ async fn conformance(store: Arc<dyn ObjectStore>) {
     // the next segments below a prefix
     let children = store.list_children(&key("l/")).await.expect("children");
     assert_eq!(children, ["b", "bc", "c"]);
-    assert_eq!(
-        store.list_children(&key("l/b/")).await.expect("children"),
-        ["1", "2", "x"]
-    );
-    assert!(
-        store
-            .list_children(&key("nothing/"))
-            .await
-            .expect("children")
-            .is_empty()
-    );
+    assert_eq!(store.list_children(&key("l/b/")).await.expect("children"), ["1", "2", "x"]);
+    assert!(store.list_children(&key("nothing/")).await.expect("children").is_empty());
     let top = store.list_children("").await.expect("top level");
     assert!(top.contains(&format!("conf-{run}")), "{top:?}");
 
     // delete, and deleting what is not there
     store.delete(&key("l/c/4")).await.expect("delete");
     assert_eq!(store.get(&key("l/c/4")).await.expect("get"), None);
-    store
-        .delete(&key("l/c/4"))
-        .await
-        .expect("deleting a missing key is fine");
+    store.delete(&key("l/c/4")).await.expect("deleting a missing key is fine");
 
     // create-once
-    let created = store
-        .create_once(&key("once"), Bytes::from_static(b"first"))
-        .await
-        .expect("create");
+    let created = store.create_once(&key("once"), Bytes::from_static(b"first")).await.expect("create");
     assert!(matches!(created, CreateOutcome::Created { .. }));
-    let again = store
-        .create_once(&key("once"), Bytes::from_static(b"second"))
-        .await
-        .expect("create again");
+    let again = store.create_once(&key("once"), Bytes::from_static(b"second")).await.expect("create again");
     assert_eq!(again, CreateOutcome::Exists);
-    assert_eq!(
-        store
-            .get(&key("once"))
-            .await
-            .expect("get")
-            .expect("present")
-            .body,
-        Bytes::from_static(b"first")
-    );
+    assert_eq!(store.get(&key("once")).await.expect("get").expect("present").body, Bytes::from_static(b"first"));
 
     // compare-and-swap
-    let swapped = store
-        .compare_and_swap(&key("cas"), None, Bytes::from_static(b"v1"))
-        .await
-        .expect("cas");
-    let CasOutcome::Swapped { etag: v1 } = swapped else {
-        panic!("creating with None must swap")
-    };
+    let swapped = store.compare_and_swap(&key("cas"), None, Bytes::from_static(b"v1")).await.expect("cas");
+    let CasOutcome::Swapped { etag: v1 } = swapped else { panic!("creating with None must swap") };
     assert_eq!(
-        store
-            .compare_and_swap(&key("cas"), None, Bytes::from_static(b"v1b"))
-            .await
-            .expect("cas"),
+        store.compare_and_swap(&key("cas"), None, Bytes::from_static(b"v1b")).await.expect("cas"),
         CasOutcome::Conflict
     );
-    let CasOutcome::Swapped { etag: v2 } = store
-        .compare_and_swap(&key("cas"), Some(&v1), Bytes::from_static(b"v2"))
-        .await
-        .expect("cas")
+    let CasOutcome::Swapped { etag: v2 } =
+        store.compare_and_swap(&key("cas"), Some(&v1), Bytes::from_static(b"v2")).await.expect("cas")
     else {
         panic!("the current etag must swap")
     };
     assert_eq!(
-        store
-            .compare_and_swap(&key("cas"), Some(&v1), Bytes::from_static(b"v3"))
-            .await
-            .expect("cas"),
+        store.compare_and_swap(&key("cas"), Some(&v1), Bytes::from_static(b"v3")).await.expect("cas"),
         CasOutcome::Conflict,
         "a stale etag must not swap"
     );
@@ -183,14 +103,8 @@ async fn conformance(store: Arc<dyn ObjectStore>) {
     assert_eq!(current.etag, v2);
 
     // keys Portitor would never build are refused
-    assert!(matches!(
-        store.put("../escape", Bytes::new()).await,
-        Err(StoreError::InvalidKey(_))
-    ));
-    assert!(matches!(
-        store.get("a//b").await,
-        Err(StoreError::InvalidKey(_))
-    ));
+    assert!(matches!(store.put("../escape", Bytes::new()).await, Err(StoreError::InvalidKey(_))));
+    assert!(matches!(store.get("a//b").await, Err(StoreError::InvalidKey(_))));
 
     // concurrency: exactly one winner, round after round
     for round in 0..10 {
@@ -198,28 +112,16 @@ async fn conformance(store: Arc<dyn ObjectStore>) {
         let writers = (0..8).map(|w| {
             let store = store.clone();
             let contested = contested.clone();
-            tokio::spawn(async move {
-                store
-                    .create_once(&contested, Bytes::from(format!("writer {w}")))
-                    .await
-            })
+            tokio::spawn(async move { store.create_once(&contested, Bytes::from(format!("writer {w}"))).await })
         });
-        let outcomes: Vec<CreateOutcome> = futures::future::join_all(writers)
-            .await
-            .into_iter()
-            .map(|r| r.expect("task").expect("create"))
-            .collect();
-        let winners = outcomes
-            .iter()
-            .filter(|o| matches!(o, CreateOutcome::Created { .. }))
-            .count();
+        let outcomes: Vec<CreateOutcome> =
+            futures::future::join_all(writers).await.into_iter().map(|r| r.expect("task").expect("create")).collect();
+        let winners = outcomes.iter().filter(|o| matches!(o, CreateOutcome::Created { .. })).count();
         assert_eq!(winners, 1, "round {round}: {outcomes:?}");
 
         let contested = key(&format!("race/cas-{round}"));
-        let CasOutcome::Swapped { etag: base } = store
-            .compare_and_swap(&contested, None, Bytes::from_static(b"base"))
-            .await
-            .expect("cas")
+        let CasOutcome::Swapped { etag: base } =
+            store.compare_and_swap(&contested, None, Bytes::from_static(b"base")).await.expect("cas")
         else {
             panic!("fresh key")
         };
@@ -228,20 +130,12 @@ async fn conformance(store: Arc<dyn ObjectStore>) {
             let contested = contested.clone();
             let base = base.clone();
             tokio::spawn(async move {
-                store
-                    .compare_and_swap(&contested, Some(&base), Bytes::from(format!("writer {w}")))
-                    .await
+                store.compare_and_swap(&contested, Some(&base), Bytes::from(format!("writer {w}"))).await
             })
         });
-        let outcomes: Vec<CasOutcome> = futures::future::join_all(writers)
-            .await
-            .into_iter()
-            .map(|r| r.expect("task").expect("cas"))
-            .collect();
-        let winners = outcomes
-            .iter()
-            .filter(|o| matches!(o, CasOutcome::Swapped { .. }))
-            .count();
+        let outcomes: Vec<CasOutcome> =
+            futures::future::join_all(writers).await.into_iter().map(|r| r.expect("task").expect("cas")).collect();
+        let winners = outcomes.iter().filter(|o| matches!(o, CasOutcome::Swapped { .. })).count();
         assert_eq!(winners, 1, "round {round}: {outcomes:?}");
     }
 }
@@ -259,21 +153,14 @@ async fn fs_backend_refuses_a_second_process_on_the_same_directory() {
     let dir = tempfile::tempdir().expect("tempdir");
     let _first = FsStore::open(dir.path()).expect("open");
     let second = FsStore::open(dir.path()).expect_err("the directory is taken");
-    assert!(
-        second.to_string().contains("another Portitor process"),
-        "{second}"
-    );
+    assert!(second.to_string().contains("another Portitor process"), "{second}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn s3_backend_conforms_on_moto() {
     let server = S3Server::moto().await;
     let store = S3Store::connect(&server.config()).await.expect("connect");
-    assert_eq!(
-        store.conditional_writes(),
-        ConditionalWrites::Native,
-        "moto honours conditional writes"
-    );
+    assert_eq!(store.conditional_writes(), ConditionalWrites::Native, "moto honours conditional writes");
     conformance(Arc::new(store)).await;
 }
 
@@ -294,9 +181,6 @@ async fn an_unreachable_s3_store_is_unavailable() {
     let mut server = S3Server::moto().await;
     let store = S3Store::connect(&server.config()).await.expect("connect");
     server.stop();
-    let error = store
-        .put("acme/x", Bytes::from_static(b"x"))
-        .await
-        .expect_err("down");
+    let error = store.put("acme/x", Bytes::from_static(b"x")).await.expect_err("down");
     assert!(matches!(error, StoreError::Unavailable(_)), "{error}");
 }

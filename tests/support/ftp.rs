@@ -19,11 +19,7 @@ pub struct FtpServer {
 impl FtpServer {
     /// Starts pyftpdlib; fails with what to install if it is missing.
     pub fn start() -> Self {
-        Self::start_with(
-            tempfile::tempdir().expect("tempdir"),
-            super::free_port(),
-            None,
-        )
+        Self::start_with(tempfile::tempdir().expect("tempdir"), super::free_port(), None)
     }
 
     /// Starts the server on `root` and `port`; with `drop_on_retr`, it drops
@@ -40,11 +36,7 @@ impl FtpServer {
         if let Some(n) = drop_on_retr {
             command.args(["--drop-on-retr", &n.to_string()]);
         }
-        let child = command
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 runs");
+        let child = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("python3 runs");
         let server = Self { child, port, root };
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -75,19 +67,12 @@ impl FtpServer {
 }
 
 pub fn set_mtime(path: &Path, mtime: u64) {
-    let file = std::fs::File::options()
-        .write(true)
-        .open(path)
-        .expect("open");
-    file.set_modified(UNIX_EPOCH + Duration::from_secs(mtime))
-        .expect("set mtime");
+    let file = std::fs::File::options().write(true).open(path).expect("open");
+    file.set_modified(UNIX_EPOCH + Duration::from_secs(mtime)).expect("set mtime");
 }
 
 pub fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs()
+    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs()
 }
 
 impl FtpServer {

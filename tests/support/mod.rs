@@ -9,6 +9,7 @@ pub mod partner;
 pub mod s3;
 pub mod server;
 pub mod tenant;
+pub mod warehouse;
 
 use std::sync::Arc;
 
@@ -18,34 +19,23 @@ use portitor::secrets::{SecretSource, StaticSecrets};
 
 /// The bytes of plugin `name` (e.g. `test-loop`), built from `plugins/`.
 pub fn plugin_bytes(name: &str) -> Vec<u8> {
-    let path = std::path::Path::new(env!("WASM_PLUGIN_DIR"))
-        .join(format!("{}.wasm", name.replace('-', "_")));
+    let path = std::path::Path::new(env!("WASM_PLUGIN_DIR")).join(format!("{}.wasm", name.replace('-', "_")));
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// An engine with a small pool, as the tests need.
 pub fn engine() -> Engine {
-    Engine::new(EngineConfig {
-        max_concurrent_instances: 32,
-        ..EngineConfig::default()
-    })
-    .expect("engine")
+    Engine::new(EngineConfig { max_concurrent_instances: 32, ..EngineConfig::default() }).expect("engine")
 }
 
 /// Loads plugin `name` for tenant `acme` with `manifest` (TOML) and `secrets`.
 pub fn load(engine: &Engine, name: &str, manifest: &str, secrets: StaticSecrets) -> LoadedPlugin {
     let manifest = Manifest::parse(manifest).expect("manifest");
     let secrets: Arc<dyn SecretSource> = Arc::new(secrets);
-    engine
-        .load("acme", name, &plugin_bytes(name), manifest, secrets)
-        .expect("load")
+    engine.load("acme", name, &plugin_bytes(name), manifest, secrets).expect("load")
 }
 
 /// A free TCP port on loopback (bound, then released for the peer to take).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }

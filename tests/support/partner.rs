@@ -29,32 +29,23 @@ impl Partner {
     pub async fn start(app: Router) -> Self {
         let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
         let record = seen.clone();
-        let app = app.layer(axum::middleware::from_fn(
-            move |request: Request, next: axum::middleware::Next| {
-                let record = record.clone();
-                async move {
-                    record.lock().expect("lock").push(Seen {
-                        method: request.method().to_string(),
-                        path: request.uri().path().to_string(),
-                        query: request.uri().query().unwrap_or_default().to_string(),
-                        headers: request
-                            .headers()
-                            .iter()
-                            .map(|(n, v)| {
-                                (
-                                    n.to_string(),
-                                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                                )
-                            })
-                            .collect(),
-                    });
-                    next.run(request).await.into_response()
-                }
-            },
-        ));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let app = app.layer(axum::middleware::from_fn(move |request: Request, next: axum::middleware::Next| {
+            let record = record.clone();
+            async move {
+                record.lock().expect("lock").push(Seen {
+                    method: request.method().to_string(),
+                    path: request.uri().path().to_string(),
+                    query: request.uri().query().unwrap_or_default().to_string(),
+                    headers: request
+                        .headers()
+                        .iter()
+                        .map(|(n, v)| (n.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                        .collect(),
+                });
+                next.run(request).await.into_response()
+            }
+        }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;

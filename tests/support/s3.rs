@@ -28,10 +28,7 @@ pub struct S3Server {
 fn wait_for_port(port: u16, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not start on port {port}"
-        );
+        assert!(Instant::now() < deadline, "{what} did not start on port {port}");
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -52,13 +49,7 @@ impl S3Server {
             .spawn()
             .expect("moto_server is installed (`pip install 'moto[server]'`; `just setup` does)");
         wait_for_port(port, "moto_server");
-        let server = Self {
-            child,
-            port,
-            access_key: ACCESS_KEY.into(),
-            secret_key: SECRET_KEY.into(),
-            _dir: None,
-        };
+        let server = Self { child, port, access_key: ACCESS_KEY.into(), secret_key: SECRET_KEY.into(), _dir: None };
         server.create_bucket().await;
         server
     }
@@ -97,17 +88,8 @@ admin_token = "portitor-test-admin-token"
         )
         .expect("write garage config");
         let garage = |args: &[&str]| -> String {
-            let output = Command::new(&binary)
-                .arg("-c")
-                .arg(&config)
-                .args(args)
-                .output()
-                .expect("garage runs");
-            assert!(
-                output.status.success(),
-                "garage {args:?} failed: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
+            let output = Command::new(&binary).arg("-c").arg(&config).args(args).output().expect("garage runs");
+            assert!(output.status.success(), "garage {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
             String::from_utf8_lossy(&output.stdout).into_owned()
         };
         let child = Command::new(&binary)
@@ -115,22 +97,13 @@ admin_token = "portitor-test-admin-token"
             .arg(&config)
             .arg("server")
             .stdout(Stdio::null())
-            .stderr(
-                std::fs::File::create(dir.path().join("stderr.log"))
-                    .map(Stdio::from)
-                    .unwrap_or(Stdio::null()),
-            )
+            .stderr(std::fs::File::create(dir.path().join("stderr.log")).map(Stdio::from).unwrap_or(Stdio::null()))
             .spawn()
             .expect("garage starts");
         wait_for_port(port, "garage");
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let status = Command::new(&binary)
-                .arg("-c")
-                .arg(&config)
-                .arg("status")
-                .output()
-                .expect("garage runs");
+            let status = Command::new(&binary).arg("-c").arg(&config).arg("status").output().expect("garage runs");
             if status.status.success() {
                 break;
             }
@@ -141,32 +114,13 @@ admin_token = "portitor-test-admin-token"
         let node_id = &node_id.trim()[..64];
         garage(&["layout", "assign", node_id, "-c", "1G", "-z", "dc1"]);
         garage(&["layout", "apply", "--version", "1"]);
-        let key: serde_json::Value = serde_json::from_str(&garage(&[
-            "json-api",
-            "CreateKey",
-            r#"{"name":"portitor"}"#,
-        ]))
-        .expect("key json");
+        let key: serde_json::Value =
+            serde_json::from_str(&garage(&["json-api", "CreateKey", r#"{"name":"portitor"}"#])).expect("key json");
         let access_key = key["accessKeyId"].as_str().expect("key id").to_string();
         let secret_key = key["secretAccessKey"].as_str().expect("secret").to_string();
         garage(&["bucket", "create", BUCKET]);
-        garage(&[
-            "bucket",
-            "allow",
-            "--read",
-            "--write",
-            "--owner",
-            BUCKET,
-            "--key",
-            &access_key,
-        ]);
-        Self {
-            child,
-            port,
-            access_key,
-            secret_key,
-            _dir: Some(dir),
-        }
+        garage(&["bucket", "allow", "--read", "--write", "--owner", BUCKET, "--key", &access_key]);
+        Self { child, port, access_key, secret_key, _dir: Some(dir) }
     }
 
     pub fn endpoint(&self) -> String {
@@ -178,11 +132,7 @@ admin_token = "portitor-test-admin-token"
         S3Config {
             bucket: BUCKET.into(),
             endpoint: Some(self.endpoint()),
-            region: if self._dir.is_some() {
-                "garage".into()
-            } else {
-                "us-east-1".into()
-            },
+            region: if self._dir.is_some() { "garage".into() } else { "us-east-1".into() },
             path_style: true,
             access_key_id: Some(self.access_key.clone()),
             secret_access_key: Some(self.secret_key.clone()),
@@ -197,16 +147,9 @@ admin_token = "portitor-test-admin-token"
             .region(aws_sdk_s3::config::Region::new("us-east-1"))
             .endpoint_url(self.endpoint())
             .force_path_style(true)
-            .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                ACCESS_KEY, SECRET_KEY, None, None, "test",
-            ))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test"))
             .build();
-        aws_sdk_s3::Client::from_conf(config)
-            .create_bucket()
-            .bucket(BUCKET)
-            .send()
-            .await
-            .expect("create bucket");
+        aws_sdk_s3::Client::from_conf(config).create_bucket().bucket(BUCKET).send().await.expect("create bucket");
     }
 
     /// Stops the server (the store becomes unavailable).

@@ -35,10 +35,7 @@ pub struct Options {
 impl Portitor {
     /// Starts `portitor serve` on `data_dir` and a free port.
     pub fn start(data_dir: &Path) -> Self {
-        Self::start_with(Options {
-            data_dir: Some(data_dir.to_path_buf()),
-            ..Options::default()
-        })
+        Self::start_with(Options { data_dir: Some(data_dir.to_path_buf()), ..Options::default() })
     }
 
     pub fn start_with(options: Options) -> Self {
@@ -60,10 +57,7 @@ impl Portitor {
         for (key, value) in &options.env {
             command.env(key, value);
         }
-        command
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+        command.env("RUST_LOG", "error").stdout(Stdio::piped()).stderr(Stdio::inherit());
         let mut child = command.spawn().expect("portitor starts");
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
@@ -75,21 +69,15 @@ impl Portitor {
                 }
             }
         });
-        let first = rx
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| {
-                let status = child.try_wait();
-                panic!("portitor did not start listening (exit: {status:?})")
-            });
+        let first = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| {
+            let status = child.try_wait();
+            panic!("portitor did not start listening (exit: {status:?})")
+        });
         let url = first
             .strip_prefix("portitor listening on ")
             .unwrap_or_else(|| panic!("unexpected first line: {first}"))
             .to_string();
-        Self {
-            child,
-            url,
-            stdout: rx,
-        }
+        Self { child, url, stdout: rx }
     }
 
     /// Runs `portitor token` (the CLI) for a token.
@@ -105,20 +93,13 @@ impl Portitor {
 
     /// SIGTERM, then waits for the process to exit; returns whether it exited cleanly.
     pub fn terminate(&mut self) -> bool {
-        let status = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("kill");
+        let status = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status().expect("kill");
         assert!(status.success());
         self.child.wait().expect("wait").success()
     }
 
     pub fn client() -> reqwest::Client {
-        reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("client")
+        reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client")
     }
 }
 
@@ -133,15 +114,8 @@ pub fn token_with_env(company: &str, roles: &[&str], env: &[(&str, &str)]) -> St
         command.env(key, value);
     }
     let output = command.output().expect("portitor token runs");
-    assert!(
-        output.status.success(),
-        "portitor token failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout)
-        .expect("utf-8")
-        .trim()
-        .to_string()
+    assert!(output.status.success(), "portitor token failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).expect("utf-8").trim().to_string()
 }
 
 impl Drop for Portitor {

@@ -14,41 +14,26 @@ pub struct Tenant<'a> {
 
 impl<'a> Tenant<'a> {
     pub fn new(server: &'a Portitor, company: &str) -> Self {
-        Self {
-            server,
-            company: company.to_string(),
-            admin: Portitor::token(company, &["tenant-admin"]),
-        }
+        Self { server, company: company.to_string(), admin: Portitor::token(company, &["tenant-admin"]) }
     }
 
     pub async fn secret(&self, name: &str, value: &str) {
         let response = Portitor::client()
-            .put(format!(
-                "{}/{}/secrets/{name}",
-                self.server.url, self.company
-            ))
+            .put(format!("{}/{}/secrets/{name}", self.server.url, self.company))
             .bearer_auth(&self.admin)
             .json(&json!({ "value": value }))
             .send()
             .await
             .expect("put secret");
-        assert_eq!(
-            response.status(),
-            StatusCode::NO_CONTENT,
-            "{:?}",
-            response.text().await
-        );
+        assert_eq!(response.status(), StatusCode::NO_CONTENT, "{:?}", response.text().await);
     }
 
     /// Uploads `plugin` (built by build.rs) as `id` with `manifest`; the response.
     pub async fn try_install(&self, id: &str, plugin: &str, manifest: &str) -> (StatusCode, Value) {
-        let form = reqwest::multipart::Form::new()
-            .text("manifest", manifest.to_string())
-            .part(
-                "component",
-                reqwest::multipart::Part::bytes(super::plugin_bytes(plugin))
-                    .file_name("component.wasm"),
-            );
+        let form = reqwest::multipart::Form::new().text("manifest", manifest.to_string()).part(
+            "component",
+            reqwest::multipart::Part::bytes(super::plugin_bytes(plugin)).file_name("component.wasm"),
+        );
         let response = Portitor::client()
             .put(format!("{}/{}/plugins/{id}", self.server.url, self.company))
             .bearer_auth(&self.admin)
@@ -69,10 +54,7 @@ impl<'a> Tenant<'a> {
     /// `POST …/run`: runs a pull plugin now; the run record.
     pub async fn run(&self, id: &str) -> Value {
         let response = Portitor::client()
-            .post(format!(
-                "{}/{}/plugins/{id}/run",
-                self.server.url, self.company
-            ))
+            .post(format!("{}/{}/plugins/{id}/run", self.server.url, self.company))
             .bearer_auth(&self.admin)
             .send()
             .await

@@ -1,11 +1,16 @@
-//! Shopify `orders/create` webhooks → `order` events in Portitor's order model.
+//! Shopify `orders/create` webhooks → `order` events in Portitor's order model,
+//! and back: what became of each order, as tags and a note on the order in
+//! Shopify's admin (through the `shopify-admin` connection, whose access
+//! token the host attaches), so the merchant sees it where they work.
 //!
 //! The runtime verifies `X-Shopify-Hmac-Sha256` (base64 HMAC-SHA256 of the raw
 //! body) and de-duplicates on `X-Shopify-Webhook-Id` before this plugin runs;
 //! the plugin maps Shopify's REST `Order` resource. The external id is the
 //! Shopify order id, so a re-delivered order lands on the same aggregate.
 
-use portitor_guest::{Event, HttpRequest, Identity, PluginError, PushOutcome, PushSource};
+use portitor_guest::{
+    Event, HttpRequest, Identity, OrderStatus, PluginError, PushOutcome, PushSource, Severity, StatusUpdate, config, http,
+};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -33,6 +38,44 @@ impl PushSource for ShopifyOrders {
 }
 
 portitor_guest::export_push_source!(ShopifyOrders);
+
+impl OrderStatus for ShopifyOrders {
+    /// Tags the order `portitor-<state>` and notes the reference or the
+    /// findings: `PUT /admin/api/{version}/orders/{id}.json`.
+    fn notify(update: StatusUpdate) -> Result<(), PluginError> {
+        let Some(connection) = config::get("admin-connection") else {
+            portitor_guest::debug!("no admin-connection configured; order {} is {}", update.external_id, update.state);
+            return Ok(());
+        };
+        let version = config::get("api-version").unwrap_or_else(|| "2026-01".into());
+        let problems: Vec<String> = update
+            .findings
+            .iter()
+            .filter(|f| !matches!(f.severity, Severity::Info))
+            .map(|f| format!("{}: {}", f.field, f.message))
+            .collect();
+        let mut note = format!("Portitor: {}", update.state);
+        if let Some(reference) = &update.reference {
+            note.push_str(&format!(" (warehouse reference {reference})"));
+        }
+        if !problems.is_empty() {
+            note.push_str(&format!(" — {}", problems.join("; ")));
+        }
+        let body = json!({ "order": {
+            "id": update.external_id.parse::<u64>().ok(),
+            "tags": format!("portitor-{}", update.state),
+            "note": note,
+        }});
+        http::Request::put(format!("/admin/api/{version}/orders/{}.json", update.external_id))
+            .via(&connection)
+            .json(&body)?
+            .send()?
+            .error_for_status()?;
+        Ok(())
+    }
+}
+
+portitor_guest::export_order_status!(ShopifyOrders);
 
 #[derive(Deserialize)]
 struct ShopifyOrder {

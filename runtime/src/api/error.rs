@@ -45,9 +45,7 @@ impl ApiError {
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-            Self::PayloadTooLarge(_) | Self::TooLarge(_) => {
-                (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
-            }
+            Self::PayloadTooLarge(_) | Self::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             Self::PluginFailed(status, _) => (*status, "plugin_failed"),
@@ -69,15 +67,9 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let mut response = (
-            status,
-            Json(json!({ "error": { "code": code, "message": message } })),
-        )
-            .into_response();
+        let mut response = (status, Json(json!({ "error": { "code": code, "message": message } }))).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
     }
@@ -87,9 +79,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unavailable(cause) => Self::Unavailable(cause),
-            StoreError::InvalidKey(key) => {
-                Self::BadRequest(format!("invalid identifier in `{key}`"))
-            }
+            StoreError::InvalidKey(key) => Self::BadRequest(format!("invalid identifier in `{key}`")),
             corrupt @ StoreError::Corrupt { .. } => Self::Internal(corrupt.to_string()),
         }
     }

@@ -24,15 +24,11 @@ pub(super) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             "emulated: the store ignores conditional writes, so this node serializes writers itself (single node only)"
         }
     };
-    let probe =
-        tokio::time::timeout(Duration::from_secs(2), state.store.get(".portitor/ready")).await;
+    let probe = tokio::time::timeout(Duration::from_secs(2), state.store.get(".portitor/ready")).await;
     let (status, store) = match probe {
         Ok(Ok(_)) => (StatusCode::OK, "reachable".to_string()),
         Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the store did not answer within 2 s".to_string(),
-        ),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "the store did not answer within 2 s".to_string()),
     };
     let body = json!({
         "status": if status == StatusCode::OK { "ready" } else { "not ready" },
@@ -44,22 +40,12 @@ pub(super) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let counters = state.queue.counters();
     let text = state.metrics.render(&[
-        (
-            "portitor_queue_enqueued",
-            "Pointers put on the queue.",
-            counters.enqueued.load(Ordering::Relaxed),
-        ),
+        ("portitor_queue_enqueued", "Pointers put on the queue.", counters.enqueued.load(Ordering::Relaxed)),
         (
             "portitor_queue_dropped",
             "Pointers dropped because the queue was full.",
             counters.dropped.load(Ordering::Relaxed),
         ),
     ]);
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4",
-        )],
-        text,
-    )
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

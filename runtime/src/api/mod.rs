@@ -4,6 +4,7 @@
 //! Every tenant route is `/{company}/…`. Each handler authenticates first
 //! (401), then authorizes the company and role (403), then does its work.
 
+mod config;
 mod error;
 mod health;
 mod orders;
@@ -26,6 +27,10 @@ use crate::events::keys;
 use crate::host::LogSink;
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
+use crate::pipeline::Pipeline;
+use crate::pipeline::config::TenantConfigs;
+use crate::pipeline::schema::Schemas;
+use crate::projections::Projections;
 use crate::queue::PointerQueue;
 use crate::registry::Registry;
 use crate::scheduler::Scheduler;
@@ -52,13 +57,15 @@ pub struct Shared {
     pub scheduler: Arc<Scheduler>,
     pub vault: Arc<SecretVault>,
     pub log_sink: Option<Arc<dyn LogSink>>,
+    pub pipeline: Arc<Pipeline>,
+    pub projections: Arc<Projections>,
+    pub configs: Arc<TenantConfigs>,
+    pub schemas: Arc<Schemas>,
 }
 
 impl AppState {
     pub fn new(shared: Shared) -> Self {
-        Self {
-            inner: Arc::new(shared),
-        }
+        Self { inner: Arc::new(shared) }
     }
 }
 
@@ -83,12 +90,15 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(health::metrics))
         .route("/{company}/order", post(orders::create))
         .route("/{company}/order/{id}", get(orders::get))
+        .route("/{company}/order/{id}/force", post(orders::force))
+        .route("/{company}/orders", get(orders::list))
+        .route("/{company}/config/pipeline", get(config::get_pipeline).put(config::put_pipeline))
+        .route("/{company}/config/order-schema", put(config::put_order_schema))
+        .route("/refs/{reference}", get(orders::resolve_reference))
         .route("/{company}/plugins", get(plugins::list))
         .route(
             "/{company}/plugins/{plugin}",
-            put(plugins::install)
-                .layer(DefaultBodyLimit::max(state.max_upload_bytes))
-                .get(plugins::get),
+            put(plugins::install).layer(DefaultBodyLimit::max(state.max_upload_bytes)).get(plugins::get),
         )
         .route("/{company}/plugins/{plugin}/run", post(plugins::run_now))
         .route("/{company}/plugins/{plugin}/runs", get(plugins::runs))
@@ -96,20 +106,13 @@ pub fn app(state: AppState) -> Router {
         .route("/{company}/secrets/{name}", put(secrets::put))
         .fallback(push::webhook)
         .layer(DefaultBodyLimit::max(max_body))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            request_context,
-        ))
+        .layer(middleware::from_fn_with_state(state.clone(), request_context))
         .with_state(state)
 }
 
 /// Gives each request an id (echoed in `x-request-id`), a tracing span,
 /// and counts its response.
-async fn request_context(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+async fn request_context(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let id = request
         .headers()
         .get("x-request-id")
@@ -134,9 +137,7 @@ pub(crate) fn authorize(
     company: &str,
     roles: &[Role],
 ) -> Result<Principal, ApiError> {
-    let header = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
+    let header = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let principal = state.auth.verify_header(header)?;
     principal.authorize(company, roles)?;
     keys::check_segment("company", company).map_err(|e| ApiError::BadRequest(e.to_string()))?;

@@ -16,12 +16,11 @@ use crate::auth::Role;
 use crate::ingest::{OrderEnvelope, Origin};
 use crate::metrics::Metrics;
 use crate::orders::{self, OrderView};
+use crate::pipeline::ForceError;
+use crate::projections::Queue;
 
 /// The body, or 413 when it is over the limit.
-pub(crate) fn body(
-    state: &AppState,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Bytes, ApiError> {
+pub(crate) fn body(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::PayloadTooLarge(state.max_body_bytes)
@@ -40,19 +39,11 @@ pub(super) async fn create(
 ) -> Result<impl IntoResponse, ApiError> {
     let principal = authorize(&state, &headers, &company, &[Role::SourceAdapter])?;
     let payload = body(&state, payload)?;
-    let envelope =
-        OrderEnvelope::parse(&payload).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let origin = Origin::Api {
-        subject: principal.subject,
-        request_id: request_id.0,
-    };
-    let ingested = state
-        .ingest
-        .order(&company, &envelope, &origin)
-        .await
-        .inspect_err(|_| {
-            Metrics::inc(&state.metrics.store_unavailable);
-        })?;
+    let envelope = OrderEnvelope::parse(&payload).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let origin = Origin::Api { subject: principal.subject, request_id: request_id.0 };
+    let ingested = state.ingest.order(&company, &envelope, &origin).await.inspect_err(|_| {
+        Metrics::inc(&state.metrics.store_unavailable);
+    })?;
     let (status, counter) = if ingested.created {
         (StatusCode::CREATED, &state.metrics.orders_created)
     } else {
@@ -80,25 +71,10 @@ pub(super) async fn get(
     Query(options): Query<GetOptions>,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
-    authorize(
-        &state,
-        &headers,
-        &company,
-        &[
-            Role::SourceAdapter,
-            Role::TenantAdmin,
-            Role::PlatformOperator,
-        ],
-    )?;
+    authorize(&state, &headers, &company, &[Role::SourceAdapter, Role::TenantAdmin, Role::PlatformOperator])?;
     let not_found = || ApiError::NotFound(format!("no order `{id}` for company `{company}`"));
-    let id = uuid::Uuid::parse_str(&id)
-        .map_err(|_| not_found())?
-        .to_string();
-    let events = state
-        .ingest
-        .log()
-        .read(&company, orders::AGGREGATE, &id)
-        .await?;
+    let id = uuid::Uuid::parse_str(&id).map_err(|_| not_found())?.to_string();
+    let events = state.ingest.log().read(&company, orders::AGGREGATE, &id).await?;
     let view = OrderView::from_events(&events).ok_or_else(not_found)?;
     let mut body = serde_json::to_value(&view).map_err(|e| ApiError::Internal(e.to_string()))?;
     body["events"] = events
@@ -129,4 +105,82 @@ pub(super) async fn get(
         });
     }
     Ok(Json(body))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct ForceBody {
+    reason: String,
+}
+
+/// `POST /{company}/order/{id}/force`: `platform-operator` only, with a reason.
+pub(super) async fn force(
+    State(state): State<AppState>,
+    Path((company, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    payload: Result<Bytes, BytesRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let principal = authorize(&state, &headers, &company, &[Role::PlatformOperator])?;
+    let request: ForceBody = serde_json::from_slice(&body(&state, payload)?)
+        .map_err(|e| ApiError::BadRequest(format!("the body must be {{\"reason\": \"...\"}}: {e}")))?;
+    let reason = request.reason.trim();
+    if reason.is_empty() || reason.len() > 1000 {
+        return Err(ApiError::BadRequest("a reason of 1 to 1000 characters is required".into()));
+    }
+    let id = uuid::Uuid::parse_str(&id).map_err(|_| ApiError::NotFound(format!("no order `{id}`")))?.to_string();
+    state.pipeline.force(&company, &id, &principal.subject, reason).await.map_err(|e| match e {
+        ForceError::NotFound(m) => ApiError::NotFound(format!("no order `{m}` for company `{company}`")),
+        e @ (ForceError::NotFailed(_) | ForceError::Conflict) => ApiError::Conflict(e.to_string()),
+        ForceError::Store(e) => e.into(),
+    })?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "id": id, "state": "overridden" }))))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct ListOptions {
+    #[serde(default = "all")]
+    state: String,
+    #[serde(default)]
+    offset: usize,
+    #[serde(default = "fifty")]
+    limit: usize,
+}
+
+fn all() -> String {
+    "all".into()
+}
+
+fn fifty() -> usize {
+    50
+}
+
+/// `GET /{company}/orders?state=failed|unhandled|in-progress|all&offset=&limit=`
+pub(super) async fn list(
+    State(state): State<AppState>,
+    Path(company): Path<String>,
+    Query(options): Query<ListOptions>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    authorize(&state, &headers, &company, &[Role::TenantAdmin, Role::PlatformOperator])?;
+    let queue = Queue::parse(&options.state).ok_or_else(|| {
+        ApiError::BadRequest(format!("state `{}` is not one of failed, unhandled, in-progress, all", options.state))
+    })?;
+    let page = state.projections.list(&company, queue, options.offset, options.limit.clamp(1, 500));
+    Ok(Json(page))
+}
+
+/// `GET /refs/{reference}`: which company and order a warehouse reference is.
+pub(super) async fn resolve_reference(
+    State(state): State<AppState>,
+    Path(reference): Path<String>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    let header = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let principal = state.auth.verify_header(header)?;
+    let not_found = || ApiError::NotFound(format!("no order has reference `{reference}`"));
+    let (company, id) = state.pipeline.resolve_reference(&reference).await?.ok_or_else(not_found)?;
+    // Only someone allowed to see the order learns that it exists.
+    principal
+        .authorize(&company, &[Role::TenantAdmin, Role::PlatformOperator, Role::WarehouseAdapter])
+        .map_err(|_| not_found())?;
+    Ok(Json(json!({ "reference": reference, "company": company, "orderId": id })))
 }

@@ -33,9 +33,7 @@ impl From<InstallError> for ApiError {
         match e {
             InstallError::Invalid(m) => Self::BadRequest(m),
             InstallError::TooLarge(m) => Self::TooLarge(m),
-            InstallError::PathTaken { .. } | InstallError::Conflict => {
-                Self::Conflict(e.to_string())
-            }
+            InstallError::PathTaken { .. } | InstallError::Conflict => Self::Conflict(e.to_string()),
             InstallError::Store(e) => e.into(),
         }
     }
@@ -62,14 +60,9 @@ pub(super) async fn install(
             None => return Err(ApiError::BadRequest("a form field has no name".into())),
         }
     }
-    let manifest =
-        manifest.ok_or_else(|| ApiError::BadRequest("missing form field `manifest`".into()))?;
-    let component =
-        component.ok_or_else(|| ApiError::BadRequest("missing form field `component`".into()))?;
-    let active = state
-        .registry
-        .install(&company, &plugin, &component, &manifest, &principal.subject)
-        .await?;
+    let manifest = manifest.ok_or_else(|| ApiError::BadRequest("missing form field `manifest`".into()))?;
+    let component = component.ok_or_else(|| ApiError::BadRequest("missing form field `component`".into()))?;
+    let active = state.registry.install(&company, &plugin, &component, &manifest, &principal.subject).await?;
     state.scheduler.sync();
     Ok((StatusCode::CREATED, Json(describe(&active))))
 }
@@ -78,10 +71,7 @@ fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::TooLarge(format!("the upload is too large: {}", e.body_text()))
     } else {
-        ApiError::BadRequest(format!(
-            "the upload is not a valid multipart form: {}",
-            e.body_text()
-        ))
+        ApiError::BadRequest(format!("the upload is not a valid multipart form: {}", e.body_text()))
     }
 }
 
@@ -91,13 +81,8 @@ pub(super) async fn list(
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     authorize(&state, &headers, &company, ADMIN)?;
-    let plugins: Vec<Value> = state
-        .registry
-        .all()
-        .iter()
-        .filter(|p| p.key.company == company)
-        .map(|p| describe(p))
-        .collect();
+    let plugins: Vec<Value> =
+        state.registry.all().iter().filter(|p| p.key.company == company).map(|p| describe(p)).collect();
     Ok(Json(json!({ "plugins": plugins })))
 }
 
@@ -107,10 +92,8 @@ pub(super) async fn get(
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     authorize(&state, &headers, &company, ADMIN)?;
-    let active = state
-        .registry
-        .get(&company, &plugin)
-        .ok_or_else(|| ApiError::NotFound(format!("no plugin `{plugin}`")))?;
+    let active =
+        state.registry.get(&company, &plugin).ok_or_else(|| ApiError::NotFound(format!("no plugin `{plugin}`")))?;
     Ok(Json(describe(&active)))
 }
 
@@ -120,17 +103,11 @@ pub(super) async fn run_now(
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     authorize(&state, &headers, &company, ADMIN)?;
-    let active = state
-        .registry
-        .get(&company, &plugin)
-        .ok_or_else(|| ApiError::NotFound(format!("no plugin `{plugin}`")))?;
+    let active =
+        state.registry.get(&company, &plugin).ok_or_else(|| ApiError::NotFound(format!("no plugin `{plugin}`")))?;
     match state.scheduler.runner().run(&active, "manual").await {
-        Ok(record) => Ok(Json(
-            serde_json::to_value(record).map_err(|e| ApiError::Internal(e.to_string()))?,
-        )),
-        Err(RunError::AlreadyRunning) => Err(ApiError::Conflict(
-            "a run of this plugin is already in progress".into(),
-        )),
+        Ok(record) => Ok(Json(serde_json::to_value(record).map_err(|e| ApiError::Internal(e.to_string()))?)),
+        Err(RunError::AlreadyRunning) => Err(ApiError::Conflict("a run of this plugin is already in progress".into())),
         Err(e @ RunError::NotPull(_)) => Err(ApiError::BadRequest(e.to_string())),
     }
 }
@@ -141,12 +118,8 @@ pub(super) async fn runs(
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     authorize(&state, &headers, &company, ADMIN)?;
-    crate::events::keys::check_segment("plugin id", &plugin)
-        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let listed = state
-        .store
-        .list(&run::runs_prefix(&company, &plugin))
-        .await?;
+    crate::events::keys::check_segment("plugin id", &plugin).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let listed = state.store.list(&run::runs_prefix(&company, &plugin)).await?;
     let mut runs = Vec::new();
     // Newest first, the last 100.
     for meta in listed.iter().rev().take(100) {

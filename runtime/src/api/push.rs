@@ -34,10 +34,7 @@ use crate::webhooks;
 /// `{company}/deliveries/{plugin}/{sha256 of the delivery id}`: deliveries
 /// already handled, for replay protection.
 fn delivery_key(company: &str, plugin: &str, delivery_id: &str) -> String {
-    format!(
-        "{company}/deliveries/{plugin}/{}",
-        hex::encode(Sha256::digest(delivery_id.as_bytes()))
-    )
+    format!("{company}/deliveries/{plugin}/{}", hex::encode(Sha256::digest(delivery_id.as_bytes())))
 }
 
 pub(super) async fn webhook(
@@ -49,47 +46,25 @@ pub(super) async fn webhook(
     payload: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let not_found = || ApiError::NotFound(format!("nothing is served at {}", uri.path()));
-    let (company, path) = uri
-        .path()
-        .trim_start_matches('/')
-        .split_once('/')
-        .ok_or_else(not_found)?;
+    let (company, path) = uri.path().trim_start_matches('/').split_once('/').ok_or_else(not_found)?;
     let path = format!("/{path}");
     let plugin = state.registry.route(company, &path).ok_or_else(not_found)?;
     if !plugin.enabled {
-        return Err(ApiError::Unavailable(format!(
-            "plugin {} is disabled",
-            plugin.key.plugin
-        )));
+        return Err(ApiError::Unavailable(format!("plugin {} is disabled", plugin.key.plugin)));
     }
     let payload = body(&state, payload)?;
     let identity = authenticate(&state, &plugin, &headers, &payload)?;
 
     if let Some(delivery) = &identity.delivery_id
-        && state
-            .store
-            .get(&delivery_key(company, &plugin.key.plugin, delivery))
-            .await?
-            .is_some()
+        && state.store.get(&delivery_key(company, &plugin.key.plugin, delivery)).await?.is_some()
     {
-        return Ok((
-            StatusCode::OK,
-            Json(json!({ "duplicate": true, "deliveryId": delivery })),
-        )
-            .into_response());
+        return Ok((StatusCode::OK, Json(json!({ "duplicate": true, "deliveryId": delivery }))).into_response());
     }
 
     let forwarded: Vec<(String, String)> = headers
         .iter()
-        .filter(|(name, _)| {
-            !(identity.scheme == "jwt" && *name == axum::http::header::AUTHORIZATION)
-        })
-        .map(|(name, value)| {
-            (
-                name.as_str().to_string(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
+        .filter(|(name, _)| !(identity.scheme == "jwt" && *name == axum::http::header::AUTHORIZATION))
+        .map(|(name, value)| (name.as_str().to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
         .collect();
     let request = PartnerRequest {
         method: method.to_string(),
@@ -98,22 +73,11 @@ pub(super) async fn webhook(
         headers: forwarded,
         body: payload.to_vec(),
     };
-    let options = CallOptions {
-        log_sink: state.log_sink.clone(),
-        invocation_id: Some(request_id.0.clone()),
-    };
+    let options = CallOptions { log_sink: state.log_sink.clone(), invocation_id: Some(request_id.0.clone()) };
     let handled = match plugin.plugin.handle(&request, &identity, options).await {
         Ok(handled) => handled,
         Err(error) => {
-            return Err(failed(
-                &state,
-                &plugin,
-                &request,
-                &request_id,
-                &error.to_string(),
-                status_of(&error),
-            )
-            .await);
+            return Err(failed(&state, &plugin, &request, &request_id, &error.to_string(), status_of(&error)).await);
         }
     };
 
@@ -125,15 +89,10 @@ pub(super) async fn webhook(
     let mut created = false;
     let mut ingested = Vec::new();
     for event in &handled.output.events {
-        match state
-            .ingest
-            .plugin_event(company, &plugin.key.plugin, event, &origin)
-            .await
-        {
+        match state.ingest.plugin_event(company, &plugin.key.plugin, event, &origin).await {
             Ok(done) => {
                 created |= done.created;
-                ingested
-                    .push(json!({ "kind": event.kind, "id": done.id, "duplicate": !done.created }));
+                ingested.push(json!({ "kind": event.kind, "id": done.id, "duplicate": !done.created }));
             }
             Err(IngestError::Store(e)) => return Err(e.into()),
             Err(IngestError::Envelope(e)) => {
@@ -152,36 +111,21 @@ pub(super) async fn webhook(
     }
     if let Some(delivery) = &identity.delivery_id {
         let marker = json!({ "deliveryId": delivery, "at": Utc::now(), "requestId": request_id.0 });
-        state
-            .store
-            .put(
-                &delivery_key(company, &plugin.key.plugin, delivery),
-                Bytes::from(marker.to_string()),
-            )
-            .await?;
+        state.store.put(&delivery_key(company, &plugin.key.plugin, delivery), Bytes::from(marker.to_string())).await?;
     }
     Ok(match handled.output.response {
         Some(custom) => {
-            let mut response = (
-                StatusCode::from_u16(custom.status).unwrap_or(StatusCode::OK),
-                custom.body,
-            )
-                .into_response();
+            let mut response =
+                (StatusCode::from_u16(custom.status).unwrap_or(StatusCode::OK), custom.body).into_response();
             for (name, value) in custom.headers {
-                if let (Ok(name), Ok(value)) =
-                    (HeaderName::try_from(name), HeaderValue::try_from(value))
-                {
+                if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
                     response.headers_mut().insert(name, value);
                 }
             }
             response
         }
         None => {
-            let status = if created {
-                StatusCode::CREATED
-            } else {
-                StatusCode::OK
-            };
+            let status = if created { StatusCode::CREATED } else { StatusCode::OK };
             (status, Json(json!({ "events": ingested }))).into_response()
         }
     })
@@ -195,19 +139,8 @@ fn authenticate(
     body: &[u8],
 ) -> Result<CallerIdentity, ApiError> {
     let company = plugin.key.company.clone();
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    match plugin
-        .plugin
-        .manifest()
-        .webhook
-        .clone()
-        .unwrap_or(WebhookAuth::Jwt)
-    {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    match plugin.plugin.manifest().webhook.clone().unwrap_or(WebhookAuth::Jwt) {
         WebhookAuth::Jwt => {
             let principal = authorize(state, headers, &company, &[Role::SourceAdapter])?;
             Ok(CallerIdentity {
@@ -217,12 +150,7 @@ fn authenticate(
                 delivery_id: header("idempotency-key"),
             })
         }
-        WebhookAuth::None => Ok(CallerIdentity {
-            company,
-            scheme: "none".into(),
-            subject: None,
-            delivery_id: None,
-        }),
+        WebhookAuth::None => Ok(CallerIdentity { company, scheme: "none".into(), subject: None, delivery_id: None }),
         auth => {
             let secret_name = match &auth {
                 WebhookAuth::HmacSha256 { secret, .. }
@@ -232,9 +160,7 @@ fn authenticate(
             };
             let secret = state.vault.tenant(&company).get(&secret_name);
             let verified = webhooks::verify(&auth, header, body, secret, Utc::now().timestamp())
-                .map_err(|reason| {
-                    ApiError::Unauthorized(format!("webhook signature refused: {reason}"))
-                })?;
+                .map_err(|reason| ApiError::Unauthorized(format!("webhook signature refused: {reason}")))?;
             Ok(CallerIdentity {
                 company,
                 scheme: verified.scheme.into(),
@@ -247,14 +173,8 @@ fn authenticate(
 
 fn status_of(error: &InvokeError) -> StatusCode {
     match error {
-        InvokeError::Plugin {
-            failure: PluginFailure::InvalidInput(_),
-            ..
-        } => StatusCode::BAD_REQUEST,
-        InvokeError::Plugin {
-            failure: PluginFailure::Unauthorized(_),
-            ..
-        } => StatusCode::UNAUTHORIZED,
+        InvokeError::Plugin { failure: PluginFailure::InvalidInput(_), .. } => StatusCode::BAD_REQUEST,
+        InvokeError::Plugin { failure: PluginFailure::Unauthorized(_), .. } => StatusCode::UNAUTHORIZED,
         error if error.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -275,14 +195,7 @@ async fn failed(
         .headers
         .iter()
         .map(|(n, v)| {
-            (
-                n.clone(),
-                if n.eq_ignore_ascii_case("authorization") {
-                    "[redacted]".into()
-                } else {
-                    v.clone()
-                },
-            )
+            (n.clone(), if n.eq_ignore_ascii_case("authorization") { "[redacted]".into() } else { v.clone() })
         })
         .collect();
     let letter = json!({

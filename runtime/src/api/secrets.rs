@@ -26,24 +26,14 @@ pub(super) async fn put(
     headers: HeaderMap,
     payload: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
-    authorize(
-        &state,
-        &headers,
-        &company,
-        &[Role::TenantAdmin, Role::PlatformOperator],
-    )?;
+    authorize(&state, &headers, &company, &[Role::TenantAdmin, Role::PlatformOperator])?;
     let payload = body(&state, payload)?;
-    let secret: SecretBody = serde_json::from_slice(&payload).map_err(|e| {
-        ApiError::BadRequest(format!("the body must be {{\"value\": \"...\"}}: {e}"))
+    let secret: SecretBody = serde_json::from_slice(&payload)
+        .map_err(|e| ApiError::BadRequest(format!("the body must be {{\"value\": \"...\"}}: {e}")))?;
+    state.vault.put(&company, &name, &secret.value).await.map_err(|e| match e {
+        VaultError::Store(e) => e.into(),
+        other => ApiError::BadRequest(other.to_string()),
     })?;
-    state
-        .vault
-        .put(&company, &name, &secret.value)
-        .await
-        .map_err(|e| match e {
-            VaultError::Store(e) => e.into(),
-            other => ApiError::BadRequest(other.to_string()),
-        })?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -52,11 +42,6 @@ pub(super) async fn list(
     Path(company): Path<String>,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
-    authorize(
-        &state,
-        &headers,
-        &company,
-        &[Role::TenantAdmin, Role::PlatformOperator],
-    )?;
+    authorize(&state, &headers, &company, &[Role::TenantAdmin, Role::PlatformOperator])?;
     Ok(Json(json!({ "names": state.vault.names(&company) })))
 }

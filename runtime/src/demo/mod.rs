@@ -32,10 +32,8 @@ const COMPANY: &str = "demo";
 const SHOPIFY_SECRET: &str = "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";
 const PRIME_CARGO_SECRET: &str = "pc-demo-callback-secret-2026-xyz";
 const SHOPIFY_ORDER: &str = include_str!("../../../tests/fixtures/shopify-orders-create.json");
-const PRIME_CARGO_PACKED: &str =
-    include_str!("../../../tests/fixtures/prime-cargo-pick-order-packed.json");
-const BRING_FILE: &str =
-    include_str!("../../../tests/fixtures/ORD_NVNO_20260314T101500Z_000042.csv");
+const PRIME_CARGO_PACKED: &str = include_str!("../../../tests/fixtures/prime-cargo-pick-order-packed.json");
+const BRING_FILE: &str = include_str!("../../../tests/fixtures/ORD_NVNO_20260314T101500Z_000042.csv");
 const FTP_SERVER: &str = include_str!("../../../tests/peers/ftp_server.py");
 
 /// What the demo started; the FTP server stops when this is dropped.
@@ -46,28 +44,17 @@ pub struct Demo {
 }
 
 fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
-        .unwrap_or_else(|_| unreachable!("any key length"));
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("any key length"));
     mac.update(data);
     mac.finalize().into_bytes().to_vec()
 }
 
 /// Provisions the demo tenant on a server that will listen at `addr`.
-pub async fn provision(
-    state: &AppState,
-    data_dir: &Path,
-    addr: SocketAddr,
-) -> anyhow::Result<Demo> {
+pub async fn provision(state: &AppState, data_dir: &Path, addr: SocketAddr) -> anyhow::Result<Demo> {
     let dir = data_dir.join("demo-partners");
-    std::fs::create_dir_all(dir.join("ftp/in"))
-        .with_context(|| format!("creating {}", dir.display()))?;
-    let ftp_password = hex::encode(
-        &Sha256::digest(format!(
-            "{}{:?}",
-            dir.display(),
-            std::time::SystemTime::now()
-        ))[..12],
-    );
+    std::fs::create_dir_all(dir.join("ftp/in")).with_context(|| format!("creating {}", dir.display()))?;
+    let ftp_password =
+        hex::encode(&Sha256::digest(format!("{}{:?}", dir.display(), std::time::SystemTime::now()))[..12]);
     let postnord_key = hex::encode(&Sha256::digest(ftp_password.as_bytes())[..16]);
     for (name, value) in [
         ("shopify-webhook-secret", SHOPIFY_SECRET),
@@ -78,8 +65,7 @@ pub async fn provision(
         state.vault.put(COMPANY, name, value).await?;
     }
     let install = |id: &'static str, manifest: String| async move {
-        let component = crate::examples::component(id)
-            .with_context(|| format!("example plugin {id} is not built"))?;
+        let component = crate::examples::component(id).with_context(|| format!("example plugin {id} is not built"))?;
         state
             .registry
             .install(COMPANY, id, component, &manifest, "demo")
@@ -141,10 +127,7 @@ page-size = "2"
     let mut ftp_note = String::new();
     let ftp_child = match ftp {
         Ok((port, child)) => {
-            std::fs::write(
-                dir.join("ftp/in/ORD_NVNO_20260314T101500Z_000042.csv"),
-                BRING_FILE,
-            )?;
+            std::fs::write(dir.join("ftp/in/ORD_NVNO_20260314T101500Z_000042.csv"), BRING_FILE)?;
             install(
                 "bring-ftp",
                 format!(
@@ -179,23 +162,15 @@ password_secret = "bring-ftp-password"
     };
     state.scheduler.sync();
 
-    let source = state
-        .auth
-        .mint("demo-webshop", COMPANY, &[Role::SourceAdapter], 24 * 3600)
-        .map_err(anyhow::Error::msg)?;
+    let source =
+        state.auth.mint("demo-webshop", COMPANY, &[Role::SourceAdapter], 24 * 3600).map_err(anyhow::Error::msg)?;
     let admin = state
         .auth
-        .mint(
-            "demo-admin",
-            COMPANY,
-            &[Role::TenantAdmin, Role::PlatformOperator],
-            24 * 3600,
-        )
+        .mint("demo-admin", COMPANY, &[Role::TenantAdmin, Role::PlatformOperator], 24 * 3600)
         .map_err(anyhow::Error::msg)?;
     let shopify_file = dir.join("shopify-orders-create.json");
     std::fs::write(&shopify_file, SHOPIFY_ORDER)?;
-    let shopify_signature =
-        STANDARD.encode(hmac(SHOPIFY_SECRET.as_bytes(), SHOPIFY_ORDER.as_bytes()));
+    let shopify_signature = STANDARD.encode(hmac(SHOPIFY_SECRET.as_bytes(), SHOPIFY_ORDER.as_bytes()));
     let prime_file = dir.join("prime-cargo-pick-order-packed.json");
     std::fs::write(&prime_file, PRIME_CARGO_PACKED)?;
     let prime_token = prime_cargo_token(PRIME_CARGO_PACKED)?;
@@ -226,10 +201,7 @@ Look at an order (the id comes back from the calls above):
         shopify = shopify_file.display(),
         prime = prime_file.display(),
     );
-    Ok(Demo {
-        instructions,
-        _ftp: ftp_child,
-    })
+    Ok(Demo { instructions, _ftp: ftp_child })
 }
 
 /// A Prime Cargo callback token for `body`, valid for a day.
@@ -242,10 +214,8 @@ fn prime_cargo_token(body: &str) -> anyhow::Result<String> {
         "jti": event["eventId"], "body_sha256": hex::encode(Sha256::digest(body.as_bytes())),
     });
     let claims = URL_SAFE_NO_PAD.encode(claims.to_string());
-    let signature = URL_SAFE_NO_PAD.encode(hmac(
-        PRIME_CARGO_SECRET.as_bytes(),
-        format!("{header}.{claims}").as_bytes(),
-    ));
+    let signature =
+        URL_SAFE_NO_PAD.encode(hmac(PRIME_CARGO_SECRET.as_bytes(), format!("{header}.{claims}").as_bytes()));
     Ok(format!("{header}.{claims}.{signature}"))
 }
 
@@ -253,20 +223,10 @@ fn prime_cargo_token(body: &str) -> anyhow::Result<String> {
 async fn start_ftp(dir: &Path, password: &str) -> anyhow::Result<(u16, tokio::process::Child)> {
     let script: PathBuf = dir.join("ftp_server.py");
     std::fs::write(&script, FTP_SERVER)?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let mut child = tokio::process::Command::new("python3")
         .arg(&script)
-        .args([
-            "--user",
-            "bring",
-            "--password",
-            password,
-            "--port",
-            &port.to_string(),
-            "--root",
-        ])
+        .args(["--user", "bring", "--password", password, "--port", &port.to_string(), "--root"])
         .arg(dir.join("ftp"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -274,10 +234,7 @@ async fn start_ftp(dir: &Path, password: &str) -> anyhow::Result<(u16, tokio::pr
         .spawn()
         .context("python3 is not available")?;
     for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
             return Ok((port, child));
         }
         if let Ok(Some(_)) = child.try_wait() {

@@ -15,31 +15,11 @@ use serde_json::{Value, json};
 
 /// The scans every parcel goes through, one every `STEP_SECS`.
 const SCANS: &[(&str, &str, &str, &str)] = &[
-    (
-        "EDI_RECEIVED",
-        "INFORMED",
-        "0",
-        "Electronic information received",
-    ),
-    (
-        "ITEM_ACCEPTED",
-        "EN_ROUTE",
-        "50630",
-        "The item has been handed in",
-    ),
+    ("EDI_RECEIVED", "INFORMED", "0", "Electronic information received"),
+    ("ITEM_ACCEPTED", "EN_ROUTE", "50630", "The item has been handed in"),
     ("SORTED_TERMINAL", "EN_ROUTE", "7081", "Sorted at terminal"),
-    (
-        "ARRIVED_SERVICE_POINT",
-        "AVAILABLE_FOR_DELIVERY",
-        "412345",
-        "Arrived at the service point",
-    ),
-    (
-        "DELIVERED",
-        "DELIVERED",
-        "412345",
-        "The item has been collected",
-    ),
+    ("ARRIVED_SERVICE_POINT", "AVAILABLE_FOR_DELIVERY", "412345", "Arrived at the service point"),
+    ("DELIVERED", "DELIVERED", "412345", "The item has been collected"),
 ];
 const STEP_SECS: u64 = 20;
 
@@ -51,13 +31,8 @@ struct Simulator {
 
 /// Starts the PostNord simulator on a free loopback port.
 pub(super) async fn start_postnord(api_key: String) -> anyhow::Result<SocketAddr> {
-    let simulator = Simulator {
-        api_key,
-        started: Instant::now(),
-    };
-    let app = Router::new()
-        .route("/rest/shipment/v7/trackandtrace/id/{id}/public", get(track))
-        .with_state(simulator);
+    let simulator = Simulator { api_key, started: Instant::now() };
+    let app = Router::new().route("/rest/shipment/v7/trackandtrace/id/{id}/public", get(track)).with_state(simulator);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
@@ -72,11 +47,7 @@ async fn track(
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     if query.get("apikey") != Some(&sim.api_key) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({"message": "invalid apikey"})),
-        )
-            .into_response();
+        return (StatusCode::UNAUTHORIZED, Json(json!({"message": "invalid apikey"}))).into_response();
     }
     let elapsed = sim.started.elapsed().as_secs();
     // Parcels are staggered by the last digit of their id.

@@ -31,10 +31,7 @@ impl CompileCache {
         // is all that matters since a different build gets a different hash.
         let mut hasher = std::hash::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
-        Self {
-            dir,
-            fingerprint: format!("{:016x}", hasher.finish()),
-        }
+        Self { dir, fingerprint: format!("{:016x}", hasher.finish()) }
     }
 
     /// The component for `bytes` (whose SHA-256 is `sha256`), from the cache
@@ -71,16 +68,10 @@ impl CompileCache {
 }
 
 fn store(path: &std::path::Path, component: &Component) -> anyhow::Result<()> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| anyhow::anyhow!("cache path has no directory"))?;
+    let dir = path.parent().ok_or_else(|| anyhow::anyhow!("cache path has no directory"))?;
     std::fs::create_dir_all(dir)?;
     let bytes = component.serialize()?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        uuid::Uuid::new_v4(),
-        std::process::id()
-    ));
+    let tmp = dir.join(format!(".{}.{}.tmp", uuid::Uuid::new_v4(), std::process::id()));
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path)?;
     Ok(())

@@ -6,23 +6,28 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 use wasmtime::component::types::ComponentItem;
 
-use super::bindings::{PULL_HANDLER, PUSH_HANDLER};
+use super::bindings::{MAPPER_HANDLER, ORDER_STATUS, PULL_HANDLER, PUSH_HANDLER, VALIDATOR_HANDLER, WAREHOUSE_HANDLER};
 use crate::manifest::PluginKind;
 
 /// The export a kind requires, with its functions.
 fn required_export(kind: PluginKind) -> (&'static str, &'static [&'static str], &'static str) {
     match kind {
-        PluginKind::PushSource => (
-            PUSH_HANDLER,
-            &["path", "handle"],
-            "portitor_guest::export_push_source!",
-        ),
-        PluginKind::PullSource => (
-            PULL_HANDLER,
-            &["schedule", "cursor-key", "fetch"],
-            "portitor_guest::export_pull_source!",
-        ),
+        PluginKind::PushSource => (PUSH_HANDLER, &["path", "handle"], "portitor_guest::export_push_source!"),
+        PluginKind::PullSource => {
+            (PULL_HANDLER, &["schedule", "cursor-key", "fetch"], "portitor_guest::export_pull_source!")
+        }
+        PluginKind::Validator => (VALIDATOR_HANDLER, &["validate"], "portitor_guest::export_validator!"),
+        PluginKind::Mapper => (MAPPER_HANDLER, &["map"], "portitor_guest::export_mapper!"),
+        PluginKind::Warehouse => (WAREHOUSE_HANDLER, &["dispatch"], "portitor_guest::export_warehouse!"),
     }
+}
+
+const KINDS: [PluginKind; 5] =
+    [PluginKind::PushSource, PluginKind::PullSource, PluginKind::Validator, PluginKind::Mapper, PluginKind::Warehouse];
+
+/// Whether `component` also exports the order-status interface.
+pub(crate) fn exports_status(engine: &Engine, component: &Component) -> bool {
+    component.component_type().exports(engine).any(|(name, _)| name == ORDER_STATUS)
 }
 
 /// Why bytes are not a WebAssembly component, if they are not.
@@ -32,31 +37,23 @@ pub(crate) fn check_component_header(bytes: &[u8]) -> Result<(), String> {
         return Err("not a WebAssembly file (no `\\0asm` header)".into());
     }
     match bytes[4..8] {
-        [0x01, 0x00, 0x00, 0x00] => Err(
-            "a core WebAssembly module, not a component: build the plugin for the `wasm32-wasip2` target".into(),
-        ),
+        [0x01, 0x00, 0x00, 0x00] => {
+            Err("a core WebAssembly module, not a component: build the plugin for the `wasm32-wasip2` target".into())
+        }
         [_, _, 0x01, 0x00] => Ok(()),
         _ => Err("an unsupported WebAssembly binary version".into()),
     }
 }
 
 /// Checks that `component` exports what `kind` requires.
-pub(crate) fn check_exports(
-    engine: &Engine,
-    component: &Component,
-    kind: PluginKind,
-) -> Result<(), String> {
+pub(crate) fn check_exports(engine: &Engine, component: &Component, kind: PluginKind) -> Result<(), String> {
     let (required, functions, macro_name) = required_export(kind);
     let ty = component.component_type();
-    let exports: Vec<(String, ComponentItem)> = ty
-        .exports(engine)
-        .map(|(name, item)| (name.to_string(), item.ty))
-        .collect();
+    let exports: Vec<(String, ComponentItem)> =
+        ty.exports(engine).map(|(name, item)| (name.to_string(), item.ty)).collect();
     let Some((_, item)) = exports.iter().find(|(name, _)| name == required) else {
         let names: Vec<&str> = exports.iter().map(|(n, _)| n.as_str()).collect();
-        let other = [PluginKind::PushSource, PluginKind::PullSource]
-            .into_iter()
-            .find(|k| *k != kind && names.contains(&required_export(*k).0));
+        let other = KINDS.into_iter().find(|k| *k != kind && names.contains(&required_export(*k).0));
         let hint = match other {
             Some(other) => {
                 format!(" It exports the {other} handler: is the manifest's kind wrong?")
@@ -65,30 +62,15 @@ pub(crate) fn check_exports(
         };
         return Err(format!(
             "a {kind} plugin must export `{required}`; this component exports {}.{hint}",
-            if names.is_empty() {
-                "nothing".to_string()
-            } else {
-                format!("`{}`", names.join("`, `"))
-            }
+            if names.is_empty() { "nothing".to_string() } else { format!("`{}`", names.join("`, `")) }
         ));
     };
     let ComponentItem::ComponentInstance(instance) = item else {
         return Err(format!("`{required}` must be an exported interface"));
     };
-    let present: Vec<String> = instance
-        .exports(engine)
-        .map(|(name, _)| name.to_string())
-        .collect();
-    let missing: Vec<&str> = functions
-        .iter()
-        .copied()
-        .filter(|f| !present.iter().any(|p| p == f))
-        .collect();
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("`{required}` lacks `{}`", missing.join("`, `")))
-    }
+    let present: Vec<String> = instance.exports(engine).map(|(name, _)| name.to_string()).collect();
+    let missing: Vec<&str> = functions.iter().copied().filter(|f| !present.iter().any(|p| p == f)).collect();
+    if missing.is_empty() { Ok(()) } else { Err(format!("`{required}` lacks `{}`", missing.join("`, `"))) }
 }
 
 #[cfg(test)]

@@ -29,14 +29,13 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 use wasmtime::component::Linker;
-use wasmtime::{
-    Config, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap, UpdateDeadline,
-};
+use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap, UpdateDeadline};
 
 pub use self::cache::CompileSource;
-pub use self::input::{CallerIdentity, PartnerRequest};
+pub use self::input::{CallerIdentity, OrderInput, OrderStatusUpdate, PartnerRequest};
 pub use self::output::{
-    BatchOutput, OutputError, PartnerResponse, PluginEvent, PluginFailure, PushOutput,
+    BatchOutput, DispatchReceipt, OutputError, PartnerResponse, PluginEvent, PluginFailure, PushOutput,
+    WarehouseDocument,
 };
 pub use self::plugin::PluginLabel;
 use self::plugin::PluginShared;
@@ -44,6 +43,7 @@ use crate::host::egress::EgressPolicy;
 use crate::host::log::LogBudget;
 use crate::host::{Checkpointer, CursorAccess, HostState, InvocationState, LogSink};
 use crate::manifest::{Limits, Manifest, PluginKind};
+use crate::orders::Finding;
 use crate::secrets::SecretSource;
 
 /// Platform-wide engine settings (the per-plugin ones are in manifests).
@@ -88,9 +88,7 @@ struct EngineInner {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine")
-            .field("config", &self.inner.config)
-            .finish_non_exhaustive()
+        f.debug_struct("Engine").field("config", &self.inner.config).finish_non_exhaustive()
     }
 }
 
@@ -98,11 +96,7 @@ impl std::fmt::Debug for Engine {
 #[derive(Debug, Error)]
 pub enum LoadError {
     #[error("{label}: the component is {size} bytes, over the limit of {limit}")]
-    TooLarge {
-        label: PluginLabel,
-        size: usize,
-        limit: usize,
-    },
+    TooLarge { label: PluginLabel, size: usize, limit: usize },
     #[error("{label}: {reason}")]
     NotAComponent { label: PluginLabel, reason: String },
     #[error("{label}: {reason}")]
@@ -122,31 +116,17 @@ pub enum InvokeError {
     #[error("{label}: timed out after {} ms", limit.as_millis())]
     Timeout { label: PluginLabel, limit: Duration },
     #[error("{label}: ran out of memory: asked for {requested} bytes, its limit is {limit}")]
-    MemoryExhausted {
-        label: PluginLabel,
-        limit: usize,
-        requested: usize,
-    },
+    MemoryExhausted { label: PluginLabel, limit: usize, requested: usize },
     #[error("{label}: used up its fuel limit of {limit}")]
     FuelExhausted { label: PluginLabel, limit: u64 },
     #[error("{label}: trapped: {message}")]
     Trapped { label: PluginLabel, message: String },
     #[error("{label}: returned an invalid result: {error}")]
-    InvalidOutput {
-        label: PluginLabel,
-        error: OutputError,
-    },
+    InvalidOutput { label: PluginLabel, error: OutputError },
     #[error("{label}: reported an error: {failure}")]
-    Plugin {
-        label: PluginLabel,
-        failure: PluginFailure,
-    },
+    Plugin { label: PluginLabel, failure: PluginFailure },
     #[error("{label}: is a {kind} plugin and has no `{call}`")]
-    WrongCall {
-        label: PluginLabel,
-        kind: PluginKind,
-        call: &'static str,
-    },
+    WrongCall { label: PluginLabel, kind: PluginKind, call: &'static str },
     #[error("{label}: no instance slot is free; retry shortly")]
     Busy { label: PluginLabel },
 }
@@ -189,9 +169,7 @@ pub struct CallOptions {
 
 impl std::fmt::Debug for CallOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CallOptions")
-            .field("invocation_id", &self.invocation_id)
-            .finish_non_exhaustive()
+        f.debug_struct("CallOptions").field("invocation_id", &self.invocation_id).finish_non_exhaustive()
     }
 }
 
@@ -216,14 +194,7 @@ impl Engine {
         ticker::spawn(Arc::downgrade(&wasmtime));
         let linker = crate::host::linker(&wasmtime)?;
         let cache = cache::CompileCache::new(&wasmtime, config.cache_dir.clone());
-        Ok(Self {
-            inner: Arc::new(EngineInner {
-                wasmtime,
-                linker,
-                cache,
-                config,
-            }),
-        })
+        Ok(Self { inner: Arc::new(EngineInner { wasmtime, linker, cache, config }) })
     }
 
     /// Loads version `component` of `company`'s plugin `plugin`: checks,
@@ -240,84 +211,54 @@ impl Engine {
         let label = PluginLabel::new(company, plugin, version.clone());
         let config = &self.inner.config;
         if component.len() > config.max_component_bytes {
-            return Err(LoadError::TooLarge {
-                label,
-                size: component.len(),
-                limit: config.max_component_bytes,
-            });
+            return Err(LoadError::TooLarge { label, size: component.len(), limit: config.max_component_bytes });
         }
-        kind::check_component_header(component).map_err(|reason| LoadError::NotAComponent {
-            label: label.clone(),
-            reason,
-        })?;
+        kind::check_component_header(component)
+            .map_err(|reason| LoadError::NotAComponent { label: label.clone(), reason })?;
         let limits = manifest.limits();
         let max_memory = config.max_memory_mib as usize * 1024 * 1024;
         if limits.memory_bytes > max_memory {
             return Err(LoadError::Manifest {
                 label,
-                reason: format!(
-                    "limits.memory_mib is over the platform's maximum of {}",
-                    config.max_memory_mib
-                ),
+                reason: format!("limits.memory_mib is over the platform's maximum of {}", config.max_memory_mib),
             });
         }
 
         let engine = &self.inner.wasmtime;
-        let (compiled, source) =
-            self.inner
-                .cache
-                .load(engine, &version, component)
-                .map_err(|e| LoadError::Compile {
-                    label: label.clone(),
-                    reason: format!("{e:#}"),
-                })?;
-        kind::check_exports(engine, &compiled, manifest.kind).map_err(|reason| {
-            LoadError::WrongKind {
-                label: label.clone(),
-                reason,
-            }
-        })?;
+        let (compiled, source) = self
+            .inner
+            .cache
+            .load(engine, &version, component)
+            .map_err(|e| LoadError::Compile { label: label.clone(), reason: format!("{e:#}") })?;
+        kind::check_exports(engine, &compiled, manifest.kind)
+            .map_err(|reason| LoadError::WrongKind { label: label.clone(), reason })?;
         let pre = self
             .inner
             .linker
             .instantiate_pre(&compiled)
-            .map_err(|e| LoadError::Imports {
-                label: label.clone(),
-                reason: format!("{e:#}"),
-            })?;
+            .map_err(|e| LoadError::Imports { label: label.clone(), reason: format!("{e:#}") })?;
+        let wrong_kind = |e: wasmtime::Error| LoadError::WrongKind { label: label.clone(), reason: format!("{e:#}") };
+        let status = if manifest.kind.is_source() && kind::exports_status(engine, &compiled) {
+            Some(bindings::status::OrderStatusSinkPre::new(pre.clone()).map_err(wrong_kind)?)
+        } else {
+            None
+        };
         let handler = match manifest.kind {
             PluginKind::PushSource => bindings::push::PushSourcePre::new(pre).map(Handler::Push),
             PluginKind::PullSource => bindings::pull::PullSourcePre::new(pre).map(Handler::Pull),
+            PluginKind::Validator => bindings::validator::ValidatorPre::new(pre).map(Handler::Validator),
+            PluginKind::Mapper => bindings::mapper::MapperPre::new(pre).map(Handler::Mapper),
+            PluginKind::Warehouse => bindings::warehouse::WarehousePre::new(pre).map(Handler::Warehouse),
         }
-        .map_err(|e| LoadError::WrongKind {
-            label: label.clone(),
-            reason: format!("{e:#}"),
-        })?;
+        .map_err(wrong_kind)?;
 
-        let egress = Arc::new(EgressPolicy::from_manifest(
-            &manifest,
-            config.deny_private_networks,
-        ));
-        let http_client =
-            crate::host::http::client_for(egress.clone()).map_err(|e| LoadError::Manifest {
-                label: label.clone(),
-                reason: format!("cannot build the HTTP client: {e}"),
-            })?;
-        let shared = Arc::new(PluginShared::new(
-            label,
-            manifest,
-            egress,
-            http_client,
-            secrets,
-        ));
-        Ok(LoadedPlugin {
-            inner: Arc::new(LoadedInner {
-                engine: self.inner.clone(),
-                shared,
-                handler,
-                source,
-            }),
-        })
+        let egress = Arc::new(EgressPolicy::from_manifest(&manifest, config.deny_private_networks));
+        let http_client = crate::host::http::client_for(egress.clone()).map_err(|e| LoadError::Manifest {
+            label: label.clone(),
+            reason: format!("cannot build the HTTP client: {e}"),
+        })?;
+        let shared = Arc::new(PluginShared::new(label, manifest, egress, http_client, secrets));
+        Ok(LoadedPlugin { inner: Arc::new(LoadedInner { engine: self.inner.clone(), shared, handler, status, source }) })
     }
 }
 
@@ -331,19 +272,22 @@ struct LoadedInner {
     engine: Arc<EngineInner>,
     shared: Arc<PluginShared>,
     handler: Handler,
+    /// A source plugin's optional `order-status` export.
+    status: Option<bindings::status::OrderStatusSinkPre<HostState>>,
     source: CompileSource,
 }
 
 enum Handler {
     Push(bindings::push::PushSourcePre<HostState>),
     Pull(bindings::pull::PullSourcePre<HostState>),
+    Validator(bindings::validator::ValidatorPre<HostState>),
+    Mapper(bindings::mapper::MapperPre<HostState>),
+    Warehouse(bindings::warehouse::WarehousePre<HostState>),
 }
 
 impl std::fmt::Debug for LoadedPlugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoadedPlugin")
-            .field("label", self.label())
-            .finish_non_exhaustive()
+        f.debug_struct("LoadedPlugin").field("label", self.label()).finish_non_exhaustive()
     }
 }
 
@@ -377,11 +321,7 @@ impl LoadedPlugin {
         let mut call = self.begin(options, None);
         let result = call
             .run(async |store| {
-                pre.instantiate_async(&mut *store)
-                    .await?
-                    .portitor_plugin_push_handler()
-                    .call_path(store)
-                    .await
+                pre.instantiate_async(&mut *store).await?.portitor_plugin_push_handler().call_path(store).await
             })
             .await;
         call.finish(self, result)
@@ -403,18 +343,13 @@ impl LoadedPlugin {
         let result = call
             .run(async |store| {
                 let bindings = pre.instantiate_async(&mut *store).await?;
-                bindings
-                    .portitor_plugin_push_handler()
-                    .call_handle(store, &request, &identity)
-                    .await
+                bindings.portitor_plugin_push_handler().call_handle(store, &request, &identity).await
             })
             .await;
         let outcome = call.finish(self, result)?;
         let limits = self.limits();
         outcome.try_map(|result| match result {
-            Ok(outcome) => {
-                output::push_from_wit(outcome, limits).map_err(|error| self.invalid(error))
-            }
+            Ok(outcome) => output::push_from_wit(outcome, limits).map_err(|error| self.invalid(error)),
             Err(failure) => Err(self.failed(failure.into())),
         })
     }
@@ -427,32 +362,21 @@ impl LoadedPlugin {
         let mut call = self.begin(options, None);
         let result = call
             .run(async |store| {
-                pre.instantiate_async(&mut *store)
-                    .await?
-                    .portitor_plugin_pull_handler()
-                    .call_schedule(store)
-                    .await
+                pre.instantiate_async(&mut *store).await?.portitor_plugin_pull_handler().call_schedule(store).await
             })
             .await;
         call.finish(self, result)
     }
 
     /// The name of a pull plugin's cursor.
-    pub async fn cursor_key(
-        &self,
-        options: CallOptions,
-    ) -> Result<Invocation<String>, InvokeError> {
+    pub async fn cursor_key(&self, options: CallOptions) -> Result<Invocation<String>, InvokeError> {
         let Handler::Pull(pre) = &self.inner.handler else {
             return Err(self.wrong_call("cursor-key"));
         };
         let mut call = self.begin(options, None);
         let result = call
             .run(async |store| {
-                pre.instantiate_async(&mut *store)
-                    .await?
-                    .portitor_plugin_pull_handler()
-                    .call_cursor_key(store)
-                    .await
+                pre.instantiate_async(&mut *store).await?.portitor_plugin_pull_handler().call_cursor_key(store).await
             })
             .await;
         call.finish(self, result)
@@ -475,10 +399,7 @@ impl LoadedPlugin {
         let result = call
             .run(async |store| {
                 let bindings = pre.instantiate_async(&mut *store).await?;
-                bindings
-                    .portitor_plugin_pull_handler()
-                    .call_fetch(store, cursor.as_deref())
-                    .await
+                bindings.portitor_plugin_pull_handler().call_fetch(store, cursor.as_deref()).await
             })
             .await;
         let outcome = call.finish(self, result)?;
@@ -489,23 +410,124 @@ impl LoadedPlugin {
         })
     }
 
+    /// Semantic findings about an order (validator plugins).
+    pub async fn validate(
+        &self,
+        order: &OrderInput,
+        options: CallOptions,
+    ) -> Result<Invocation<Vec<Finding>>, InvokeError> {
+        let Handler::Validator(pre) = &self.inner.handler else {
+            return Err(self.wrong_call("validate"));
+        };
+        let order = order.to_wit();
+        let mut call = self.begin(options, None);
+        let result = call
+            .run(async |store| {
+                let bindings = pre.instantiate_async(&mut *store).await?;
+                bindings.portitor_plugin_validator_handler().call_validate(store, &order).await
+            })
+            .await;
+        let outcome = call.finish(self, result)?;
+        let limits = self.limits();
+        outcome.try_map(|findings| output::findings_from_wit(findings, limits).map_err(|error| self.invalid(error)))
+    }
+
+    /// The order in a warehouse's format (mapper plugins).
+    pub async fn map(
+        &self,
+        order: &OrderInput,
+        options: CallOptions,
+    ) -> Result<Invocation<WarehouseDocument>, InvokeError> {
+        let Handler::Mapper(pre) = &self.inner.handler else {
+            return Err(self.wrong_call("map"));
+        };
+        let order = order.to_wit();
+        let mut call = self.begin(options, None);
+        let result = call
+            .run(async |store| {
+                let bindings = pre.instantiate_async(&mut *store).await?;
+                bindings.portitor_plugin_mapper_handler().call_map(store, &order).await
+            })
+            .await;
+        let outcome = call.finish(self, result)?;
+        let max = self.limits().max_event_bytes;
+        outcome.try_map(|result| match result {
+            Ok(document) if document.body.len() > max => {
+                Err(self.invalid(OutputError::PayloadTooLarge { index: 0, actual: document.body.len(), limit: max }))
+            }
+            Ok(document) => Ok(WarehouseDocument { content_type: document.content_type, body: document.body }),
+            Err(failure) => Err(self.failed(failure.into())),
+        })
+    }
+
+    /// Sends an order to a warehouse (warehouse plugins).
+    pub async fn dispatch(
+        &self,
+        document: &WarehouseDocument,
+        reference: &str,
+        options: CallOptions,
+    ) -> Result<Invocation<DispatchReceipt>, InvokeError> {
+        let Handler::Warehouse(pre) = &self.inner.handler else {
+            return Err(self.wrong_call("dispatch"));
+        };
+        let order = bindings::types::WarehouseOrder {
+            content_type: document.content_type.clone(),
+            body: document.body.clone(),
+        };
+        let mut call = self.begin(options, None);
+        let result = call
+            .run(async |store| {
+                let bindings = pre.instantiate_async(&mut *store).await?;
+                bindings.portitor_plugin_warehouse_handler().call_dispatch(store, &order, reference).await
+            })
+            .await;
+        let outcome = call.finish(self, result)?;
+        outcome.try_map(|result| match result {
+            Ok(receipt) => {
+                Ok(DispatchReceipt { warehouse_order_id: receipt.warehouse_order_id, message: receipt.message })
+            }
+            Err(failure) => Err(self.failed(failure.into())),
+        })
+    }
+
+    /// Whether this source plugin wants to hear what became of its orders.
+    pub fn receives_status(&self) -> bool {
+        self.inner.status.is_some()
+    }
+
+    /// Tells a source plugin what became of an order; `Ok(None)` if it does not listen.
+    pub async fn notify_status(
+        &self,
+        update: &OrderStatusUpdate,
+        options: CallOptions,
+    ) -> Result<Option<Invocation<()>>, InvokeError> {
+        let Some(pre) = &self.inner.status else {
+            return Ok(None);
+        };
+        let update = update.to_wit();
+        let mut call = self.begin(options, None);
+        let result = call
+            .run(async |store| {
+                let bindings = pre.instantiate_async(&mut *store).await?;
+                bindings.portitor_plugin_order_status().call_notify(store, &update).await
+            })
+            .await;
+        let outcome = call.finish(self, result)?;
+        outcome.try_map(|result| result.map_err(|failure| self.failed(failure.into()))).map(Some)
+    }
+
     fn begin(&self, options: CallOptions, cursor: Option<CursorAccess>) -> Call {
         let shared = self.inner.shared.clone();
         let limits = shared.limits.clone();
         let started = Instant::now();
         let invocation = InvocationState {
-            id: options
-                .invocation_id
-                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            id: options.invocation_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
             deadline: started + limits.timeout,
             cursor,
             log: LogBudget::new(limits.max_log_bytes),
             log_sink: options.log_sink,
         };
-        let mut store = Store::new(
-            &self.inner.engine.wasmtime,
-            HostState::new(shared, invocation),
-        );
+        let mut store = Store::new(&self.inner.engine.wasmtime, HostState::new(shared, invocation));
         store.limiter(|state| &mut state.limiter);
         // Fuel is for accounting (and a hard stop for manifests that set a
         // limit); consume_fuel is on for the whole engine, so this never fails.
@@ -520,33 +542,19 @@ impl LoadedPlugin {
                 Ok(UpdateDeadline::Yield(1))
             }
         });
-        Call {
-            store,
-            started,
-            limits,
-        }
+        Call { store, started, limits }
     }
 
     fn wrong_call(&self, call: &'static str) -> InvokeError {
-        InvokeError::WrongCall {
-            label: self.label().clone(),
-            kind: self.kind(),
-            call,
-        }
+        InvokeError::WrongCall { label: self.label().clone(), kind: self.kind(), call }
     }
 
     fn invalid(&self, error: OutputError) -> InvokeError {
-        InvokeError::InvalidOutput {
-            label: self.label().clone(),
-            error,
-        }
+        InvokeError::InvalidOutput { label: self.label().clone(), error }
     }
 
     fn failed(&self, failure: PluginFailure) -> InvokeError {
-        InvokeError::Plugin {
-            label: self.label().clone(),
-            failure,
-        }
+        InvokeError::Plugin { label: self.label().clone(), failure }
     }
 }
 
@@ -575,22 +583,13 @@ impl Call {
         let label = plugin.label().clone();
         let stdio = self.store.data().stdio_text();
         let outcome = match result {
-            Err(_) => Err(InvokeError::Timeout {
-                label,
-                limit: self.limits.timeout,
-            }),
+            Err(_) => Err(InvokeError::Timeout { label, limit: self.limits.timeout }),
             Ok(Ok(output)) => Ok(output),
             Ok(Err(error)) => Err(self.classify(label, error, &stdio)),
         };
         if !stdio.is_empty() {
-            let level = if outcome.is_ok() {
-                crate::host::LogLevel::Info
-            } else {
-                crate::host::LogLevel::Error
-            };
-            self.store
-                .data_mut()
-                .write_log(level, &format!("stdout/stderr: {stdio}"));
+            let level = if outcome.is_ok() { crate::host::LogLevel::Info } else { crate::host::LogLevel::Error };
+            self.store.data_mut().write_log(level, &format!("stdout/stderr: {stdio}"));
         }
         if let Err(error) = &outcome {
             tracing::warn!(invocation = %self.store.data().invocation.id, error = %error, "plugin invocation failed");
@@ -608,42 +607,23 @@ impl Call {
 
     fn classify(&self, label: PluginLabel, error: wasmtime::Error, stdio: &str) -> InvokeError {
         if let Some(requested) = self.store.data().limiter.refused() {
-            return InvokeError::MemoryExhausted {
-                label,
-                limit: self.limits.memory_bytes,
-                requested,
-            };
+            return InvokeError::MemoryExhausted { label, limit: self.limits.memory_bytes, requested };
         }
-        if error
-            .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
-            .is_some()
-        {
+        if error.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() {
             return InvokeError::Busy { label };
         }
         match error.downcast_ref::<Trap>() {
-            Some(Trap::OutOfFuel) => InvokeError::FuelExhausted {
-                label,
-                limit: self.limits.fuel,
-            },
-            Some(Trap::Interrupt) => InvokeError::Timeout {
-                label,
-                limit: self.limits.timeout,
-            },
+            Some(Trap::OutOfFuel) => InvokeError::FuelExhausted { label, limit: self.limits.fuel },
+            Some(Trap::Interrupt) => InvokeError::Timeout { label, limit: self.limits.timeout },
             Some(trap) => {
                 let detail = panic_message(stdio);
                 let message = match detail {
                     Some(detail) => format!("{trap} ({detail})"),
                     None => trap.to_string(),
                 };
-                InvokeError::Trapped {
-                    label,
-                    message: self.store.data().plugin.scrub(&message),
-                }
+                InvokeError::Trapped { label, message: self.store.data().plugin.scrub(&message) }
             }
-            None => InvokeError::Trapped {
-                label,
-                message: self.store.data().plugin.scrub(&format!("{error:#}")),
-            },
+            None => InvokeError::Trapped { label, message: self.store.data().plugin.scrub(&format!("{error:#}")) },
         }
     }
 }
@@ -651,20 +631,13 @@ impl Call {
 /// The panic message in a guest's stderr, if it panicked.
 fn panic_message(stdio: &str) -> Option<String> {
     let start = stdio.find("panicked at")?;
-    let text: String = stdio[start..]
-        .lines()
-        .filter(|line| !line.starts_with("note: run with"))
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ");
+    let text: String =
+        stdio[start..].lines().filter(|line| !line.starts_with("note: run with")).take(3).collect::<Vec<_>>().join(" ");
     Some(text.chars().take(500).collect())
 }
 
 impl<T> Invocation<T> {
     fn try_map<U, E>(self, f: impl FnOnce(T) -> Result<U, E>) -> Result<Invocation<U>, E> {
-        Ok(Invocation {
-            output: f(self.output)?,
-            stats: self.stats,
-        })
+        Ok(Invocation { output: f(self.output)?, stats: self.stats })
     }
 }

@@ -7,6 +7,7 @@ use thiserror::Error;
 
 use crate::engine::bindings::types;
 use crate::manifest::{Limits, ValidationMode};
+use crate::orders::{Finding, Severity};
 
 /// An event a plugin produced, checked.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +42,42 @@ pub struct BatchOutput {
     pub has_more: bool,
 }
 
+/// An order in a warehouse's format, from a mapper.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WarehouseDocument {
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
+/// A warehouse's answer to a dispatch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DispatchReceipt {
+    pub warehouse_order_id: Option<String>,
+    pub message: String,
+}
+
+/// Findings from a validator, checked: at most `max_events` of them, each
+/// field and message bounded.
+pub(crate) fn findings_from_wit(findings: Vec<types::Finding>, limits: &Limits) -> Result<Vec<Finding>, OutputError> {
+    if findings.len() > limits.max_events {
+        return Err(OutputError::TooManyEvents { actual: findings.len(), limit: limits.max_events });
+    }
+    let clip = |s: String, n: usize| if s.chars().count() > n { s.chars().take(n).collect() } else { s };
+    Ok(findings
+        .into_iter()
+        .map(|f| Finding {
+            field: clip(f.field, 200),
+            value: clip(f.value, 500),
+            severity: match f.severity {
+                types::Severity::Info => Severity::Info,
+                types::Severity::Warning => Severity::Warning,
+                types::Severity::Error => Severity::Error,
+            },
+            message: clip(f.message, 1000),
+        })
+        .collect())
+}
+
 /// An error the plugin itself reported.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum PluginFailure {
@@ -71,11 +108,7 @@ pub enum OutputError {
     #[error("returned {actual} events, over its cap of {limit}")]
     TooManyEvents { actual: usize, limit: usize },
     #[error("event {index}: payload of {actual} bytes is over the cap of {limit}")]
-    PayloadTooLarge {
-        index: usize,
-        actual: usize,
-        limit: usize,
-    },
+    PayloadTooLarge { index: usize, actual: usize, limit: usize },
     #[error("event {index}: {reason}")]
     InvalidEvent { index: usize, reason: String },
     #[error("response: {0}")]
@@ -87,59 +120,30 @@ pub enum OutputError {
 const MAX_EXTERNAL_ID_CHARS: usize = 256;
 const MAX_KIND_CHARS: usize = 64;
 
-pub(crate) fn events_from_wit(
-    events: Vec<types::Event>,
-    limits: &Limits,
-) -> Result<Vec<PluginEvent>, OutputError> {
+pub(crate) fn events_from_wit(events: Vec<types::Event>, limits: &Limits) -> Result<Vec<PluginEvent>, OutputError> {
     if events.len() > limits.max_events {
-        return Err(OutputError::TooManyEvents {
-            actual: events.len(),
-            limit: limits.max_events,
-        });
+        return Err(OutputError::TooManyEvents { actual: events.len(), limit: limits.max_events });
     }
-    events
-        .into_iter()
-        .enumerate()
-        .map(|(index, event)| event_from_wit(index, event, limits))
-        .collect()
+    events.into_iter().enumerate().map(|(index, event)| event_from_wit(index, event, limits)).collect()
 }
 
-fn event_from_wit(
-    index: usize,
-    event: types::Event,
-    limits: &Limits,
-) -> Result<PluginEvent, OutputError> {
+fn event_from_wit(index: usize, event: types::Event, limits: &Limits) -> Result<PluginEvent, OutputError> {
     let invalid = |reason: String| OutputError::InvalidEvent { index, reason };
     if event.payload.len() > limits.max_event_bytes {
-        return Err(OutputError::PayloadTooLarge {
-            index,
-            actual: event.payload.len(),
-            limit: limits.max_event_bytes,
-        });
+        return Err(OutputError::PayloadTooLarge { index, actual: event.payload.len(), limit: limits.max_event_bytes });
     }
     let kind_ok = !event.kind.is_empty()
         && event.kind.len() <= MAX_KIND_CHARS
-        && event
-            .kind
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        && event.kind.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if !kind_ok {
-        return Err(invalid(format!(
-            "kind `{}` must be lowercase letters, digits and hyphens",
-            event.kind
-        )));
+        return Err(invalid(format!("kind `{}` must be lowercase letters, digits and hyphens", event.kind)));
     }
     let id = event.external_id.trim();
-    if id.is_empty()
-        || id.chars().count() > MAX_EXTERNAL_ID_CHARS
-        || id.chars().any(char::is_control)
-    {
-        return Err(invalid(format!(
-            "external id must be 1 to {MAX_EXTERNAL_ID_CHARS} printable characters"
-        )));
+    if id.is_empty() || id.chars().count() > MAX_EXTERNAL_ID_CHARS || id.chars().any(char::is_control) {
+        return Err(invalid(format!("external id must be 1 to {MAX_EXTERNAL_ID_CHARS} printable characters")));
     }
-    let payload: Value = serde_json::from_str(&event.payload)
-        .map_err(|e| invalid(format!("payload is not JSON: {e}")))?;
+    let payload: Value =
+        serde_json::from_str(&event.payload).map_err(|e| invalid(format!("payload is not JSON: {e}")))?;
     if !payload.is_object() {
         return Err(invalid("payload must be a JSON object".into()));
     }
@@ -163,15 +167,9 @@ fn event_from_wit(
 /// The largest cursor a plugin may return.
 const MAX_CURSOR_BYTES: usize = 1024 * 1024;
 
-pub(crate) fn batch_from_wit(
-    batch: types::Batch,
-    limits: &Limits,
-) -> Result<BatchOutput, OutputError> {
+pub(crate) fn batch_from_wit(batch: types::Batch, limits: &Limits) -> Result<BatchOutput, OutputError> {
     if batch.next_cursor.len() > MAX_CURSOR_BYTES {
-        return Err(OutputError::CursorTooLarge {
-            actual: batch.next_cursor.len(),
-            limit: MAX_CURSOR_BYTES,
-        });
+        return Err(OutputError::CursorTooLarge { actual: batch.next_cursor.len(), limit: MAX_CURSOR_BYTES });
     }
     Ok(BatchOutput {
         events: events_from_wit(batch.events, limits)?,
@@ -180,35 +178,20 @@ pub(crate) fn batch_from_wit(
     })
 }
 
-pub(crate) fn push_from_wit(
-    outcome: types::PushOutcome,
-    limits: &Limits,
-) -> Result<PushOutput, OutputError> {
+pub(crate) fn push_from_wit(outcome: types::PushOutcome, limits: &Limits) -> Result<PushOutput, OutputError> {
     let response = match outcome.response {
         None => None,
         Some(r) => {
             if !(200..600).contains(&r.status) {
-                return Err(OutputError::InvalidResponse(format!(
-                    "status {} is not an HTTP status",
-                    r.status
-                )));
+                return Err(OutputError::InvalidResponse(format!("status {} is not an HTTP status", r.status)));
             }
             if r.body.len() > limits.max_event_bytes {
-                return Err(OutputError::InvalidResponse(
-                    "body over the event size cap".into(),
-                ));
+                return Err(OutputError::InvalidResponse("body over the event size cap".into()));
             }
-            Some(PartnerResponse {
-                status: r.status,
-                headers: r.headers,
-                body: r.body,
-            })
+            Some(PartnerResponse { status: r.status, headers: r.headers, body: r.body })
         }
     };
-    Ok(PushOutput {
-        events: events_from_wit(outcome.events, limits)?,
-        response,
-    })
+    Ok(PushOutput { events: events_from_wit(outcome.events, limits)?, response })
 }
 
 #[cfg(test)]
@@ -217,9 +200,7 @@ mod tests {
     use crate::manifest::Manifest;
 
     fn limits() -> Limits {
-        let mut limits = Manifest::parse("kind = \"push-source\"")
-            .expect("manifest")
-            .limits();
+        let mut limits = Manifest::parse("kind = \"push-source\"").expect("manifest").limits();
         limits.max_events = 2;
         limits.max_event_bytes = 64;
         limits
@@ -237,36 +218,22 @@ mod tests {
 
     #[test]
     fn valid_events_pass() {
-        let events =
-            events_from_wit(vec![event("order", "1042", r#"{"a":1}"#)], &limits()).expect("valid");
+        let events = events_from_wit(vec![event("order", "1042", r#"{"a":1}"#)], &limits()).expect("valid");
         assert_eq!(events[0].payload["a"], 1);
     }
 
     #[test]
     fn caps_and_shapes_are_enforced() {
-        let many = vec![
-            event("order", "1", "{}"),
-            event("order", "2", "{}"),
-            event("order", "3", "{}"),
-        ];
-        assert_eq!(
-            events_from_wit(many, &limits()),
-            Err(OutputError::TooManyEvents {
-                actual: 3,
-                limit: 2
-            })
-        );
+        let many = vec![event("order", "1", "{}"), event("order", "2", "{}"), event("order", "3", "{}")];
+        assert_eq!(events_from_wit(many, &limits()), Err(OutputError::TooManyEvents { actual: 3, limit: 2 }));
         let big = format!(r#"{{"a":"{}"}}"#, "x".repeat(100));
         assert!(matches!(
             events_from_wit(vec![event("order", "1", &big)], &limits()),
             Err(OutputError::PayloadTooLarge { .. })
         ));
-        for (kind, id, payload) in [
-            ("Order", "1", "{}"),
-            ("order", " ", "{}"),
-            ("order", "1", "[1]"),
-            ("order", "1", "{"),
-        ] {
+        for (kind, id, payload) in
+            [("Order", "1", "{}"), ("order", " ", "{}"), ("order", "1", "[1]"), ("order", "1", "{")]
+        {
             assert!(
                 matches!(
                     events_from_wit(vec![event(kind, id, payload)], &limits()),

@@ -18,16 +18,8 @@ pub struct PluginLabel {
 }
 
 impl PluginLabel {
-    pub fn new(
-        company: impl Into<String>,
-        plugin: impl Into<String>,
-        version: impl Into<String>,
-    ) -> Self {
-        Self {
-            company: company.into(),
-            plugin: plugin.into(),
-            version: version.into(),
-        }
+    pub fn new(company: impl Into<String>, plugin: impl Into<String>, version: impl Into<String>) -> Self {
+        Self { company: company.into(), plugin: plugin.into(), version: version.into() }
     }
 
     /// The first 12 hex digits of the version, for logs and messages.
@@ -38,13 +30,7 @@ impl PluginLabel {
 
 impl fmt::Display for PluginLabel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "plugin {}/{}@{}",
-            self.company,
-            self.plugin,
-            self.short_version()
-        )
+        write!(f, "plugin {}/{}@{}", self.company, self.plugin, self.short_version())
     }
 }
 
@@ -66,39 +52,18 @@ impl PluginShared {
         secrets: Arc<dyn SecretSource>,
     ) -> Self {
         let limits = manifest.limits();
-        Self {
-            label,
-            manifest,
-            limits,
-            egress,
-            http_client,
-            secrets,
-        }
+        Self { label, manifest, limits, egress, http_client, secrets }
     }
 
     /// A secret the manifest refers to (connections, webhook auth), for host code.
     pub(crate) fn secret(&self, name: &str) -> Option<SecretValue> {
-        if self.manifest.secret_names().contains(&name) {
-            self.secrets.get(name)
-        } else {
-            None
-        }
+        if self.manifest.secret_names().contains(&name) { self.secrets.get(name) } else { None }
     }
 
     /// A secret the plugin may use as a `crypto` key.
     pub(crate) fn crypto_key(&self, name: &str) -> Option<SecretValue> {
-        let granted = self
-            .manifest
-            .secrets
-            .keys
-            .iter()
-            .chain(&self.manifest.secrets.expose)
-            .any(|k| k == name);
-        if granted {
-            self.secrets.get(name)
-        } else {
-            None
-        }
+        let granted = self.manifest.secrets.keys.iter().chain(&self.manifest.secrets.expose).any(|k| k == name);
+        if granted { self.secrets.get(name) } else { None }
     }
 
     /// A configuration value, or a secret the manifest exposes under its name.
@@ -113,12 +78,8 @@ impl PluginShared {
     }
 
     pub(crate) fn config_values(&self) -> Vec<(String, String)> {
-        let mut values: Vec<(String, String)> = self
-            .manifest
-            .config
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let mut values: Vec<(String, String)> =
+            self.manifest.config.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         for name in &self.manifest.secrets.expose {
             if let Some(secret) = self.secrets.get(name) {
                 values.push((name.clone(), secret.expose().to_string()));

@@ -10,15 +10,13 @@ use std::time::Duration;
 pub(crate) const TICK: Duration = Duration::from_millis(10);
 
 pub(crate) fn spawn(engine: Weak<wasmtime::Engine>) {
-    let spawned = std::thread::Builder::new()
-        .name("portitor-epoch".into())
-        .spawn(move || {
-            while let Some(engine) = engine.upgrade() {
-                engine.increment_epoch();
-                drop(engine);
-                std::thread::sleep(TICK);
-            }
-        });
+    let spawned = std::thread::Builder::new().name("portitor-epoch".into()).spawn(move || {
+        while let Some(engine) = engine.upgrade() {
+            engine.increment_epoch();
+            drop(engine);
+            std::thread::sleep(TICK);
+        }
+    });
     if let Err(e) = spawned {
         tracing::error!(error = %e, "could not start the epoch ticker; guests will only stop at their wall-clock timeout");
     }

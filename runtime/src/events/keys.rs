@@ -18,17 +18,8 @@ pub fn check_segment(what: &'static str, value: &str) -> Result<(), InvalidSegme
         && value.len() <= 63
         && !value.starts_with('-')
         && !value.ends_with('-')
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if ok {
-        Ok(())
-    } else {
-        Err(InvalidSegment {
-            what,
-            value: value.chars().take(80).collect(),
-        })
-    }
+        && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok { Ok(()) } else { Err(InvalidSegment { what, value: value.chars().take(80).collect() }) }
 }
 
 /// Checks an event type: PascalCase ASCII letters and digits.
@@ -36,14 +27,7 @@ pub fn check_event_type(value: &str) -> Result<(), InvalidSegment> {
     let ok = value.len() <= 64
         && value.starts_with(|c: char| c.is_ascii_uppercase())
         && value.bytes().all(|b| b.is_ascii_alphanumeric());
-    if ok {
-        Ok(())
-    } else {
-        Err(InvalidSegment {
-            what: "event type",
-            value: value.to_string(),
-        })
-    }
+    if ok { Ok(()) } else { Err(InvalidSegment { what: "event type", value: value.to_string() }) }
 }
 
 /// Versions are zero-padded to 10 digits so that keys sort in order.
@@ -62,18 +46,8 @@ pub fn aggregate_type_prefix(company: &str, aggregate_type: &str) -> String {
 }
 
 /// `{company}/events/{aggregate-type}/{aggregate-id}/{version}/{EventType}`
-pub fn event_key(
-    company: &str,
-    aggregate_type: &str,
-    aggregate_id: &str,
-    version: u64,
-    event_type: &str,
-) -> String {
-    format!(
-        "{}{}/{event_type}",
-        aggregate_prefix(company, aggregate_type, aggregate_id),
-        version_segment(version)
-    )
+pub fn event_key(company: &str, aggregate_type: &str, aggregate_id: &str, version: u64, event_type: &str) -> String {
+    format!("{}{}/{event_type}", aggregate_prefix(company, aggregate_type, aggregate_id), version_segment(version))
 }
 
 /// The (version, event type) of an event key below `prefix`.
@@ -131,10 +105,7 @@ mod tests {
         assert_eq!(key, "acme/events/orders/0b9f/0000000001/OrderReceived");
         let prefix = aggregate_prefix("acme", "orders", "0b9f");
         assert_eq!(parse_event_key(&prefix, &key), Some((1, "OrderReceived")));
-        assert_eq!(
-            parse_event_key(&prefix, "acme/events/orders/0b9f/1/OrderReceived"),
-            None
-        );
+        assert_eq!(parse_event_key(&prefix, "acme/events/orders/0b9f/1/OrderReceived"), None);
     }
 
     #[test]

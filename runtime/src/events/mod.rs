@@ -39,12 +39,7 @@ pub struct Actor {
 
 impl Actor {
     pub fn system(component: &str) -> Self {
-        Self {
-            kind: "system".into(),
-            id: component.into(),
-            plugin_version: None,
-            invocation: None,
-        }
+        Self { kind: "system".into(), id: component.into(), plugin_version: None, invocation: None }
     }
 }
 
@@ -76,10 +71,7 @@ pub struct NewEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Appended {
     /// Stored at this key.
-    Stored {
-        key: String,
-        event: Box<StoredEvent>,
-    },
+    Stored { key: String, event: Box<StoredEvent> },
     /// The version was taken by someone else: reload and decide again.
     VersionTaken,
 }
@@ -107,13 +99,7 @@ impl EventLog {
         version: u64,
         event: NewEvent,
     ) -> Result<Appended, StoreError> {
-        let key = keys::event_key(
-            company,
-            aggregate_type,
-            aggregate_id,
-            version,
-            &event.event_type,
-        );
+        let key = keys::event_key(company, aggregate_type, aggregate_id, version, &event.event_type);
         let stored = StoredEvent {
             id: uuid::Uuid::new_v4(),
             event_type: event.event_type,
@@ -125,15 +111,10 @@ impl EventLog {
             actor: event.actor,
             data: event.data,
         };
-        let body = serde_json::to_vec(&stored).map_err(|e| StoreError::Corrupt {
-            key: key.clone(),
-            reason: e.to_string(),
-        })?;
+        let body =
+            serde_json::to_vec(&stored).map_err(|e| StoreError::Corrupt { key: key.clone(), reason: e.to_string() })?;
         match self.store.create_once(&key, Bytes::from(body)).await? {
-            CreateOutcome::Created { .. } => Ok(Appended::Stored {
-                key,
-                event: Box::new(stored),
-            }),
+            CreateOutcome::Created { .. } => Ok(Appended::Stored { key, event: Box::new(stored) }),
             CreateOutcome::Exists => Ok(Appended::VersionTaken),
         }
     }
@@ -154,10 +135,7 @@ impl EventLog {
                 continue;
             };
             if version == last_version {
-                return Err(StoreError::Corrupt {
-                    key: meta.key,
-                    reason: format!("version {version} is held twice"),
-                });
+                return Err(StoreError::Corrupt { key: meta.key, reason: format!("version {version} is held twice") });
             }
             last_version = version;
             events.push(self.read_key(&meta.key).await?);
@@ -171,13 +149,8 @@ impl EventLog {
             .store
             .get(key)
             .await?
-            .ok_or_else(|| StoreError::Corrupt {
-                key: key.to_string(),
-                reason: "listed but missing".into(),
-            })?;
-        serde_json::from_slice(&object.body).map_err(|e| StoreError::Corrupt {
-            key: key.to_string(),
-            reason: e.to_string(),
-        })
+            .ok_or_else(|| StoreError::Corrupt { key: key.to_string(), reason: "listed but missing".into() })?;
+        serde_json::from_slice(&object.body)
+            .map_err(|e| StoreError::Corrupt { key: key.to_string(), reason: e.to_string() })
     }
 }

@@ -37,11 +37,7 @@ impl crypto::Host for HostState {
         Ok(Sha256::digest(&data).to_vec())
     }
 
-    async fn hmac_sha256(
-        &mut self,
-        key: Key,
-        data: Vec<u8>,
-    ) -> wasmtime::Result<Result<Vec<u8>, CryptoError>> {
+    async fn hmac_sha256(&mut self, key: Key, data: Vec<u8>) -> wasmtime::Result<Result<Vec<u8>, CryptoError>> {
         Ok(self.key_bytes(key).map(|key| hmac_sha256(&key, &data)))
     }
 
@@ -51,9 +47,7 @@ impl crypto::Host for HostState {
         data: Vec<u8>,
         mac: Vec<u8>,
     ) -> wasmtime::Result<Result<bool, CryptoError>> {
-        Ok(self
-            .key_bytes(key)
-            .map(|key| bool::from(hmac_sha256(&key, &data).ct_eq(&mac))))
+        Ok(self.key_bytes(key).map(|key| bool::from(hmac_sha256(&key, &data).ct_eq(&mac))))
     }
 
     async fn constant_time_equal(&mut self, a: Vec<u8>, b: Vec<u8>) -> wasmtime::Result<bool> {

@@ -15,11 +15,7 @@ use crate::engine::output::{PluginEvent, events_from_wit};
 
 /// Makes a run's events durable and moves its cursor (implemented by the pull runner).
 pub trait Checkpointer: Send + Sync {
-    fn checkpoint(
-        &self,
-        events: Vec<PluginEvent>,
-        next: String,
-    ) -> BoxFuture<'_, Result<(), String>>;
+    fn checkpoint(&self, events: Vec<PluginEvent>, next: String) -> BoxFuture<'_, Result<(), String>>;
 }
 
 /// The cursor state of one pull invocation.
@@ -31,10 +27,7 @@ pub struct CursorAccess {
 
 impl CursorAccess {
     pub fn new(current: Option<String>, checkpointer: Option<Arc<dyn Checkpointer>>) -> Self {
-        Self {
-            current,
-            checkpointer,
-        }
+        Self { current, checkpointer }
     }
 }
 
@@ -49,27 +42,12 @@ impl std::fmt::Debug for CursorAccess {
 
 impl cursor::Host for HostState {
     async fn current(&mut self) -> wasmtime::Result<Option<String>> {
-        Ok(self
-            .invocation
-            .cursor
-            .as_ref()
-            .and_then(|c| c.current.clone()))
+        Ok(self.invocation.cursor.as_ref().and_then(|c| c.current.clone()))
     }
 
-    async fn checkpoint(
-        &mut self,
-        events: Vec<types::Event>,
-        next: String,
-    ) -> wasmtime::Result<Result<(), String>> {
-        let Some(checkpointer) = self
-            .invocation
-            .cursor
-            .as_ref()
-            .and_then(|c| c.checkpointer.clone())
-        else {
-            return Ok(Err(
-                "checkpoints are only available during a pull run".into()
-            ));
+    async fn checkpoint(&mut self, events: Vec<types::Event>, next: String) -> wasmtime::Result<Result<(), String>> {
+        let Some(checkpointer) = self.invocation.cursor.as_ref().and_then(|c| c.checkpointer.clone()) else {
+            return Ok(Err("checkpoints are only available during a pull run".into()));
         };
         let events = match events_from_wit(events, &self.plugin.limits) {
             Ok(events) => events,
@@ -84,9 +62,7 @@ impl cursor::Host for HostState {
                 Ok(Ok(()))
             }
             Ok(Err(e)) => Ok(Err(e)),
-            Err(_) => Ok(Err(
-                "the invocation's time ran out during the checkpoint".into()
-            )),
+            Err(_) => Ok(Err("the invocation's time ran out during the checkpoint".into())),
         }
     }
 }

@@ -29,10 +29,7 @@ impl HostRule {
     fn parse(pattern: &str) -> Self {
         let pattern = pattern.trim().to_ascii_lowercase();
         let (host, port) = split_port(&pattern);
-        let host = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string();
+        let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
         let host = match host.strip_prefix("*.") {
             Some(domain) => HostMatch::Subdomain(format!(".{domain}")),
             None => HostMatch::Exact(host),
@@ -56,10 +53,7 @@ impl HostRule {
 
 /// `host:port` → (`host`, Some(port)); IPv6 literals keep their colons.
 fn split_port(pattern: &str) -> (&str, Option<u16>) {
-    if let Some((host, tail)) = pattern
-        .strip_prefix('[')
-        .and_then(|rest| rest.split_once(']'))
-    {
+    if let Some((host, tail)) = pattern.strip_prefix('[').and_then(|rest| rest.split_once(']')) {
         let port = tail.strip_prefix(':').and_then(|p| p.parse().ok());
         return (host, port);
     }
@@ -86,18 +80,8 @@ impl EgressPolicy {
     /// named connections (reachable only through those connections).
     pub fn from_manifest(manifest: &Manifest, deny_private_networks: bool) -> Self {
         Self {
-            allowed: manifest
-                .network
-                .allowed_hosts
-                .iter()
-                .map(|p| HostRule::parse(p))
-                .collect(),
-            private: manifest
-                .network
-                .private_hosts
-                .iter()
-                .map(|p| HostRule::parse(p))
-                .collect(),
+            allowed: manifest.network.allowed_hosts.iter().map(|p| HostRule::parse(p)).collect(),
+            private: manifest.network.private_hosts.iter().map(|p| HostRule::parse(p)).collect(),
             deny_private_networks,
         }
     }
@@ -114,13 +98,10 @@ impl EgressPolicy {
             return Ok(());
         };
         if class == AddressClass::Never {
-            return Err(format!(
-                "{host} resolves to {addr}, which is never reachable"
-            ));
+            return Err(format!("{host} resolves to {addr}, which is never reachable"));
         }
         let host = normalize(host);
-        if !self.deny_private_networks && self.private.iter().any(|rule| rule.matches(&host, None))
-        {
+        if !self.deny_private_networks && self.private.iter().any(|rule| rule.matches(&host, None)) {
             return Ok(());
         }
         Err(format!(
@@ -131,10 +112,7 @@ impl EgressPolicy {
 }
 
 fn normalize(host: &str) -> String {
-    host.trim_start_matches('[')
-        .trim_end_matches(']')
-        .trim_end_matches('.')
-        .to_ascii_lowercase()
+    host.trim_start_matches('[').trim_end_matches(']').trim_end_matches('.').to_ascii_lowercase()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,11 +153,7 @@ fn v4_class(ip: Ipv4Addr) -> Option<AddressClass> {
         Some(AddressClass::Loopback)
     } else if ip.is_link_local() {
         Some(AddressClass::LinkLocal)
-    } else if ip.is_private()
-        || (a == 100 && (64..128).contains(&b))
-        || a == 0
-        || (a == 198 && (b == 18 || b == 19))
-    {
+    } else if ip.is_private() || (a == 100 && (64..128).contains(&b)) || a == 0 || (a == 198 && (b == 18 || b == 19)) {
         // RFC 1918, carrier-grade NAT, "this network", benchmarking.
         Some(AddressClass::Private)
     } else {
@@ -215,10 +189,7 @@ mod tests {
 
     #[test]
     fn hosts_match_exactly_or_as_subdomains() {
-        let p = policy(
-            &["api2.postnord.com", "*.shopify.com", "partner.example:8443"],
-            &[],
-        );
+        let p = policy(&["api2.postnord.com", "*.shopify.com", "partner.example:8443"], &[]);
         assert!(p.host_allowed("api2.postnord.com", None));
         assert!(p.host_allowed("API2.postnord.com.", Some(443)));
         assert!(!p.host_allowed("evil-api2.postnord.com", None));
@@ -245,23 +216,11 @@ mod tests {
             "100.64.0.1",
         ] {
             let ip: IpAddr = addr.parse().expect("ip");
-            assert!(
-                p.check_address("api.example.com", ip).is_err(),
-                "{addr} must be refused"
-            );
-            assert!(
-                p.check_address("wms.internal", ip).is_ok(),
-                "{addr} is allowed for a named private host"
-            );
+            assert!(p.check_address("api.example.com", ip).is_err(), "{addr} must be refused");
+            assert!(p.check_address("wms.internal", ip).is_ok(), "{addr} is allowed for a named private host");
         }
-        assert!(
-            p.check_address("api.example.com", "93.184.216.34".parse().expect("ip"))
-                .is_ok()
-        );
-        assert!(
-            p.check_address("wms.internal", "0.0.0.0".parse().expect("ip"))
-                .is_err()
-        );
+        assert!(p.check_address("api.example.com", "93.184.216.34".parse().expect("ip")).is_ok());
+        assert!(p.check_address("wms.internal", "0.0.0.0".parse().expect("ip")).is_err());
     }
 
     #[test]
@@ -269,9 +228,6 @@ mod tests {
         let mut manifest = Manifest::parse("kind = \"pull-source\"").expect("manifest");
         manifest.network.private_hosts = vec!["127.0.0.1".into()];
         let p = EgressPolicy::from_manifest(&manifest, true);
-        assert!(
-            p.check_address("127.0.0.1", "127.0.0.1".parse().expect("ip"))
-                .is_err()
-        );
+        assert!(p.check_address("127.0.0.1", "127.0.0.1".parse().expect("ip")).is_err());
     }
 }

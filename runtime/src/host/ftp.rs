@@ -39,10 +39,7 @@ impl HostState {
             let session = open_session(self.plugin.clone(), name, self.invocation.deadline).await?;
             self.ftp.open.insert(name.to_string(), session);
         }
-        self.ftp
-            .open
-            .get_mut(name)
-            .ok_or_else(|| FtpError::Transport("session vanished".into()))
+        self.ftp.open.get_mut(name).ok_or_else(|| FtpError::Transport("session vanished".into()))
     }
 
     /// Runs one operation on a session; a broken session is dropped so that
@@ -67,73 +64,43 @@ impl HostState {
 }
 
 /// Connects, checks the address, logs in and switches to binary mode.
-async fn open_session(
-    plugin: Arc<PluginShared>,
-    name: &str,
-    deadline: Instant,
-) -> Result<AsyncFtpStream, FtpError> {
+async fn open_session(plugin: Arc<PluginShared>, name: &str, deadline: Instant) -> Result<AsyncFtpStream, FtpError> {
     let remaining = || deadline.saturating_duration_since(Instant::now());
-    let connection = plugin
-        .manifest
-        .ftp
-        .connections
-        .get(name)
-        .ok_or_else(|| FtpError::UnknownConnection(name.to_string()))?;
+    let connection =
+        plugin.manifest.ftp.connections.get(name).ok_or_else(|| FtpError::UnknownConnection(name.to_string()))?;
     let password = match &connection.password_secret {
         Some(secret) => plugin
             .secret(secret)
-            .ok_or_else(|| {
-                FtpError::Denied(format!(
-                    "the connection's secret `{secret}` is not set for this tenant"
-                ))
-            })?
+            .ok_or_else(|| FtpError::Denied(format!("the connection's secret `{secret}` is not set for this tenant")))?
             .expose()
             .to_string(),
         None => String::new(),
     };
     let deadline = remaining().min(COMMAND_TIMEOUT);
-    let addrs: Vec<SocketAddr> = tokio::time::timeout(
-        deadline,
-        tokio::net::lookup_host((connection.host.as_str(), connection.port)),
-    )
-    .await
-    .map_err(|_| FtpError::Timeout)?
-    .map_err(|e| FtpError::Transport(format!("cannot resolve {}: {e}", connection.host)))?
-    .collect();
-    let addr = *addrs
-        .first()
-        .ok_or_else(|| FtpError::Transport(format!("{} has no address", connection.host)))?;
+    let addrs: Vec<SocketAddr> =
+        tokio::time::timeout(deadline, tokio::net::lookup_host((connection.host.as_str(), connection.port)))
+            .await
+            .map_err(|_| FtpError::Timeout)?
+            .map_err(|e| FtpError::Transport(format!("cannot resolve {}: {e}", connection.host)))?
+            .collect();
+    let addr = *addrs.first().ok_or_else(|| FtpError::Transport(format!("{} has no address", connection.host)))?;
     for candidate in &addrs {
-        plugin
-            .egress
-            .check_address(&connection.host, candidate.ip())
-            .map_err(FtpError::Denied)?;
+        plugin.egress.check_address(&connection.host, candidate.ip()).map_err(FtpError::Denied)?;
     }
-    let mut stream = AsyncFtpStream::connect_timeout(addr, deadline)
-        .await
-        .map_err(|e| client_error(e, "connect"))?;
+    let mut stream = AsyncFtpStream::connect_timeout(addr, deadline).await.map_err(|e| client_error(e, "connect"))?;
     stream.set_passive_nat_workaround(true);
-    timed(
-        remaining(),
-        stream.login(connection.username.as_str(), password.as_str()),
-    )
-    .await?
-    .map_err(|e| match e {
-        ClientError::UnexpectedResponse(r) if r.status == Status::NotLoggedIn => FtpError::Denied(
-            format!("the FTP server refused the login for connection `{name}`"),
-        ),
+    timed(remaining(), stream.login(connection.username.as_str(), password.as_str())).await?.map_err(|e| match e {
+        ClientError::UnexpectedResponse(r) if r.status == Status::NotLoggedIn => {
+            FtpError::Denied(format!("the FTP server refused the login for connection `{name}`"))
+        }
         other => client_error(other, "login"),
     })?;
-    timed(remaining(), stream.transfer_type(FileType::Binary))
-        .await?
-        .map_err(|e| client_error(e, "TYPE I"))?;
+    timed(remaining(), stream.transfer_type(FileType::Binary)).await?.map_err(|e| client_error(e, "TYPE I"))?;
     Ok(stream)
 }
 
 async fn timed<F: Future>(limit: Duration, future: F) -> Result<F::Output, FtpError> {
-    tokio::time::timeout(limit, future)
-        .await
-        .map_err(|_| FtpError::Timeout)
+    tokio::time::timeout(limit, future).await.map_err(|_| FtpError::Timeout)
 }
 
 /// What a client error means to the guest; `op` names the command.
@@ -143,11 +110,9 @@ fn client_error(error: ClientError, op: &str) -> FtpError {
         ClientError::UnexpectedResponse(r) if r.status == Status::FileUnavailable => {
             FtpError::NotFound(format!("{op}: {}", String::from_utf8_lossy(&r.body).trim()))
         }
-        ClientError::UnexpectedResponse(r) => FtpError::Refused(format!(
-            "{op}: {} {}",
-            r.status.code(),
-            String::from_utf8_lossy(&r.body).trim()
-        )),
+        ClientError::UnexpectedResponse(r) => {
+            FtpError::Refused(format!("{op}: {} {}", r.status.code(), String::from_utf8_lossy(&r.body).trim()))
+        }
         other => FtpError::Transport(format!("{op}: {other}")),
     }
 }
@@ -159,51 +124,24 @@ fn entry_from_mlsd(line: &str) -> Option<Entry> {
         return None;
     }
     let file = suppaftp::list::ListParser::parse_mlsd(line).ok()?;
-    let modified = file
-        .modified()
-        .duration_since(UNIX_EPOCH)
-        .ok()
-        .map(|d| d.as_secs())
-        .filter(|s| *s > 0);
-    Some(Entry {
-        name: file.name().to_string(),
-        size: file.size() as u64,
-        modified,
-        is_dir: file.is_directory(),
-    })
+    let modified = file.modified().duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs()).filter(|s| *s > 0);
+    Some(Entry { name: file.name().to_string(), size: file.size() as u64, modified, is_dir: file.is_directory() })
 }
 
 impl ftp::Host for HostState {
-    async fn list(
-        &mut self,
-        connection: String,
-        dir: String,
-    ) -> wasmtime::Result<Result<Vec<Entry>, FtpError>> {
+    async fn list(&mut self, connection: String, dir: String) -> wasmtime::Result<Result<Vec<Entry>, FtpError>> {
         Ok(self
             .ftp_call(&connection, async move |session, _| {
-                let lines = session
-                    .mlsd(Some(&dir))
-                    .await
-                    .map_err(|e| client_error(e, "MLSD"))?;
-                Ok(lines
-                    .iter()
-                    .filter_map(|line| entry_from_mlsd(line))
-                    .collect())
+                let lines = session.mlsd(Some(&dir)).await.map_err(|e| client_error(e, "MLSD"))?;
+                Ok(lines.iter().filter_map(|line| entry_from_mlsd(line)).collect())
             })
             .await)
     }
 
-    async fn retrieve(
-        &mut self,
-        connection: String,
-        path: String,
-    ) -> wasmtime::Result<Result<Vec<u8>, FtpError>> {
+    async fn retrieve(&mut self, connection: String, path: String) -> wasmtime::Result<Result<Vec<u8>, FtpError>> {
         Ok(self
             .ftp_call(&connection, async move |session, cap| {
-                let mut download = session
-                    .retr_as_stream(&path)
-                    .await
-                    .map_err(|e| client_error(e, "RETR"))?;
+                let mut download = session.retr_as_stream(&path).await.map_err(|e| client_error(e, "RETR"))?;
                 let mut data = Vec::new();
                 (&mut download)
                     .take(cap as u64 + 1)
@@ -212,14 +150,9 @@ impl ftp::Host for HostState {
                     .map_err(|e| FtpError::Transport(format!("RETR {path}: {e}")))?;
                 if data.len() > cap {
                     // The data connection is dropped mid-transfer; so is the session.
-                    return Err(FtpError::TooLarge(format!(
-                        "{path} is over the cap of {cap} bytes"
-                    )));
+                    return Err(FtpError::TooLarge(format!("{path} is over the cap of {cap} bytes")));
                 }
-                download
-                    .finish()
-                    .await
-                    .map_err(|e| client_error(e, "RETR"))?;
+                download.finish().await.map_err(|e| client_error(e, "RETR"))?;
                 Ok(data)
             })
             .await
@@ -239,53 +172,29 @@ impl ftp::Host for HostState {
         Ok(self
             .ftp_call(&connection, async move |session, cap| {
                 if data.len() > cap {
-                    return Err(FtpError::TooLarge(format!(
-                        "{} bytes is over the cap of {cap}",
-                        data.len()
-                    )));
+                    return Err(FtpError::TooLarge(format!("{} bytes is over the cap of {cap}", data.len())));
                 }
-                session
-                    .put_file(&path, &mut data.as_slice())
-                    .await
-                    .map_err(|e| client_error(e, "STOR"))?;
+                session.put_file(&path, &mut data.as_slice()).await.map_err(|e| client_error(e, "STOR"))?;
                 Ok(())
             })
             .await)
     }
 
-    async fn rename(
-        &mut self,
-        connection: String,
-        from: String,
-        to: String,
-    ) -> wasmtime::Result<Result<(), FtpError>> {
+    async fn rename(&mut self, connection: String, from: String, to: String) -> wasmtime::Result<Result<(), FtpError>> {
         Ok(self
             .ftp_call(&connection, async move |session, _| {
-                session
-                    .rename(&from, &to)
-                    .await
-                    .map_err(|e| client_error(e, "RNFR/RNTO"))
+                session.rename(&from, &to).await.map_err(|e| client_error(e, "RNFR/RNTO"))
             })
             .await)
     }
 
-    async fn delete(
-        &mut self,
-        connection: String,
-        path: String,
-    ) -> wasmtime::Result<Result<(), FtpError>> {
+    async fn delete(&mut self, connection: String, path: String) -> wasmtime::Result<Result<(), FtpError>> {
         Ok(self
-            .ftp_call(&connection, async move |session, _| {
-                session.rm(&path).await.map_err(|e| client_error(e, "DELE"))
-            })
+            .ftp_call(&connection, async move |session, _| session.rm(&path).await.map_err(|e| client_error(e, "DELE")))
             .await)
     }
 
-    async fn make_dir(
-        &mut self,
-        connection: String,
-        path: String,
-    ) -> wasmtime::Result<Result<(), FtpError>> {
+    async fn make_dir(&mut self, connection: String, path: String) -> wasmtime::Result<Result<(), FtpError>> {
         Ok(self
             .ftp_call(&connection, async move |session, _| {
                 match session.mkdir(&path).await {
@@ -316,8 +225,7 @@ mod tests {
 
     #[test]
     fn mlsd_lines_become_entries() {
-        let entry = entry_from_mlsd("type=file;size=1234;modify=20260314101500; ORD_NVNO_1.csv")
-            .expect("file");
+        let entry = entry_from_mlsd("type=file;size=1234;modify=20260314101500; ORD_NVNO_1.csv").expect("file");
         assert_eq!(entry.name, "ORD_NVNO_1.csv");
         assert_eq!(entry.size, 1234);
         assert_eq!(entry.modified, Some(1_773_483_300));

@@ -38,12 +38,9 @@ impl Resolve for PolicyResolver {
         let policy = self.policy.clone();
         Box::pin(async move {
             let host = name.as_str().to_string();
-            let addrs: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             for addr in &addrs {
-                policy
-                    .check_address(&host, addr.ip())
-                    .map_err(EgressDenied)?;
+                policy.check_address(&host, addr.ip()).map_err(EgressDenied)?;
             }
             let addrs: Addrs = Box::new(addrs.into_iter());
             Ok(addrs)
@@ -65,14 +62,7 @@ pub(crate) fn client_for(policy: Arc<EgressPolicy>) -> reqwest::Result<reqwest::
 }
 
 /// Headers the host owns: the guest may not set them.
-const HOST_HEADERS: &[&str] = &[
-    "host",
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "upgrade",
-    "te",
-];
+const HOST_HEADERS: &[&str] = &["host", "content-length", "transfer-encoding", "connection", "upgrade", "te"];
 
 impl HostState {
     async fn send_request(&mut self, request: Request) -> Result<Response, HttpError> {
@@ -86,46 +76,25 @@ impl HostState {
                     .connections
                     .get(name)
                     .ok_or_else(|| HttpError::UnknownConnection(name.clone()))?;
-                (
-                    connection_url(name, &connection.base_url, &request.url)?,
-                    connection.auth.clone(),
-                )
+                (connection_url(name, &connection.base_url, &request.url)?, connection.auth.clone())
             }
             None => {
-                let url = Url::parse(&request.url).map_err(|e| {
-                    HttpError::InvalidRequest(format!(
-                        "`{}` is not an absolute URL: {e}",
-                        request.url
-                    ))
-                })?;
+                let url = Url::parse(&request.url)
+                    .map_err(|e| HttpError::InvalidRequest(format!("`{}` is not an absolute URL: {e}", request.url)))?;
                 let host = url.host_str().unwrap_or_default();
-                if !plugin
-                    .egress
-                    .host_allowed(host, url.port_or_known_default())
-                {
-                    return Err(HttpError::Denied(format!(
-                        "{host} is not in the manifest's network.allowed_hosts"
-                    )));
+                if !plugin.egress.host_allowed(host, url.port_or_known_default()) {
+                    return Err(HttpError::Denied(format!("{host} is not in the manifest's network.allowed_hosts")));
                 }
                 (url, None)
             }
         };
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(HttpError::InvalidRequest(format!(
-                "scheme `{}` is not http(s)",
-                url.scheme()
-            )));
+            return Err(HttpError::InvalidRequest(format!("scheme `{}` is not http(s)", url.scheme())));
         }
         if let Some(host) = url.host_str()
-            && let Ok(ip) = host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse::<IpAddr>()
+            && let Ok(ip) = host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>()
         {
-            plugin
-                .egress
-                .check_address(host, ip)
-                .map_err(HttpError::Denied)?;
+            plugin.egress.check_address(host, ip).map_err(HttpError::Denied)?;
         }
         if request.body.len() > limits.max_http_request_bytes {
             return Err(HttpError::TooLarge(format!(
@@ -136,13 +105,10 @@ impl HostState {
         }
         let method = match request.method.to_ascii_uppercase().as_str() {
             m @ ("GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS") => {
-                reqwest::Method::from_bytes(m.as_bytes())
-                    .map_err(|e| HttpError::InvalidRequest(e.to_string()))?
+                reqwest::Method::from_bytes(m.as_bytes()).map_err(|e| HttpError::InvalidRequest(e.to_string()))?
             }
             other => {
-                return Err(HttpError::InvalidRequest(format!(
-                    "method `{other}` is not supported"
-                )));
+                return Err(HttpError::InvalidRequest(format!("method `{other}` is not supported")));
             }
         };
 
@@ -159,9 +125,7 @@ impl HostState {
         };
 
         let timeout = [
-            request
-                .timeout_ms
-                .map(|ms| Duration::from_millis(u64::from(ms))),
+            request.timeout_ms.map(|ms| Duration::from_millis(u64::from(ms))),
             Some(limits.http_timeout),
             Some(self.remaining()),
         ]
@@ -173,111 +137,64 @@ impl HostState {
         let mut builder = plugin.http_client.request(method, url).timeout(timeout);
         for (name, value) in &request.headers {
             let lower = name.to_ascii_lowercase();
-            if HOST_HEADERS.contains(&lower.as_str())
-                || auth_header.as_deref() == Some(lower.as_str())
-            {
+            if HOST_HEADERS.contains(&lower.as_str()) || auth_header.as_deref() == Some(lower.as_str()) {
                 continue;
             }
             let header_name = reqwest::header::HeaderName::from_bytes(lower.as_bytes())
                 .map_err(|_| HttpError::InvalidRequest(format!("`{name}` is not a header name")))?;
-            let header_value = reqwest::header::HeaderValue::from_str(value).map_err(|_| {
-                HttpError::InvalidRequest(format!("header `{name}` has an invalid value"))
-            })?;
+            let header_value = reqwest::header::HeaderValue::from_str(value)
+                .map_err(|_| HttpError::InvalidRequest(format!("header `{name}` has an invalid value")))?;
             builder = builder.header(header_name, header_value);
         }
-        if let Some(ConnectionAuth::Header {
-            name,
-            secret,
-            prefix,
-        }) = &auth
-        {
+        if let Some(ConnectionAuth::Header { name, secret, prefix }) = &auth {
             let value = self.connection_secret(secret)?;
-            let mut header_value =
-                reqwest::header::HeaderValue::from_str(&format!("{prefix}{}", value.expose()))
-                    .map_err(|_| {
-                        HttpError::InvalidRequest(format!(
-                            "connection header `{name}` is not a valid value"
-                        ))
-                    })?;
+            let mut header_value = reqwest::header::HeaderValue::from_str(&format!("{prefix}{}", value.expose()))
+                .map_err(|_| HttpError::InvalidRequest(format!("connection header `{name}` is not a valid value")))?;
             header_value.set_sensitive(true);
             builder = builder.header(name.as_str(), header_value);
         }
-        if let Some(ConnectionAuth::Basic {
-            username,
-            password_secret,
-        }) = &auth
-        {
+        if let Some(ConnectionAuth::Basic { username, password_secret }) = &auth {
             let password = self.connection_secret(password_secret)?;
             builder = builder.basic_auth(username, Some(password.expose()));
         }
 
-        let mut response = builder
-            .body(request.body)
-            .send()
-            .await
-            .map_err(|e| classify(&plugin, e))?;
+        let mut response = builder.body(request.body).send().await.map_err(|e| classify(&plugin, e))?;
         let status = response.status().as_u16();
         let headers = response
             .headers()
             .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_string(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                )
-            })
+            .map(|(name, value)| (name.as_str().to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
             .collect();
         let cap = limits.max_http_response_bytes;
-        if response
-            .content_length()
-            .is_some_and(|len| len > cap as u64)
-        {
-            return Err(HttpError::TooLarge(format!(
-                "response body is over the cap of {cap} bytes"
-            )));
+        if response.content_length().is_some_and(|len| len > cap as u64) {
+            return Err(HttpError::TooLarge(format!("response body is over the cap of {cap} bytes")));
         }
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|e| classify(&plugin, e))? {
             if body.len() + chunk.len() > cap {
-                return Err(HttpError::TooLarge(format!(
-                    "response body is over the cap of {cap} bytes"
-                )));
+                return Err(HttpError::TooLarge(format!("response body is over the cap of {cap} bytes")));
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(Response {
-            status,
-            headers,
-            body,
-        })
+        Ok(Response { status, headers, body })
     }
 
     fn connection_secret(&self, name: &str) -> Result<crate::secrets::SecretValue, HttpError> {
-        self.plugin.secret(name).ok_or_else(|| {
-            HttpError::Denied(format!(
-                "the connection's secret `{name}` is not set for this tenant"
-            ))
-        })
+        self.plugin
+            .secret(name)
+            .ok_or_else(|| HttpError::Denied(format!("the connection's secret `{name}` is not set for this tenant")))
     }
 }
 
 /// The URL of a request through connection `name`: `target` is a path
 /// relative to `base`, or an absolute URL that must stay below it.
 fn connection_url(name: &str, base: &str, target: &str) -> Result<Url, HttpError> {
-    let base = Url::parse(base)
-        .map_err(|e| HttpError::InvalidRequest(format!("connection `{name}`: {e}")))?;
+    let base = Url::parse(base).map_err(|e| HttpError::InvalidRequest(format!("connection `{name}`: {e}")))?;
     let url = if target.contains("://") {
         Url::parse(target)
     } else {
-        let separator = if target.starts_with('/') || target.starts_with('?') {
-            ""
-        } else {
-            "/"
-        };
-        Url::parse(&format!(
-            "{}{separator}{target}",
-            base.as_str().trim_end_matches('/')
-        ))
+        let separator = if target.starts_with('/') || target.starts_with('?') { "" } else { "/" };
+        Url::parse(&format!("{}{separator}{target}", base.as_str().trim_end_matches('/')))
     }
     .map_err(|e| HttpError::InvalidRequest(format!("`{target}` is not a valid URL: {e}")))?;
     let base_path = base.path().trim_end_matches('/');
@@ -285,15 +202,11 @@ fn connection_url(name: &str, base: &str, target: &str) -> Result<Url, HttpError
         && url.host_str() == base.host_str()
         && url.port_or_known_default() == base.port_or_known_default()
         && url.username().is_empty()
-        && (url.path() == base_path
-            || url.path().starts_with(&format!("{base_path}/"))
-            || base_path.is_empty());
+        && (url.path() == base_path || url.path().starts_with(&format!("{base_path}/")) || base_path.is_empty());
     if below_base {
         Ok(url)
     } else {
-        Err(HttpError::Denied(format!(
-            "`{target}` is outside connection `{name}`'s base URL {base}"
-        )))
+        Err(HttpError::Denied(format!("`{target}` is outside connection `{name}`'s base URL {base}")))
     }
 }
 
@@ -337,24 +250,9 @@ mod tests {
 
     #[test]
     fn connection_urls_stay_below_the_base() {
-        let ok = connection_url(
-            "pn",
-            "https://api2.postnord.com/rest",
-            "/shipment/v7/x?locale=sv",
-        )
-        .expect("relative");
-        assert_eq!(
-            ok.as_str(),
-            "https://api2.postnord.com/rest/shipment/v7/x?locale=sv"
-        );
-        assert!(
-            connection_url(
-                "pn",
-                "https://api2.postnord.com/rest",
-                "https://api2.postnord.com/rest/a"
-            )
-            .is_ok()
-        );
+        let ok = connection_url("pn", "https://api2.postnord.com/rest", "/shipment/v7/x?locale=sv").expect("relative");
+        assert_eq!(ok.as_str(), "https://api2.postnord.com/rest/shipment/v7/x?locale=sv");
+        assert!(connection_url("pn", "https://api2.postnord.com/rest", "https://api2.postnord.com/rest/a").is_ok());
         for escape in [
             "https://evil.example/rest/a",
             "https://api2.postnord.com/other",
@@ -365,10 +263,7 @@ mod tests {
             "https://api2.postnord.com/restless",
         ] {
             assert!(
-                matches!(
-                    connection_url("pn", "https://api2.postnord.com/rest", escape),
-                    Err(HttpError::Denied(_))
-                ),
+                matches!(connection_url("pn", "https://api2.postnord.com/rest", escape), Err(HttpError::Denied(_))),
                 "{escape} must be refused"
             );
         }

@@ -48,10 +48,7 @@ pub(crate) struct LogBudget {
 
 impl LogBudget {
     pub(crate) fn new(max_bytes: usize) -> Self {
-        Self {
-            remaining: max_bytes,
-            truncated: false,
-        }
+        Self { remaining: max_bytes, truncated: false }
     }
 }
 
@@ -141,9 +138,6 @@ mod tests {
     #[test]
     fn scrub_replaces_every_secret() {
         let secrets: Vec<Arc<str>> = vec!["s3cr3t-key".into(), "ab".into()];
-        assert_eq!(
-            scrub("key=s3cr3t-key&x=s3cr3t-key ab", &secrets),
-            "key=[redacted]&x=[redacted] ab"
-        );
+        assert_eq!(scrub("key=s3cr3t-key&x=s3cr3t-key ab", &secrets), "key=[redacted]&x=[redacted] ab");
     }
 }

@@ -59,43 +59,25 @@ impl HostState {
         let stdio = MemoryOutputPipe::new(STDIO_CAPACITY);
         // No arguments, environment, preopened directories or sockets: the
         // guest reaches the world only through Portitor's interfaces.
-        let wasi = wasmtime_wasi::WasiCtxBuilder::new()
-            .stdout(stdio.clone())
-            .stderr(stdio.clone())
-            .build();
+        let wasi = wasmtime_wasi::WasiCtxBuilder::new().stdout(stdio.clone()).stderr(stdio.clone()).build();
         let limiter = MemoryLimiter::new(plugin.limits.memory_bytes);
-        Self {
-            wasi,
-            table: ResourceTable::new(),
-            plugin,
-            invocation,
-            limiter,
-            ftp: ftp::FtpSessions::default(),
-            stdio,
-        }
+        Self { wasi, table: ResourceTable::new(), plugin, invocation, limiter, ftp: ftp::FtpSessions::default(), stdio }
     }
 
     /// Time left before the invocation's deadline.
     pub(crate) fn remaining(&self) -> std::time::Duration {
-        self.invocation
-            .deadline
-            .saturating_duration_since(Instant::now())
+        self.invocation.deadline.saturating_duration_since(Instant::now())
     }
 
     /// What the guest wrote to stdout and stderr, as text.
     pub(crate) fn stdio_text(&self) -> String {
-        String::from_utf8_lossy(&self.stdio.contents())
-            .trim()
-            .to_string()
+        String::from_utf8_lossy(&self.stdio.contents()).trim().to_string()
     }
 }
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 

@@ -27,30 +27,18 @@ pub enum EnvelopeError {
     #[error("missing envelope field `{0}`")]
     Missing(&'static str),
     #[error("envelope field `{field}` {problem}")]
-    Invalid {
-        field: &'static str,
-        problem: String,
-    },
-    #[error(
-        "unknown envelope field `{0}`; the envelope has source, externalId, order, validationMode and warehouseId"
-    )]
+    Invalid { field: &'static str, problem: String },
+    #[error("unknown envelope field `{0}`; the envelope has source, externalId, order, validationMode and warehouseId")]
     Unknown(String),
 }
 
-const FIELDS: &[&str] = &[
-    "source",
-    "externalId",
-    "order",
-    "validationMode",
-    "warehouseId",
-];
+const FIELDS: &[&str] = &["source", "externalId", "order", "validationMode", "warehouseId"];
 const MAX_EXTERNAL_ID: usize = 256;
 
 impl OrderEnvelope {
     /// Parses and checks an envelope from a request body.
     pub fn parse(body: &[u8]) -> Result<Self, EnvelopeError> {
-        let value: Value = serde_json::from_slice(body)
-            .map_err(|e| EnvelopeError::MalformedJson(e.to_string()))?;
+        let value: Value = serde_json::from_slice(body).map_err(|e| EnvelopeError::MalformedJson(e.to_string()))?;
         let Value::Object(mut fields) = value else {
             return Err(EnvelopeError::NotAnObject);
         };
@@ -58,10 +46,8 @@ impl OrderEnvelope {
             return Err(EnvelopeError::Unknown(unknown.chars().take(64).collect()));
         }
         let source = required_string(&mut fields, "source")?;
-        keys::check_segment("source", &source).map_err(|e| EnvelopeError::Invalid {
-            field: "source",
-            problem: format!("is invalid: {e}"),
-        })?;
+        keys::check_segment("source", &source)
+            .map_err(|e| EnvelopeError::Invalid { field: "source", problem: format!("is invalid: {e}") })?;
         let external_id = required_string(&mut fields, "externalId")?;
         if external_id.trim().is_empty()
             || external_id.chars().count() > MAX_EXTERNAL_ID
@@ -76,10 +62,7 @@ impl OrderEnvelope {
             None | Some(Value::Null) => return Err(EnvelopeError::Missing("order")),
             Some(Value::Object(order)) => order,
             Some(_) => {
-                return Err(EnvelopeError::Invalid {
-                    field: "order",
-                    problem: "must be a JSON object".into(),
-                });
+                return Err(EnvelopeError::Invalid { field: "order", problem: "must be a JSON object".into() });
             }
         };
         let validation_mode = match fields.remove("validationMode") {
@@ -103,13 +86,7 @@ impl OrderEnvelope {
                 });
             }
         };
-        Ok(Self {
-            source,
-            external_id,
-            validation_mode,
-            warehouse_id,
-            order,
-        })
+        Ok(Self { source, external_id, validation_mode, warehouse_id, order })
     }
 
     /// The envelope as stored in `OrderReceived`.
@@ -118,10 +95,7 @@ impl OrderEnvelope {
         out.insert("source".into(), Value::String(self.source.clone()));
         out.insert("externalId".into(), Value::String(self.external_id.clone()));
         if let Some(mode) = self.validation_mode {
-            out.insert(
-                "validationMode".into(),
-                serde_json::to_value(mode).unwrap_or(Value::Null),
-            );
+            out.insert("validationMode".into(), serde_json::to_value(mode).unwrap_or(Value::Null));
         }
         if let Some(warehouse) = &self.warehouse_id {
             out.insert("warehouseId".into(), Value::String(warehouse.clone()));
@@ -131,18 +105,12 @@ impl OrderEnvelope {
     }
 }
 
-fn required_string(
-    fields: &mut Map<String, Value>,
-    field: &'static str,
-) -> Result<String, EnvelopeError> {
+fn required_string(fields: &mut Map<String, Value>, field: &'static str) -> Result<String, EnvelopeError> {
     match fields.remove(field) {
         None | Some(Value::Null) => Err(EnvelopeError::Missing(field)),
         Some(Value::String(s)) if s.is_empty() => Err(EnvelopeError::Missing(field)),
         Some(Value::String(s)) => Ok(s),
-        Some(_) => Err(EnvelopeError::Invalid {
-            field,
-            problem: "must be a string".into(),
-        }),
+        Some(_) => Err(EnvelopeError::Invalid { field, problem: "must be a string".into() }),
     }
 }
 
@@ -166,34 +134,13 @@ mod tests {
         let cases: &[(&[u8], &str)] = &[
             (b"{not json", "malformed JSON"),
             (b"[1]", "must be a JSON object"),
-            (
-                br#"{"externalId":"1","order":{}}"#,
-                "missing envelope field `source`",
-            ),
-            (
-                br#"{"source":"s","order":{}}"#,
-                "missing envelope field `externalId`",
-            ),
-            (
-                br#"{"source":"s","externalId":"1"}"#,
-                "missing envelope field `order`",
-            ),
-            (
-                br#"{"source":"s","externalId":"1","order":[]}"#,
-                "`order` must be a JSON object",
-            ),
-            (
-                br#"{"source":"s","externalId":1,"order":{}}"#,
-                "`externalId` must be a string",
-            ),
-            (
-                br#"{"source":"S s","externalId":"1","order":{}}"#,
-                "`source` is invalid",
-            ),
-            (
-                br#"{"source":"s","externalId":"1","order":{},"validationMode":"loose"}"#,
-                "\"strict\" or \"lenient\"",
-            ),
+            (br#"{"externalId":"1","order":{}}"#, "missing envelope field `source`"),
+            (br#"{"source":"s","order":{}}"#, "missing envelope field `externalId`"),
+            (br#"{"source":"s","externalId":"1"}"#, "missing envelope field `order`"),
+            (br#"{"source":"s","externalId":"1","order":[]}"#, "`order` must be a JSON object"),
+            (br#"{"source":"s","externalId":1,"order":{}}"#, "`externalId` must be a string"),
+            (br#"{"source":"S s","externalId":"1","order":{}}"#, "`source` is invalid"),
+            (br#"{"source":"s","externalId":"1","order":{},"validationMode":"loose"}"#, "\"strict\" or \"lenient\""),
             (
                 br#"{"source":"s","externalId":"1","order":{},"validationmode":"strict"}"#,
                 "unknown envelope field `validationmode`",
@@ -201,11 +148,7 @@ mod tests {
         ];
         for (body, expected) in cases {
             let error = OrderEnvelope::parse(body).expect_err("invalid").to_string();
-            assert!(
-                error.contains(expected),
-                "{}: {error}",
-                String::from_utf8_lossy(body)
-            );
+            assert!(error.contains(expected), "{}: {error}", String::from_utf8_lossy(body));
         }
     }
 }

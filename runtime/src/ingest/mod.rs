@@ -16,7 +16,10 @@ use serde_json::{Value, json};
 pub use self::envelope::{EnvelopeError, OrderEnvelope};
 use crate::engine::PluginEvent;
 use crate::events::{Actor, Appended, EventLog, NewEvent, keys};
+use std::sync::Arc;
+
 use crate::orders::{self, event_types};
+use crate::pipeline::config::TenantConfigs;
 use crate::queue::{Pointer, PointerQueue};
 use crate::store::StoreError;
 
@@ -26,17 +29,9 @@ pub enum Origin {
     /// `POST /{company}/order`, by the token's subject.
     Api { subject: String, request_id: String },
     /// A push plugin handling a partner's request.
-    Push {
-        plugin: String,
-        version: String,
-        request_id: String,
-    },
+    Push { plugin: String, version: String, request_id: String },
     /// A pull plugin's run.
-    Pull {
-        plugin: String,
-        version: String,
-        run_id: String,
-    },
+    Pull { plugin: String, version: String, run_id: String },
 }
 
 impl Origin {
@@ -50,25 +45,14 @@ impl Origin {
 
     fn actor(&self) -> Actor {
         match self {
-            Self::Api {
-                subject,
-                request_id,
-            } => Actor {
+            Self::Api { subject, request_id } => Actor {
                 kind: "api".into(),
                 id: subject.clone(),
                 plugin_version: None,
                 invocation: Some(request_id.clone()),
             },
-            Self::Push {
-                plugin,
-                version,
-                request_id: invocation,
-            }
-            | Self::Pull {
-                plugin,
-                version,
-                run_id: invocation,
-            } => Actor {
+            Self::Push { plugin, version, request_id: invocation }
+            | Self::Pull { plugin, version, run_id: invocation } => Actor {
                 kind: "plugin".into(),
                 id: plugin.clone(),
                 plugin_version: Some(version.clone()),
@@ -100,11 +84,12 @@ pub enum IngestError {
 pub struct Ingest {
     log: EventLog,
     queue: PointerQueue,
+    configs: Arc<TenantConfigs>,
 }
 
 impl Ingest {
-    pub fn new(log: EventLog, queue: PointerQueue) -> Self {
-        Self { log, queue }
+    pub fn new(log: EventLog, queue: PointerQueue, configs: Arc<TenantConfigs>) -> Self {
+        Self { log, queue, configs }
     }
 
     pub fn log(&self) -> &EventLog {
@@ -121,17 +106,11 @@ impl Ingest {
         let id = orders::order_id(company, &envelope.source, &envelope.external_id).to_string();
         let mut data = envelope.to_json();
         data["receivedVia"] = Value::String(origin.via().into());
-        let event = NewEvent {
-            event_type: event_types::RECEIVED.into(),
-            actor: origin.actor(),
-            data,
-        };
+        // The order keeps the pipeline it was ingested with.
+        data["pipeline"] = serde_json::to_value(self.configs.pipeline(company)).unwrap_or(Value::Null);
+        let event = NewEvent { event_type: event_types::RECEIVED.into(), actor: origin.actor(), data };
         let key = keys::event_key(company, orders::AGGREGATE, &id, 1, event_types::RECEIVED);
-        let created = match self
-            .log
-            .append(company, orders::AGGREGATE, &id, 1, event)
-            .await?
-        {
+        let created = match self.log.append(company, orders::AGGREGATE, &id, 1, event).await? {
             Appended::Stored { .. } => {
                 self.queue.enqueue(Pointer {
                     key: key.clone(),
@@ -142,12 +121,7 @@ impl Ingest {
             }
             Appended::VersionTaken => false,
         };
-        Ok(Ingested {
-            aggregate_type: orders::AGGREGATE.into(),
-            id,
-            created,
-            key,
-        })
+        Ok(Ingested { aggregate_type: orders::AGGREGATE.into(), id, created, key })
     }
 
     /// Ingests an event a plugin of `company` produced. `order` events
@@ -165,11 +139,9 @@ impl Ingest {
             let order = match &event.payload {
                 Value::Object(order) => order.clone(),
                 _ => {
-                    return Err(EnvelopeError::Invalid {
-                        field: "order",
-                        problem: "must be a JSON object".into(),
-                    }
-                    .into());
+                    return Err(
+                        EnvelopeError::Invalid { field: "order", problem: "must be a JSON object".into() }.into()
+                    );
                 }
             };
             let envelope = OrderEnvelope {
@@ -183,12 +155,7 @@ impl Ingest {
         }
         let aggregate_type = format!("{}s", event.kind);
         let event_type = format!("{}Received", pascal_case(&event.kind));
-        let id = orders::order_id(
-            company,
-            &format!("{plugin}/{}", event.kind),
-            &event.external_id,
-        )
-        .to_string();
+        let id = orders::order_id(company, &format!("{plugin}/{}", event.kind), &event.external_id).to_string();
         let data = json!({
             "source": plugin,
             "externalId": event.external_id,
@@ -196,32 +163,15 @@ impl Ingest {
             "receivedVia": origin.via(),
         });
         let key = keys::event_key(company, &aggregate_type, &id, 1, &event_type);
-        let stored = NewEvent {
-            event_type: event_type.clone(),
-            actor: origin.actor(),
-            data,
-        };
-        let created = match self
-            .log
-            .append(company, &aggregate_type, &id, 1, stored)
-            .await?
-        {
+        let stored = NewEvent { event_type: event_type.clone(), actor: origin.actor(), data };
+        let created = match self.log.append(company, &aggregate_type, &id, 1, stored).await? {
             Appended::Stored { .. } => {
-                self.queue.enqueue(Pointer {
-                    key: key.clone(),
-                    company: company.into(),
-                    event: event_type,
-                });
+                self.queue.enqueue(Pointer { key: key.clone(), company: company.into(), event: event_type });
                 true
             }
             Appended::VersionTaken => false,
         };
-        Ok(Ingested {
-            aggregate_type,
-            id,
-            created,
-            key,
-        })
+        Ok(Ingested { aggregate_type, id, created, key })
     }
 }
 
@@ -230,10 +180,7 @@ fn pascal_case(kind: &str) -> String {
     kind.split('-')
         .map(|part| {
             let mut chars = part.chars();
-            chars
-                .next()
-                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
-                .unwrap_or_default()
+            chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
         })
         .collect()
 }

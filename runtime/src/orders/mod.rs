@@ -1,6 +1,8 @@
 //! The order domain in plain Rust: deterministic order ids, the order's
 //! state as a fold over its events, and findings. No I/O here.
 
+pub mod validation;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -29,17 +31,12 @@ const ORDER_NAMESPACE: Uuid = Uuid::from_u128(0x6a1f_4c2e_93b7_4d58_a0e1_7c3b_9f
 /// id and so lands on the same aggregate.
 pub fn order_id(company: &str, source: &str, external_id: &str) -> Uuid {
     // Length-prefixed parts, so that ("a", "bc") and ("ab", "c") differ.
-    let name = format!(
-        "{}:{company}{}:{source}{}:{external_id}",
-        company.len(),
-        source.len(),
-        external_id.len()
-    );
+    let name = format!("{}:{company}{}:{source}{}:{external_id}", company.len(), source.len(), external_id.len());
     Uuid::new_v5(&ORDER_NAMESPACE, name.as_bytes())
 }
 
 /// Where an order is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OrderState {
     Received,
@@ -82,19 +79,11 @@ pub struct OrderView {
 impl OrderView {
     /// Folds an order's events (version order); `None` without `OrderReceived`.
     pub fn from_events(events: &[StoredEvent]) -> Option<Self> {
-        let first = events
-            .first()
-            .filter(|e| e.event_type == event_types::RECEIVED)?;
+        let first = events.first().filter(|e| e.event_type == event_types::RECEIVED)?;
         let mut view = Self {
             id: first.aggregate_id.clone(),
-            source: first.data["source"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-            external_id: first.data["externalId"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
+            source: first.data["source"].as_str().unwrap_or_default().to_string(),
+            external_id: first.data["externalId"].as_str().unwrap_or_default().to_string(),
             state: OrderState::Received,
             findings: Vec::new(),
             reference: None,
@@ -107,9 +96,8 @@ impl OrderView {
 
     fn apply(&mut self, event: &StoredEvent) {
         use event_types::*;
-        let findings = |data: &Value| -> Vec<Finding> {
-            serde_json::from_value(data["findings"].clone()).unwrap_or_default()
-        };
+        let findings =
+            |data: &Value| -> Vec<Finding> { serde_json::from_value(data["findings"].clone()).unwrap_or_default() };
         match event.event_type.as_str() {
             VALIDATED => {
                 self.state = OrderState::Validated;
@@ -139,18 +127,9 @@ mod tests {
 
     #[test]
     fn order_ids_are_deterministic_and_separate_their_parts() {
-        assert_eq!(
-            order_id("acme", "shop", "1042"),
-            order_id("acme", "shop", "1042")
-        );
-        assert_ne!(
-            order_id("acme", "shop", "1042"),
-            order_id("acme", "shop", "1043")
-        );
-        assert_ne!(
-            order_id("acme", "shop", "1042"),
-            order_id("other", "shop", "1042")
-        );
+        assert_eq!(order_id("acme", "shop", "1042"), order_id("acme", "shop", "1042"));
+        assert_ne!(order_id("acme", "shop", "1042"), order_id("acme", "shop", "1043"));
+        assert_ne!(order_id("acme", "shop", "1042"), order_id("other", "shop", "1042"));
         assert_ne!(order_id("a", "bc", "d"), order_id("ab", "c", "d"));
         assert_eq!(order_id("acme", "shop", "1042").get_version_num(), 5);
     }

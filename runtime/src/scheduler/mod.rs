@@ -35,12 +35,7 @@ impl std::fmt::Debug for Scheduler {
 impl Scheduler {
     pub fn new(runner: Runner, registry: Arc<Registry>) -> Arc<Self> {
         let (stop_tx, _) = watch::channel(false);
-        Arc::new(Self {
-            runner,
-            registry,
-            loops: Mutex::default(),
-            stop_tx,
-        })
+        Arc::new(Self { runner, registry, loops: Mutex::default(), stop_tx })
     }
 
     pub fn runner(&self) -> &Runner {
@@ -68,18 +63,10 @@ impl Scheduler {
     async fn plugin_loop(self: Arc<Self>, key: PluginKey) {
         let mut stop = self.stop_tx.subscribe();
         loop {
-            let Some(active) = self
-                .registry
-                .get(&key.company, &key.plugin)
-                .filter(|p| p.enabled)
-            else {
+            let Some(active) = self.registry.get(&key.company, &key.plugin).filter(|p| p.enabled) else {
                 return;
             };
-            let Some(cron) = active
-                .schedule
-                .as_deref()
-                .and_then(|s| Cron::from_str(s).ok())
-            else {
+            let Some(cron) = active.schedule.as_deref().and_then(|s| Cron::from_str(s).ok()) else {
                 return;
             };
             let now = Utc::now();
@@ -116,18 +103,11 @@ impl Scheduler {
     /// Stops taking ticks and waits (up to `grace`) for runs in progress.
     pub async fn stop(&self, grace: Duration) {
         let _ = self.stop_tx.send(true);
-        let handles: Vec<JoinHandle<()>> = self
-            .loops
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .drain()
-            .map(|(_, h)| h)
-            .collect();
+        let handles: Vec<JoinHandle<()>> =
+            self.loops.lock().unwrap_or_else(|p| p.into_inner()).drain().map(|(_, h)| h).collect();
         let all = futures::future::join_all(handles);
         if tokio::time::timeout(grace, all).await.is_err() {
-            tracing::warn!(
-                "pull runs still in progress after the grace period; their cursors stay where they were"
-            );
+            tracing::warn!("pull runs still in progress after the grace period; their cursors stay where they were");
         }
     }
 }

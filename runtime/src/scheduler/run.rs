@@ -80,11 +80,7 @@ pub enum RunError {
 
 /// The cursor's key for a plugin.
 pub fn cursor_key(plugin: &ActivePlugin) -> String {
-    keys::cursor_key(
-        &plugin.key.company,
-        &plugin.key.plugin,
-        plugin.cursor_name.as_deref().unwrap_or("cursor"),
-    )
+    keys::cursor_key(&plugin.key.company, &plugin.key.plugin, plugin.cursor_name.as_deref().unwrap_or("cursor"))
 }
 
 /// `{company}/plugins/{plugin}/runs/` — the run history.
@@ -93,18 +89,12 @@ pub fn runs_prefix(company: &str, plugin: &str) -> String {
 }
 
 /// Reads a cursor: its value and entity tag.
-pub async fn read_cursor(
-    store: &dyn ObjectStore,
-    key: &str,
-) -> Result<(Option<String>, Option<String>), StoreError> {
+pub async fn read_cursor(store: &dyn ObjectStore, key: &str) -> Result<(Option<String>, Option<String>), StoreError> {
     match store.get(key).await? {
         None => Ok((None, None)),
         Some(object) => {
-            let stored: StoredCursor =
-                serde_json::from_slice(&object.body).map_err(|e| StoreError::Corrupt {
-                    key: key.to_string(),
-                    reason: e.to_string(),
-                })?;
+            let stored: StoredCursor = serde_json::from_slice(&object.body)
+                .map_err(|e| StoreError::Corrupt { key: key.to_string(), reason: e.to_string() })?;
             Ok((Some(stored.cursor), Some(object.etag)))
         }
     }
@@ -127,11 +117,8 @@ struct RunState {
 impl RunState {
     /// Ingests `events` (durable on return), then moves the cursor to `next`.
     async fn commit(&self, events: &[PluginEvent], next: &str) -> Result<(), String> {
-        let origin = Origin::Pull {
-            plugin: self.plugin.clone(),
-            version: self.version.clone(),
-            run_id: self.run_id.clone(),
-        };
+        let origin =
+            Origin::Pull { plugin: self.plugin.clone(), version: self.version.clone(), run_id: self.run_id.clone() };
         for event in events {
             let ingested = self
                 .ingest
@@ -151,19 +138,14 @@ impl RunState {
         };
         let body = serde_json::to_vec(&stored).map_err(|e| e.to_string())?;
         let mut etag = self.etag.lock().await;
-        match self
-            .store
-            .compare_and_swap(&self.key, etag.as_deref(), Bytes::from(body))
-            .await
-        {
+        match self.store.compare_and_swap(&self.key, etag.as_deref(), Bytes::from(body)).await {
             Ok(CasOutcome::Swapped { etag: new }) => {
                 *etag = Some(new);
                 Ok(())
             }
-            Ok(CasOutcome::Conflict) => Err(
-                "the cursor was changed during the run (set or reset by an operator); stopping"
-                    .into(),
-            ),
+            Ok(CasOutcome::Conflict) => {
+                Err("the cursor was changed during the run (set or reset by an operator); stopping".into())
+            }
             Err(e) => Err(format!("moving the cursor: {e}")),
         }
     }
@@ -172,26 +154,14 @@ impl RunState {
 struct RunCheckpointer(Arc<RunState>);
 
 impl Checkpointer for RunCheckpointer {
-    fn checkpoint(
-        &self,
-        events: Vec<PluginEvent>,
-        next: String,
-    ) -> BoxFuture<'_, Result<(), String>> {
+    fn checkpoint(&self, events: Vec<PluginEvent>, next: String) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async move { self.0.commit(&events, &next).await })
     }
 }
 
 impl Runner {
-    pub fn new(
-        ingest: Ingest,
-        store: Arc<dyn ObjectStore>,
-        log_sink: Option<Arc<dyn LogSink>>,
-    ) -> Self {
-        Self {
-            ingest,
-            store,
-            log_sink,
-        }
+    pub fn new(ingest: Ingest, store: Arc<dyn ObjectStore>, log_sink: Option<Arc<dyn LogSink>>) -> Self {
+        Self { ingest, store, log_sink }
     }
 
     /// Runs `plugin` once, unless a run is already in progress.
@@ -199,10 +169,7 @@ impl Runner {
         if plugin.cursor_name.is_none() {
             return Err(RunError::NotPull(plugin.key.plugin.clone()));
         }
-        let _running = plugin
-            .run_lock
-            .try_lock()
-            .map_err(|_| RunError::AlreadyRunning)?;
+        let _running = plugin.run_lock.try_lock().map_err(|_| RunError::AlreadyRunning)?;
         let started_at = Utc::now();
         let clock = Instant::now();
         let run_id = uuid::Uuid::new_v4().to_string();
@@ -241,9 +208,8 @@ impl Runner {
         run_id: &str,
         record: &mut RunRecord,
     ) -> Result<(), String> {
-        let (mut cursor, etag) = read_cursor(self.store.as_ref(), key)
-            .await
-            .map_err(|e| format!("reading the cursor: {e}"))?;
+        let (mut cursor, etag) =
+            read_cursor(self.store.as_ref(), key).await.map_err(|e| format!("reading the cursor: {e}"))?;
         record.cursor_before = cursor.clone();
         record.cursor_after = cursor.clone();
         let state = Arc::new(RunState {
@@ -260,15 +226,9 @@ impl Runner {
         });
         let result = async {
             loop {
-                let options = CallOptions {
-                    log_sink: self.log_sink.clone(),
-                    invocation_id: Some(run_id.to_string()),
-                };
+                let options = CallOptions { log_sink: self.log_sink.clone(), invocation_id: Some(run_id.to_string()) };
                 let checkpointer: Arc<dyn Checkpointer> = Arc::new(RunCheckpointer(state.clone()));
-                let fetched = plugin
-                    .plugin
-                    .fetch(cursor.clone(), Some(checkpointer), options)
-                    .await;
+                let fetched = plugin.plugin.fetch(cursor.clone(), Some(checkpointer), options).await;
                 record.batches += 1;
                 let invocation = fetched.map_err(|e| e.to_string())?;
                 record.fuel += invocation.stats.fuel_consumed;
@@ -282,10 +242,7 @@ impl Runner {
         }
         .await;
         // Checkpoints may have moved the cursor even if the run failed later.
-        record.cursor_after = read_cursor(self.store.as_ref(), key)
-            .await
-            .ok()
-            .and_then(|(c, _)| c);
+        record.cursor_after = read_cursor(self.store.as_ref(), key).await.ok().and_then(|(c, _)| c);
         record.events = state.events.load(Ordering::Relaxed);
         record.created = state.created.load(Ordering::Relaxed);
         result
@@ -300,10 +257,7 @@ impl Runner {
         );
         let saved = match serde_json::to_vec(record) {
             Ok(body) => self.store.put(&key, Bytes::from(body)).await.map(|_| ()),
-            Err(e) => Err(StoreError::Corrupt {
-                key: key.clone(),
-                reason: e.to_string(),
-            }),
+            Err(e) => Err(StoreError::Corrupt { key: key.clone(), reason: e.to_string() }),
         };
         if let Err(e) = saved {
             tracing::error!(%key, error = %e, "could not record the run");

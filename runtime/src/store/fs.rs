@@ -21,8 +21,8 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 use super::{
-    CasOutcome, ConditionalWrites, CreateOutcome, Object, ObjectMeta, ObjectStore, StoreError,
-    validate_key, validate_prefix,
+    CasOutcome, ConditionalWrites, CreateOutcome, Object, ObjectMeta, ObjectStore, StoreError, validate_key,
+    validate_prefix,
 };
 
 /// Stripes of key locks for compare-and-swap.
@@ -48,9 +48,7 @@ impl FsStore {
     /// Opens (creating if needed) the store in `root`.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self, StoreError> {
         let root = root.into();
-        let unavailable = |what: &str, e: io::Error| {
-            StoreError::Unavailable(format!("{what} {}: {e}", root.display()))
-        };
+        let unavailable = |what: &str, e: io::Error| StoreError::Unavailable(format!("{what} {}: {e}", root.display()));
         fs::create_dir_all(&root).map_err(|e| unavailable("cannot create", e))?;
         let lock = File::options()
             .create(true)
@@ -67,17 +65,9 @@ impl FsStore {
         let tmp = root.join(TMP_DIR);
         // Leftovers of writes a crash interrupted were never acknowledged.
         let _ = fs::remove_dir_all(&tmp);
-        fs::create_dir_all(&tmp)
-            .map_err(|e| unavailable("cannot create the temporary directory in", e))?;
+        fs::create_dir_all(&tmp).map_err(|e| unavailable("cannot create the temporary directory in", e))?;
         let stripes = (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect();
-        Ok(Self {
-            inner: Arc::new(Inner {
-                root,
-                tmp,
-                stripes,
-                _lock: lock,
-            }),
-        })
+        Ok(Self { inner: Arc::new(Inner { root, tmp, stripes, _lock: lock }) })
     }
 
     pub fn root(&self) -> &Path {
@@ -122,9 +112,7 @@ impl Inner {
         if dir.is_dir() {
             return Ok(());
         }
-        let parent = dir
-            .parent()
-            .ok_or_else(|| io::Error::other("no parent directory"))?;
+        let parent = dir.parent().ok_or_else(|| io::Error::other("no parent directory"))?;
         self.ensure_dir(parent)?;
         match fs::create_dir(dir) {
             Ok(()) => fsync_dir(parent),
@@ -169,9 +157,7 @@ impl Inner {
             match linked {
                 Ok(()) => {
                     fsync_dir(&parent)?;
-                    Ok(CreateOutcome::Created {
-                        etag: etag_of(body),
-                    })
+                    Ok(CreateOutcome::Created { etag: etag_of(body) })
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(CreateOutcome::Exists),
                 Err(e) => Err(e),
@@ -182,10 +168,7 @@ impl Inner {
 
     fn get(&self, key: &str) -> Result<Option<Object>, StoreError> {
         match fs::read(self.path(key)) {
-            Ok(body) => Ok(Some(Object {
-                etag: etag_of(&body),
-                body: Bytes::from(body),
-            })),
+            Ok(body) => Ok(Some(Object { etag: etag_of(&body), body: Bytes::from(body) })),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             // A key whose "parent" is a file: nothing is stored there.
             Err(e) if e.kind() == io::ErrorKind::NotADirectory => Ok(None),
@@ -194,16 +177,8 @@ impl Inner {
         }
     }
 
-    fn compare_and_swap(
-        &self,
-        key: &str,
-        expected: Option<&str>,
-        body: &[u8],
-    ) -> Result<CasOutcome, StoreError> {
-        let _guard = self
-            .stripe(key)
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+    fn compare_and_swap(&self, key: &str, expected: Option<&str>, body: &[u8]) -> Result<CasOutcome, StoreError> {
+        let _guard = self.stripe(key).lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let current = self.get(key)?;
         let matches = match (&current, expected) {
             (None, None) => true,
@@ -230,19 +205,10 @@ impl Inner {
     }
 
     fn list_children(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        let dir = if prefix.is_empty() {
-            self.root.clone()
-        } else {
-            self.root.join(prefix.trim_end_matches('/'))
-        };
+        let dir = if prefix.is_empty() { self.root.clone() } else { self.root.join(prefix.trim_end_matches('/')) };
         let entries = match fs::read_dir(&dir) {
             Ok(entries) => entries,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-                ) =>
-            {
+            Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {
                 return Ok(Vec::new());
             }
             Err(e) => return Err(io_error(prefix, e)),
@@ -265,22 +231,13 @@ impl Inner {
             Some(i) => &prefix[..i],
             None => "",
         };
-        let start = if dir_part.is_empty() {
-            self.root.clone()
-        } else {
-            self.root.join(dir_part)
-        };
+        let start = if dir_part.is_empty() { self.root.clone() } else { self.root.join(dir_part) };
         let mut found = Vec::new();
         let mut pending = vec![start];
         while let Some(dir) = pending.pop() {
             let entries = match fs::read_dir(&dir) {
                 Ok(entries) => entries,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-                    ) =>
-                {
+                Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {
                     continue;
                 }
                 Err(e) => return Err(io_error(prefix, e)),
@@ -337,8 +294,7 @@ impl ObjectStore for FsStore {
             validate_prefix(prefix)?;
         }
         let prefix = prefix.to_string();
-        self.blocking(move |inner| inner.list_children(&prefix))
-            .await
+        self.blocking(move |inner| inner.list_children(&prefix)).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
@@ -350,21 +306,14 @@ impl ObjectStore for FsStore {
     async fn create_once(&self, key: &str, body: Bytes) -> Result<CreateOutcome, StoreError> {
         validate_key(key)?;
         let key = key.to_string();
-        self.blocking(move |inner| inner.create_once(&key, &body))
-            .await
+        self.blocking(move |inner| inner.create_once(&key, &body)).await
     }
 
-    async fn compare_and_swap(
-        &self,
-        key: &str,
-        expected: Option<&str>,
-        body: Bytes,
-    ) -> Result<CasOutcome, StoreError> {
+    async fn compare_and_swap(&self, key: &str, expected: Option<&str>, body: Bytes) -> Result<CasOutcome, StoreError> {
         validate_key(key)?;
         let key = key.to_string();
         let expected = expected.map(str::to_string);
-        self.blocking(move |inner| inner.compare_and_swap(&key, expected.as_deref(), &body))
-            .await
+        self.blocking(move |inner| inner.compare_and_swap(&key, expected.as_deref(), &body)).await
     }
 
     fn conditional_writes(&self) -> ConditionalWrites {

@@ -99,12 +99,7 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
 
     /// Writes `body` at `key` only if the object there has entity tag
     /// `expected` — or, with `None`, only if there is none (`If-Match`).
-    async fn compare_and_swap(
-        &self,
-        key: &str,
-        expected: Option<&str>,
-        body: Bytes,
-    ) -> Result<CasOutcome, StoreError>;
+    async fn compare_and_swap(&self, key: &str, expected: Option<&str>, body: Bytes) -> Result<CasOutcome, StoreError>;
 
     /// How this store provides conditional writes.
     fn conditional_writes(&self) -> ConditionalWrites;
@@ -121,15 +116,9 @@ pub fn validate_key(key: &str) -> Result<(), StoreError> {
             !segment.is_empty()
                 && segment != "."
                 && segment != ".."
-                && segment
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+                && segment.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         });
-    if valid {
-        Ok(())
-    } else {
-        Err(StoreError::InvalidKey(key.chars().take(200).collect()))
-    }
+    if valid { Ok(()) } else { Err(StoreError::InvalidKey(key.chars().take(200).collect())) }
 }
 
 /// Checks a list prefix: a key, optionally ending in `/`.
@@ -149,16 +138,7 @@ mod tests {
     fn keys_are_checked() {
         assert!(validate_key("acme/events/orders/0b9f/0000000001/OrderReceived").is_ok());
         assert!(validate_key("acme/cursors/bring-ftp/cursor.json").is_ok());
-        for bad in [
-            "",
-            "/acme",
-            "acme/",
-            "acme//x",
-            "acme/../x",
-            "acme/./x",
-            "acme/x y",
-            "acme/ø",
-        ] {
+        for bad in ["", "/acme", "acme/", "acme//x", "acme/../x", "acme/./x", "acme/x y", "acme/ø"] {
             assert!(validate_key(bad).is_err(), "{bad:?}");
         }
         assert!(validate_prefix("acme/events/").is_ok());

@@ -23,8 +23,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
 use super::{
-    CasOutcome, ConditionalWrites, CreateOutcome, Object, ObjectMeta, ObjectStore, StoreError,
-    validate_key, validate_prefix,
+    CasOutcome, ConditionalWrites, CreateOutcome, Object, ObjectMeta, ObjectStore, StoreError, validate_key,
+    validate_prefix,
 };
 
 /// Settings of the `s3` backend (`[store.s3]`).
@@ -86,14 +86,8 @@ fn status<E>(error: &SdkError<E, HttpResponse>) -> Option<u16> {
     error.raw_response().map(|r| r.status().as_u16())
 }
 
-fn unavailable<E: std::error::Error + 'static>(
-    op: &str,
-    key: &str,
-    error: SdkError<E, HttpResponse>,
-) -> StoreError {
-    let status = status(&error)
-        .map(|s| format!(" (HTTP {s})"))
-        .unwrap_or_default();
+fn unavailable<E: std::error::Error + 'static>(op: &str, key: &str, error: SdkError<E, HttpResponse>) -> StoreError {
+    let status = status(&error).map(|s| format!(" (HTTP {s})")).unwrap_or_default();
     let detail = aws_sdk_s3::error::DisplayErrorContext(&error);
     StoreError::Unavailable(format!("{op} {key}{status}: {detail}"))
 }
@@ -126,11 +120,7 @@ impl S3Store {
         let mut store = Self {
             client,
             bucket: config.bucket.clone(),
-            key_prefix: config
-                .key_prefix
-                .clone()
-                .map(|p| format!("{}/", p.trim_matches('/')))
-                .unwrap_or_default(),
+            key_prefix: config.key_prefix.clone().map(|p| format!("{}/", p.trim_matches('/'))).unwrap_or_default(),
             endpoint: config.endpoint.clone().unwrap_or_else(|| "aws".into()),
             mode: ConditionalWrites::Native,
             stripes: Arc::new((0..LOCK_STRIPES).map(|_| Mutex::new(())).collect()),
@@ -150,9 +140,7 @@ impl S3Store {
     }
 
     fn stripe(&self, key: &str) -> &Mutex<()> {
-        let hash = key.bytes().fold(0usize, |h, b| {
-            h.wrapping_mul(31).wrapping_add(usize::from(b))
-        });
+        let hash = key.bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(usize::from(b)));
         &self.stripes[hash % LOCK_STRIPES]
     }
 
@@ -160,19 +148,9 @@ impl S3Store {
     /// refuses the second write.
     async fn probe(&self) -> Result<ConditionalWrites, StoreError> {
         let key = format!(".portitor-probe/{}", uuid::Uuid::new_v4());
-        let first = self
-            .native_put(&key, Bytes::from_static(b"1"), Precondition::Absent)
-            .await?;
-        let second = self
-            .native_put(&key, Bytes::from_static(b"2"), Precondition::Absent)
-            .await?;
-        let stale = self
-            .native_put(
-                &key,
-                Bytes::from_static(b"3"),
-                Precondition::Matches("\"0000\""),
-            )
-            .await?;
+        let first = self.native_put(&key, Bytes::from_static(b"1"), Precondition::Absent).await?;
+        let second = self.native_put(&key, Bytes::from_static(b"2"), Precondition::Absent).await?;
+        let stale = self.native_put(&key, Bytes::from_static(b"3"), Precondition::Matches("\"0000\"")).await?;
         self.delete(&key).await?;
         Ok(match (first, second, stale) {
             (Some(_), None, None) => ConditionalWrites::Native,
@@ -188,12 +166,8 @@ impl S3Store {
         body: Bytes,
         precondition: Precondition<'_>,
     ) -> Result<Option<String>, StoreError> {
-        let mut request = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(self.full_key(key))
-            .body(ByteStream::from(body));
+        let mut request =
+            self.client.put_object().bucket(&self.bucket).key(self.full_key(key)).body(ByteStream::from(body));
         request = match precondition {
             Precondition::None => request,
             Precondition::Absent => request.if_none_match("*"),
@@ -255,13 +229,7 @@ impl ObjectStore for S3Store {
 
     async fn get(&self, key: &str) -> Result<Option<Object>, StoreError> {
         validate_key(key)?;
-        let result = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(self.full_key(key))
-            .send()
-            .await;
+        let result = self.client.get_object().bucket(&self.bucket).key(self.full_key(key)).send().await;
         match result {
             Ok(output) => {
                 let etag = output.e_tag().unwrap_or_default().to_string();
@@ -269,9 +237,7 @@ impl ObjectStore for S3Store {
                     .body
                     .collect()
                     .await
-                    .map_err(|e| {
-                        StoreError::Unavailable(format!("GET {key}: reading the body: {e}"))
-                    })?
+                    .map_err(|e| StoreError::Unavailable(format!("GET {key}: reading the body: {e}")))?
                     .into_bytes();
                 Ok(Some(Object { body, etag }))
             }
@@ -283,23 +249,15 @@ impl ObjectStore for S3Store {
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
         validate_prefix(prefix)?;
         let mut found = Vec::new();
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(self.full_key(prefix))
-            .into_paginator()
-            .send();
+        let mut pages =
+            self.client.list_objects_v2().bucket(&self.bucket).prefix(self.full_key(prefix)).into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| unavailable("LIST", prefix, e))?;
             for object in page.contents() {
                 let Some(key) = object.key().and_then(|k| k.strip_prefix(&self.key_prefix)) else {
                     continue;
                 };
-                found.push(ObjectMeta {
-                    key: key.to_string(),
-                    size: object.size().unwrap_or(0).max(0) as u64,
-                });
+                found.push(ObjectMeta { key: key.to_string(), size: object.size().unwrap_or(0).max(0) as u64 });
             }
         }
         found.sort_by(|a, b| a.key.cmp(&b.key));
@@ -312,14 +270,8 @@ impl ObjectStore for S3Store {
         }
         let full = self.full_key(prefix);
         let mut names = Vec::new();
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(&full)
-            .delimiter("/")
-            .into_paginator()
-            .send();
+        let mut pages =
+            self.client.list_objects_v2().bucket(&self.bucket).prefix(&full).delimiter("/").into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| unavailable("LIST", prefix, e))?;
             for common in page.common_prefixes() {
@@ -341,14 +293,7 @@ impl ObjectStore for S3Store {
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         validate_key(key)?;
-        match self
-            .client
-            .delete_object()
-            .bucket(&self.bucket)
-            .key(self.full_key(key))
-            .send()
-            .await
-        {
+        match self.client.delete_object().bucket(&self.bucket).key(self.full_key(key)).send().await {
             Ok(_) => Ok(()),
             Err(e) if status(&e) == Some(404) => Ok(()),
             Err(e) => Err(unavailable("DELETE", key, e)),
@@ -357,23 +302,13 @@ impl ObjectStore for S3Store {
 
     async fn create_once(&self, key: &str, body: Bytes) -> Result<CreateOutcome, StoreError> {
         validate_key(key)?;
-        Ok(
-            match self
-                .conditional_put(key, body, Precondition::Absent)
-                .await?
-            {
-                Some(etag) => CreateOutcome::Created { etag },
-                None => CreateOutcome::Exists,
-            },
-        )
+        Ok(match self.conditional_put(key, body, Precondition::Absent).await? {
+            Some(etag) => CreateOutcome::Created { etag },
+            None => CreateOutcome::Exists,
+        })
     }
 
-    async fn compare_and_swap(
-        &self,
-        key: &str,
-        expected: Option<&str>,
-        body: Bytes,
-    ) -> Result<CasOutcome, StoreError> {
+    async fn compare_and_swap(&self, key: &str, expected: Option<&str>, body: Bytes) -> Result<CasOutcome, StoreError> {
         validate_key(key)?;
         let precondition = match expected {
             Some(etag) => Precondition::Matches(etag),

@@ -1,0 +1,51 @@
+//! Tenant configuration: the pipeline (`/{company}/config/pipeline`) and a
+//! replacement order schema (`/{company}/config/order-schema`).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use serde_json::Value;
+
+use super::orders::body;
+use super::{ApiError, AppState, authorize};
+use crate::auth::Role;
+use crate::pipeline::config::PipelineConfig;
+
+const ADMIN: &[Role] = &[Role::TenantAdmin, Role::PlatformOperator];
+
+pub(super) async fn get_pipeline(
+    State(state): State<AppState>,
+    Path(company): Path<String>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    authorize(&state, &headers, &company, ADMIN)?;
+    Ok(Json(state.configs.pipeline(&company)))
+}
+
+pub(super) async fn put_pipeline(
+    State(state): State<AppState>,
+    Path(company): Path<String>,
+    headers: HeaderMap,
+    payload: Result<Bytes, BytesRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    authorize(&state, &headers, &company, ADMIN)?;
+    let config = PipelineConfig::parse(&body(&state, payload)?).map_err(ApiError::BadRequest)?;
+    state.configs.set_pipeline(&company, config.clone()).await?;
+    Ok(Json(config))
+}
+
+pub(super) async fn put_order_schema(
+    State(state): State<AppState>,
+    Path(company): Path<String>,
+    headers: HeaderMap,
+    payload: Result<Bytes, BytesRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    authorize(&state, &headers, &company, ADMIN)?;
+    let schema: Value = serde_json::from_slice(&body(&state, payload)?)
+        .map_err(|e| ApiError::BadRequest(format!("the schema is not JSON: {e}")))?;
+    state.schemas.set(&company, &schema).await?.map_err(ApiError::BadRequest)?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,530 @@
+//! The order pipeline (DESIGN §7): every stored order ends in a visible
+//! state — sent to the warehouse, or failed with the reason and a way out.
+//!
+//! The worker takes pointers off the queue and works one order at a time
+//! (a lock per order: one writer per aggregate). Each step reads the order's
+//! events, decides the next event from its state and the pipeline
+//! configuration the order was ingested with, and appends it as the next
+//! version; if someone else appended first it reads again and decides
+//! again. At start every order without a terminal event is picked up again.
+//!
+//! - `received` → `validate` (JSON Schema) and `semantic` (the validator
+//!   plugin) → the mode → `OrderValidated` or `OrderValidationFailed`;
+//! - `validated` / `overridden` → `map` (the mapper plugin) → the reference
+//!   → `dispatch` (the warehouse plugin, transient errors retried with
+//!   backoff) → `OrderSentToWarehouse` or `OrderDispatchFailed`;
+//! - after each change the source plugin is told, if it listens.
+
+pub mod config;
+pub mod reference;
+pub mod schema;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+use tokio::sync::{Mutex, Semaphore};
+
+use self::config::{PipelineConfig, Step, TenantConfigs};
+use self::schema::Schemas;
+use crate::engine::{CallOptions, InvokeError, OrderInput, OrderStatusUpdate, WarehouseDocument};
+use crate::events::{Actor, Appended, EventLog, NewEvent, StoredEvent, keys};
+use crate::host::LogSink;
+use crate::manifest::{PluginKind, ValidationMode};
+use crate::orders::validation::{Verdict, judge, resolve_mode};
+use crate::orders::{self, Finding, OrderState, OrderView, Severity, event_types};
+use crate::projections::Projections;
+use crate::queue::{Pointer, PointerQueue};
+use crate::registry::Registry;
+use crate::store::{CreateOutcome, ObjectStore, StoreError};
+
+const LOCK_STRIPES: usize = 256;
+/// Orders worked on at once.
+const CONCURRENCY: usize = 8;
+/// Steps of one order in one go, a guard against a loop that never settles.
+const MAX_STEPS: usize = 16;
+
+#[derive(Debug)]
+pub struct Pipeline {
+    log: EventLog,
+    store: Arc<dyn ObjectStore>,
+    registry: Arc<Registry>,
+    projections: Arc<Projections>,
+    configs: Arc<TenantConfigs>,
+    schemas: Arc<Schemas>,
+    queue: PointerQueue,
+    locks: Vec<Mutex<()>>,
+    permits: Arc<Semaphore>,
+    log_sink: Option<Arc<dyn LogSink>>,
+}
+
+/// What one step did.
+enum Progress {
+    /// An event was appended (or someone else's was): look again.
+    Continue,
+    /// Nothing more to do now.
+    Done,
+}
+
+/// Why an order could not be forced.
+#[derive(Debug, thiserror::Error)]
+pub enum ForceError {
+    #[error("no order `{0}`")]
+    NotFound(String),
+    #[error("the order is {0:?}; only a failed order can be forced")]
+    NotFailed(OrderState),
+    #[error("the order changed meanwhile; reload and retry")]
+    Conflict,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Pipeline {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        log: EventLog,
+        registry: Arc<Registry>,
+        projections: Arc<Projections>,
+        configs: Arc<TenantConfigs>,
+        schemas: Arc<Schemas>,
+        queue: PointerQueue,
+        log_sink: Option<Arc<dyn LogSink>>,
+    ) -> Self {
+        let store = log.store().clone();
+        Self {
+            log,
+            store,
+            registry,
+            projections,
+            configs,
+            schemas,
+            queue,
+            locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+            permits: Arc::new(Semaphore::new(CONCURRENCY)),
+            log_sink,
+        }
+    }
+
+    pub fn projections(&self) -> &Arc<Projections> {
+        &self.projections
+    }
+
+    /// Works the pointers from the queue until it closes.
+    pub fn spawn(self: &Arc<Self>, mut pointers: tokio::sync::mpsc::Receiver<Pointer>) -> tokio::task::JoinHandle<()> {
+        let pipeline = self.clone();
+        tokio::spawn(async move {
+            while let Some(pointer) = pointers.recv().await {
+                match order_of(&pointer) {
+                    Some(id) => pipeline.work(pointer.company, id).await,
+                    None => tracing::trace!(key = %pointer.key, "not an order; no pipeline"),
+                }
+            }
+        })
+    }
+
+    /// Picks up every order without a terminal event (after a restart).
+    pub async fn recover(self: &Arc<Self>) -> usize {
+        let unfinished = self.projections.unfinished();
+        let count = unfinished.len();
+        for (company, id) in unfinished {
+            self.work(company, id).await;
+        }
+        if count > 0 {
+            tracing::info!(orders = count, "picked up unfinished orders");
+        }
+        count
+    }
+
+    /// Every 30 s, picks up orders that have been unfinished for a while (a
+    /// pointer dropped by a full queue, a retry that was lost).
+    pub fn spawn_sweeper(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let pipeline = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(30));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let stale = chrono::Utc::now() - chrono::Duration::seconds(30);
+                for (company, id) in pipeline.projections.unfinished() {
+                    if pipeline.projections.get(&company, &id).is_some_and(|o| o.updated_at < stale) {
+                        pipeline.work(company, id).await;
+                    }
+                }
+            }
+        })
+    }
+
+    /// Works an order in the background, within the concurrency limit.
+    async fn work(self: &Arc<Self>, company: String, id: String) {
+        let Ok(permit) = self.permits.clone().acquire_owned().await else { return };
+        let pipeline = self.clone();
+        tokio::spawn(async move {
+            pipeline.process(&company, &id).await;
+            drop(permit);
+        });
+    }
+
+    fn lock(&self, id: &str) -> &Mutex<()> {
+        let hash = id.bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(usize::from(b)));
+        &self.locks[hash % LOCK_STRIPES]
+    }
+
+    /// Moves one order as far as it can go now.
+    pub async fn process(self: &Arc<Self>, company: &str, id: &str) {
+        let _one_writer = self.lock(id).lock().await;
+        for _ in 0..MAX_STEPS {
+            match self.step(company, id).await {
+                Ok(Progress::Continue) => {}
+                Ok(Progress::Done) => return,
+                Err(error) => {
+                    tracing::warn!(%company, order = %id, %error, "pipeline step failed; retrying in 5 s");
+                    let queue = self.queue.clone();
+                    let pointer = Pointer {
+                        key: keys::event_key(company, orders::AGGREGATE, id, 1, event_types::RECEIVED),
+                        company: company.to_string(),
+                        event: "Retry".into(),
+                    };
+                    tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_secs(5)).await;
+                        queue.enqueue(pointer);
+                    });
+                    return;
+                }
+            }
+        }
+        tracing::error!(%company, order = %id, "the order did not settle; leaving it for the next pick-up");
+    }
+
+    async fn step(&self, company: &str, id: &str) -> Result<Progress, StepError> {
+        let events = self.log.read(company, orders::AGGREGATE, id).await?;
+        let Some(view) = OrderView::from_events(&events) else {
+            return Ok(Progress::Done);
+        };
+        self.projections.apply(company, &events);
+        let received = &events[0];
+        let pipeline = match serde_json::from_value::<PipelineConfig>(received.data["pipeline"].clone()) {
+            Ok(pipeline) => pipeline,
+            Err(_) => self.configs.pipeline(company),
+        };
+        let event = match view.state {
+            OrderState::Received => Some(self.validation(company, &view, received, &pipeline).await?),
+            OrderState::Validated | OrderState::Overridden if pipeline.steps.contains(&Step::Dispatch) => {
+                Some(self.deliver(company, &view, received, &pipeline).await?)
+            }
+            _ => None,
+        };
+        let Some(event) = event else {
+            return Ok(Progress::Done);
+        };
+        let version = events.last().map(|e| e.version).unwrap_or(0) + 1;
+        match self.log.append(company, orders::AGGREGATE, id, version, event).await? {
+            Appended::Stored { event, .. } => {
+                let mut events = events;
+                events.push(*event);
+                self.projections.apply(company, &events);
+                self.notify_source(company, &events).await;
+                Ok(Progress::Continue)
+            }
+            Appended::VersionTaken => Ok(Progress::Continue),
+        }
+    }
+
+    /// `validate` and `semantic`, then the mode: the validation event.
+    async fn validation(
+        &self,
+        company: &str,
+        view: &OrderView,
+        received: &StoredEvent,
+        pipeline: &PipelineConfig,
+    ) -> Result<NewEvent, StepError> {
+        let order = &received.data["order"];
+        let flag =
+            serde_json::from_value::<Option<ValidationMode>>(received.data["validationMode"].clone()).unwrap_or(None);
+        let source_default = self
+            .registry
+            .get(company, &view.source)
+            .filter(|p| p.plugin.kind().is_source())
+            .and_then(|p| p.plugin.manifest().validation_mode);
+        let (mode, mode_source) = resolve_mode(flag, source_default);
+        let mut findings = Vec::new();
+        for step in &pipeline.steps {
+            match step {
+                Step::Validate => findings.extend(self.schemas.validate(company, order)),
+                Step::Semantic => findings.extend(self.semantic(company, view, order, pipeline).await?),
+                Step::Map | Step::Dispatch => {}
+            }
+        }
+        let (event_type, findings) = match judge(mode, findings) {
+            Verdict::Validated(findings) => (event_types::VALIDATED, findings),
+            Verdict::Failed(findings) => (event_types::VALIDATION_FAILED, findings),
+        };
+        Ok(NewEvent {
+            event_type: event_type.into(),
+            actor: Actor::system("pipeline"),
+            data: json!({ "mode": mode, "modeSource": mode_source, "findings": findings }),
+        })
+    }
+
+    /// The validator plugin's findings; a transient failure retries later.
+    async fn semantic(
+        &self,
+        company: &str,
+        view: &OrderView,
+        order: &Value,
+        pipeline: &PipelineConfig,
+    ) -> Result<Vec<Finding>, StepError> {
+        let Some(validator) = &pipeline.validator else {
+            return Ok(vec![info("semantic", "", "no validator plugin is configured; semantic checks skipped")]);
+        };
+        let Some(plugin) = self.registry.get(company, validator).filter(|p| p.plugin.kind() == PluginKind::Validator)
+        else {
+            return Ok(vec![error(
+                "semantic",
+                validator,
+                &format!("the validator plugin `{validator}` is not installed"),
+            )]);
+        };
+        let input = self.input(company, view, order);
+        match plugin.plugin.validate(&input, self.options()).await {
+            Ok(done) => Ok(done.output),
+            Err(e) if e.is_transient() => Err(StepError::Later(e.to_string())),
+            Err(e) => Ok(vec![error("semantic", validator, &format!("the validator failed: {e}"))]),
+        }
+    }
+
+    /// `map`, the reference, `dispatch`: the delivery event.
+    async fn deliver(
+        &self,
+        company: &str,
+        view: &OrderView,
+        received: &StoredEvent,
+        pipeline: &PipelineConfig,
+    ) -> Result<NewEvent, StepError> {
+        let order = &received.data["order"];
+        let input = self.input(company, view, order);
+        let failed = |field: &str, value: &str, message: String, reference: Option<&str>| NewEvent {
+            event_type: event_types::DISPATCH_FAILED.into(),
+            actor: Actor::system("pipeline"),
+            data: json!({ "findings": [error(field, value, &message)], "reference": reference }),
+        };
+
+        let document = match pipeline.steps.contains(&Step::Map).then_some(pipeline.mapper.as_ref()).flatten() {
+            None => WarehouseDocument { content_type: "application/json".into(), body: order.to_string().into_bytes() },
+            Some(mapper) => {
+                let Some(plugin) = self.registry.get(company, mapper).filter(|p| p.plugin.kind() == PluginKind::Mapper)
+                else {
+                    return Ok(failed("map", mapper, format!("the mapper plugin `{mapper}` is not installed"), None));
+                };
+                match plugin.plugin.map(&input, self.options()).await {
+                    Ok(done) => done.output,
+                    Err(e) if e.is_transient() => return Err(StepError::Later(e.to_string())),
+                    Err(e) => return Ok(failed("map", mapper, format!("mapping failed: {e}"), None)),
+                }
+            }
+        };
+        let reference = self.assign_reference(company, &view.id).await?;
+
+        let warehouse_id = received.data["warehouseId"].as_str();
+        let Some(warehouse) = pipeline.warehouse_for(warehouse_id) else {
+            let message = match warehouse_id {
+                Some(id) => format!("no warehouse plugin is configured for warehouse `{id}`"),
+                None => "no warehouse plugin is configured".to_string(),
+            };
+            return Ok(failed("dispatch", warehouse_id.unwrap_or_default(), message, Some(&reference)));
+        };
+        let Some(plugin) = self.registry.get(company, warehouse).filter(|p| p.plugin.kind() == PluginKind::Warehouse)
+        else {
+            return Ok(failed(
+                "dispatch",
+                warehouse,
+                format!("the warehouse plugin `{warehouse}` is not installed"),
+                Some(&reference),
+            ));
+        };
+        let policy = &pipeline.dispatch;
+        let mut backoff = Duration::from_millis(policy.initial_backoff_ms);
+        for attempt in 1..=policy.attempts {
+            match plugin.plugin.dispatch(&document, &reference, self.options()).await {
+                Ok(done) => {
+                    return Ok(NewEvent {
+                        event_type: event_types::SENT_TO_WAREHOUSE.into(),
+                        actor: Actor {
+                            kind: "plugin".into(),
+                            id: warehouse.to_string(),
+                            plugin_version: Some(plugin.version.clone()),
+                            invocation: Some(done.stats.invocation_id),
+                        },
+                        data: json!({
+                            "reference": reference,
+                            "warehouse": warehouse,
+                            "warehouseOrderId": done.output.warehouse_order_id,
+                            "message": done.output.message,
+                            "attempts": attempt,
+                        }),
+                    });
+                }
+                Err(e) if e.is_transient() && attempt < policy.attempts => {
+                    tracing::info!(%company, order = %view.id, %reference, attempt, error = %e, "dispatch failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_millis(policy.max_backoff_ms));
+                }
+                Err(e) => {
+                    let message = format!("dispatch failed after {attempt} attempt(s): {}", dispatch_message(&e));
+                    return Ok(failed("dispatch", warehouse, message, Some(&reference)));
+                }
+            }
+        }
+        Ok(failed("dispatch", warehouse, "no dispatch attempt was made".into(), Some(&reference)))
+    }
+
+    /// The order's reference, indexed under `{company}/refs/` (create-once).
+    async fn assign_reference(&self, company: &str, id: &str) -> Result<String, StoreError> {
+        let uuid =
+            uuid::Uuid::parse_str(id).map_err(|e| StoreError::Corrupt { key: id.into(), reason: e.to_string() })?;
+        for attempt in 0..10 {
+            let candidate = reference::reference(company, &uuid, attempt);
+            let key = keys::reference_key(company, &candidate);
+            let body = Bytes::from(json!({ "orderId": id }).to_string());
+            match self.store.create_once(&key, body).await? {
+                CreateOutcome::Created { .. } => return Ok(candidate),
+                CreateOutcome::Exists => {
+                    let existing = self.store.get(&key).await?;
+                    let owner = existing.and_then(|o| serde_json::from_slice::<Value>(&o.body).ok());
+                    if owner.as_ref().and_then(|v| v["orderId"].as_str()) == Some(id) {
+                        return Ok(candidate);
+                    }
+                }
+            }
+        }
+        Err(StoreError::Corrupt { key: id.into(), reason: "no free reference after 10 attempts".into() })
+    }
+
+    /// The (company, order id) a reference stands for.
+    pub async fn resolve_reference(&self, reference: &str) -> Result<Option<(String, String)>, StoreError> {
+        let Some(code) = reference::tenant_code_of(reference) else { return Ok(None) };
+        for company in self.store.list_children("").await? {
+            if keys::check_segment("company", &company).is_err() || reference::tenant_code(&company) != code {
+                continue;
+            }
+            if let Some(object) = self.store.get(&keys::reference_key(&company, reference)).await? {
+                let owner: Value = serde_json::from_slice(&object.body).unwrap_or(Value::Null);
+                if let Some(id) = owner["orderId"].as_str() {
+                    return Ok(Some((company, id.to_string())));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Forces a failed order past validation (`platform-operator`).
+    pub async fn force(
+        self: &Arc<Self>,
+        company: &str,
+        id: &str,
+        operator: &str,
+        reason: &str,
+    ) -> Result<(), ForceError> {
+        {
+            let _one_writer = self.lock(id).lock().await;
+            let events = self.log.read(company, orders::AGGREGATE, id).await?;
+            let view = OrderView::from_events(&events).ok_or_else(|| ForceError::NotFound(id.to_string()))?;
+            if view.state != OrderState::Failed {
+                return Err(ForceError::NotFailed(view.state));
+            }
+            let version = events.last().map(|e| e.version).unwrap_or(0) + 1;
+            let event = NewEvent {
+                event_type: event_types::VALIDATION_OVERRIDDEN.into(),
+                actor: Actor {
+                    kind: "operator".into(),
+                    id: operator.to_string(),
+                    plugin_version: None,
+                    invocation: None,
+                },
+                data: json!({ "by": operator, "reason": reason, "at": chrono::Utc::now(), "overriddenFindings": view.findings }),
+            };
+            match self.log.append(company, orders::AGGREGATE, id, version, event).await? {
+                Appended::Stored { key, event } => {
+                    let mut events = events;
+                    events.push(*event);
+                    self.projections.apply(company, &events);
+                    self.notify_source(company, &events).await;
+                    self.queue.enqueue(Pointer {
+                        key,
+                        company: company.into(),
+                        event: event_types::VALIDATION_OVERRIDDEN.into(),
+                    });
+                }
+                Appended::VersionTaken => return Err(ForceError::Conflict),
+            }
+        }
+        Ok(())
+    }
+
+    fn input(&self, company: &str, view: &OrderView, order: &Value) -> OrderInput {
+        OrderInput {
+            id: view.id.clone(),
+            company: company.to_string(),
+            source: view.source.clone(),
+            external_id: view.external_id.clone(),
+            payload: order.clone(),
+        }
+    }
+
+    fn options(&self) -> CallOptions {
+        CallOptions { log_sink: self.log_sink.clone(), invocation_id: None }
+    }
+
+    /// Tells the order's source plugin what became of it, if it listens.
+    async fn notify_source(&self, company: &str, events: &[StoredEvent]) {
+        let Some(view) = OrderView::from_events(events) else { return };
+        let Some(source) = self.registry.get(company, &view.source).filter(|p| p.plugin.receives_status()) else {
+            return;
+        };
+        let state =
+            serde_json::to_value(view.state).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let update = OrderStatusUpdate {
+            order_id: view.id.clone(),
+            external_id: view.external_id.clone(),
+            state,
+            findings: view.findings.clone(),
+            reference: view.reference.clone(),
+        };
+        if let Err(e) = source.plugin.notify_status(&update, self.options()).await {
+            tracing::warn!(%company, order = %view.id, error = %e, "the source plugin could not be told the order's status");
+        }
+    }
+}
+
+/// Why a step stopped without an event.
+#[derive(Debug, thiserror::Error)]
+enum StepError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A plugin is unavailable for now; the order is tried again later.
+    #[error("{0}")]
+    Later(String),
+}
+
+/// The order id of a pointer to an order event.
+fn order_of(pointer: &Pointer) -> Option<String> {
+    let prefix = keys::aggregate_type_prefix(&pointer.company, orders::AGGREGATE);
+    let rest = pointer.key.strip_prefix(&prefix)?;
+    rest.split('/').next().map(str::to_string)
+}
+
+fn error(field: &str, value: &str, message: &str) -> Finding {
+    Finding { field: field.into(), value: value.into(), severity: Severity::Error, message: message.into() }
+}
+
+fn info(field: &str, value: &str, message: &str) -> Finding {
+    Finding { field: field.into(), value: value.into(), severity: Severity::Info, message: message.into() }
+}
+
+/// What the operator reads about a failed dispatch.
+fn dispatch_message(error: &InvokeError) -> String {
+    match error {
+        InvokeError::Plugin { failure, .. } => failure.to_string(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,163 @@
+//! The `validate` step: JSON Schema validation of the order model, with
+//! Portitor's schema (`runtime/schemas/order.schema.json`) or the tenant's
+//! own (`{company}/config/order-schema.json`). Each schema error becomes a
+//! finding whose field is the JSON path of the offending value.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use bytes::Bytes;
+use serde_json::Value;
+
+use crate::events::keys;
+use crate::orders::{Finding, Severity};
+use crate::store::{ObjectStore, StoreError};
+
+/// Portitor's order model schema.
+pub const ORDER_SCHEMA: &str = include_str!("../../schemas/order.schema.json");
+
+/// The compiled schemas: Portitor's, and tenants' replacements.
+#[derive(Debug)]
+pub struct Schemas {
+    store: Arc<dyn ObjectStore>,
+    default: Arc<jsonschema::Validator>,
+    tenants: RwLock<HashMap<String, Arc<jsonschema::Validator>>>,
+}
+
+fn compile(schema: &Value) -> Result<jsonschema::Validator, String> {
+    jsonschema::validator_for(schema).map_err(|e| format!("the schema is not a valid JSON Schema: {e}"))
+}
+
+impl Schemas {
+    pub fn new(store: Arc<dyn ObjectStore>) -> Result<Self, String> {
+        let schema: Value = serde_json::from_str(ORDER_SCHEMA).map_err(|e| e.to_string())?;
+        Ok(Self { store, default: Arc::new(compile(&schema)?), tenants: RwLock::default() })
+    }
+
+    /// Loads tenants' replacement schemas (at start).
+    pub async fn load_all(&self) -> Result<(), StoreError> {
+        for company in self.store.list_children("").await? {
+            if keys::check_segment("company", &company).is_err() {
+                continue;
+            }
+            let key = keys::config_key(&company, "order-schema");
+            let Some(object) = self.store.get(&key).await? else { continue };
+            match serde_json::from_slice::<Value>(&object.body).map_err(|e| e.to_string()).and_then(|s| compile(&s)) {
+                Ok(validator) => {
+                    self.tenants.write().unwrap_or_else(|p| p.into_inner()).insert(company, Arc::new(validator));
+                }
+                Err(e) => tracing::error!(%key, error = %e, "a stored order schema is invalid; Portitor's applies"),
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces `company`'s schema (checked to be a valid JSON Schema first).
+    pub async fn set(&self, company: &str, schema: &Value) -> Result<Result<(), String>, StoreError> {
+        let validator = match compile(schema) {
+            Ok(validator) => validator,
+            Err(e) => return Ok(Err(e)),
+        };
+        self.store.put(&keys::config_key(company, "order-schema"), Bytes::from(schema.to_string())).await?;
+        self.tenants.write().unwrap_or_else(|p| p.into_inner()).insert(company.to_string(), Arc::new(validator));
+        Ok(Ok(()))
+    }
+
+    /// The findings of validating `order` against `company`'s schema.
+    pub fn validate(&self, company: &str, order: &Value) -> Vec<Finding> {
+        let validator = self
+            .tenants
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(company)
+            .cloned()
+            .unwrap_or_else(|| self.default.clone());
+        validator
+            .iter_errors(order)
+            .map(|error| Finding {
+                field: json_path(&error.instance_path().to_string()),
+                value: clip(&error.instance().to_string()),
+                severity: Severity::Error,
+                message: error.to_string(),
+            })
+            .collect()
+    }
+}
+
+/// `/lineItems/2/hsCode` → `lineItems[2].hsCode`; the root is `order`.
+fn json_path(pointer: &str) -> String {
+    let mut path = String::new();
+    for segment in pointer.split('/').skip(1) {
+        let segment = segment.replace("~1", "/").replace("~0", "~");
+        if segment.bytes().all(|b| b.is_ascii_digit()) && !segment.is_empty() {
+            path.push_str(&format!("[{segment}]"));
+        } else {
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(&segment);
+        }
+    }
+    if path.is_empty() { "order".into() } else { path }
+}
+
+fn clip(value: &str) -> String {
+    if value.chars().count() > 200 { value.chars().take(200).collect::<String>() + "…" } else { value.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::store::fs::FsStore;
+
+    fn schemas() -> (tempfile::TempDir, Schemas) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store: Arc<dyn ObjectStore> = Arc::new(FsStore::open(dir.path()).expect("store"));
+        (dir, Schemas::new(store).expect("schema compiles"))
+    }
+
+    fn order() -> Value {
+        json!({
+            "orderNumber": "1042", "currency": "SEK",
+            "shippingAddress": {"name": "Ingrid Lund", "address1": "Storgatan 12", "postalCode": "41301", "city": "Göteborg", "countryCode": "SE"},
+            "lineItems": [{"sku": "NV-HAT-MER-GRY", "quantity": 1, "unitPrice": "299.00", "hsCode": "650500"}]
+        })
+    }
+
+    #[test]
+    fn a_good_order_has_no_findings() {
+        let (_dir, schemas) = schemas();
+        assert_eq!(schemas.validate("acme", &order()), vec![]);
+    }
+
+    #[test]
+    fn each_schema_error_is_a_finding_with_its_path() {
+        let (_dir, schemas) = schemas();
+        let mut bad = order();
+        bad["lineItems"][0]["quantity"] = json!(0);
+        bad["lineItems"][0]["hsCode"] = json!("6505.00");
+        bad["currency"] = json!("kr");
+        bad["shippingAddress"].as_object_mut().expect("address").remove("city");
+        let findings = schemas.validate("acme", &bad);
+        let fields: Vec<&str> = findings.iter().map(|f| f.field.as_str()).collect();
+        for expected in ["lineItems[0].quantity", "lineItems[0].hsCode", "currency", "shippingAddress"] {
+            assert!(fields.contains(&expected), "{expected} in {fields:?}");
+        }
+        assert!(findings.iter().all(|f| f.severity == Severity::Error));
+        let hs = findings.iter().find(|f| f.field == "lineItems[0].hsCode").expect("hs");
+        assert_eq!(hs.value, "\"6505.00\"");
+    }
+
+    #[tokio::test]
+    async fn a_tenant_can_replace_the_schema() {
+        let (_dir, schemas) = schemas();
+        let strict_sku = json!({"type": "object", "required": ["orderNumber", "warehouseNote"]});
+        schemas.set("acme", &strict_sku).await.expect("store").expect("valid schema");
+        assert_eq!(schemas.validate("acme", &order()).len(), 1);
+        assert!(schemas.validate("globex", &order()).is_empty(), "other tenants keep Portitor's");
+        let invalid = schemas.set("acme", &json!({"type": 12})).await.expect("store");
+        assert!(invalid.is_err());
+    }
+}

@@ -1,0 +1,180 @@
+//! Projections of the order log (ADR-013): the failed orders queue and the
+//! unhandled orders (sent to the warehouse, awaiting it), per tenant.
+//!
+//! Rebuilt from the event log at start, kept current as the pipeline
+//! appends. A summary is a pure function of an order's events, so a rebuild
+//! after a restart gives exactly what was there before.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::events::{EventLog, StoredEvent, keys};
+use crate::orders::{self, Finding, OrderState, OrderView};
+use crate::store::StoreError;
+
+/// One order, as lists show it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderSummary {
+    pub id: String,
+    pub source: String,
+    pub external_id: String,
+    pub state: OrderState,
+    pub findings: Vec<Finding>,
+    pub reference: Option<String>,
+    pub received_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: u64,
+}
+
+impl OrderSummary {
+    /// The summary of an order's events (version order).
+    pub fn from_events(events: &[StoredEvent]) -> Option<Self> {
+        let view = OrderView::from_events(events)?;
+        let first = events.first()?;
+        let last = events.last()?;
+        Some(Self {
+            id: view.id,
+            source: view.source,
+            external_id: view.external_id,
+            state: view.state,
+            findings: view.findings,
+            reference: view.reference,
+            received_at: first.occurred_at,
+            updated_at: last.occurred_at,
+            version: last.version,
+        })
+    }
+
+    /// Whether the pipeline has nothing more to do with it.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self.state, OrderState::Failed | OrderState::Sent | OrderState::DispatchFailed)
+    }
+}
+
+/// Which orders a list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Queue {
+    /// Validation failed, or dispatch failed after its last attempt.
+    Failed,
+    /// Sent to the warehouse and waiting.
+    Unhandled,
+    /// Still moving through the pipeline.
+    InProgress,
+    All,
+}
+
+impl Queue {
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "failed" => Some(Self::Failed),
+            "unhandled" => Some(Self::Unhandled),
+            "in-progress" => Some(Self::InProgress),
+            "all" => Some(Self::All),
+            _ => None,
+        }
+    }
+
+    fn holds(self, state: OrderState) -> bool {
+        match self {
+            Self::Failed => matches!(state, OrderState::Failed | OrderState::DispatchFailed),
+            Self::Unhandled => state == OrderState::Sent,
+            Self::InProgress => matches!(state, OrderState::Received | OrderState::Validated | OrderState::Overridden),
+            Self::All => true,
+        }
+    }
+}
+
+/// A page of a list, newest change first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Page {
+    pub orders: Vec<OrderSummary>,
+    pub total: usize,
+    pub offset: usize,
+}
+
+#[derive(Debug, Default)]
+pub struct Projections {
+    tenants: RwLock<HashMap<String, HashMap<String, OrderSummary>>>,
+}
+
+impl Projections {
+    /// Rebuilds every tenant's projections from the event log.
+    pub async fn rebuild(log: &EventLog) -> Result<Self, StoreError> {
+        let projections = Self::default();
+        let store = log.store();
+        for company in store.list_children("").await? {
+            if keys::check_segment("company", &company).is_err() {
+                continue;
+            }
+            let prefix = keys::aggregate_type_prefix(&company, orders::AGGREGATE);
+            let listed = store.list(&prefix).await?;
+            let mut current: Option<String> = None;
+            let mut events: Vec<StoredEvent> = Vec::new();
+            for meta in listed {
+                let Some((id, _)) = meta.key[prefix.len()..].split_once('/') else { continue };
+                if current.as_deref() != Some(id) {
+                    if !events.is_empty() {
+                        projections.apply(&company, &events);
+                    }
+                    events.clear();
+                    current = Some(id.to_string());
+                }
+                events.push(log.read_key(&meta.key).await?);
+            }
+            if !events.is_empty() {
+                projections.apply(&company, &events);
+            }
+        }
+        Ok(projections)
+    }
+
+    /// Brings an order's summary up to date with its events.
+    pub fn apply(&self, company: &str, events: &[StoredEvent]) {
+        if let Some(summary) = OrderSummary::from_events(events) {
+            let mut tenants = self.tenants.write().unwrap_or_else(|p| p.into_inner());
+            tenants.entry(company.to_string()).or_default().insert(summary.id.clone(), summary);
+        }
+    }
+
+    pub fn get(&self, company: &str, id: &str) -> Option<OrderSummary> {
+        self.tenants.read().unwrap_or_else(|p| p.into_inner()).get(company)?.get(id).cloned()
+    }
+
+    /// A page of `queue` for `company`, most recently changed first.
+    pub fn list(&self, company: &str, queue: Queue, offset: usize, limit: usize) -> Page {
+        let tenants = self.tenants.read().unwrap_or_else(|p| p.into_inner());
+        let mut orders: Vec<&OrderSummary> =
+            tenants.get(company).map(|t| t.values().filter(|o| queue.holds(o.state)).collect()).unwrap_or_default();
+        orders.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then_with(|| a.id.cmp(&b.id)));
+        let total = orders.len();
+        Page { orders: orders.into_iter().skip(offset).take(limit).cloned().collect(), total, offset }
+    }
+
+    /// Every order of every tenant the pipeline has not finished: (company, id).
+    pub fn unfinished(&self) -> Vec<(String, String)> {
+        let tenants = self.tenants.read().unwrap_or_else(|p| p.into_inner());
+        let mut unfinished: Vec<(String, String)> = tenants
+            .iter()
+            .flat_map(|(company, orders)| {
+                orders.values().filter(|o| !o.is_terminal()).map(move |o| (company.clone(), o.id.clone()))
+            })
+            .collect();
+        unfinished.sort();
+        unfinished
+    }
+
+    /// Counts per state for a tenant (for the dashboard and `/metrics`).
+    pub fn counts(&self, company: &str) -> HashMap<OrderState, usize> {
+        let tenants = self.tenants.read().unwrap_or_else(|p| p.into_inner());
+        let mut counts = HashMap::new();
+        for order in tenants.get(company).map(|t| t.values().collect::<Vec<_>>()).unwrap_or_default() {
+            *counts.entry(order.state).or_insert(0) += 1;
+        }
+        counts
+    }
+}

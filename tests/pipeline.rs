@@ -1,0 +1,333 @@
+//! End to end: the order pipeline with the real binary, a WMS partner
+//! server, a warehouse FTP folder and a webshop that hears about failures.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sha2::Sha256;
+use support::ftp::{self, FtpServer};
+use support::server::Portitor;
+use support::tenant::Tenant;
+use support::warehouse::{self, WMS_PASSWORD, WMS_USER};
+
+const SHOPIFY_SECRET: &str = "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";
+const SHOPIFY_ORDER: &str = include_str!("fixtures/shopify-orders-create.json");
+const ADMIN_TOKEN: &str = "shpat_demo_admin_token_0001";
+
+/// A clean order in Portitor's order model (Sweden to Sweden).
+pub fn good_order(number: &str) -> Value {
+    json!({
+        "orderNumber": number, "orderDate": "2026-03-14T10:22:31+01:00", "currency": "SEK",
+        "customer": {"name": "Ingrid Lund", "email": "ingrid.lund@example.se", "phone": "+46701234567"},
+        "shippingAddress": {"name": "Ingrid Lund", "address1": "Storgatan 12", "postalCode": "41301", "city": "Göteborg", "countryCode": "SE"},
+        "lineItems": [{"lineNumber": 1, "sku": "NV-HAT-MER-GRY", "quantity": 1, "unitPrice": "299.00", "weightGrams": 120}],
+        "totals": {"subtotal": "299.00", "total": "299.00"}
+    })
+}
+
+async fn post_order(server: &Portitor, envelope: Value) -> String {
+    let token = Portitor::token("acme", &["source-adapter"]);
+    let response = Portitor::client()
+        .post(format!("{}/acme/order", server.url))
+        .bearer_auth(token)
+        .json(&envelope)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    response.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_string()
+}
+
+async fn order(tenant: &Tenant<'_>, id: &str) -> Value {
+    Portitor::client()
+        .get(format!("{}/{}/order/{id}", tenant.server.url, tenant.company))
+        .bearer_auth(&tenant.admin)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json")
+}
+
+async fn wait_for_state(tenant: &Tenant<'_>, id: &str, state: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let view = order(tenant, id).await;
+        if view["state"] == state {
+            return view;
+        }
+        assert!(Instant::now() < deadline, "order {id} never reached `{state}`: {view}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Installs the pipeline's plugins and configuration for tenant `acme`.
+async fn set_up(tenant: &Tenant<'_>, wms_url: &str, webshop_url: &str, ftp_port: u16) {
+    tenant.secret("ongoing-password", WMS_PASSWORD).await;
+    tenant.secret("shopify-webhook-secret", SHOPIFY_SECRET).await;
+    tenant.secret("shopify-admin-token", ADMIN_TOKEN).await;
+    tenant.secret("warehouse-ftp-password", ftp::PASSWORD).await;
+    tenant.install("rules-validator", "rules-validator", "kind = \"validator\"").await;
+    tenant.install("ongoing-mapper", "ongoing-mapper", "kind = \"mapper\"\n[config]\ngoods-owner-id = \"214\"\n").await;
+    tenant
+        .install(
+            "ongoing-wms",
+            "ongoing-wms",
+            &format!(
+                "kind = \"warehouse\"\n[network]\nprivate_hosts = [\"127.0.0.1\"]\n[http.connections.ongoing]\nbase_url = \"{wms_url}/nordlager/api/v1\"\nauth = {{ type = \"basic\", username = \"{WMS_USER}\", password_secret = \"ongoing-password\" }}\n"
+            ),
+        )
+        .await;
+    tenant
+        .install(
+            "warehouse-ftp",
+            "warehouse-ftp",
+            &format!(
+                "kind = \"warehouse\"\n[network]\nprivate_hosts = [\"127.0.0.1\"]\n[ftp.connections.warehouse]\nhost = \"127.0.0.1\"\nport = {ftp_port}\nusername = \"{}\"\npassword_secret = \"warehouse-ftp-password\"\n",
+                ftp::USER
+            ),
+        )
+        .await;
+    tenant
+        .install(
+            "shopify-orders",
+            "shopify-orders",
+            &format!(
+                r#"
+kind = "push-source"
+[webhook]
+scheme = "hmac-sha256"
+header = "X-Shopify-Hmac-Sha256"
+secret = "shopify-webhook-secret"
+encoding = "base64"
+[network]
+private_hosts = ["127.0.0.1"]
+[http.connections.shopify-admin]
+base_url = "{webshop_url}"
+auth = {{ type = "header", name = "X-Shopify-Access-Token", secret = "shopify-admin-token" }}
+[config]
+admin-connection = "shopify-admin"
+"#
+            ),
+        )
+        .await;
+    let response = Portitor::client()
+        .put(format!("{}/acme/config/pipeline", tenant.server.url))
+        .bearer_auth(&tenant.admin)
+        .json(&json!({
+            "validator": "rules-validator", "mapper": "ongoing-mapper", "warehouse": "ongoing-wms",
+            "warehouses": {"ftp-dk": "warehouse-ftp"},
+            "dispatch": {"attempts": 4, "initialBackoffMs": 50}
+        }))
+        .send()
+        .await
+        .expect("pipeline config");
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+fn signed(body: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(SHOPIFY_SECRET.as_bytes()).expect("key");
+    mac.update(body.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_go_through_validation_mapping_and_dispatch_and_failures_have_a_way_out() {
+    let (wms_server, wms) = warehouse::start_wms().await;
+    let (webshop, updates) = warehouse::start_webshop(ADMIN_TOKEN).await;
+    let ftp = FtpServer::start();
+    std::fs::create_dir_all(ftp.path("in")).expect("mkdir");
+    let data = tempfile::tempdir().expect("tempdir");
+    let server = Portitor::start(data.path());
+    let tenant = Tenant::new(&server, "acme");
+    set_up(&tenant, &wms_server.url(), &webshop.url(), ftp.port).await;
+
+    // A good order reaches the warehouse, with a reference that resolves back.
+    let id =
+        post_order(&server, json!({"source": "woo-no", "externalId": "10042", "order": good_order("NV-10042")})).await;
+    let sent = wait_for_state(&tenant, &id, "sent").await;
+    let reference = sent["reference"].as_str().expect("reference").to_string();
+    assert!(reference.len() <= 35, "{reference}");
+    let types: Vec<&str> =
+        sent["events"].as_array().expect("events").iter().map(|e| e["type"].as_str().unwrap_or_default()).collect();
+    assert_eq!(types, ["OrderReceived", "OrderValidated", "OrderSentToWarehouse"]);
+    {
+        let wms = wms.lock().expect("lock");
+        let (number, body) = wms.puts.last().expect("the WMS got the order");
+        assert_eq!(number, &reference);
+        assert_eq!(body["referenceNumber"], "NV-10042");
+        assert_eq!(body["goodsOwnerId"], 214);
+        assert_eq!(body["orderLines"][0]["articleNumber"], "NV-HAT-MER-GRY");
+        assert_eq!(body["consignee"]["postCode"], "41301");
+    }
+    let resolved: Value = Portitor::client()
+        .get(format!("{}/refs/{reference}", server.url))
+        .bearer_auth(&tenant.admin)
+        .send()
+        .await
+        .expect("refs")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(resolved["orderId"], id.as_str());
+    assert_eq!(resolved["company"], "acme");
+    let other = Portitor::token("globex", &["tenant-admin"]);
+    let hidden = Portitor::client()
+        .get(format!("{}/refs/{reference}", server.url))
+        .bearer_auth(other)
+        .send()
+        .await
+        .expect("refs");
+    assert_eq!(hidden.status(), StatusCode::NOT_FOUND, "another tenant does not learn the order exists");
+
+    // A strict order that fails: the failed queue, and the webshop is told.
+    let bad = SHOPIFY_ORDER.replace("\"currency\":\"SEK\"", "\"currency\":\"SKR\"");
+    let response = Portitor::client()
+        .post(format!("{}/acme/webhooks/shopify/orders", server.url))
+        .header("X-Shopify-Hmac-Sha256", signed(&bad))
+        .header("X-Shopify-Topic", "orders/create")
+        .body(bad.clone())
+        .send()
+        .await
+        .expect("webhook");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let failed_id = response.json::<Value>().await.expect("json")["events"][0]["id"].as_str().expect("id").to_string();
+    let failed = wait_for_state(&tenant, &failed_id, "failed").await;
+    let currency = failed["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["field"] == "currency")
+        .expect("currency finding");
+    assert_eq!((currency["value"].as_str(), currency["severity"].as_str()), (Some("SKR"), Some("error")));
+    let queue: Value = Portitor::client()
+        .get(format!("{}/acme/orders?state=failed", server.url))
+        .bearer_auth(&tenant.admin)
+        .send()
+        .await
+        .expect("queue")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(queue["total"], 1);
+    assert_eq!(queue["orders"][0]["id"], failed_id.as_str());
+    assert!(!queue["orders"][0]["findings"].as_array().expect("findings").is_empty());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !updates
+        .lock()
+        .expect("lock")
+        .iter()
+        .any(|(id, body)| id == "5813370225002" && body["order"]["tags"] == "portitor-failed")
+    {
+        assert!(Instant::now() < deadline, "the webshop never heard: {:?}", updates.lock().expect("lock"));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Forcing: only a platform operator, with a reason; then it is dispatched.
+    let force = |token: String, body: Value| {
+        let url = format!("{}/acme/order/{failed_id}/force", server.url);
+        async move { Portitor::client().post(url).bearer_auth(token).json(&body).send().await.expect("force").status() }
+    };
+    assert_eq!(force(tenant.admin.clone(), json!({"reason": "known quirk"})).await, StatusCode::FORBIDDEN);
+    let operator = Portitor::token("acme", &["platform-operator"]);
+    assert_eq!(force(operator.clone(), json!({"reason": ""})).await, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        force(operator.clone(), json!({"reason": "SKR is what this shop calls SEK"})).await,
+        StatusCode::ACCEPTED
+    );
+    let forced = wait_for_state(&tenant, &failed_id, "sent").await;
+    let overridden = forced["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|e| e["type"] == "OrderValidationOverridden")
+        .expect("override event");
+    assert_eq!(overridden["reason"], "SKR is what this shop calls SEK");
+    assert_eq!(overridden["actor"]["kind"], "operator");
+    assert_eq!(
+        force(operator.clone(), json!({"reason": "again"})).await,
+        StatusCode::CONFLICT,
+        "only a failed order can be forced"
+    );
+    assert_eq!(force(operator, json!({"reason": "x"})).await, StatusCode::CONFLICT);
+
+    // The WMS answers 503 twice, then 200: dispatched once.
+    wms.lock().expect("lock").fail_next = 2;
+    let flaky =
+        post_order(&server, json!({"source": "woo-no", "externalId": "10043", "order": good_order("NV-10043")})).await;
+    let sent = wait_for_state(&tenant, &flaky, "sent").await;
+    let reference = sent["reference"].as_str().expect("reference").to_string();
+    let puts = wms.lock().expect("lock").puts.iter().filter(|(n, _)| n == &reference).count();
+    assert_eq!(puts, 3, "two 503s and one success");
+    assert_eq!(wms.lock().expect("lock").created[&reference], 1);
+    let dispatched =
+        sent["events"].as_array().expect("events").iter().filter(|e| e["type"] == "OrderSentToWarehouse").count();
+    assert_eq!(dispatched, 1);
+
+    // An order for another warehouse goes to its FTP folder as a file.
+    let to_ftp = post_order(
+        &server,
+        json!({"source": "woo-no", "externalId": "10044", "warehouseId": "ftp-dk", "order": good_order("NV-10044")}),
+    )
+    .await;
+    let sent = wait_for_state(&tenant, &to_ftp, "sent").await;
+    let file = ftp.path(&format!("in/{}.json", sent["reference"].as_str().expect("reference")));
+    let body: Value = serde_json::from_slice(&std::fs::read(&file).expect("the file is in the folder")).expect("json");
+    assert_eq!(body["referenceNumber"], "NV-10044");
+
+    // The unhandled list: orders at the warehouse, waiting.
+    let unhandled: Value = Portitor::client()
+        .get(format!("{}/acme/orders?state=unhandled", server.url))
+        .bearer_auth(&tenant.admin)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(unhandled["total"], 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lenient_order_goes_on_with_warnings_and_a_bad_pipeline_is_refused() {
+    let (wms_server, _wms) = warehouse::start_wms().await;
+    let (webshop, _updates) = warehouse::start_webshop(ADMIN_TOKEN).await;
+    let ftp = FtpServer::start();
+    let data = tempfile::tempdir().expect("tempdir");
+    let server = Portitor::start(data.path());
+    let tenant = Tenant::new(&server, "acme");
+    set_up(&tenant, &wms_server.url(), &webshop.url(), ftp.port).await;
+
+    let mut order = good_order("NV-1");
+    order["currency"] = json!("SKR");
+    let id = post_order(
+        &server,
+        json!({"source": "woo-no", "externalId": "1", "validationMode": "lenient", "order": order}),
+    )
+    .await;
+    let sent = wait_for_state(&tenant, &id, "sent").await;
+    let validated =
+        sent["events"].as_array().expect("events").iter().find(|e| e["type"] == "OrderValidated").expect("validated");
+    let warnings: Vec<&Value> =
+        validated["findings"].as_array().expect("findings").iter().filter(|f| f["severity"] == "warning").collect();
+    assert!(warnings.iter().any(|f| f["field"] == "currency"), "lenient findings are warnings, visible: {validated}");
+
+    for bad in [json!({"steps": ["map", "validate"]}), json!({"steps": ["validate", "dispatch"]}), json!({"stepz": []})]
+    {
+        let response = Portitor::client()
+            .put(format!("{}/acme/config/pipeline", server.url))
+            .bearer_auth(&tenant.admin)
+            .json(&bad)
+            .send()
+            .await
+            .expect("put");
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+}
