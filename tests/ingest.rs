@@ -61,6 +61,26 @@ async fn an_order_is_stored_at_its_key_and_a_duplicate_writes_nothing() {
     assert_eq!(stored["data"]["order"]["currency"], "NOK");
     assert_eq!(stored["data"]["receivedVia"], "api");
 
+    // Let the pipeline finish with it (this order is incomplete, so it fails
+    // validation), then send it again: nothing new may be written.
+    let admin = Portitor::token("acme", &["tenant-admin"]);
+    let settled = || async {
+        let view: Value = Portitor::client()
+            .get(format!("{}/acme/order/{id}", server.url))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
+        view["state"] == "failed"
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !settled().await {
+        assert!(std::time::Instant::now() < deadline, "the pipeline did not settle the order");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let before = files_under(&data.path().join("acme"));
     let again = post(&server.url, "acme", &token, order("10042").to_string()).await;
     assert_eq!(again.status(), StatusCode::OK);
@@ -69,7 +89,6 @@ async fn an_order_is_stored_at_its_key_and_a_duplicate_writes_nothing() {
     assert_eq!(again["duplicate"], true);
     assert_eq!(files_under(&data.path().join("acme")), before, "a duplicate writes nothing");
 
-    let admin = Portitor::token("acme", &["tenant-admin"]);
     let view: Value = Portitor::client()
         .get(format!("{}/acme/order/{id}?payload=true", server.url))
         .bearer_auth(&admin)
@@ -79,10 +98,10 @@ async fn an_order_is_stored_at_its_key_and_a_duplicate_writes_nothing() {
         .json()
         .await
         .expect("json");
-    assert_eq!(view["state"], "received");
+    assert_eq!(view["state"], "failed");
     assert_eq!(view["externalId"], "10042");
-    assert_eq!(view["events"].as_array().expect("events").len(), 1);
     assert_eq!(view["events"][0]["type"], "OrderReceived");
+    assert_eq!(view["events"][1]["type"], "OrderValidationFailed");
     assert_eq!(view["order"]["orderNumber"], "10042");
 
     let other_tenant = Portitor::token("globex", &["tenant-admin"]);

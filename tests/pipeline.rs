@@ -11,126 +11,13 @@ use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::Sha256;
-use support::ftp::{self, FtpServer};
+use support::ftp::FtpServer;
+use support::orders::{ADMIN_TOKEN, SHOPIFY_SECRET, good_order, post_order, set_up, wait_for_state};
 use support::server::Portitor;
 use support::tenant::Tenant;
-use support::warehouse::{self, WMS_PASSWORD, WMS_USER};
+use support::warehouse;
 
-const SHOPIFY_SECRET: &str = "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";
 const SHOPIFY_ORDER: &str = include_str!("fixtures/shopify-orders-create.json");
-const ADMIN_TOKEN: &str = "shpat_demo_admin_token_0001";
-
-/// A clean order in Portitor's order model (Sweden to Sweden).
-pub fn good_order(number: &str) -> Value {
-    json!({
-        "orderNumber": number, "orderDate": "2026-03-14T10:22:31+01:00", "currency": "SEK",
-        "customer": {"name": "Ingrid Lund", "email": "ingrid.lund@example.se", "phone": "+46701234567"},
-        "shippingAddress": {"name": "Ingrid Lund", "address1": "Storgatan 12", "postalCode": "41301", "city": "Göteborg", "countryCode": "SE"},
-        "lineItems": [{"lineNumber": 1, "sku": "NV-HAT-MER-GRY", "quantity": 1, "unitPrice": "299.00", "weightGrams": 120}],
-        "totals": {"subtotal": "299.00", "total": "299.00"}
-    })
-}
-
-async fn post_order(server: &Portitor, envelope: Value) -> String {
-    let token = Portitor::token("acme", &["source-adapter"]);
-    let response = Portitor::client()
-        .post(format!("{}/acme/order", server.url))
-        .bearer_auth(token)
-        .json(&envelope)
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(response.status(), StatusCode::CREATED);
-    response.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_string()
-}
-
-async fn order(tenant: &Tenant<'_>, id: &str) -> Value {
-    Portitor::client()
-        .get(format!("{}/{}/order/{id}", tenant.server.url, tenant.company))
-        .bearer_auth(&tenant.admin)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json")
-}
-
-async fn wait_for_state(tenant: &Tenant<'_>, id: &str, state: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let view = order(tenant, id).await;
-        if view["state"] == state {
-            return view;
-        }
-        assert!(Instant::now() < deadline, "order {id} never reached `{state}`: {view}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Installs the pipeline's plugins and configuration for tenant `acme`.
-async fn set_up(tenant: &Tenant<'_>, wms_url: &str, webshop_url: &str, ftp_port: u16) {
-    tenant.secret("ongoing-password", WMS_PASSWORD).await;
-    tenant.secret("shopify-webhook-secret", SHOPIFY_SECRET).await;
-    tenant.secret("shopify-admin-token", ADMIN_TOKEN).await;
-    tenant.secret("warehouse-ftp-password", ftp::PASSWORD).await;
-    tenant.install("rules-validator", "rules-validator", "kind = \"validator\"").await;
-    tenant.install("ongoing-mapper", "ongoing-mapper", "kind = \"mapper\"\n[config]\ngoods-owner-id = \"214\"\n").await;
-    tenant
-        .install(
-            "ongoing-wms",
-            "ongoing-wms",
-            &format!(
-                "kind = \"warehouse\"\n[network]\nprivate_hosts = [\"127.0.0.1\"]\n[http.connections.ongoing]\nbase_url = \"{wms_url}/nordlager/api/v1\"\nauth = {{ type = \"basic\", username = \"{WMS_USER}\", password_secret = \"ongoing-password\" }}\n"
-            ),
-        )
-        .await;
-    tenant
-        .install(
-            "warehouse-ftp",
-            "warehouse-ftp",
-            &format!(
-                "kind = \"warehouse\"\n[network]\nprivate_hosts = [\"127.0.0.1\"]\n[ftp.connections.warehouse]\nhost = \"127.0.0.1\"\nport = {ftp_port}\nusername = \"{}\"\npassword_secret = \"warehouse-ftp-password\"\n",
-                ftp::USER
-            ),
-        )
-        .await;
-    tenant
-        .install(
-            "shopify-orders",
-            "shopify-orders",
-            &format!(
-                r#"
-kind = "push-source"
-[webhook]
-scheme = "hmac-sha256"
-header = "X-Shopify-Hmac-Sha256"
-secret = "shopify-webhook-secret"
-encoding = "base64"
-[network]
-private_hosts = ["127.0.0.1"]
-[http.connections.shopify-admin]
-base_url = "{webshop_url}"
-auth = {{ type = "header", name = "X-Shopify-Access-Token", secret = "shopify-admin-token" }}
-[config]
-admin-connection = "shopify-admin"
-"#
-            ),
-        )
-        .await;
-    let response = Portitor::client()
-        .put(format!("{}/acme/config/pipeline", tenant.server.url))
-        .bearer_auth(&tenant.admin)
-        .json(&json!({
-            "validator": "rules-validator", "mapper": "ongoing-mapper", "warehouse": "ongoing-wms",
-            "warehouses": {"ftp-dk": "warehouse-ftp"},
-            "dispatch": {"attempts": 4, "initialBackoffMs": 50}
-        }))
-        .send()
-        .await
-        .expect("pipeline config");
-    assert_eq!(response.status(), StatusCode::OK);
-}
 
 fn signed(body: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(SHOPIFY_SECRET.as_bytes()).expect("key");
@@ -329,5 +216,81 @@ async fn a_lenient_order_goes_on_with_warnings_and_a_bad_pipeline_is_refused() {
             .await
             .expect("put");
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+}
+
+/// Every combination of order flag × source plugin default × outcome, and
+/// the event the pipeline writes for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_validation_mode_table() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let server = Portitor::start(data.path());
+    let tenant = Tenant::new(&server, "acme");
+    tenant.install("rules-validator", "rules-validator", "kind = \"validator\"").await;
+    let response = Portitor::client()
+        .put(format!("{}/acme/config/pipeline", server.url))
+        .bearer_auth(&tenant.admin)
+        .json(&json!({"steps": ["validate", "semantic"], "validator": "rules-validator"}))
+        .send()
+        .await
+        .expect("pipeline");
+    assert_eq!(response.status(), StatusCode::OK);
+    // Three sources (pull plugins that never run) with each default.
+    for (id, mode) in [("src-strict", Some("strict")), ("src-lenient", Some("lenient")), ("src-none", None)] {
+        let mode = mode.map(|m| format!("validation_mode = \"{m}\"\n")).unwrap_or_default();
+        let manifest = format!(
+            "kind = \"pull-source\"\nschedule = \"0 0 1 1 *\"\n{mode}[ftp.connections.drop-folder]\nhost = \"127.0.0.1\"\nport = 1\nusername = \"x\"\n"
+        );
+        tenant.install(id, "bring-ftp", &manifest).await;
+    }
+
+    let flags = [Some("strict"), Some("lenient"), None];
+    let sources = [("src-strict", Some("strict")), ("src-lenient", Some("lenient")), ("src-none", None)];
+    let mut cases = Vec::new();
+    for flag in flags {
+        for (source, default) in sources {
+            for clean in [true, false] {
+                let number =
+                    format!("{}-{}-{}", flag.unwrap_or("none"), source, if clean { "clean" } else { "findings" });
+                let mut order = good_order(&number);
+                if !clean {
+                    order["currency"] = json!("SKR");
+                }
+                let mut envelope = json!({"source": source, "externalId": number, "order": order});
+                if let Some(flag) = flag {
+                    envelope["validationMode"] = json!(flag);
+                }
+                let id = post_order(&server, envelope).await;
+                cases.push((flag, default, clean, id));
+            }
+        }
+    }
+    assert_eq!(cases.len(), 18);
+    for (flag, default, clean, id) in cases {
+        let mode = flag.or(default).unwrap_or("strict");
+        let mode_source = match (flag, default) {
+            (Some(_), _) => "order",
+            (None, Some(_)) => "source-plugin",
+            (None, None) => "platform",
+        };
+        let expected_type = if !clean && mode == "strict" { "OrderValidationFailed" } else { "OrderValidated" };
+        let view =
+            wait_for_state(&tenant, &id, if expected_type == "OrderValidated" { "validated" } else { "failed" }).await;
+        let events = view["events"].as_array().expect("events");
+        assert_eq!(events.len(), 2, "{view}");
+        let event = &events[1];
+        let case = format!("flag {flag:?} × default {default:?} × clean {clean}: {event}");
+        assert_eq!(event["type"], expected_type, "{case}");
+        assert_eq!(event["mode"], mode, "{case}");
+        assert_eq!(event["modeSource"], mode_source, "{case}");
+        let findings = event["findings"].as_array().expect("findings");
+        let currency: Vec<&Value> = findings.iter().filter(|f| f["field"] == "currency").collect();
+        if clean {
+            assert!(currency.is_empty() && findings.iter().all(|f| f["severity"] == "info"), "{case}");
+        } else {
+            let severity = if mode == "strict" { "error" } else { "warning" };
+            assert_eq!(currency.len(), 1, "{case}");
+            assert_eq!(currency[0]["severity"], severity, "{case}");
+        }
     }
 }

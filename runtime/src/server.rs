@@ -97,7 +97,7 @@ pub async fn build(config: Config) -> anyhow::Result<Runtime> {
     tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "projections rebuilt from the event log");
 
     let (queue, pointers) = queue::channel(config.queue.capacity);
-    let ingest = Ingest::new(log.clone(), queue.clone(), configs.clone());
+    let ingest = Ingest::new(log.clone(), queue.clone(), configs.clone(), projections.clone());
     let pipeline = Arc::new(Pipeline::new(
         log,
         registry.clone(),

@@ -5,6 +5,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod ftp;
+pub mod orders;
 pub mod partner;
 pub mod s3;
 pub mod server;

@@ -86,8 +86,10 @@ pub(super) async fn get(
                 "occurredAt": e.occurred_at,
                 "actor": e.actor,
             });
-            if let Some(findings) = e.data.get("findings") {
-                summary["findings"] = findings.clone();
+            for field in ["findings", "mode", "modeSource", "reference", "warehouse", "attempts"] {
+                if let Some(value) = e.data.get(field) {
+                    summary[field] = value.clone();
+                }
             }
             if let Some(reason) = e.data.get("reason") {
                 summary["reason"] = reason.clone();

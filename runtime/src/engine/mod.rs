@@ -258,7 +258,9 @@ impl Engine {
             reason: format!("cannot build the HTTP client: {e}"),
         })?;
         let shared = Arc::new(PluginShared::new(label, manifest, egress, http_client, secrets));
-        Ok(LoadedPlugin { inner: Arc::new(LoadedInner { engine: self.inner.clone(), shared, handler, status, source }) })
+        Ok(LoadedPlugin {
+            inner: Arc::new(LoadedInner { engine: self.inner.clone(), shared, handler, status, source }),
+        })
     }
 }
 

@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use crate::orders::{self, event_types};
 use crate::pipeline::config::TenantConfigs;
+use crate::projections::Projections;
 use crate::queue::{Pointer, PointerQueue};
 use crate::store::StoreError;
 
@@ -85,11 +86,12 @@ pub struct Ingest {
     log: EventLog,
     queue: PointerQueue,
     configs: Arc<TenantConfigs>,
+    projections: Arc<Projections>,
 }
 
 impl Ingest {
-    pub fn new(log: EventLog, queue: PointerQueue, configs: Arc<TenantConfigs>) -> Self {
-        Self { log, queue, configs }
+    pub fn new(log: EventLog, queue: PointerQueue, configs: Arc<TenantConfigs>, projections: Arc<Projections>) -> Self {
+        Self { log, queue, configs, projections }
     }
 
     pub fn log(&self) -> &EventLog {
@@ -111,7 +113,8 @@ impl Ingest {
         let event = NewEvent { event_type: event_types::RECEIVED.into(), actor: origin.actor(), data };
         let key = keys::event_key(company, orders::AGGREGATE, &id, 1, event_types::RECEIVED);
         let created = match self.log.append(company, orders::AGGREGATE, &id, 1, event).await? {
-            Appended::Stored { .. } => {
+            Appended::Stored { event, .. } => {
+                self.projections.apply(company, std::slice::from_ref(&*event));
                 self.queue.enqueue(Pointer {
                     key: key.clone(),
                     company: company.into(),
