@@ -57,6 +57,21 @@ fn invocation(c: &mut Criterion) {
         b.to_async(&runtime)
             .iter(|| async { counter.handle(&request, &identity, CallOptions::default()).await.expect("handle") })
     });
+
+    // A real webhook: Shopify's orders/create (2.5 KB) mapped to the order model.
+    let manifest = Manifest::parse("kind = \"push-source\"").expect("manifest");
+    let shopify = engine.load("bench", "shopify-orders", &plugin("shopify-orders"), manifest, secrets()).expect("load");
+    let webhook = PartnerRequest {
+        method: "POST".into(),
+        path: "/webhooks/shopify/orders".into(),
+        headers: vec![("x-shopify-topic".into(), "orders/create".into())],
+        body: include_bytes!("../../tests/fixtures/shopify-orders-create.json").to_vec(),
+        ..Default::default()
+    };
+    c.bench_function("invocation/shopify-orders-handle-2.5kb", |b| {
+        b.to_async(&runtime)
+            .iter(|| async { shopify.handle(&webhook, &identity, CallOptions::default()).await.expect("handle") })
+    });
 }
 
 fn loading(c: &mut Criterion) {

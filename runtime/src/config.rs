@@ -44,6 +44,28 @@ pub struct Config {
     pub queue: QueueConfig,
     #[serde(default)]
     pub secrets: SecretsConfig,
+    #[serde(default)]
+    pub pipeline: PipelineSettings,
+}
+
+/// This node's part in the order pipeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineSettings {
+    /// Orders worked on at once; 0 makes this an ingest-only node (another
+    /// node, or this one after a restart, picks the orders up).
+    #[serde(default = "default_workers")]
+    pub workers: usize,
+}
+
+impl Default for PipelineSettings {
+    fn default() -> Self {
+        Self { workers: default_workers() }
+    }
+}
+
+fn default_workers() -> usize {
+    8
 }
 
 /// Encryption of tenants' secrets at rest.
@@ -202,6 +224,7 @@ impl Default for Config {
             engine: EngineSettings::default(),
             queue: QueueConfig::default(),
             secrets: SecretsConfig::default(),
+            pipeline: PipelineSettings::default(),
         }
     }
 }

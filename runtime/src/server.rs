@@ -106,6 +106,7 @@ pub async fn build(config: Config) -> anyhow::Result<Runtime> {
         schemas.clone(),
         queue.clone(),
         None,
+        config.pipeline.workers,
     ));
     pipeline.spawn(pointers);
     let scheduler = Scheduler::new(Runner::new(ingest.clone(), store.clone(), None), registry.clone());

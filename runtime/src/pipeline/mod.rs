@@ -40,8 +40,6 @@ use crate::registry::Registry;
 use crate::store::{CreateOutcome, ObjectStore, StoreError};
 
 const LOCK_STRIPES: usize = 256;
-/// Orders worked on at once.
-const CONCURRENCY: usize = 8;
 /// Steps of one order in one go, a guard against a loop that never settles.
 const MAX_STEPS: usize = 16;
 
@@ -56,6 +54,8 @@ pub struct Pipeline {
     queue: PointerQueue,
     locks: Vec<Mutex<()>>,
     permits: Arc<Semaphore>,
+    /// Orders worked on at once; 0 on an ingest-only node.
+    workers: usize,
     log_sink: Option<Arc<dyn LogSink>>,
 }
 
@@ -90,6 +90,7 @@ impl Pipeline {
         schemas: Arc<Schemas>,
         queue: PointerQueue,
         log_sink: Option<Arc<dyn LogSink>>,
+        workers: usize,
     ) -> Self {
         let store = log.store().clone();
         Self {
@@ -101,7 +102,8 @@ impl Pipeline {
             schemas,
             queue,
             locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
-            permits: Arc::new(Semaphore::new(CONCURRENCY)),
+            permits: Arc::new(Semaphore::new(workers)),
+            workers,
             log_sink,
         }
     }
@@ -110,9 +112,13 @@ impl Pipeline {
         &self.projections
     }
 
-    /// Works the pointers from the queue until it closes.
+    /// Works the pointers from the queue until it closes (on an ingest-only
+    /// node, takes them off the queue and leaves the orders to others).
     pub fn spawn(self: &Arc<Self>, mut pointers: tokio::sync::mpsc::Receiver<Pointer>) -> tokio::task::JoinHandle<()> {
         let pipeline = self.clone();
+        if self.workers == 0 {
+            return tokio::spawn(async move { while pointers.recv().await.is_some() {} });
+        }
         tokio::spawn(async move {
             while let Some(pointer) = pointers.recv().await {
                 match order_of(&pointer) {
@@ -125,6 +131,9 @@ impl Pipeline {
 
     /// Picks up every order without a terminal event (after a restart).
     pub async fn recover(self: &Arc<Self>) -> usize {
+        if self.workers == 0 {
+            return 0;
+        }
         let unfinished = self.projections.unfinished();
         let count = unfinished.len();
         for (company, id) in unfinished {
@@ -141,6 +150,9 @@ impl Pipeline {
     pub fn spawn_sweeper(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let pipeline = self.clone();
         tokio::spawn(async move {
+            if pipeline.workers == 0 {
+                return;
+            }
             let mut tick = tokio::time::interval(Duration::from_secs(30));
             tick.tick().await;
             loop {
