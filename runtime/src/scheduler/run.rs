@@ -11,6 +11,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
+use futures::{StreamExt, stream};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
@@ -20,6 +21,9 @@ use crate::host::{Checkpointer, LogSink};
 use crate::ingest::{Ingest, Origin};
 use crate::registry::ActivePlugin;
 use crate::store::{CasOutcome, ObjectStore, StoreError};
+
+/// How many events of a batch are written at once.
+const INGEST_CONCURRENCY: usize = 16;
 
 /// The most batches one run takes before leaving the rest to the next run.
 const MAX_BATCHES_PER_RUN: u32 = 1_000;
@@ -119,12 +123,24 @@ impl RunState {
     async fn commit(&self, events: &[PluginEvent], next: &str) -> Result<(), String> {
         let origin =
             Origin::Pull { plugin: self.plugin.clone(), version: self.version.clone(), run_id: self.run_id.clone() };
-        for event in events {
-            let ingested = self
-                .ingest
-                .plugin_event(&self.company, &self.plugin, event, &origin)
-                .await
-                .map_err(|e| format!("ingesting event `{}`: {e}", event.external_id))?;
+        // The events of a batch are independent aggregates: they are made
+        // durable several at a time, and all of them before the cursor moves.
+        let writes: Vec<_> = events
+            .iter()
+            .map(|event| {
+                let (ingest, company, plugin) = (self.ingest.clone(), self.company.clone(), self.plugin.clone());
+                let (event, origin) = (event.clone(), origin.clone());
+                async move {
+                    ingest
+                        .plugin_event(&company, &plugin, &event, &origin)
+                        .await
+                        .map_err(|e| format!("ingesting event `{}`: {e}", event.external_id))
+                }
+            })
+            .collect();
+        let mut ingesting = stream::iter(writes).buffer_unordered(INGEST_CONCURRENCY);
+        while let Some(ingested) = ingesting.next().await {
+            let ingested = ingested?;
             self.events.fetch_add(1, Ordering::Relaxed);
             if ingested.created {
                 self.created.fetch_add(1, Ordering::Relaxed);
