@@ -37,6 +37,7 @@ run *ARGS: setup-build
 test: setup lint
     GARAGE_BIN="{{tools}}/bin/garage" cargo test --workspace --all-targets
     cargo test --workspace --doc
+    cargo test --manifest-path plugins/Cargo.toml -p rules-validator
 
 # Unit tests only (fast).
 test-unit: setup-build
@@ -48,17 +49,26 @@ test-host: setup
 
 # End-to-end tests: the real binary.
 test-e2e: setup
-    cargo test -p portitor --test ingest --test cli
+    cargo test -p portitor --test ingest --test cli --test webhooks --test pulls --test pipeline --test pipeline_recovery
 
-# Formatting and clippy, warnings as errors.
+# Formatting and clippy, warnings as errors (the plugins too).
 lint: setup-build
     cargo fmt --all -- --check
+    cargo fmt --manifest-path plugins/Cargo.toml --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
 
 # Criterion benchmarks of the engine (release build).
 bench-engine: setup-build
     cargo bench -p portitor --bench engine
 
-# Load benchmark of POST /{company}/order against the baseline (release build; needs wrk).
+# Load benchmark of POST /{company}/order and webhooks against the baseline (release build; wrk).
 bench-ingest: setup-build
     scripts/bench-ingest.sh
+
+# Pull throughput, pipeline throughput and the projection rebuild (release build).
+bench-pipeline: setup-build
+    cargo run --release -p portitor --example pull_throughput
+    cargo run --release -p portitor --example pipeline_throughput
+
+# Every benchmark (BENCHMARKS.md).
+bench: bench-engine bench-ingest bench-pipeline

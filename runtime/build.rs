@@ -10,7 +10,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The example plugins: embedded in the binary, installed by `portitor serve --demo`.
-const EXAMPLES: &[&str] = &["shopify-orders", "prime-cargo", "bring-ftp", "postnord-tracking"];
+const EXAMPLES: &[&str] = &[
+    "shopify-orders",
+    "prime-cargo",
+    "bring-ftp",
+    "postnord-tracking",
+    "rules-validator",
+    "ongoing-mapper",
+    "ongoing-wms",
+    "warehouse-ftp",
+];
 
 fn main() {
     let manifest_dir = PathBuf::from(env("CARGO_MANIFEST_DIR"));

@@ -9,11 +9,15 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use serde::Serialize;
 
 use crate::events::{EventLog, StoredEvent, keys};
 use crate::orders::{self, Finding, OrderState, OrderView};
 use crate::store::StoreError;
+
+/// Orders read at once while rebuilding.
+const REBUILD_CONCURRENCY: usize = 32;
 
 /// One order, as lists show it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -103,7 +107,8 @@ pub struct Projections {
 }
 
 impl Projections {
-    /// Rebuilds every tenant's projections from the event log.
+    /// Rebuilds every tenant's projections from the event log, reading
+    /// many orders at once.
     pub async fn rebuild(log: &EventLog) -> Result<Self, StoreError> {
         let projections = Self::default();
         let store = log.store();
@@ -112,22 +117,29 @@ impl Projections {
                 continue;
             }
             let prefix = keys::aggregate_type_prefix(&company, orders::AGGREGATE);
-            let listed = store.list(&prefix).await?;
+            // One listing, grouped by order.
+            let mut orders: Vec<Vec<String>> = Vec::new();
             let mut current: Option<String> = None;
-            let mut events: Vec<StoredEvent> = Vec::new();
-            for meta in listed {
+            for meta in store.list(&prefix).await? {
                 let Some((id, _)) = meta.key[prefix.len()..].split_once('/') else { continue };
                 if current.as_deref() != Some(id) {
-                    if !events.is_empty() {
-                        projections.apply(&company, &events);
-                    }
-                    events.clear();
                     current = Some(id.to_string());
+                    orders.push(Vec::new());
                 }
-                events.push(log.read_key(&meta.key).await?);
+                if let Some(keys) = orders.last_mut() {
+                    keys.push(meta.key);
+                }
             }
-            if !events.is_empty() {
-                projections.apply(&company, &events);
+            let reads = orders.into_iter().map(|keys| async move {
+                let mut events = Vec::with_capacity(keys.len());
+                for key in keys {
+                    events.push(log.read_key(&key).await?);
+                }
+                Ok::<_, StoreError>(events)
+            });
+            let mut reading = futures::stream::iter(reads).buffer_unordered(REBUILD_CONCURRENCY);
+            while let Some(events) = reading.next().await {
+                projections.apply(&company, &events?);
             }
         }
         Ok(projections)

@@ -6,8 +6,19 @@ use portitor_guest::Event;
 use serde_json::{Map, Value, json};
 
 const REQUIRED: &[&str] = &[
-    "order_number", "order_date", "shop_code", "currency", "line_no", "sku", "quantity", "unit_price",
-    "recipient_name", "address1", "postal_code", "city", "country_code",
+    "order_number",
+    "order_date",
+    "shop_code",
+    "currency",
+    "line_no",
+    "sku",
+    "quantity",
+    "unit_price",
+    "recipient_name",
+    "address1",
+    "postal_code",
+    "city",
+    "country_code",
 ];
 
 pub(crate) fn from_csv(file: &str, data: &[u8]) -> Result<Vec<Event>, String> {
@@ -56,7 +67,8 @@ pub(crate) fn from_csv(file: &str, data: &[u8]) -> Result<Vec<Event>, String> {
                 .parse()
                 .map_err(|_| format!("order {number}: line_no `{}` is not a whole number", get(row, "line_no")))?;
             let unit_price = get(row, "unit_price");
-            let cents = cents(&unit_price).ok_or_else(|| format!("order {number}: unit_price `{unit_price}` is not a decimal"))?;
+            let cents = cents(&unit_price)
+                .ok_or_else(|| format!("order {number}: unit_price `{unit_price}` is not a decimal"))?;
             subtotal_cents += cents * quantity as i64;
             let mut line = Map::new();
             line.insert("lineNumber".into(), json!(line_no));
@@ -101,7 +113,10 @@ pub(crate) fn from_csv(file: &str, data: &[u8]) -> Result<Vec<Event>, String> {
         model.insert("customer".into(), Value::Object(customer));
         model.insert("shippingAddress".into(), Value::Object(address));
         model.insert("lineItems".into(), Value::Array(line_items));
-        model.insert("totals".into(), json!({ "subtotal": format_cents(subtotal_cents), "total": format_cents(subtotal_cents) }));
+        model.insert(
+            "totals".into(),
+            json!({ "subtotal": format_cents(subtotal_cents), "total": format_cents(subtotal_cents) }),
+        );
         let service = get(first, "carrier_service");
         if !service.is_empty() {
             let (carrier, product) = service.split_once('_').unwrap_or((service.as_str(), ""));

@@ -13,8 +13,9 @@ struct OngoingWms;
 
 impl Warehouse for OngoingWms {
     fn dispatch(order: WarehouseOrder, reference: String) -> Result<Receipt, PluginError> {
-        let mut body: Value = serde_json::from_slice(&order.body)
-            .map_err(|e| PluginError::Fatal(format!("the mapped order is not JSON (is the ongoing-mapper configured?): {e}")))?;
+        let mut body: Value = serde_json::from_slice(&order.body).map_err(|e| {
+            PluginError::Fatal(format!("the mapped order is not JSON (is the ongoing-mapper configured?): {e}"))
+        })?;
         body["orderNumber"] = Value::String(reference.clone());
         let response = http::Request::put("/orders").via("ongoing").json(&body)?.send()?.error_for_status()?;
         let answer: Value = response.json().unwrap_or(Value::Null);

@@ -67,7 +67,8 @@ fn verify_token(request: &HttpRequest) -> Result<Claims, PluginError> {
     if header_json["alg"] != "HS256" {
         return Err(unauthorized("the token must be signed with HS256"));
     }
-    let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| unauthorized("the token signature is not base64url"))?;
+    let signature =
+        URL_SAFE_NO_PAD.decode(signature).map_err(|_| unauthorized("the token signature is not base64url"))?;
     let signing_input = format!("{head}.{payload}");
     if !crypto::verify_hmac_sha256(&Key::secret("callback-secret"), signing_input.as_bytes(), &signature)? {
         return Err(unauthorized("bad token signature"));
@@ -79,10 +80,8 @@ fn verify_token(request: &HttpRequest) -> Result<Claims, PluginError> {
         return Err(unauthorized("the token's issuer or audience is not the configured one"));
     }
     let leeway: u64 = config::parse_or("leeway-seconds", 60)?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default();
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
     if claims.exp + leeway < now {
         return Err(unauthorized("token expired"));
     }

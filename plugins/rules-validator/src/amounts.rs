@@ -22,10 +22,7 @@ use serde_json::Value;
 /// The findings about line weights, customs values, prices and the totals.
 pub fn check(model: &Value) -> Vec<Finding> {
     let mut findings = Vec::new();
-    let lines_total = model
-        .get("lineItems")
-        .and_then(Value::as_array)
-        .map(|lines| check_lines(lines, &mut findings));
+    let lines_total = model.get("lineItems").and_then(Value::as_array).map(|lines| check_lines(lines, &mut findings));
     if let Some(totals) = model.get("totals").filter(|t| t.is_object()) {
         let taxes_included = model.get("taxesIncluded").and_then(Value::as_bool).unwrap_or(false);
         check_totals(totals, taxes_included, lines_total, &mut findings);
@@ -47,9 +44,7 @@ fn check_lines(lines: &[Value], findings: &mut Vec<Finding>) -> LinesTotal {
     for (i, line) in lines.iter().enumerate() {
         if let Some(weight) = line.get("weightGrams") {
             let not_positive = match weight {
-                Value::Number(n) => n
-                    .as_i64()
-                    .map_or_else(|| n.as_f64().is_some_and(|f| f <= 0.0), |w| w <= 0),
+                Value::Number(n) => n.as_i64().map_or_else(|| n.as_f64().is_some_and(|f| f <= 0.0), |w| w <= 0),
                 _ => false,
             };
             if not_positive {
@@ -66,10 +61,7 @@ fn check_lines(lines: &[Value], findings: &mut Vec<Finding>) -> LinesTotal {
             findings.push(Finding::error(
                 &format!("lineItems[{i}].customsValue"),
                 text(raw),
-                format!(
-                    "the customs value must be greater than 0, not {}",
-                    decimal::format(value)
-                ),
+                format!("the customs value must be greater than 0, not {}", decimal::format(value)),
             ));
         }
         let price = line.get("unitPrice").and_then(decimal::money);
@@ -103,11 +95,8 @@ fn check_lines(lines: &[Value], findings: &mut Vec<Finding>) -> LinesTotal {
 /// Checks `totals.subtotal` against the lines and `totals.total` against its parts.
 fn check_totals(totals: &Value, taxes_included: bool, lines: Option<LinesTotal>, findings: &mut Vec<Finding>) {
     let amount = |name: &str| totals.get(name).and_then(decimal::money);
-    let (shipping, tax, discount) = (
-        amount("shipping").unwrap_or(0),
-        amount("tax").unwrap_or(0),
-        amount("discount").unwrap_or(0),
-    );
+    let (shipping, tax, discount) =
+        (amount("shipping").unwrap_or(0), amount("tax").unwrap_or(0), amount("discount").unwrap_or(0));
     let Some(subtotal) = amount("subtotal") else {
         return;
     };
@@ -283,11 +272,7 @@ mod tests {
         let findings = check(&order(lines.clone(), totals));
         assert_eq!(fields(&findings), ["totals.total"]);
         assert_eq!(findings[0].severity, Severity::Warning);
-        assert!(
-            findings[0].message.contains("expected 130.00"),
-            "{}",
-            findings[0].message
-        );
+        assert!(findings[0].message.contains("expected 130.00"), "{}", findings[0].message);
 
         // Taxes included: the tax is not added again.
         let totals =
@@ -309,11 +294,7 @@ mod tests {
         assert!(check(&json!({})).is_empty());
         assert!(check(&json!({"totals": "x", "lineItems": {}})).is_empty());
         assert!(
-            check(&order(
-                json!([{"quantity": "x", "unitPrice": ["y"], "weightGrams": "z"}]),
-                json!({})
-            ))
-            .is_empty()
+            check(&order(json!([{"quantity": "x", "unitPrice": ["y"], "weightGrams": "z"}]), json!({}))).is_empty()
         );
     }
 }

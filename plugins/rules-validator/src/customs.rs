@@ -25,25 +25,12 @@ const REQUIRED: [&str; 3] = ["hsCode", "countryOfOrigin", "customsValue"];
 /// The customs findings: errors for missing customs data on a cross-border
 /// order, or one info finding saying why the checks were skipped.
 pub fn check(model: &Value) -> Vec<Finding> {
-    let lines: &[Value] = model
-        .get("lineItems")
-        .and_then(Value::as_array)
-        .map_or(&[], Vec::as_slice);
-    let destination = model
-        .get("shippingAddress")
-        .and_then(|a| a.get("countryCode"))
-        .and_then(country);
-    let origins: Vec<String> = lines
-        .iter()
-        .filter_map(|l| l.get("countryOfOrigin"))
-        .filter_map(country)
-        .collect();
+    let lines: &[Value] = model.get("lineItems").and_then(Value::as_array).map_or(&[], Vec::as_slice);
+    let destination = model.get("shippingAddress").and_then(|a| a.get("countryCode")).and_then(country);
+    let origins: Vec<String> = lines.iter().filter_map(|l| l.get("countryOfOrigin")).filter_map(country).collect();
 
     let Some(destination) = destination else {
-        return vec![skipped(
-            "",
-            "customs checks skipped: route unknown (no shippingAddress.countryCode)",
-        )];
+        return vec![skipped("", "customs checks skipped: route unknown (no shippingAddress.countryCode)")];
     };
     if origins.is_empty() {
         return vec![skipped(
@@ -97,10 +84,7 @@ fn skipped(value: &str, message: impl Into<String>) -> Finding {
 
 /// A country code as given (trimmed, upper-cased), if it is a non-empty string.
 fn country(value: &Value) -> Option<String> {
-    value
-        .as_str()
-        .map(|s| s.trim().to_ascii_uppercase())
-        .filter(|s| !s.is_empty())
+    value.as_str().map(|s| s.trim().to_ascii_uppercase()).filter(|s| !s.is_empty())
 }
 
 /// Whether a field is present: not absent, not null and not an empty string.
@@ -136,12 +120,7 @@ mod tests {
         let fields: Vec<&str> = findings.iter().map(|f| f.field.as_str()).collect();
         assert_eq!(
             fields,
-            [
-                "lineItems[1].hsCode",
-                "lineItems[1].customsValue",
-                "lineItems[2].hsCode",
-                "lineItems[2].countryOfOrigin"
-            ]
+            ["lineItems[1].hsCode", "lineItems[1].customsValue", "lineItems[2].hsCode", "lineItems[2].countryOfOrigin"]
         );
         assert!(findings.iter().all(|f| f.severity == Severity::Error));
         assert!(findings[0].message.contains("CN → NO"), "{}", findings[0].message);

@@ -19,10 +19,7 @@ pub fn check_code(raw: &str) -> Result<String, String> {
         return Err("an HS code has only digits (dots and spaces may separate them)".into());
     }
     if !matches!(digits.len(), 6 | 8 | 10) {
-        return Err(format!(
-            "an HS code has 6, 8 or 10 digits, this one has {}",
-            digits.len()
-        ));
+        return Err(format!("an HS code has 6, 8 or 10 digits, this one has {}", digits.len()));
     }
     let bytes = digits.as_bytes();
     let chapter = (bytes[0] - b'0') * 10 + (bytes[1] - b'0');
@@ -75,17 +72,7 @@ mod tests {
 
     #[test]
     fn rejects_bad_lengths_and_characters() {
-        for bad in [
-            "",
-            " . ",
-            "6101",
-            "6101201",
-            "610120100",
-            "61012010001",
-            "6101-20",
-            "61O120",
-            "ABCDEF",
-        ] {
+        for bad in ["", " . ", "6101", "6101201", "610120100", "61012010001", "6101-20", "61O120", "ABCDEF"] {
             assert!(check_code(bad).is_err(), "{bad:?} should be invalid");
         }
     }
@@ -109,10 +96,7 @@ mod tests {
         ]});
         let findings = check(&model);
         let fields: Vec<&str> = findings.iter().map(|f| f.field.as_str()).collect();
-        assert_eq!(
-            fields,
-            ["lineItems[1].hsCode", "lineItems[3].hsCode", "lineItems[4].hsCode"]
-        );
+        assert_eq!(fields, ["lineItems[1].hsCode", "lineItems[3].hsCode", "lineItems[4].hsCode"]);
         assert!(findings.iter().all(|f| f.severity == Severity::Error));
         assert_eq!(findings[0].value, "7701");
         assert!(findings[0].message.contains("6, 8 or 10 digits"));

@@ -106,10 +106,7 @@ pub fn is_currency(code: &str) -> bool {
 
 /// The replacement of a recently withdrawn ISO 4217 code, if `code` is one.
 pub fn withdrawn_currency(code: &str) -> Option<&'static str> {
-    WITHDRAWN_CURRENCIES
-        .iter()
-        .find(|(old, _)| *old == code)
-        .map(|(_, new)| *new)
+    WITHDRAWN_CURRENCIES.iter().find(|(old, _)| *old == code).map(|(_, new)| *new)
 }
 
 /// The findings about the currency and every country code of the order.
@@ -139,11 +136,7 @@ fn check_currency(value: &Value, findings: &mut Vec<Finding>) {
         Value::Null => return,
         Value::String(code) => code.as_str(),
         other => {
-            findings.push(Finding::error(
-                FIELD,
-                other,
-                "the currency must be an ISO 4217 code such as EUR",
-            ));
+            findings.push(Finding::error(FIELD, other, "the currency must be an ISO 4217 code such as EUR"));
             return;
         }
     };
@@ -158,17 +151,9 @@ fn check_currency(value: &Value, findings: &mut Vec<Finding>) {
             format!("currency {upper} has been withdrawn from ISO 4217; it was replaced by {replacement}"),
         ));
     } else if is_currency(&upper) {
-        findings.push(Finding::error(
-            FIELD,
-            code,
-            format!("ISO 4217 codes are upper case: {upper}"),
-        ));
+        findings.push(Finding::error(FIELD, code, format!("ISO 4217 codes are upper case: {upper}")));
     } else {
-        findings.push(Finding::error(
-            FIELD,
-            code,
-            format!("`{code}` is not an ISO 4217 currency code"),
-        ));
+        findings.push(Finding::error(FIELD, code, format!("`{code}` is not an ISO 4217 currency code")));
     }
 }
 
@@ -177,11 +162,7 @@ fn check_country(field: &str, value: &Value, findings: &mut Vec<Finding>) {
         Value::Null => return,
         Value::String(code) => code.as_str(),
         other => {
-            findings.push(Finding::error(
-                field,
-                other,
-                "a country must be an ISO 3166-1 alpha-2 code such as NO",
-            ));
+            findings.push(Finding::error(field, other, "a country must be an ISO 3166-1 alpha-2 code such as NO"));
             return;
         }
     };
@@ -209,36 +190,20 @@ mod tests {
     fn lists_are_sorted_and_unique() {
         assert!(COUNTRIES.windows(2).all(|w| w[0] < w[1]));
         assert!(CURRENCIES.windows(2).all(|w| w[0] < w[1]));
-        assert!(
-            COUNTRIES
-                .iter()
-                .all(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()))
-        );
-        assert!(
-            CURRENCIES
-                .iter()
-                .all(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase()))
-        );
-        assert!(
-            WITHDRAWN_CURRENCIES
-                .iter()
-                .all(|(old, new)| !is_currency(old) && is_currency(new))
-        );
+        assert!(COUNTRIES.iter().all(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase())));
+        assert!(CURRENCIES.iter().all(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase())));
+        assert!(WITHDRAWN_CURRENCIES.iter().all(|(old, new)| !is_currency(old) && is_currency(new)));
     }
 
     #[test]
     fn known_codes() {
-        for c in [
-            "NO", "SE", "DK", "FI", "DE", "NL", "FR", "GB", "US", "CN", "AX", "SJ", "ZW", "AD",
-        ] {
+        for c in ["NO", "SE", "DK", "FI", "DE", "NL", "FR", "GB", "US", "CN", "AX", "SJ", "ZW", "AD"] {
             assert!(is_country(c), "{c}");
         }
         for c in ["UK", "EU", "XK", "EL", "AN", "ZZ", "no", "", "NOR"] {
             assert!(!is_country(c), "{c}");
         }
-        for c in [
-            "NOK", "SEK", "DKK", "EUR", "GBP", "USD", "CHF", "ISK", "PLN", "JPY", "AED", "ZWG", "XCG",
-        ] {
+        for c in ["NOK", "SEK", "DKK", "EUR", "GBP", "USD", "CHF", "ISK", "PLN", "JPY", "AED", "ZWG", "XCG"] {
             assert!(is_currency(c), "{c}");
         }
         for c in ["NKR", "EURO", "eur", "XYZ", "HRK", "DEM", ""] {
@@ -288,11 +253,7 @@ mod tests {
         let fields: Vec<&str> = findings.iter().map(|f| f.field.as_str()).collect();
         assert_eq!(
             fields,
-            [
-                "billingAddress.countryCode",
-                "shippingAddress.countryCode",
-                "lineItems[1].countryOfOrigin"
-            ]
+            ["billingAddress.countryCode", "shippingAddress.countryCode", "lineItems[1].countryOfOrigin"]
         );
         assert!(findings.iter().all(|f| f.severity == Severity::Error));
         assert!(findings[0].message.contains("GB"));

@@ -118,10 +118,7 @@ mod tests {
         }
         let findings = check_order(&model);
         assert_eq!(findings.len(), 1, "{findings:?}");
-        assert_eq!(
-            (findings[0].field.as_str(), findings[0].severity),
-            ("customs", Severity::Info)
-        );
+        assert_eq!((findings[0].field.as_str(), findings[0].severity), ("customs", Severity::Info));
     }
 
     #[test]
@@ -148,9 +145,6 @@ mod tests {
             payload: "{not json".into(),
         };
         let findings = RulesValidator::validate(broken);
-        assert_eq!(
-            (findings[0].field.as_str(), findings[0].severity),
-            ("order", Severity::Error)
-        );
+        assert_eq!((findings[0].field.as_str(), findings[0].severity), ("order", Severity::Error));
     }
 }

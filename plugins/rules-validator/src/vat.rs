@@ -64,10 +64,7 @@ pub fn check_number(number: &str, fallback_country: Option<&str>) -> VatCheck {
         }
         (country.to_string(), &normalized[2..])
     } else {
-        match fallback_country
-            .map(|c| c.trim().to_ascii_uppercase())
-            .filter(|c| !c.is_empty())
-        {
+        match fallback_country.map(|c| c.trim().to_ascii_uppercase()).filter(|c| !c.is_empty()) {
             Some(country) => (country, normalized.as_str()),
             None => {
                 return VatCheck::Unchecked {
@@ -93,13 +90,8 @@ pub fn check_number(number: &str, fallback_country: Option<&str>) -> VatCheck {
         Some(Checked::Invalid(reason)) => VatCheck::Invalid { country, reason },
         None => match format_only(&country, body) {
             Some(Ok(())) => VatCheck::FormatOnly { country },
-            Some(Err(expected)) => VatCheck::Invalid {
-                country,
-                reason: format!("the format is {expected}"),
-            },
-            None => VatCheck::Unchecked {
-                reason: format!("this validator knows no VAT number rules for {country}"),
-            },
+            Some(Err(expected)) => VatCheck::Invalid { country, reason: format!("the format is {expected}") },
+            None => VatCheck::Unchecked { reason: format!("this validator knows no VAT number rules for {country}") },
         },
     }
 }
@@ -120,11 +112,7 @@ pub fn check(model: &Value) -> Vec<Finding> {
         return Vec::new();
     }
     let country_of = |address: &str| {
-        model
-            .get(address)
-            .and_then(|a| a.get("countryCode"))
-            .and_then(Value::as_str)
-            .filter(|c| !c.trim().is_empty())
+        model.get(address).and_then(|a| a.get("countryCode")).and_then(Value::as_str).filter(|c| !c.trim().is_empty())
     };
     let fallback = country_of("billingAddress").or_else(|| country_of("shippingAddress"));
     match check_number(&number, fallback) {
@@ -135,18 +123,10 @@ pub fn check(model: &Value) -> Vec<Finding> {
             format!("VAT number has a valid {country} format; its check digits were not verified"),
         )],
         VatCheck::Invalid { country, reason } => {
-            vec![Finding::error(
-                FIELD,
-                &number,
-                format!("invalid {country} VAT number: {reason}"),
-            )]
+            vec![Finding::error(FIELD, &number, format!("invalid {country} VAT number: {reason}"))]
         }
         VatCheck::Unchecked { reason } => {
-            vec![Finding::info(
-                FIELD,
-                &number,
-                format!("VAT number not checked: {reason}"),
-            )]
+            vec![Finding::info(FIELD, &number, format!("VAT number not checked: {reason}"))]
         }
     }
 }
@@ -193,11 +173,7 @@ fn mod97(s: &str) -> Option<u32> {
     let mut rest = 0u32;
     for c in s.chars() {
         let value = c.to_digit(36)?;
-        rest = if value >= 10 {
-            (rest * 100 + value) % 97
-        } else {
-            (rest * 10 + value) % 97
-        };
+        rest = if value >= 10 { (rest * 100 + value) % 97 } else { (rest * 10 + value) % 97 };
     }
     Some(rest)
 }
@@ -225,11 +201,7 @@ fn norway(body: &str) -> Checked {
         10 => return Checked::Invalid("no valid organisation number has this sequence".into()),
         check => check,
     };
-    if check == d[8] {
-        Checked::Valid
-    } else {
-        wrong_check_digit()
-    }
+    if check == d[8] { Checked::Valid } else { wrong_check_digit() }
 }
 
 /// Sweden: 12 digits, the 10-digit organisation number (Luhn) followed by `01`.
@@ -243,11 +215,7 @@ fn sweden(body: &str) -> Checked {
     if all_zero(&d[..10]) {
         return Checked::Invalid("the number is all zeros".into());
     }
-    if luhn(&d[..10]) {
-        Checked::Valid
-    } else {
-        wrong_check_digit()
-    }
+    if luhn(&d[..10]) { Checked::Valid } else { wrong_check_digit() }
 }
 
 /// Denmark: 8-digit CVR number, weights 2,7,6,5,4,3,2,1, sum divisible by 11.
@@ -258,11 +226,7 @@ fn denmark(body: &str) -> Checked {
     if all_zero(&d) {
         return Checked::Invalid("the number is all zeros".into());
     }
-    if weighted(&d, &[2, 7, 6, 5, 4, 3, 2, 1]).is_multiple_of(11) {
-        Checked::Valid
-    } else {
-        wrong_check_digit()
-    }
+    if weighted(&d, &[2, 7, 6, 5, 4, 3, 2, 1]).is_multiple_of(11) { Checked::Valid } else { wrong_check_digit() }
 }
 
 /// Finland: 8 digits, weights 7,9,10,5,8,4,2 on the first seven; the check
@@ -279,11 +243,7 @@ fn finland(body: &str) -> Checked {
         10 => return Checked::Invalid("no valid business ID has this sequence".into()),
         check => check,
     };
-    if check == d[7] {
-        Checked::Valid
-    } else {
-        wrong_check_digit()
-    }
+    if check == d[7] { Checked::Valid } else { wrong_check_digit() }
 }
 
 /// Germany: 9 digits, the last an ISO 7064 MOD 11,10 check digit.
@@ -306,11 +266,7 @@ fn germany(body: &str) -> Checked {
         10 => 0,
         check => check,
     };
-    if check == d[8] {
-        Checked::Valid
-    } else {
-        wrong_check_digit()
-    }
+    if check == d[8] { Checked::Valid } else { wrong_check_digit() }
 }
 
 /// The Netherlands: 9 digits + `B` + 2 digits. Valid when the 9 digits pass
@@ -333,11 +289,7 @@ fn netherlands(body: &str) -> Checked {
     let positive = weighted(&d[..8], &[9, 8, 7, 6, 5, 4, 3, 2]);
     let mod11 = (positive + 11 - d[8]).is_multiple_of(11);
     let mod97 = mod97(&format!("NL{body}")) == Some(1);
-    if mod11 || mod97 {
-        Checked::Valid
-    } else {
-        wrong_check_digit()
-    }
+    if mod11 || mod97 { Checked::Valid } else { wrong_check_digit() }
 }
 
 /// France: a 2-character key + the 9-digit SIREN. The SIREN passes Luhn and
@@ -396,11 +348,7 @@ fn united_kingdom(body: &str) -> Checked {
         return Checked::Invalid("the number is all zeros".into());
     }
     let sum = weighted(&d[..7], &[8, 7, 6, 5, 4, 3, 2]) + d[7] * 10 + d[8];
-    if sum.is_multiple_of(97) || (sum + 55).is_multiple_of(97) {
-        Checked::Valid
-    } else {
-        wrong_check_digit()
-    }
+    if sum.is_multiple_of(97) || (sum + 55).is_multiple_of(97) { Checked::Valid } else { wrong_check_digit() }
 }
 
 /// The format of countries whose check digits this validator does not know:
@@ -408,10 +356,7 @@ fn united_kingdom(body: &str) -> Checked {
 /// when the country's format is not known either.
 fn format_only(country: &str, body: &str) -> Option<Result<(), &'static str>> {
     let (ok, expected) = match country {
-        "AT" => (
-            body.strip_prefix('U').is_some_and(|d| is_digits(d, 8..=8)),
-            "AT + U + 8 digits",
-        ),
+        "AT" => (body.strip_prefix('U').is_some_and(|d| is_digits(d, 8..=8)), "AT + U + 8 digits"),
         "BE" => (
             is_digits(body, 10..=10) && matches!(body.as_bytes()[0], b'0' | b'1'),
             "BE + 10 digits starting with 0 or 1",
@@ -433,10 +378,7 @@ fn format_only(country: &str, body: &str) -> Option<Result<(), &'static str>> {
         "HR" => (is_digits(body, 11..=11), "HR + 11 digits"),
         "HU" => (is_digits(body, 8..=8), "HU + 8 digits"),
         "IT" => (is_digits(body, 11..=11), "IT + 11 digits"),
-        "LT" => (
-            is_digits(body, 9..=9) || is_digits(body, 12..=12),
-            "LT + 9 or 12 digits",
-        ),
+        "LT" => (is_digits(body, 9..=9) || is_digits(body, 12..=12), "LT + 9 or 12 digits"),
         "LU" => (is_digits(body, 8..=8), "LU + 8 digits"),
         "LV" => (is_digits(body, 11..=11), "LV + 11 digits"),
         "MT" => (is_digits(body, 8..=8), "MT + 8 digits"),
@@ -446,10 +388,8 @@ fn format_only(country: &str, body: &str) -> Option<Result<(), &'static str>> {
         "SI" => (is_digits(body, 8..=8), "SI + 8 digits"),
         "SK" => (is_digits(body, 10..=10), "SK + 10 digits"),
         "CH" => {
-            let number = ["MWST", "TVA", "IVA", "TPV"]
-                .iter()
-                .find_map(|suffix| body.strip_suffix(suffix))
-                .unwrap_or(body);
+            let number =
+                ["MWST", "TVA", "IVA", "TPV"].iter().find_map(|suffix| body.strip_suffix(suffix)).unwrap_or(body);
             (
                 number.strip_prefix('E').is_some_and(|d| is_digits(d, 9..=9)),
                 "CHE + 9 digits, optionally followed by MWST, TVA or IVA",
@@ -503,10 +443,7 @@ mod tests {
         valid("NO974760673");
         valid("NO974760673MVA");
         valid("no 974 760 673 mva");
-        assert!(matches!(
-            check_number("974760673MVA", Some("NO")),
-            VatCheck::Valid { .. }
-        ));
+        assert!(matches!(check_number("974760673MVA", Some("NO")), VatCheck::Valid { .. }));
         invalid("NO974760674");
         invalid("NO97476067");
         invalid("NO974760673VAT");
@@ -584,10 +521,7 @@ mod tests {
         invalid("FR40303265046"); // SIREN fails Luhn
         invalid("FR4030326504"); // too short
         // Alphanumeric keys: format only.
-        assert!(matches!(
-            check_number("FRK7303265045", None),
-            VatCheck::FormatOnly { .. }
-        ));
+        assert!(matches!(check_number("FRK7303265045", None), VatCheck::FormatOnly { .. }));
         invalid("FRK730326504X");
     }
 
@@ -610,20 +544,10 @@ mod tests {
 
     #[test]
     fn a_wrong_last_digit_is_caught_for_every_country_with_check_digits() {
-        for number in [
-            "NO974760673",
-            "SE556036079301",
-            "DK13585628",
-            "FI20774740",
-            "DE136695976",
-            "GB980780684",
-            "FR40303265045",
-        ] {
-            let changed = if number.starts_with("SE") {
-                "SE556036079401".to_string()
-            } else {
-                bump_last_digit(number)
-            };
+        for number in
+            ["NO974760673", "SE556036079301", "DK13585628", "FI20774740", "DE136695976", "GB980780684", "FR40303265045"]
+        {
+            let changed = if number.starts_with("SE") { "SE556036079401".to_string() } else { bump_last_digit(number) };
             invalid(&changed);
         }
     }
@@ -631,19 +555,10 @@ mod tests {
     #[test]
     fn country_comes_from_prefix_then_billing_then_shipping() {
         // Without a prefix, the fallback country decides.
-        assert_eq!(
-            check_number("136695976", Some("DE")),
-            VatCheck::Valid { country: "DE".into() }
-        );
-        assert!(matches!(
-            check_number("136695976", Some("DK")),
-            VatCheck::Invalid { .. }
-        ));
+        assert_eq!(check_number("136695976", Some("DE")), VatCheck::Valid { country: "DE".into() });
+        assert!(matches!(check_number("136695976", Some("DK")), VatCheck::Invalid { .. }));
         // A prefix wins over the fallback.
-        assert_eq!(
-            check_number("DE136695976", Some("SE")),
-            VatCheck::Valid { country: "DE".into() }
-        );
+        assert_eq!(check_number("DE136695976", Some("SE")), VatCheck::Valid { country: "DE".into() });
         assert!(matches!(check_number("136695976", None), VatCheck::Unchecked { .. }));
 
         let model = json!({
@@ -667,18 +582,9 @@ mod tests {
 
     #[test]
     fn other_countries() {
-        assert_eq!(
-            check_number("ATU12345678", None),
-            VatCheck::FormatOnly { country: "AT".into() }
-        );
-        assert_eq!(
-            check_number("EL123456789", None),
-            VatCheck::FormatOnly { country: "GR".into() }
-        );
-        assert_eq!(
-            check_number("CHE-123.456.789 MWST", None),
-            VatCheck::FormatOnly { country: "CH".into() }
-        );
+        assert_eq!(check_number("ATU12345678", None), VatCheck::FormatOnly { country: "AT".into() });
+        assert_eq!(check_number("EL123456789", None), VatCheck::FormatOnly { country: "GR".into() });
+        assert_eq!(check_number("CHE-123.456.789 MWST", None), VatCheck::FormatOnly { country: "CH".into() });
         assert!(matches!(check_number("ATX12345678", None), VatCheck::Invalid { .. }));
         assert!(matches!(check_number("IT1234567890", None), VatCheck::Invalid { .. }));
         assert!(matches!(check_number("US123456789", None), VatCheck::Unchecked { .. }));

@@ -9,7 +9,8 @@
 //! Shopify order id, so a re-delivered order lands on the same aggregate.
 
 use portitor_guest::{
-    Event, HttpRequest, Identity, OrderStatus, PluginError, PushOutcome, PushSource, Severity, StatusUpdate, config, http,
+    Event, HttpRequest, Identity, OrderStatus, PluginError, PushOutcome, PushSource, Severity, StatusUpdate, config,
+    http,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -149,13 +150,10 @@ struct Customer {
 }
 
 fn to_order_model(order: &ShopifyOrder) -> Value {
-    let customer_name = order.customer.as_ref().map(|c| {
-        [c.first_name.as_deref(), c.last_name.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" ")
-    });
+    let customer_name = order
+        .customer
+        .as_ref()
+        .map(|c| [c.first_name.as_deref(), c.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" "));
     let mut customer = Map::new();
     insert_opt(&mut customer, "name", customer_name.filter(|n| !n.is_empty()));
     insert_opt(

@@ -7,7 +7,10 @@
 //!   callback and a fresh token are written likewise;
 //! - `bring-ftp` polling a local FTP drop folder (pyftpdlib, when Python has
 //!   it) every 30 s; a sample ORDERS file is dropped in at start;
-//! - `postnord-tracking` polling a PostNord simulator every 20 s.
+//! - `postnord-tracking` polling a PostNord simulator every 20 s;
+//! - the pipeline: `rules-validator`, `ongoing-mapper` and `ongoing-wms`
+//!   dispatching to a WMS simulator, and Shopify's admin API simulator
+//!   hearing what became of each Shopify order.
 //!
 //! The plugins are installed through the same registry as
 //! `PUT /{company}/plugins/{id}`: nothing here is a shortcut.
@@ -61,6 +64,8 @@ pub async fn provision(state: &AppState, data_dir: &Path, addr: SocketAddr) -> a
         ("callback-secret", PRIME_CARGO_SECRET),
         ("bring-ftp-password", ftp_password.as_str()),
         ("postnord-api-key", postnord_key.as_str()),
+        ("ongoing-password", ftp_password.as_str()),
+        ("shopify-admin-token", postnord_key.as_str()),
     ] {
         state.vault.put(COMPANY, name, value).await?;
     }
@@ -74,9 +79,12 @@ pub async fn provision(state: &AppState, data_dir: &Path, addr: SocketAddr) -> a
         anyhow::Ok(())
     };
 
+    let wms = partners::start_wms("WSI_demo".into(), ftp_password.clone()).await?;
+    let webshop = partners::start_webshop(postnord_key.clone()).await?;
     install(
         "shopify-orders",
-        r#"
+        format!(
+            r#"
 kind = "push-source"
 [webhook]
 scheme = "hmac-sha256"
@@ -84,10 +92,37 @@ header = "X-Shopify-Hmac-Sha256"
 secret = "shopify-webhook-secret"
 encoding = "base64"
 delivery_id_header = "X-Shopify-Webhook-Id"
+[network]
+private_hosts = ["127.0.0.1"]
+[http.connections.shopify-admin]
+base_url = "http://{webshop}"
+auth = {{ type = "header", name = "X-Shopify-Access-Token", secret = "shopify-admin-token" }}
+[config]
+admin-connection = "shopify-admin"
 "#
-        .into(),
+        ),
     )
     .await?;
+    install("rules-validator", "kind = \"validator\"".into()).await?;
+    install("ongoing-mapper", "kind = \"mapper\"\n[config]\ngoods-owner-id = \"214\"\n".into()).await?;
+    install(
+        "ongoing-wms",
+        format!(
+            r#"
+kind = "warehouse"
+[network]
+private_hosts = ["127.0.0.1"]
+[http.connections.ongoing]
+base_url = "http://{wms}/demo-warehouse/api/v1"
+auth = {{ type = "basic", username = "WSI_demo", password_secret = "ongoing-password" }}
+"#
+        ),
+    )
+    .await?;
+    let pipeline = serde_json::from_value(serde_json::json!({
+        "validator": "rules-validator", "mapper": "ongoing-mapper", "warehouse": "ongoing-wms"
+    }))?;
+    state.configs.set_pipeline(COMPANY, pipeline).await?;
     install(
         "prime-cargo",
         r#"
@@ -181,9 +216,12 @@ The `demo` tenant is ready, with the example plugins installed. Tokens (valid 24
   source-adapter: {source}
   admin:          {admin}
 
-Send an order through the order API:
+Send an order through the order API (it is incomplete: it fails validation,
+lands in the failed queue, and an operator can force it):
   curl -s -X POST http://{addr}/demo/order -H "Authorization: Bearer {source}" \
     -d '{{"source":"woo-no","externalId":"10042","order":{{"orderNumber":"10042","currency":"NOK"}}}}'
+  curl -s http://{addr}/demo/orders?state=failed -H "Authorization: Bearer {admin}"
+  curl -s -X POST http://{addr}/demo/order/<id>/force -H "Authorization: Bearer {admin}" -d '{{"reason":"checked by hand"}}'
 
 Send Shopify's orders/create webhook, signed as Shopify signs it:
   curl -s -X POST http://{addr}/demo/webhooks/shopify/orders --data-binary @{shopify} \
@@ -195,8 +233,10 @@ Send Prime Cargo's PickOrderPacked callback (the plugin checks the JWT over the 
 {ftp_note}PostNord tracking is polled every 20 s from a local simulator; see the runs:
   curl -s http://{addr}/demo/plugins/postnord-tracking/runs -H "Authorization: Bearer {admin}"
 
-Look at an order (the id comes back from the calls above):
+Look at an order (the id comes back from the calls above): its events, its
+findings, and once sent, its warehouse reference:
   curl -s http://{addr}/demo/order/<id> -H "Authorization: Bearer {admin}"
+  curl -s http://{addr}/demo/orders?state=unhandled -H "Authorization: Bearer {admin}"
 "#,
         shopify = shopify_file.display(),
         prime = prime_file.display(),

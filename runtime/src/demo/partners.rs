@@ -1,5 +1,8 @@
 //! The demo's partner simulators: a PostNord Track & Trace API (v7) whose
-//! parcels move on as time passes, so that every poll has something new.
+//! parcels move on as time passes, so that every poll has something new; an
+//! Ongoing-style WMS that takes orders (`PUT /{warehouse}/api/v1/orders`,
+//! an upsert on the order number); and a webshop's admin API that hears
+//! what became of its orders.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -8,9 +11,10 @@ use std::time::Instant;
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, put};
 use serde_json::{Value, json};
 
 /// The scans every parcel goes through, one every `STEP_SECS`.
@@ -74,4 +78,56 @@ async fn track(
         "items": [{"itemId": id, "status": status, "events": events}]
     }]}}))
     .into_response()
+}
+
+/// Starts the WMS simulator: basic auth with `user`/`password`.
+pub(super) async fn start_wms(user: String, password: String) -> anyhow::Result<SocketAddr> {
+    use base64::Engine as _;
+    let expected = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")));
+    let orders = std::sync::Arc::new(std::sync::Mutex::new(HashMap::<String, u64>::new()));
+    let app = Router::new().route(
+        "/demo-warehouse/api/v1/orders",
+        put(move |headers: HeaderMap, Json(body): Json<Value>| {
+            let (expected, orders) = (expected.clone(), orders.clone());
+            async move {
+                if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
+                    return (StatusCode::UNAUTHORIZED, Json(json!({"message": "bad credentials"})));
+                }
+                let number = body["orderNumber"].as_str().unwrap_or_default().to_string();
+                let mut orders = orders.lock().unwrap_or_else(|p| p.into_inner());
+                let next = 88_000 + orders.len() as u64;
+                let id = *orders.entry(number.clone()).or_insert(next);
+                tracing::info!(target: "demo::wms", order = %number, reference = %body["referenceNumber"], "the WMS took an order");
+                (StatusCode::OK, Json(json!({"orderId": id, "message": format!("Order number {number} created/updated")})))
+            }
+        }),
+    );
+    serve(app).await
+}
+
+/// Starts the webshop's admin API, which logs each order update it gets.
+pub(super) async fn start_webshop(token: String) -> anyhow::Result<SocketAddr> {
+    let app = Router::new().route(
+        "/admin/api/2026-01/orders/{file}",
+        put(move |Path(file): Path<String>, headers: HeaderMap, Json(body): Json<Value>| {
+            let token = token.clone();
+            async move {
+                if headers.get("x-shopify-access-token").and_then(|v| v.to_str().ok()) != Some(token.as_str()) {
+                    return StatusCode::UNAUTHORIZED;
+                }
+                tracing::info!(target: "demo::webshop", order = %file.trim_end_matches(".json"), tags = %body["order"]["tags"], note = %body["order"]["note"], "the webshop heard about its order");
+                StatusCode::OK
+            }
+        }),
+    );
+    serve(app).await
+}
+
+async fn serve(app: Router) -> anyhow::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(addr)
 }

@@ -18,7 +18,11 @@ impl PushSource for Counter {
     fn handle(request: HttpRequest, _identity: Identity) -> Result<PushOutcome, PluginError> {
         let calls = CALLS.fetch_add(1, Ordering::SeqCst) + 1;
         let id = String::from_utf8_lossy(&request.body).into_owned();
-        let event = Event::new("test", if id.is_empty() { "none".to_string() } else { id }, &serde_json::json!({ "calls": calls }))?;
+        let event = Event::new(
+            "test",
+            if id.is_empty() { "none".to_string() } else { id },
+            &serde_json::json!({ "calls": calls }),
+        )?;
         Ok(PushOutcome::events(vec![event]))
     }
 }
