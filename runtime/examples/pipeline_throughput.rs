@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::put;
+use futures::StreamExt as _;
 use portitor::config::Config;
 use portitor::events::{Actor, EventLog, StoredEvent, keys};
 use portitor::ingest::{OrderEnvelope, Origin};
 use portitor::projections::{Projections, Queue};
-use futures::StreamExt as _;
 use serde_json::json;
 
 const ORDERS: usize = 2_000;
