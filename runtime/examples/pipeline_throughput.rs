@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::put;
-use futures::StreamExt as _;
 use portitor::config::Config;
 use portitor::events::{Actor, EventLog, StoredEvent, keys};
 use portitor::ingest::{OrderEnvelope, Origin};
