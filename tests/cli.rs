@@ -130,7 +130,7 @@ async fn demo_shows_every_flow_with_curl_alone() {
     while let Ok(line) = server.stdout.recv_timeout(std::time::Duration::from_secs(5)) {
         printed.push_str(&line);
         printed.push('\n');
-        if line.contains("/demo/order/<id>") {
+        if line.contains("state=unhandled") {
             break;
         }
     }
