@@ -4,7 +4,9 @@
 //! call flows through them.
 
 pub mod api;
+pub mod audit;
 pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod engine;
@@ -15,6 +17,7 @@ pub mod manifest;
 pub mod metrics;
 pub mod orders;
 pub mod pipeline;
+pub mod plugin_logs;
 pub mod projections;
 pub mod queue;
 pub mod registry;

@@ -1,5 +1,5 @@
 //! The `portitor` command: `serve` runs the runtime, `token` mints a
-//! development JWT.
+//! development JWT, `plugin` drives the admin API.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,6 +47,8 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Uploads, lists, activates and runs plugins through the admin API.
+    Plugin(portitor::cli::PluginArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +56,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve { config, data_dir, listen, demo } => serve(config, data_dir, listen, demo),
         Command::Token { company, roles, ttl, subject, config } => token(&company, &roles, ttl, &subject, config),
+        Command::Plugin(args) => tokio::runtime::Runtime::new()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(portitor::cli::run(args))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

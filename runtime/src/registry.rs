@@ -47,8 +47,9 @@ pub struct ActivePlugin {
     pub schedule: Option<String>,
     /// A pull plugin's cursor name.
     pub cursor_name: Option<String>,
-    /// Held while a pull run is in progress: never two runs at once.
-    pub run_lock: tokio::sync::Mutex<()>,
+    /// Held while a pull run is in progress: never two runs at once, across
+    /// versions too (the lock belongs to the plugin, not the version).
+    pub run_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// `active.json`: which version runs, and whether it is enabled.
@@ -71,6 +72,8 @@ pub enum InstallError {
     PathTaken { path: String, by: String },
     #[error("the plugin was changed concurrently; retry")]
     Conflict,
+    #[error("{0}")]
+    NotFound(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -83,11 +86,19 @@ pub struct Registry {
     active: RwLock<HashMap<PluginKey, Arc<ActivePlugin>>>,
     /// Installs one at a time, so that two cannot claim one path at once.
     install_lock: tokio::sync::Mutex<()>,
+    run_locks: std::sync::Mutex<HashMap<PluginKey, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Registry {
     pub fn new(engine: Engine, store: Arc<dyn ObjectStore>, vault: Arc<SecretVault>) -> Self {
-        Self { engine, store, vault, active: RwLock::default(), install_lock: tokio::sync::Mutex::new(()) }
+        Self {
+            engine,
+            store,
+            vault,
+            active: RwLock::default(),
+            install_lock: tokio::sync::Mutex::new(()),
+            run_locks: std::sync::Mutex::default(),
+        }
     }
 
     pub fn engine(&self) -> &Engine {
@@ -103,11 +114,39 @@ impl Registry {
         manifest_text: &str,
         actor: &str,
     ) -> Result<Arc<ActivePlugin>, InstallError> {
+        self.upload(company, plugin, component, manifest_text, actor, true)
+            .await
+            .map(|(_, active)| active.unwrap_or_else(|| unreachable!("activated")))
+    }
+
+    /// Stores `component` with `manifest` as a version of `company`'s
+    /// `plugin` — immutable, named by its SHA-256 — after checking it
+    /// loads; with `activate`, also makes it the active version. A refused
+    /// upload changes nothing. Returns the version and, if activated, the
+    /// active plugin.
+    pub async fn upload(
+        &self,
+        company: &str,
+        plugin: &str,
+        component: &[u8],
+        manifest_text: &str,
+        actor: &str,
+        activate: bool,
+    ) -> Result<(String, Option<Arc<ActivePlugin>>), InstallError> {
         keys::check_segment("plugin id", plugin).map_err(|e| InstallError::Invalid(e.to_string()))?;
         let manifest = Manifest::parse(manifest_text).map_err(|e| InstallError::Invalid(e.to_string()))?;
         let version = hex::encode(Sha256::digest(component));
         let _one_at_a_time = self.install_lock.lock().await;
-        let active = self.prepare(company, plugin, component, manifest.clone(), true).await?;
+        if let Some(current) = self.get(company, plugin)
+            && current.plugin.kind() != manifest.kind
+        {
+            return Err(InstallError::Invalid(format!(
+                "plugin `{plugin}` is a {} plugin; a version of another kind ({}) needs another plugin id",
+                current.plugin.kind(),
+                manifest.kind
+            )));
+        }
+        let prepared = self.prepare(company, plugin, component, manifest.clone(), true).await?;
 
         self.store
             .create_once(&keys::plugin_component_key(company, plugin, &version), Bytes::copy_from_slice(component))
@@ -115,12 +154,124 @@ impl Registry {
         self.store
             .create_once(&keys::plugin_manifest_key(company, plugin, &version), Bytes::from(manifest.to_json()))
             .await?;
-        let record = ActiveRecord { version, enabled: true, updated_at: Utc::now(), updated_by: actor.to_string() };
-        self.write_active(company, plugin, &record).await?;
-        let active = Arc::new(active);
+        if !activate {
+            return Ok((version, None));
+        }
+        let active = self.make_active(prepared, actor).await?;
+        Ok((version, Some(active)))
+    }
+
+    /// Records `prepared` as the active version and swaps it in: calls in
+    /// flight finish on the version they started with, new ones get this one.
+    async fn make_active(&self, prepared: ActivePlugin, actor: &str) -> Result<Arc<ActivePlugin>, InstallError> {
+        let record = ActiveRecord {
+            version: prepared.version.clone(),
+            enabled: prepared.enabled,
+            updated_at: Utc::now(),
+            updated_by: actor.to_string(),
+        };
+        self.write_active(&prepared.key.company, &prepared.key.plugin, &record).await?;
+        let active = Arc::new(prepared);
         self.active.write().unwrap_or_else(|p| p.into_inner()).insert(active.key.clone(), active.clone());
-        tracing::info!(company, plugin, version = %&record.version[..12], kind = %active.plugin.kind(), "plugin activated");
+        tracing::info!(
+            company = %active.key.company, plugin = %active.key.plugin, version = %&record.version[..12],
+            kind = %active.plugin.kind(), enabled = active.enabled, "plugin version active"
+        );
         Ok(active)
+    }
+
+    /// Makes a stored version the active one (roll forward or back).
+    pub async fn activate(
+        &self,
+        company: &str,
+        plugin: &str,
+        version: &str,
+        actor: &str,
+    ) -> Result<Arc<ActivePlugin>, InstallError> {
+        let _one_at_a_time = self.install_lock.lock().await;
+        if !version.bytes().all(|b| b.is_ascii_hexdigit()) || version.len() != 64 {
+            return Err(InstallError::Invalid(format!("`{version}` is not a version (a SHA-256 in hex)")));
+        }
+        let component = self
+            .store
+            .get(&keys::plugin_component_key(company, plugin, version))
+            .await?
+            .ok_or_else(|| InstallError::NotFound(format!("plugin `{plugin}` has no version `{version}`")))?;
+        let manifest = self
+            .store
+            .get(&keys::plugin_manifest_key(company, plugin, version))
+            .await?
+            .ok_or_else(|| InstallError::NotFound(format!("version `{version}` has no manifest")))?;
+        let manifest = Manifest::parse(&String::from_utf8_lossy(&manifest.body))
+            .map_err(|e| InstallError::Invalid(e.to_string()))?;
+        let enabled = self.get(company, plugin).is_none_or(|current| current.enabled);
+        let prepared = self.prepare(company, plugin, &component.body, manifest, enabled).await?;
+        self.make_active(prepared, actor).await
+    }
+
+    /// Enables or disables the active version.
+    pub async fn set_enabled(
+        &self,
+        company: &str,
+        plugin: &str,
+        enabled: bool,
+        actor: &str,
+    ) -> Result<Arc<ActivePlugin>, InstallError> {
+        let _one_at_a_time = self.install_lock.lock().await;
+        let current =
+            self.get(company, plugin).ok_or_else(|| InstallError::NotFound(format!("no plugin `{plugin}`")))?;
+        let record = ActiveRecord {
+            version: current.version.clone(),
+            enabled,
+            updated_at: Utc::now(),
+            updated_by: actor.to_string(),
+        };
+        self.write_active(company, plugin, &record).await?;
+        let active = Arc::new(ActivePlugin {
+            key: current.key.clone(),
+            version: current.version.clone(),
+            plugin: current.plugin.clone(),
+            enabled,
+            path: current.path.clone(),
+            schedule: current.schedule.clone(),
+            cursor_name: current.cursor_name.clone(),
+            run_lock: current.run_lock.clone(),
+        });
+        self.active.write().unwrap_or_else(|p| p.into_inner()).insert(active.key.clone(), active.clone());
+        Ok(active)
+    }
+
+    /// Deletes a plugin: no version is active any more and its versions are
+    /// removed. Its cursor, run history and dead letters stay as history.
+    pub async fn delete(&self, company: &str, plugin: &str) -> Result<(), InstallError> {
+        let _one_at_a_time = self.install_lock.lock().await;
+        if self.get(company, plugin).is_none() {
+            return Err(InstallError::NotFound(format!("no plugin `{plugin}`")));
+        }
+        self.store.delete(&keys::plugin_active_key(company, plugin)).await?;
+        self.active
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&PluginKey { company: company.to_string(), plugin: plugin.to_string() });
+        for object in self.store.list(&format!("{company}/plugins/{plugin}/versions/")).await? {
+            self.store.delete(&object.key).await?;
+        }
+        Ok(())
+    }
+
+    /// The stored versions of a plugin, with their kind.
+    pub async fn versions(&self, company: &str, plugin: &str) -> Result<Vec<(String, Option<PluginKind>)>, StoreError> {
+        let mut versions = Vec::new();
+        for version in self.store.list_children(&format!("{company}/plugins/{plugin}/versions/")).await? {
+            let kind = self
+                .store
+                .get(&keys::plugin_manifest_key(company, plugin, &version))
+                .await?
+                .and_then(|m| Manifest::parse(&String::from_utf8_lossy(&m.body)).ok())
+                .map(|m| m.kind);
+            versions.push((version, kind));
+        }
+        Ok(versions)
     }
 
     /// Loads a version and asks it what the registry needs to know (its
@@ -172,8 +323,13 @@ impl Registry {
             path,
             schedule,
             cursor_name,
-            run_lock: tokio::sync::Mutex::new(()),
+            run_lock: self.run_lock(company, plugin),
         })
+    }
+
+    fn run_lock(&self, company: &str, plugin: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let key = PluginKey { company: company.to_string(), plugin: plugin.to_string() };
+        self.run_locks.lock().unwrap_or_else(|p| p.into_inner()).entry(key).or_default().clone()
     }
 
     async fn write_active(&self, company: &str, plugin: &str, record: &ActiveRecord) -> Result<(), InstallError> {

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::api::{self, AppState, Shared};
+use crate::audit::Audit;
 use crate::auth::Authenticator;
 use crate::config::{Config, StoreBackend};
 use crate::engine::{Engine, EngineConfig};
@@ -21,6 +22,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
 use crate::pipeline::config::TenantConfigs;
 use crate::pipeline::schema::Schemas;
+use crate::plugin_logs::PluginLogs;
 use crate::projections::Projections;
 use crate::queue;
 use crate::registry::Registry;
@@ -96,6 +98,8 @@ pub async fn build(config: Config) -> anyhow::Result<Runtime> {
     let projections = Arc::new(Projections::rebuild(&log).await.context("rebuilding the projections")?);
     tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "projections rebuilt from the event log");
 
+    let plugin_logs = Arc::new(PluginLogs::default());
+    let log_sink: Arc<dyn crate::host::LogSink> = plugin_logs.clone();
     let (queue, pointers) = queue::channel(config.queue.capacity);
     let ingest = Ingest::new(log.clone(), queue.clone(), configs.clone(), projections.clone());
     let pipeline = Arc::new(Pipeline::new(
@@ -105,11 +109,13 @@ pub async fn build(config: Config) -> anyhow::Result<Runtime> {
         configs.clone(),
         schemas.clone(),
         queue.clone(),
-        None,
+        Some(log_sink.clone()),
         config.pipeline.workers,
     ));
     pipeline.spawn(pointers);
-    let scheduler = Scheduler::new(Runner::new(ingest.clone(), store.clone(), None), registry.clone());
+    let scheduler =
+        Scheduler::new(Runner::new(ingest.clone(), store.clone(), Some(log_sink.clone())), registry.clone());
+    let audit = Audit::new(EventLog::new(store.clone()));
     let state = AppState::new(Shared {
         ingest,
         auth,
@@ -121,7 +127,9 @@ pub async fn build(config: Config) -> anyhow::Result<Runtime> {
         registry,
         scheduler,
         vault,
-        log_sink: None,
+        log_sink: Some(log_sink),
+        plugin_logs,
+        audit,
         pipeline,
         projections,
         configs,

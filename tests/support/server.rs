@@ -30,6 +30,8 @@ pub struct Options {
     pub cwd: Option<PathBuf>,
     /// Listen where the configuration says instead of on a free port.
     pub keep_listen: bool,
+    /// Write the server's log (stderr) to this file.
+    pub stderr: Option<PathBuf>,
 }
 
 impl Portitor {
@@ -54,10 +56,15 @@ impl Portitor {
         if let Some(cwd) = &options.cwd {
             command.current_dir(cwd);
         }
+        command.env("RUST_LOG", "error");
         for (key, value) in &options.env {
             command.env(key, value);
         }
-        command.env("RUST_LOG", "error").stdout(Stdio::piped()).stderr(Stdio::inherit());
+        let stderr = match &options.stderr {
+            Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
+            None => Stdio::inherit(),
+        };
+        command.stdout(Stdio::piped()).stderr(stderr);
         let mut child = command.spawn().expect("portitor starts");
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();

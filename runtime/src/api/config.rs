@@ -31,9 +31,11 @@ pub(super) async fn put_pipeline(
     headers: HeaderMap,
     payload: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
-    authorize(&state, &headers, &company, ADMIN)?;
+    let principal = authorize(&state, &headers, &company, ADMIN)?;
     let config = PipelineConfig::parse(&body(&state, payload)?).map_err(ApiError::BadRequest)?;
     state.configs.set_pipeline(&company, config.clone()).await?;
+    let details = serde_json::to_value(&config).map_err(|e| ApiError::Internal(e.to_string()))?;
+    state.audit.record(&company, &principal.subject, "PipelineConfigured", details).await?;
     Ok(Json(config))
 }
 
@@ -43,9 +45,10 @@ pub(super) async fn put_order_schema(
     headers: HeaderMap,
     payload: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
-    authorize(&state, &headers, &company, ADMIN)?;
+    let principal = authorize(&state, &headers, &company, ADMIN)?;
     let schema: Value = serde_json::from_slice(&body(&state, payload)?)
         .map_err(|e| ApiError::BadRequest(format!("the schema is not JSON: {e}")))?;
     state.schemas.set(&company, &schema).await?.map_err(ApiError::BadRequest)?;
+    state.audit.record(&company, &principal.subject, "OrderSchemaReplaced", serde_json::json!({})).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -22,6 +22,7 @@ use axum::response::Response;
 use axum::routing::{get, post, put};
 
 pub use self::error::ApiError;
+use crate::audit::Audit;
 use crate::auth::{Authenticator, Principal, Role};
 use crate::events::keys;
 use crate::host::LogSink;
@@ -30,6 +31,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
 use crate::pipeline::config::TenantConfigs;
 use crate::pipeline::schema::Schemas;
+use crate::plugin_logs::PluginLogs;
 use crate::projections::Projections;
 use crate::queue::PointerQueue;
 use crate::registry::Registry;
@@ -57,6 +59,8 @@ pub struct Shared {
     pub scheduler: Arc<Scheduler>,
     pub vault: Arc<SecretVault>,
     pub log_sink: Option<Arc<dyn LogSink>>,
+    pub plugin_logs: Arc<PluginLogs>,
+    pub audit: Audit,
     pub pipeline: Arc<Pipeline>,
     pub projections: Arc<Projections>,
     pub configs: Arc<TenantConfigs>,
@@ -98,10 +102,23 @@ pub fn app(state: AppState) -> Router {
         .route("/{company}/plugins", get(plugins::list))
         .route(
             "/{company}/plugins/{plugin}",
-            put(plugins::install).layer(DefaultBodyLimit::max(state.max_upload_bytes)).get(plugins::get),
+            put(plugins::install)
+                .layer(DefaultBodyLimit::max(state.max_upload_bytes))
+                .get(plugins::get)
+                .delete(plugins::delete),
         )
         .route("/{company}/plugins/{plugin}/run", post(plugins::run_now))
         .route("/{company}/plugins/{plugin}/runs", get(plugins::runs))
+        .route("/{company}/plugins/{plugin}/versions", get(plugins::versions))
+        .route("/{company}/plugins/{plugin}/activate", post(plugins::activate))
+        .route("/{company}/plugins/{plugin}/enable", post(plugins::enable))
+        .route("/{company}/plugins/{plugin}/disable", post(plugins::disable))
+        .route("/{company}/plugins/{plugin}/logs", get(plugins::logs))
+        .route(
+            "/{company}/plugins/{plugin}/cursor",
+            get(plugins::get_cursor).put(plugins::set_cursor).delete(plugins::reset_cursor),
+        )
+        .route("/{company}/audit", get(audit_log))
         .route("/{company}/secrets", get(secrets::list))
         .route("/{company}/secrets/{name}", put(secrets::put))
         .fallback(push::webhook)
@@ -142,4 +159,29 @@ pub(crate) fn authorize(
     principal.authorize(company, roles)?;
     keys::check_segment("company", company).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     Ok(principal)
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct AuditQuery {
+    day: Option<String>,
+}
+
+/// `GET /{company}/audit?day=YYYY-MM-DD`: a day's admin actions (today by default).
+async fn audit_log(
+    State(state): State<AppState>,
+    axum::extract::Path(company): axum::extract::Path<String>,
+    axum::extract::Query(query): axum::extract::Query<AuditQuery>,
+    headers: HeaderMap,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    authorize(&state, &headers, &company, &[Role::TenantAdmin, Role::PlatformOperator])?;
+    let day = query.day.unwrap_or_else(|| chrono::Utc::now().format("%Y-%m-%d").to_string());
+    if chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d").is_err() {
+        return Err(ApiError::BadRequest(format!("`{day}` is not a day (YYYY-MM-DD)")));
+    }
+    let events = state.audit.day(&company, &day).await?;
+    let actions: Vec<serde_json::Value> = events
+        .iter()
+        .map(|e| serde_json::json!({"at": e.occurred_at, "action": e.event_type, "by": e.actor.id, "details": e.data}))
+        .collect();
+    Ok(axum::Json(serde_json::json!({ "day": day, "actions": actions })))
 }

@@ -134,6 +134,7 @@ pub(super) async fn force(
         e @ (ForceError::NotFailed(_) | ForceError::Conflict) => ApiError::Conflict(e.to_string()),
         ForceError::Store(e) => e.into(),
     })?;
+    state.audit.record(&company, &principal.subject, "OrderForced", json!({"order": id, "reason": reason})).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "id": id, "state": "overridden" }))))
 }
 

@@ -2,13 +2,19 @@
 //! `manifest` + `component`), listing, `POST …/run` and `GET …/runs`.
 
 use axum::Json;
-use axum::extract::{Multipart, Path, State};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
 
+use serde::Deserialize;
+
+use super::orders::body;
 use super::{ApiError, AppState, authorize};
 use crate::auth::Role;
+use crate::events::keys;
 use crate::registry::{ActivePlugin, InstallError};
 use crate::scheduler::{RunError, run};
 
@@ -34,14 +40,29 @@ impl From<InstallError> for ApiError {
             InstallError::Invalid(m) => Self::BadRequest(m),
             InstallError::TooLarge(m) => Self::TooLarge(m),
             InstallError::PathTaken { .. } | InstallError::Conflict => Self::Conflict(e.to_string()),
+            InstallError::NotFound(m) => Self::NotFound(m),
             InstallError::Store(e) => e.into(),
         }
     }
 }
 
+#[derive(Debug, Deserialize)]
+pub(super) struct UploadOptions {
+    /// `false` stores the version without activating it.
+    #[serde(default = "yes")]
+    activate: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `PUT /{company}/plugins/{id}` (multipart `manifest` + `component`):
+/// stores a version and, unless `?activate=false`, activates it.
 pub(super) async fn install(
     State(state): State<AppState>,
     Path((company, plugin)): Path<(String, String)>,
+    Query(options): Query<UploadOptions>,
     headers: HeaderMap,
     mut form: Multipart,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -62,9 +83,208 @@ pub(super) async fn install(
     }
     let manifest = manifest.ok_or_else(|| ApiError::BadRequest("missing form field `manifest`".into()))?;
     let component = component.ok_or_else(|| ApiError::BadRequest("missing form field `component`".into()))?;
-    let active = state.registry.install(&company, &plugin, &component, &manifest, &principal.subject).await?;
+    let (version, active) =
+        state.registry.upload(&company, &plugin, &component, &manifest, &principal.subject, options.activate).await?;
+    state
+        .audit
+        .record(&company, &principal.subject, "PluginUploaded", json!({"plugin": plugin, "version": version}))
+        .await?;
+    let body = match active {
+        Some(active) => {
+            state.scheduler.sync();
+            state
+                .audit
+                .record(&company, &principal.subject, "PluginActivated", json!({"plugin": plugin, "version": version}))
+                .await?;
+            describe(&active)
+        }
+        None => json!({ "id": plugin, "version": version, "active": false }),
+    };
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct ActivateBody {
+    version: String,
+}
+
+/// `POST …/activate` `{"version": "<sha256>"}`: roll forward or back.
+pub(super) async fn activate(
+    State(state): State<AppState>,
+    Path((company, plugin)): Path<(String, String)>,
+    headers: HeaderMap,
+    payload: Result<Bytes, BytesRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let principal = authorize(&state, &headers, &company, ADMIN)?;
+    let request: ActivateBody = serde_json::from_slice(&body(&state, payload)?)
+        .map_err(|e| ApiError::BadRequest(format!("the body must be {{\"version\": \"...\"}}: {e}")))?;
+    let active = state.registry.activate(&company, &plugin, &request.version, &principal.subject).await?;
     state.scheduler.sync();
-    Ok((StatusCode::CREATED, Json(describe(&active))))
+    state
+        .audit
+        .record(&company, &principal.subject, "PluginActivated", json!({"plugin": plugin, "version": request.version}))
+        .await?;
+    Ok(Json(describe(&active)))
+}
+
+async fn switch(
+    state: AppState,
+    company: String,
+    plugin: String,
+    headers: HeaderMap,
+    enabled: bool,
+) -> Result<Json<Value>, ApiError> {
+    let principal = authorize(&state, &headers, &company, ADMIN)?;
+    let active = state.registry.set_enabled(&company, &plugin, enabled, &principal.subject).await?;
+    state.scheduler.sync();
+    let action = if enabled { "PluginEnabled" } else { "PluginDisabled" };
+    state.audit.record(&company, &principal.subject, action, json!({"plugin": plugin})).await?;
+    Ok(Json(describe(&active)))
+}
+
+pub(super) async fn enable(
+    State(state): State<AppState>,
+    Path((company, plugin)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    switch(state, company, plugin, headers, true).await
+}
+
+pub(super) async fn disable(
+    State(state): State<AppState>,
+    Path((company, plugin)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    switch(state, company, plugin, headers, false).await
+}
+
+/// `DELETE /{company}/plugins/{id}`.
+pub(super) async fn delete(
+    State(state): State<AppState>,
+    Path((company, plugin)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    let principal = authorize(&state, &headers, &company, ADMIN)?;
+    state.registry.delete(&company, &plugin).await?;
+    state.audit.record(&company, &principal.subject, "PluginDeleted", json!({"plugin": plugin})).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET …/versions`: every stored version, and which is active.
+pub(super) async fn versions(
+    State(state): State<AppState>,
+    Path((company, plugin)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    authorize(&state, &headers, &company, ADMIN)?;
+    keys::check_segment("plugin id", &plugin).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let active = state.registry.get(&company, &plugin).map(|p| p.version.clone());
+    let versions: Vec<Value> = state
+        .registry
+        .versions(&company, &plugin)
+        .await?
+        .into_iter()
+        .map(|(version, kind)| json!({"version": version, "kind": kind, "active": Some(&version) == active.as_ref()}))
+        .collect();
+    Ok(Json(json!({ "versions": versions })))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct LogsQuery {
+    #[serde(default = "hundred")]
+    limit: usize,
+}
+
+fn hundred() -> usize {
+    100
+}
+
+/// `GET …/logs?limit=`: the plugin's recent log lines (secrets scrubbed).
+pub(super) async fn logs(
+    State(state): State<AppState>,
+    Path((company, plugin)): Path<(String, String)>,
+    Query(query): Query<LogsQuery>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    authorize(&state, &headers, &company, ADMIN)?;
+    Ok(Json(json!({ "lines": state.plugin_logs.recent(&company, &plugin, query.limit.clamp(1, 1000)) })))
+}
+
+fn pull_plugin(state: &AppState, company: &str, plugin: &str) -> Result<std::sync::Arc<ActivePlugin>, ApiError> {
+    let active =
+        state.registry.get(company, plugin).ok_or_else(|| ApiError::NotFound(format!("no plugin `{plugin}`")))?;
+    if active.cursor_name.is_none() {
+        return Err(ApiError::BadRequest(format!("`{plugin}` is not a pull plugin; it has no cursor")));
+    }
+    Ok(active)
+}
+
+/// `GET …/cursor` (platform-operator): the stored cursor.
+pub(super) async fn get_cursor(
+    State(state): State<AppState>,
+    Path((company, plugin)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    authorize(&state, &headers, &company, &[Role::PlatformOperator])?;
+    let active = pull_plugin(&state, &company, &plugin)?;
+    let key = run::cursor_key(&active);
+    let stored =
+        state.store.get(&key).await?.ok_or_else(|| ApiError::NotFound(format!("`{plugin}` has no cursor yet")))?;
+    let cursor: Value = serde_json::from_slice(&stored.body).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Json(cursor))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct CursorBody {
+    cursor: String,
+}
+
+/// `PUT …/cursor` `{"cursor": "..."}` (platform-operator): where the next run starts.
+pub(super) async fn set_cursor(
+    State(state): State<AppState>,
+    Path((company, plugin)): Path<(String, String)>,
+    headers: HeaderMap,
+    payload: Result<Bytes, BytesRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let principal = authorize(&state, &headers, &company, &[Role::PlatformOperator])?;
+    let request: CursorBody = serde_json::from_slice(&body(&state, payload)?)
+        .map_err(|e| ApiError::BadRequest(format!("the body must be {{\"cursor\": \"...\"}}: {e}")))?;
+    let active = pull_plugin(&state, &company, &plugin)?;
+    let _not_during_a_run = active
+        .run_lock
+        .try_lock()
+        .map_err(|_| ApiError::Conflict("a run of this plugin is in progress; retry".into()))?;
+    let stored = run::StoredCursor {
+        cursor: request.cursor.clone(),
+        updated_at: chrono::Utc::now(),
+        run_id: None,
+        plugin_version: None,
+    };
+    let body = serde_json::to_vec(&stored).map_err(|e| ApiError::Internal(e.to_string()))?;
+    state.store.put(&run::cursor_key(&active), Bytes::from(body)).await?;
+    state
+        .audit
+        .record(&company, &principal.subject, "CursorSet", json!({"plugin": plugin, "cursor": request.cursor}))
+        .await?;
+    Ok(Json(serde_json::to_value(stored).map_err(|e| ApiError::Internal(e.to_string()))?))
+}
+
+/// `DELETE …/cursor` (platform-operator): the next run reads from the
+/// beginning; deterministic order ids keep that free of duplicates.
+pub(super) async fn reset_cursor(
+    State(state): State<AppState>,
+    Path((company, plugin)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    let principal = authorize(&state, &headers, &company, &[Role::PlatformOperator])?;
+    let active = pull_plugin(&state, &company, &plugin)?;
+    let _not_during_a_run = active
+        .run_lock
+        .try_lock()
+        .map_err(|_| ApiError::Conflict("a run of this plugin is in progress; retry".into()))?;
+    state.store.delete(&run::cursor_key(&active)).await?;
+    state.audit.record(&company, &principal.subject, "CursorReset", json!({"plugin": plugin})).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
@@ -102,11 +322,22 @@ pub(super) async fn run_now(
     Path((company, plugin)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
-    authorize(&state, &headers, &company, ADMIN)?;
+    let principal = authorize(&state, &headers, &company, ADMIN)?;
     let active =
         state.registry.get(&company, &plugin).ok_or_else(|| ApiError::NotFound(format!("no plugin `{plugin}`")))?;
     match state.scheduler.runner().run(&active, "manual").await {
-        Ok(record) => Ok(Json(serde_json::to_value(record).map_err(|e| ApiError::Internal(e.to_string()))?)),
+        Ok(record) => {
+            state
+                .audit
+                .record(
+                    &company,
+                    &principal.subject,
+                    "PluginRunRequested",
+                    json!({"plugin": plugin, "run": record.run_id}),
+                )
+                .await?;
+            Ok(Json(serde_json::to_value(record).map_err(|e| ApiError::Internal(e.to_string()))?))
+        }
         Err(RunError::AlreadyRunning) => Err(ApiError::Conflict("a run of this plugin is already in progress".into())),
         Err(e @ RunError::NotPull(_)) => Err(ApiError::BadRequest(e.to_string())),
     }

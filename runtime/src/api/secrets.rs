@@ -26,7 +26,7 @@ pub(super) async fn put(
     headers: HeaderMap,
     payload: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
-    authorize(&state, &headers, &company, &[Role::TenantAdmin, Role::PlatformOperator])?;
+    let principal = authorize(&state, &headers, &company, &[Role::TenantAdmin, Role::PlatformOperator])?;
     let payload = body(&state, payload)?;
     let secret: SecretBody = serde_json::from_slice(&payload)
         .map_err(|e| ApiError::BadRequest(format!("the body must be {{\"value\": \"...\"}}: {e}")))?;
@@ -34,6 +34,7 @@ pub(super) async fn put(
         VaultError::Store(e) => e.into(),
         other => ApiError::BadRequest(other.to_string()),
     })?;
+    state.audit.record(&company, &principal.subject, "SecretSet", serde_json::json!({"name": name})).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
