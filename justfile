@@ -15,6 +15,12 @@ setup: setup-build
     set -euo pipefail
     python3 -m pip install --quiet --disable-pip-version-check pyftpdlib 'moto[server]'
     command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
+    if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+        echo "setup: installing Debian's chromium and chromium-driver (the dashboard's browser tests)"
+        sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver
+    fi
     if [ ! -x "{{tools}}/bin/garage" ]; then
         echo "setup: building Garage (an S3 server for the tests; about 10 minutes, once)"
         # Garage's own warnings are not ours to deny (CI sets RUSTFLAGS=-D warnings).
@@ -50,7 +56,7 @@ test-host: setup
 
 # End-to-end tests: the real binary.
 test-e2e: setup
-    cargo test -p portitor --test ingest --test cli --test webhooks --test pulls --test pipeline --test pipeline_recovery
+    cargo test -p portitor --test ingest --test cli --test webhooks --test pulls --test pipeline --test pipeline_recovery --test lifecycle --test dashboard
 
 # Formatting and clippy, warnings as errors (the plugins too).
 lint: setup-build

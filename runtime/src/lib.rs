@@ -3,6 +3,7 @@
 //! See `ARCHITECTURE.md` at the repository root for the modules and how a
 //! call flows through them.
 
+pub mod activity;
 pub mod api;
 pub mod audit;
 pub mod auth;

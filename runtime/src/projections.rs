@@ -190,3 +190,40 @@ impl Projections {
         counts
     }
 }
+
+/// Orders ingested and failed in one hour.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HourCount {
+    pub hour: DateTime<Utc>,
+    pub ingested: usize,
+    pub failed: usize,
+}
+
+impl Projections {
+    /// Orders received, and orders that failed, per hour over the last `hours`.
+    pub fn hourly(&self, company: &str, hours: usize) -> Vec<HourCount> {
+        use chrono::{DurationRound, TimeDelta};
+        let now = Utc::now().duration_trunc(TimeDelta::hours(1)).unwrap_or_else(|_| Utc::now());
+        let first = now - TimeDelta::hours(hours.saturating_sub(1) as i64);
+        let mut counts: Vec<HourCount> = (0..hours)
+            .map(|h| HourCount { hour: first + TimeDelta::hours(h as i64), ingested: 0, failed: 0 })
+            .collect();
+        let slot = |at: DateTime<Utc>| -> Option<usize> {
+            let index = (at - first).num_hours();
+            (at >= first && (index as usize) < hours).then_some(index as usize)
+        };
+        let tenants = self.tenants.read().unwrap_or_else(|p| p.into_inner());
+        for order in tenants.get(company).map(|t| t.values().collect::<Vec<_>>()).unwrap_or_default() {
+            if let Some(i) = slot(order.received_at) {
+                counts[i].ingested += 1;
+            }
+            if Queue::Failed.holds(order.state)
+                && let Some(i) = slot(order.updated_at)
+            {
+                counts[i].failed += 1;
+            }
+        }
+        counts
+    }
+}

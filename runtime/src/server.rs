@@ -11,6 +11,7 @@ use anyhow::{Context, bail};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::activity::PluginActivity;
 use crate::api::{self, AppState, Shared};
 use crate::audit::Audit;
 use crate::auth::Authenticator;
@@ -102,6 +103,7 @@ pub async fn build(config: Config) -> anyhow::Result<Runtime> {
     let log_sink: Arc<dyn crate::host::LogSink> = plugin_logs.clone();
     let (queue, pointers) = queue::channel(config.queue.capacity);
     let ingest = Ingest::new(log.clone(), queue.clone(), configs.clone(), projections.clone());
+    let activity = Arc::new(PluginActivity::default());
     let pipeline = Arc::new(Pipeline::new(
         log,
         registry.clone(),
@@ -110,11 +112,14 @@ pub async fn build(config: Config) -> anyhow::Result<Runtime> {
         schemas.clone(),
         queue.clone(),
         Some(log_sink.clone()),
+        activity.clone(),
         config.pipeline.workers,
     ));
     pipeline.spawn(pointers);
-    let scheduler =
-        Scheduler::new(Runner::new(ingest.clone(), store.clone(), Some(log_sink.clone())), registry.clone());
+    let scheduler = Scheduler::new(
+        Runner::new(ingest.clone(), store.clone(), Some(log_sink.clone()), activity.clone()),
+        registry.clone(),
+    );
     let audit = Audit::new(EventLog::new(store.clone()));
     let state = AppState::new(Shared {
         ingest,
@@ -130,6 +135,7 @@ pub async fn build(config: Config) -> anyhow::Result<Runtime> {
         log_sink: Some(log_sink),
         plugin_logs,
         audit,
+        activity,
         pipeline,
         projections,
         configs,

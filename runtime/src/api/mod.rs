@@ -5,6 +5,8 @@
 //! (401), then authorizes the company and role (403), then does its work.
 
 mod config;
+mod dashboard;
+mod deadletters;
 mod error;
 mod health;
 mod orders;
@@ -22,6 +24,7 @@ use axum::response::Response;
 use axum::routing::{get, post, put};
 
 pub use self::error::ApiError;
+use crate::activity::PluginActivity;
 use crate::audit::Audit;
 use crate::auth::{Authenticator, Principal, Role};
 use crate::events::keys;
@@ -61,6 +64,7 @@ pub struct Shared {
     pub log_sink: Option<Arc<dyn LogSink>>,
     pub plugin_logs: Arc<PluginLogs>,
     pub audit: Audit,
+    pub activity: Arc<PluginActivity>,
     pub pipeline: Arc<Pipeline>,
     pub projections: Arc<Projections>,
     pub configs: Arc<TenantConfigs>,
@@ -119,6 +123,12 @@ pub fn app(state: AppState) -> Router {
             get(plugins::get_cursor).put(plugins::set_cursor).delete(plugins::reset_cursor),
         )
         .route("/{company}/audit", get(audit_log))
+        .route("/{company}/stats/hourly", get(dashboard::hourly))
+        .route("/{company}/deadletters", get(deadletters::list))
+        .route("/{company}/deadletters/{plugin}/{id}", get(deadletters::get))
+        .route("/{company}/dashboard", get(dashboard::page))
+        .route("/{company}/dashboard/app.js", get(dashboard::script))
+        .route("/{company}/dashboard/style.css", get(dashboard::style))
         .route("/{company}/secrets", get(secrets::list))
         .route("/{company}/secrets/{name}", put(secrets::put))
         .fallback(push::webhook)

@@ -20,9 +20,10 @@ use crate::scheduler::{RunError, run};
 
 const ADMIN: &[Role] = &[Role::TenantAdmin, Role::PlatformOperator];
 
-pub(super) fn describe(plugin: &ActivePlugin) -> Value {
+pub(super) fn describe(state: &AppState, plugin: &ActivePlugin) -> Value {
     let manifest = plugin.plugin.manifest();
     json!({
+        "activity": state.activity.get(&plugin.key.company, &plugin.key.plugin),
         "id": plugin.key.plugin,
         "kind": plugin.plugin.kind().as_str(),
         "version": plugin.version,
@@ -96,7 +97,7 @@ pub(super) async fn install(
                 .audit
                 .record(&company, &principal.subject, "PluginActivated", json!({"plugin": plugin, "version": version}))
                 .await?;
-            describe(&active)
+            describe(&state, &active)
         }
         None => json!({ "id": plugin, "version": version, "active": false }),
     };
@@ -124,7 +125,7 @@ pub(super) async fn activate(
         .audit
         .record(&company, &principal.subject, "PluginActivated", json!({"plugin": plugin, "version": request.version}))
         .await?;
-    Ok(Json(describe(&active)))
+    Ok(Json(describe(&state, &active)))
 }
 
 async fn switch(
@@ -139,7 +140,7 @@ async fn switch(
     state.scheduler.sync();
     let action = if enabled { "PluginEnabled" } else { "PluginDisabled" };
     state.audit.record(&company, &principal.subject, action, json!({"plugin": plugin})).await?;
-    Ok(Json(describe(&active)))
+    Ok(Json(describe(&state, &active)))
 }
 
 pub(super) async fn enable(
@@ -302,7 +303,7 @@ pub(super) async fn list(
 ) -> Result<impl IntoResponse, ApiError> {
     authorize(&state, &headers, &company, ADMIN)?;
     let plugins: Vec<Value> =
-        state.registry.all().iter().filter(|p| p.key.company == company).map(|p| describe(p)).collect();
+        state.registry.all().iter().filter(|p| p.key.company == company).map(|p| describe(&state, p)).collect();
     Ok(Json(json!({ "plugins": plugins })))
 }
 
@@ -314,7 +315,7 @@ pub(super) async fn get(
     authorize(&state, &headers, &company, ADMIN)?;
     let active =
         state.registry.get(&company, &plugin).ok_or_else(|| ApiError::NotFound(format!("no plugin `{plugin}`")))?;
-    Ok(Json(describe(&active)))
+    Ok(Json(describe(&state, &active)))
 }
 
 pub(super) async fn run_now(

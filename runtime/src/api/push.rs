@@ -74,7 +74,10 @@ pub(super) async fn webhook(
         body: payload.to_vec(),
     };
     let options = CallOptions { log_sink: state.log_sink.clone(), invocation_id: Some(request_id.0.clone()) };
-    let handled = match plugin.plugin.handle(&request, &identity, options).await {
+    let handled = plugin.plugin.handle(&request, &identity, options).await;
+    let error = handled.as_ref().err().map(ToString::to_string);
+    state.activity.record(company, &plugin.key.plugin, error.as_deref());
+    let handled = match handled {
         Ok(handled) => handled,
         Err(error) => {
             return Err(failed(&state, &plugin, &request, &request_id, &error.to_string(), status_of(&error)).await);

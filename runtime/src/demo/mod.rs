@@ -216,6 +216,9 @@ The `demo` tenant is ready, with the example plugins installed. Tokens (valid 24
   source-adapter: {source}
   admin:          {admin}
 
+The operator dashboard (sign in with the admin token):
+  http://{addr}/demo/dashboard
+
 Send an order through the order API (it is incomplete: it fails validation,
 lands in the failed queue, and an operator can force it):
   curl -s -X POST http://{addr}/demo/order -H "Authorization: Bearer {source}" \

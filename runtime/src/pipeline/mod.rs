@@ -28,6 +28,7 @@ use tokio::sync::{Mutex, Semaphore};
 
 use self::config::{PipelineConfig, Step, TenantConfigs};
 use self::schema::Schemas;
+use crate::activity::PluginActivity;
 use crate::engine::{CallOptions, InvokeError, OrderInput, OrderStatusUpdate, WarehouseDocument};
 use crate::events::{Actor, Appended, EventLog, NewEvent, StoredEvent, keys};
 use crate::host::LogSink;
@@ -57,6 +58,7 @@ pub struct Pipeline {
     /// Orders worked on at once; 0 on an ingest-only node.
     workers: usize,
     log_sink: Option<Arc<dyn LogSink>>,
+    activity: Arc<PluginActivity>,
 }
 
 /// What one step did.
@@ -90,6 +92,7 @@ impl Pipeline {
         schemas: Arc<Schemas>,
         queue: PointerQueue,
         log_sink: Option<Arc<dyn LogSink>>,
+        activity: Arc<PluginActivity>,
         workers: usize,
     ) -> Self {
         let store = log.store().clone();
@@ -105,6 +108,7 @@ impl Pipeline {
             permits: Arc::new(Semaphore::new(workers)),
             workers,
             log_sink,
+            activity,
         }
     }
 
@@ -298,7 +302,9 @@ impl Pipeline {
             )]);
         };
         let input = self.input(company, view, order);
-        match plugin.plugin.validate(&input, self.options()).await {
+        let validated = plugin.plugin.validate(&input, self.options()).await;
+        self.observe(company, validator, &validated);
+        match validated {
             Ok(done) => Ok(done.output),
             Err(e) if e.is_transient() => Err(StepError::Later(e.to_string())),
             Err(e) => Ok(vec![error("semantic", validator, &format!("the validator failed: {e}"))]),
@@ -328,7 +334,9 @@ impl Pipeline {
                 else {
                     return Ok(failed("map", mapper, format!("the mapper plugin `{mapper}` is not installed"), None));
                 };
-                match plugin.plugin.map(&input, self.options()).await {
+                let mapped = plugin.plugin.map(&input, self.options()).await;
+                self.observe(company, mapper, &mapped);
+                match mapped {
                     Ok(done) => done.output,
                     Err(e) if e.is_transient() => return Err(StepError::Later(e.to_string())),
                     Err(e) => return Ok(failed("map", mapper, format!("mapping failed: {e}"), None)),
@@ -357,7 +365,9 @@ impl Pipeline {
         let policy = &pipeline.dispatch;
         let mut backoff = Duration::from_millis(policy.initial_backoff_ms);
         for attempt in 1..=policy.attempts {
-            match plugin.plugin.dispatch(&document, &reference, self.options()).await {
+            let dispatched = plugin.plugin.dispatch(&document, &reference, self.options()).await;
+            self.observe(company, warehouse, &dispatched);
+            match dispatched {
                 Ok(done) => {
                     return Ok(NewEvent {
                         event_type: event_types::SENT_TO_WAREHOUSE.into(),
@@ -483,6 +493,12 @@ impl Pipeline {
         }
     }
 
+    /// Counts a plugin call for the operators' view of plugin activity.
+    fn observe<T>(&self, company: &str, plugin: &str, result: &Result<T, InvokeError>) {
+        let error = result.as_ref().err().map(ToString::to_string);
+        self.activity.record(company, plugin, error.as_deref());
+    }
+
     fn options(&self) -> CallOptions {
         CallOptions { log_sink: self.log_sink.clone(), invocation_id: None }
     }
@@ -502,7 +518,9 @@ impl Pipeline {
             findings: view.findings.clone(),
             reference: view.reference.clone(),
         };
-        if let Err(e) = source.plugin.notify_status(&update, self.options()).await {
+        let notified = source.plugin.notify_status(&update, self.options()).await;
+        self.observe(company, &view.source, &notified);
+        if let Err(e) = notified {
             tracing::warn!(%company, order = %view.id, error = %e, "the source plugin could not be told the order's status");
         }
     }

@@ -15,6 +15,7 @@ use futures::{StreamExt, stream};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
+use crate::activity::PluginActivity;
 use crate::engine::{CallOptions, PluginEvent};
 use crate::events::keys;
 use crate::host::{Checkpointer, LogSink};
@@ -66,6 +67,7 @@ pub struct Runner {
     ingest: Ingest,
     store: Arc<dyn ObjectStore>,
     log_sink: Option<Arc<dyn LogSink>>,
+    activity: Arc<PluginActivity>,
 }
 
 impl std::fmt::Debug for Runner {
@@ -176,8 +178,13 @@ impl Checkpointer for RunCheckpointer {
 }
 
 impl Runner {
-    pub fn new(ingest: Ingest, store: Arc<dyn ObjectStore>, log_sink: Option<Arc<dyn LogSink>>) -> Self {
-        Self { ingest, store, log_sink }
+    pub fn new(
+        ingest: Ingest,
+        store: Arc<dyn ObjectStore>,
+        log_sink: Option<Arc<dyn LogSink>>,
+        activity: Arc<PluginActivity>,
+    ) -> Self {
+        Self { ingest, store, log_sink, activity }
     }
 
     /// Runs `plugin` once, unless a run is already in progress.
@@ -213,6 +220,7 @@ impl Runner {
         }
         record.ended_at = Utc::now();
         record.duration_ms = clock.elapsed().as_millis() as u64;
+        self.activity.record(&plugin.key.company, &plugin.key.plugin, record.error.as_deref());
         self.save(plugin, &record).await;
         Ok(record)
     }
