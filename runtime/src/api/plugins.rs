@@ -67,7 +67,13 @@ pub(super) async fn install(
     headers: HeaderMap,
     mut form: Multipart,
 ) -> Result<impl IntoResponse, ApiError> {
-    let principal = authorize(&state, &headers, &company, ADMIN)?;
+    let principal = match authorize(&state, &headers, &company, ADMIN) {
+        Ok(principal) => principal,
+        Err(refused) => {
+            drain(&mut form).await;
+            return Err(refused);
+        }
+    };
     let mut manifest = None;
     let mut component = None;
     while let Some(field) = form.next_field().await.map_err(multipart_error)? {
@@ -286,6 +292,17 @@ pub(super) async fn reset_cursor(
     state.store.delete(&run::cursor_key(&active)).await?;
     state.audit.record(&company, &principal.subject, "CursorReset", json!({"plugin": plugin})).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Reads and drops the rest of a refused upload (within the upload limit),
+/// so that the client reads the refusal: closing a connection with unread
+/// request bytes makes the kernel reset it, and the answer is lost.
+async fn drain(form: &mut Multipart) {
+    while let Ok(Some(field)) = form.next_field().await {
+        if field.bytes().await.is_err() {
+            return;
+        }
+    }
 }
 
 fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
