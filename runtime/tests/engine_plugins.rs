@@ -481,3 +481,74 @@ async fn postnord_tracking_pages_through_items_and_resumes_where_the_last_page_e
     assert!(round.events.is_empty());
     assert_eq!(polled(seen), ["I1"]);
 }
+
+/// `rules-validator`, the component itself, on a realistic order: Shopify's
+/// `orders/create` fixture as `shopify-orders` maps it, then changed the way
+/// real orders go wrong.
+#[tokio::test]
+async fn rules_validator_finds_a_wrong_hs_code_a_bad_vat_number_and_skips_customs_at_home() {
+    use portitor::engine::OrderInput;
+    use portitor::orders::{Finding, Severity};
+
+    let engine = support::engine();
+    let shopify = support::load(&engine, "shopify-orders", "kind = \"push-source\"", StaticSecrets::new());
+    let mapped = shopify
+        .handle(&post(&[("X-Shopify-Topic", "orders/create")], SHOPIFY_ORDER), &identity(), CallOptions::default())
+        .await
+        .expect("handled");
+    let order = mapped.output.events[0].payload.clone();
+    assert_eq!(order["shippingAddress"]["countryCode"], "SE", "the fixture ships within Sweden");
+    let validator = support::load(&engine, "rules-validator", "kind = \"validator\"", StaticSecrets::new());
+    let validate = |payload: Value| {
+        let validator = &validator;
+        async move {
+            let input = OrderInput {
+                id: "order-1".into(),
+                company: "acme".into(),
+                source: "shopify-orders".into(),
+                external_id: "5813370225002".into(),
+                payload,
+            };
+            validator.validate(&input, CallOptions::default()).await.expect("validated").output
+        }
+    };
+    let errors = |findings: &[Finding]| -> Vec<String> {
+        findings.iter().filter(|f| f.severity == Severity::Error).map(|f| f.field.clone()).collect()
+    };
+
+    // Made in Sweden, shipped in Sweden: no customs checks, and one info finding that says so.
+    let mut domestic = order.clone();
+    for line in domestic["lineItems"].as_array_mut().expect("lines") {
+        line["countryOfOrigin"] = json!("SE");
+    }
+    let findings = validate(domestic.clone()).await;
+    assert!(errors(&findings).is_empty(), "{findings:?}");
+    let customs: Vec<&Finding> = findings.iter().filter(|f| f.field == "customs").collect();
+    assert_eq!(customs.len(), 1, "{findings:?}");
+    assert_eq!(customs[0].severity, Severity::Info);
+    assert!(customs[0].message.contains("origin and destination are the same (SE)"), "{}", customs[0].message);
+
+    // A business customer whose VAT number has a wrong check digit
+    // (SE556036079301 is valid; one digit off is not).
+    let mut bad_vat = domestic.clone();
+    bad_vat["customer"]["vatNumber"] = json!("SE556036079401");
+    let findings = validate(bad_vat).await;
+    let vat = findings.iter().find(|f| f.field == "customer.vatNumber").expect("a VAT finding");
+    assert_eq!((vat.severity, vat.value.as_str()), (Severity::Error, "SE556036079401"));
+    assert!(vat.message.contains("check digit"), "{}", vat.message);
+    let mut good_vat = domestic.clone();
+    good_vat["customer"]["vatNumber"] = json!("SE556036079301");
+    assert!(errors(&validate(good_vat).await).is_empty());
+
+    // Imported goods with customs data, one line's HS code in a chapter that does not exist (77).
+    let mut imported = domestic.clone();
+    for (i, line) in imported["lineItems"].as_array_mut().expect("lines").iter_mut().enumerate() {
+        line["countryOfOrigin"] = json!("CN");
+        line["hsCode"] = json!(if i == 0 { "7701.00" } else { "6115.96" });
+        line["customsValue"] = json!("100.00");
+    }
+    let findings = validate(imported).await;
+    assert_eq!(errors(&findings), ["lineItems[0].hsCode"], "{findings:?}");
+    let hs = findings.iter().find(|f| f.field == "lineItems[0].hsCode").expect("the HS finding");
+    assert_eq!(hs.value, "7701.00");
+}
