@@ -35,6 +35,23 @@ pub struct OrderSummary {
 }
 
 impl OrderSummary {
+    /// The summary of an order just received (its `OrderReceived` alone):
+    /// what [`Self::from_events`] gives for that one event, without
+    /// building the stored order into a JSON tree.
+    pub fn received(id: &str, source: &str, external_id: &str, at: DateTime<Utc>) -> Self {
+        Self {
+            id: id.to_string(),
+            source: source.to_string(),
+            external_id: external_id.to_string(),
+            state: OrderState::Received,
+            findings: Vec::new(),
+            reference: None,
+            received_at: at,
+            updated_at: at,
+            version: 1,
+        }
+    }
+
     /// The summary of an order's events (version order).
     pub fn from_events(events: &[StoredEvent]) -> Option<Self> {
         let view = OrderView::from_events(events)?;
@@ -148,9 +165,14 @@ impl Projections {
     /// Brings an order's summary up to date with its events.
     pub fn apply(&self, company: &str, events: &[StoredEvent]) {
         if let Some(summary) = OrderSummary::from_events(events) {
-            let mut tenants = self.tenants.write().unwrap_or_else(|p| p.into_inner());
-            tenants.entry(company.to_string()).or_default().insert(summary.id.clone(), summary);
+            self.put(company, summary);
         }
+    }
+
+    /// Records an order's summary as it now is.
+    pub fn put(&self, company: &str, summary: OrderSummary) {
+        let mut tenants = self.tenants.write().unwrap_or_else(|p| p.into_inner());
+        tenants.entry(company.to_string()).or_default().insert(summary.id.clone(), summary);
     }
 
     pub fn get(&self, company: &str, id: &str) -> Option<OrderSummary> {

@@ -58,7 +58,7 @@ async fn shopify_orders_maps_an_order_to_the_order_model() {
     let [event] = done.output.events.as_slice() else { panic!("one event expected") };
     assert_eq!(event.kind, "order");
     assert_eq!(event.external_id, "5813370225002");
-    let order = &event.payload;
+    let order = &event.payload_json();
     assert_eq!(order["orderNumber"], "1042");
     assert_eq!(order["currency"], "SEK");
     assert_eq!(order["customer"]["email"], "ingrid.lund@example.se");
@@ -127,10 +127,10 @@ async fn prime_cargo_verifies_the_callback_token_and_emits_a_shipment() {
     let [event] = done.output.events.as_slice() else { panic!("one event expected") };
     assert_eq!(event.kind, "shipment");
     assert_eq!(event.external_id, "552310");
-    assert_eq!(event.payload["orderNumber"], "DK-20931");
-    assert_eq!(event.payload["parcels"][0]["trackingNumber"], "00370726209876543210");
-    assert_eq!(event.payload["parcels"][0]["weightGrams"], 1240);
-    assert_eq!(event.payload["parcels"][0]["lines"][1]["quantity"], 2);
+    assert_eq!(event.payload_json()["orderNumber"], "DK-20931");
+    assert_eq!(event.payload_json()["parcels"][0]["trackingNumber"], "00370726209876543210");
+    assert_eq!(event.payload_json()["parcels"][0]["weightGrams"], 1240);
+    assert_eq!(event.payload_json()["parcels"][0]["lines"][1]["quantity"], 2);
 
     let refused = |headers: Vec<(String, String)>, body: &'static str| {
         let plugin = plugin.clone();
@@ -218,14 +218,14 @@ async fn bring_ftp_maps_the_partners_file() {
     let plugin = bring(&engine, &server, "");
     let batch = fetch(&plugin, &None).await;
     assert_eq!(ids(&batch.events), ["NO-30117", "NO-30118"]);
-    let first = &batch.events.iter().find(|e| e.external_id == "NO-30117").expect("NO-30117").payload;
+    let first = &batch.events.iter().find(|e| e.external_id == "NO-30117").expect("NO-30117").payload_json();
     assert_eq!(first["currency"], "NOK");
     assert_eq!(first["lineItems"].as_array().expect("lines").len(), 2);
     assert_eq!(first["lineItems"][1]["quantity"], 2);
     assert_eq!(first["totals"]["total"], "2357.00");
     assert_eq!(first["shippingMethod"]["carrier"], "BRING");
     assert_eq!(first["shippingMethod"]["pickupPointId"], "151243");
-    let second = &batch.events.iter().find(|e| e.external_id == "NO-30118").expect("NO-30118").payload;
+    let second = &batch.events.iter().find(|e| e.external_id == "NO-30118").expect("NO-30118").payload_json();
     assert_eq!(second["shippingAddress"]["address2"], "Bygg B; 2. etg", "quoted separators survive");
     assert_eq!(second["shippingAddress"]["company"], "Hansen Fjellsport AS");
     assert_eq!(second["deliveryInstruction"], "Legg i postkassen");
@@ -262,7 +262,7 @@ async fn bring_ftp_reads_files_with_equal_times_once_and_changed_files_again() {
     server.put("in/A.csv", &orders_file(&["NO-1"], "1999.00"), t0);
     let batch = fetch(&plugin, &cursor).await;
     assert_eq!(ids(&batch.events), ["NO-1"]);
-    assert_eq!(batch.events[0].payload["lineItems"][0]["unitPrice"], "1999.00");
+    assert_eq!(batch.events[0].payload_json()["lineItems"][0]["unitPrice"], "1999.00");
     cursor = Some(batch.next_cursor);
 
     // A newer file settles the older ones.
@@ -496,7 +496,7 @@ async fn rules_validator_finds_a_wrong_hs_code_a_bad_vat_number_and_skips_custom
         .handle(&post(&[("X-Shopify-Topic", "orders/create")], SHOPIFY_ORDER), &identity(), CallOptions::default())
         .await
         .expect("handled");
-    let order = mapped.output.events[0].payload.clone();
+    let order = mapped.output.events[0].payload_json();
     assert_eq!(order["shippingAddress"]["countryCode"], "SE", "the fixture ships within Sweden");
     let validator = support::load(&engine, "rules-validator", "kind = \"validator\"", StaticSecrets::new());
     let validate = |payload: Value| {

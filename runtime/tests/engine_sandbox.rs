@@ -194,7 +194,7 @@ async fn every_call_gets_a_fresh_store() {
     let counter = support::load(&engine, "test-counter", "kind = \"push-source\"", StaticSecrets::new());
     for call in 0..3 {
         let done = counter.handle(&request("n"), &identity(), CallOptions::default()).await.expect("call");
-        assert_eq!(done.output.events[0].payload["calls"], 1, "call {call} saw state from an earlier call");
+        assert_eq!(done.output.events[0].payload_json()["calls"], 1, "call {call} saw state from an earlier call");
     }
     // Concurrent calls do not share state either.
     let calls = (0..8).map(|_| {
@@ -203,7 +203,7 @@ async fn every_call_gets_a_fresh_store() {
     });
     for call in futures::future::join_all(calls).await {
         let done = call.expect("task").expect("call");
-        assert_eq!(done.output.events[0].payload["calls"], 1);
+        assert_eq!(done.output.events[0].payload_json()["calls"], 1);
         assert!(done.stats.fuel_consumed > 0, "fuel is metered");
     }
 }

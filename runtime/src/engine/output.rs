@@ -3,20 +3,40 @@
 //! caps. Nothing a plugin returns reaches ingest unchecked.
 
 use serde_json::Value;
+use serde_json::value::RawValue;
 use thiserror::Error;
 
 use crate::engine::bindings::types;
 use crate::manifest::{Limits, ValidationMode};
 use crate::orders::{Finding, Severity};
 
-/// An event a plugin produced, checked.
-#[derive(Debug, Clone, PartialEq)]
+/// An event a plugin produced, checked. The payload stays the JSON text
+/// the plugin wrote (checked to be an object) and is stored as it is.
+#[derive(Debug, Clone)]
 pub struct PluginEvent {
     pub kind: String,
     pub external_id: String,
-    pub payload: Value,
+    pub payload: Box<RawValue>,
     pub validation_mode: Option<ValidationMode>,
     pub warehouse_id: Option<String>,
+}
+
+impl PluginEvent {
+    /// The payload built into a JSON tree, for callers that look inside.
+    pub fn payload_json(&self) -> Value {
+        serde_json::from_str(self.payload.get()).unwrap_or(Value::Null)
+    }
+}
+
+/// Equal when every field is, the payload compared as the text it is.
+impl PartialEq for PluginEvent {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind
+            && self.external_id == other.external_id
+            && self.payload.get() == other.payload.get()
+            && self.validation_mode == other.validation_mode
+            && self.warehouse_id == other.warehouse_id
+    }
 }
 
 /// What a push plugin made of a request.
@@ -142,9 +162,8 @@ fn event_from_wit(index: usize, event: types::Event, limits: &Limits) -> Result<
     if id.is_empty() || id.chars().count() > MAX_EXTERNAL_ID_CHARS || id.chars().any(char::is_control) {
         return Err(invalid(format!("external id must be 1 to {MAX_EXTERNAL_ID_CHARS} printable characters")));
     }
-    let payload: Value =
-        serde_json::from_str(&event.payload).map_err(|e| invalid(format!("payload is not JSON: {e}")))?;
-    if !payload.is_object() {
+    let payload = RawValue::from_string(event.payload).map_err(|e| invalid(format!("payload is not JSON: {e}")))?;
+    if !payload.get().starts_with('{') {
         return Err(invalid("payload must be a JSON object".into()));
     }
     if let Some(warehouse) = &event.warehouse_id
@@ -219,7 +238,7 @@ mod tests {
     #[test]
     fn valid_events_pass() {
         let events = events_from_wit(vec![event("order", "1042", r#"{"a":1}"#)], &limits()).expect("valid");
-        assert_eq!(events[0].payload["a"], 1);
+        assert_eq!(events[0].payload_json()["a"], 1);
     }
 
     #[test]

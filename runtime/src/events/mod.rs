@@ -43,10 +43,12 @@ impl Actor {
     }
 }
 
-/// An event as stored.
+/// An event as stored. Its data is a JSON tree when read back; a writer
+/// may append any serializable data (ingest appends the order as the JSON
+/// text it arrived as).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct StoredEvent {
+pub struct StoredEvent<D = Value> {
     pub id: uuid::Uuid,
     #[serde(rename = "type")]
     pub event_type: String,
@@ -56,22 +58,22 @@ pub struct StoredEvent {
     pub company: String,
     pub occurred_at: DateTime<Utc>,
     pub actor: Actor,
-    pub data: Value,
+    pub data: D,
 }
 
 /// An event to append.
 #[derive(Debug, Clone)]
-pub struct NewEvent {
+pub struct NewEvent<D = Value> {
     pub event_type: String,
     pub actor: Actor,
-    pub data: Value,
+    pub data: D,
 }
 
 /// The result of an append.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Appended {
+pub enum Appended<D = Value> {
     /// Stored at this key.
-    Stored { key: String, event: Box<StoredEvent> },
+    Stored { key: String, event: Box<StoredEvent<D>> },
     /// The version was taken by someone else: reload and decide again.
     VersionTaken,
 }
@@ -91,14 +93,14 @@ impl EventLog {
     }
 
     /// Appends `event` as `version` of the aggregate. Durable on return.
-    pub async fn append(
+    pub async fn append<D: Serialize>(
         &self,
         company: &str,
         aggregate_type: &str,
         aggregate_id: &str,
         version: u64,
-        event: NewEvent,
-    ) -> Result<Appended, StoreError> {
+        event: NewEvent<D>,
+    ) -> Result<Appended<D>, StoreError> {
         let key = keys::event_key(company, aggregate_type, aggregate_id, version, &event.event_type);
         let stored = StoredEvent {
             id: uuid::Uuid::new_v4(),

@@ -3,19 +3,26 @@
 //! the only refusal ingest makes: malformed JSON or a missing or mistyped
 //! envelope field, each with a message that says which.
 
-use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use serde_json::value::RawValue;
 use thiserror::Error;
 
 use crate::events::keys;
 use crate::manifest::ValidationMode;
 
-#[derive(Debug, Clone, PartialEq)]
+/// An order envelope, checked. The order itself stays the JSON text it
+/// arrived as — checked to be a well-formed object, never built into a
+/// tree — so ingest stores exactly what was sent, at the cost of one scan.
+#[derive(Debug, Clone)]
 pub struct OrderEnvelope {
     pub source: String,
     pub external_id: String,
     pub validation_mode: Option<ValidationMode>,
     pub warehouse_id: Option<String>,
-    pub order: Map<String, Value>,
+    pub order: Box<RawValue>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -35,14 +42,23 @@ pub enum EnvelopeError {
 const FIELDS: &[&str] = &["source", "externalId", "order", "validationMode", "warehouseId"];
 const MAX_EXTERNAL_ID: usize = 256;
 
+/// The envelope's fields, each still JSON text borrowed from the body.
+type RawFields<'a> = BTreeMap<Cow<'a, str>, &'a RawValue>;
+
 impl OrderEnvelope {
     /// Parses and checks an envelope from a request body.
     pub fn parse(body: &[u8]) -> Result<Self, EnvelopeError> {
-        let value: Value = serde_json::from_slice(body).map_err(|e| EnvelopeError::MalformedJson(e.to_string()))?;
-        let Value::Object(mut fields) = value else {
-            return Err(EnvelopeError::NotAnObject);
+        let mut fields: RawFields<'_> = match serde_json::from_slice(body) {
+            Ok(fields) => fields,
+            // Well-formed JSON that is not an object, or malformed JSON.
+            Err(e) => {
+                return Err(match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+                    Ok(_) => EnvelopeError::NotAnObject,
+                    Err(_) => EnvelopeError::MalformedJson(e.to_string()),
+                });
+            }
         };
-        if let Some(unknown) = fields.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        if let Some(unknown) = fields.keys().find(|k| !FIELDS.contains(&k.as_ref())) {
             return Err(EnvelopeError::Unknown(unknown.chars().take(64).collect()));
         }
         let source = required_string(&mut fields, "source")?;
@@ -59,27 +75,28 @@ impl OrderEnvelope {
             });
         }
         let order = match fields.remove("order") {
-            None | Some(Value::Null) => return Err(EnvelopeError::Missing("order")),
-            Some(Value::Object(order)) => order,
+            None => return Err(EnvelopeError::Missing("order")),
+            Some(raw) if raw.get() == "null" => return Err(EnvelopeError::Missing("order")),
+            Some(raw) if is_object(raw) => raw.to_owned(),
             Some(_) => {
                 return Err(EnvelopeError::Invalid { field: "order", problem: "must be a JSON object".into() });
             }
         };
-        let validation_mode = match fields.remove("validationMode") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(mode)) if mode == "strict" => Some(ValidationMode::Strict),
-            Some(Value::String(mode)) if mode == "lenient" => Some(ValidationMode::Lenient),
-            Some(_) => {
+        let validation_mode = match small_value(&mut fields, "validationMode") {
+            Value::Null => None,
+            Value::String(mode) if mode == "strict" => Some(ValidationMode::Strict),
+            Value::String(mode) if mode == "lenient" => Some(ValidationMode::Lenient),
+            _ => {
                 return Err(EnvelopeError::Invalid {
                     field: "validationMode",
                     problem: "must be \"strict\" or \"lenient\"".into(),
                 });
             }
         };
-        let warehouse_id = match fields.remove("warehouseId") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(id)) if !id.is_empty() && id.len() <= 64 => Some(id),
-            Some(_) => {
+        let warehouse_id = match small_value(&mut fields, "warehouseId") {
+            Value::Null => None,
+            Value::String(id) if !id.is_empty() && id.len() <= 64 => Some(id),
+            _ => {
                 return Err(EnvelopeError::Invalid {
                     field: "warehouseId",
                     problem: "must be a string of 1 to 64 characters".into(),
@@ -89,28 +106,29 @@ impl OrderEnvelope {
         Ok(Self { source, external_id, validation_mode, warehouse_id, order })
     }
 
-    /// The envelope as stored in `OrderReceived`.
-    pub fn to_json(&self) -> Value {
-        let mut out = Map::new();
-        out.insert("source".into(), Value::String(self.source.clone()));
-        out.insert("externalId".into(), Value::String(self.external_id.clone()));
-        if let Some(mode) = self.validation_mode {
-            out.insert("validationMode".into(), serde_json::to_value(mode).unwrap_or(Value::Null));
-        }
-        if let Some(warehouse) = &self.warehouse_id {
-            out.insert("warehouseId".into(), Value::String(warehouse.clone()));
-        }
-        out.insert("order".into(), Value::Object(self.order.clone()));
-        Value::Object(out)
+    /// The order, built into a JSON tree (for callers that look inside).
+    pub fn order_json(&self) -> Value {
+        serde_json::from_str(self.order.get()).unwrap_or(Value::Null)
     }
 }
 
-fn required_string(fields: &mut Map<String, Value>, field: &'static str) -> Result<String, EnvelopeError> {
-    match fields.remove(field) {
-        None | Some(Value::Null) => Err(EnvelopeError::Missing(field)),
-        Some(Value::String(s)) if s.is_empty() => Err(EnvelopeError::Missing(field)),
-        Some(Value::String(s)) => Ok(s),
-        Some(_) => Err(EnvelopeError::Invalid { field, problem: "must be a string".into() }),
+/// Whether well-formed JSON text is an object (the parser trims whitespace).
+pub(crate) fn is_object(raw: &RawValue) -> bool {
+    raw.get().starts_with('{')
+}
+
+/// A field that is absent or JSON `null` is `Value::Null`. Only the small
+/// envelope fields go through here, never the order.
+fn small_value(fields: &mut RawFields<'_>, field: &str) -> Value {
+    fields.remove(field).and_then(|raw| serde_json::from_str(raw.get()).ok()).unwrap_or(Value::Null)
+}
+
+fn required_string(fields: &mut RawFields<'_>, field: &'static str) -> Result<String, EnvelopeError> {
+    match small_value(fields, field) {
+        Value::Null => Err(EnvelopeError::Missing(field)),
+        Value::String(s) if s.is_empty() => Err(EnvelopeError::Missing(field)),
+        Value::String(s) => Ok(s),
+        _ => Err(EnvelopeError::Invalid { field, problem: "must be a string".into() }),
     }
 }
 
@@ -126,7 +144,7 @@ mod tests {
         .expect("valid");
         assert_eq!(envelope.source, "woo-no");
         assert_eq!(envelope.validation_mode, Some(ValidationMode::Lenient));
-        assert_eq!(envelope.to_json()["order"]["orderNumber"], "10042");
+        assert_eq!(envelope.order_json()["orderNumber"], "10042");
     }
 
     #[test]

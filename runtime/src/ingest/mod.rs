@@ -11,16 +11,18 @@
 
 pub mod envelope;
 
-use serde_json::{Value, json};
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::value::RawValue;
 
 pub use self::envelope::{EnvelopeError, OrderEnvelope};
 use crate::engine::PluginEvent;
 use crate::events::{Actor, Appended, EventLog, NewEvent, keys};
-use std::sync::Arc;
-
+use crate::manifest::ValidationMode;
 use crate::orders::{self, event_types};
-use crate::pipeline::config::TenantConfigs;
-use crate::projections::Projections;
+use crate::pipeline::config::{PipelineConfig, TenantConfigs};
+use crate::projections::{OrderSummary, Projections};
 use crate::queue::{Pointer, PointerQueue};
 use crate::store::StoreError;
 
@@ -61,6 +63,40 @@ impl Origin {
             },
         }
     }
+}
+
+/// A checked envelope, borrowed: from the order API's body or a plugin's event.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Arrival<'a> {
+    source: &'a str,
+    external_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    validation_mode: Option<ValidationMode>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warehouse_id: Option<&'a str>,
+    order: &'a RawValue,
+}
+
+/// The data of `OrderReceived`: the envelope, how it came, and the
+/// pipeline it keeps. The order is written as the JSON text it arrived as.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Received<'a> {
+    #[serde(flatten)]
+    arrival: Arrival<'a>,
+    received_via: &'static str,
+    pipeline: PipelineConfig,
+}
+
+/// The data of `{Kind}Received` for a plugin's other events.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OtherReceived<'a> {
+    source: &'a str,
+    external_id: &'a str,
+    payload: &'a RawValue,
+    received_via: &'static str,
 }
 
 /// What ingest did.
@@ -105,16 +141,31 @@ impl Ingest {
         envelope: &OrderEnvelope,
         origin: &Origin,
     ) -> Result<Ingested, StoreError> {
-        let id = orders::order_id(company, &envelope.source, &envelope.external_id).to_string();
-        let mut data = envelope.to_json();
-        data["receivedVia"] = Value::String(origin.via().into());
-        // The order keeps the pipeline it was ingested with.
-        data["pipeline"] = serde_json::to_value(self.configs.pipeline(company)).unwrap_or(Value::Null);
+        let arrival = Arrival {
+            source: &envelope.source,
+            external_id: &envelope.external_id,
+            validation_mode: envelope.validation_mode,
+            warehouse_id: envelope.warehouse_id.as_deref(),
+            order: &envelope.order,
+        };
+        self.received(company, arrival, origin).await
+    }
+
+    async fn received(&self, company: &str, arrival: Arrival<'_>, origin: &Origin) -> Result<Ingested, StoreError> {
+        let id = orders::order_id(company, arrival.source, arrival.external_id).to_string();
+        let data = Received {
+            arrival,
+            received_via: origin.via(),
+            // The order keeps the pipeline it was ingested with.
+            pipeline: self.configs.pipeline(company),
+        };
         let event = NewEvent { event_type: event_types::RECEIVED.into(), actor: origin.actor(), data };
         let key = keys::event_key(company, orders::AGGREGATE, &id, 1, event_types::RECEIVED);
         let created = match self.log.append(company, orders::AGGREGATE, &id, 1, event).await? {
             Appended::Stored { event, .. } => {
-                self.projections.apply(company, std::slice::from_ref(&*event));
+                let arrival = &event.data.arrival;
+                let summary = OrderSummary::received(&id, arrival.source, arrival.external_id, event.occurred_at);
+                self.projections.put(company, summary);
                 self.queue.enqueue(Pointer {
                     key: key.clone(),
                     company: company.into(),
@@ -139,32 +190,27 @@ impl Ingest {
         origin: &Origin,
     ) -> Result<Ingested, IngestError> {
         if event.kind == "order" {
-            let order = match &event.payload {
-                Value::Object(order) => order.clone(),
-                _ => {
-                    return Err(
-                        EnvelopeError::Invalid { field: "order", problem: "must be a JSON object".into() }.into()
-                    );
-                }
-            };
-            let envelope = OrderEnvelope {
-                source: plugin.to_string(),
-                external_id: event.external_id.clone(),
+            if !envelope::is_object(&event.payload) {
+                return Err(EnvelopeError::Invalid { field: "order", problem: "must be a JSON object".into() }.into());
+            }
+            let arrival = Arrival {
+                source: plugin,
+                external_id: &event.external_id,
                 validation_mode: event.validation_mode,
-                warehouse_id: event.warehouse_id.clone(),
-                order,
+                warehouse_id: event.warehouse_id.as_deref(),
+                order: &event.payload,
             };
-            return Ok(self.order(company, &envelope, origin).await?);
+            return Ok(self.received(company, arrival, origin).await?);
         }
         let aggregate_type = format!("{}s", event.kind);
         let event_type = format!("{}Received", pascal_case(&event.kind));
         let id = orders::order_id(company, &format!("{plugin}/{}", event.kind), &event.external_id).to_string();
-        let data = json!({
-            "source": plugin,
-            "externalId": event.external_id,
-            "payload": event.payload,
-            "receivedVia": origin.via(),
-        });
+        let data = OtherReceived {
+            source: plugin,
+            external_id: &event.external_id,
+            payload: &event.payload,
+            received_via: origin.via(),
+        };
         let key = keys::event_key(company, &aggregate_type, &id, 1, &event_type);
         let stored = NewEvent { event_type: event_type.clone(), actor: origin.actor(), data };
         let created = match self.log.append(company, &aggregate_type, &id, 1, stored).await? {
