@@ -3,6 +3,8 @@
 //! `aud` checked when configured. No or a bad token is 401; a token for
 //! another company, or without a role the route needs, is 403.
 
+use std::collections::HashMap;
+use std::sync::RwLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -110,6 +112,35 @@ pub struct Authenticator {
     issuer: Option<String>,
     audience: Option<String>,
     development_key: bool,
+    verified: VerifiedTokens,
+}
+
+/// Tokens whose signature and claims were already checked, so a client
+/// that sends one bearer token with every request pays for the check once.
+/// Keyed by the whole token: the same bytes verify the same way, except
+/// for expiry, which is checked again on every use. Bounded: emptied
+/// when full.
+#[derive(Default)]
+struct VerifiedTokens {
+    tokens: RwLock<HashMap<String, (Principal, u64)>>,
+}
+
+const MAX_VERIFIED_TOKENS: usize = 4096;
+
+impl VerifiedTokens {
+    fn get(&self, token: &str, now: u64, leeway: u64) -> Option<Principal> {
+        let tokens = self.tokens.read().unwrap_or_else(|p| p.into_inner());
+        let (principal, exp) = tokens.get(token)?;
+        (now <= exp.saturating_add(leeway)).then(|| principal.clone())
+    }
+
+    fn insert(&self, token: &str, principal: &Principal, exp: u64) {
+        let mut tokens = self.tokens.write().unwrap_or_else(|p| p.into_inner());
+        if tokens.len() >= MAX_VERIFIED_TOKENS {
+            tokens.clear();
+        }
+        tokens.insert(token.to_string(), (principal.clone(), exp));
+    }
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -176,6 +207,7 @@ impl Authenticator {
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
             development_key,
+            verified: VerifiedTokens::default(),
         })
     }
 
@@ -195,6 +227,10 @@ impl Authenticator {
     }
 
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        if let Some(principal) = self.verified.get(token, now, self.validation.leeway) {
+            return Ok(principal);
+        }
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| AuthError::Invalid(e.to_string()))?;
         let claims = data.claims;
@@ -202,11 +238,13 @@ impl Authenticator {
             "*" => None,
             company => Some(company.to_string()),
         };
-        Ok(Principal {
+        let principal = Principal {
             subject: claims.sub,
             company,
             roles: claims.roles.iter().filter_map(|r| Role::parse(r)).collect(),
-        })
+        };
+        self.verified.insert(token, &principal, claims.exp);
+        Ok(principal)
     }
 
     /// A token for `company` with `roles`, valid for `ttl_secs`.
@@ -283,5 +321,22 @@ mod tests {
         .expect("encode");
         let error = auth.verify(&expired).expect_err("expired");
         assert!(error.to_string().contains("ExpiredSignature"), "{error}");
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires() {
+        let auth = authenticator();
+        let token = auth.mint("x", "acme", &[Role::TenantAdmin], 60).expect("mint");
+        let first = auth.verify(&token).expect("valid");
+        assert_eq!(auth.verify(&token).expect("remembered"), first);
+        let exp = auth.verified.tokens.read().expect("lock")[&token].1;
+        let leeway = auth.validation.leeway;
+        assert!(auth.verified.get(&token, exp + leeway, leeway).is_some(), "valid up to exp + leeway");
+        assert!(auth.verified.get(&token, exp + leeway + 1, leeway).is_none(), "expired once past it");
+        // A token differing in one byte is checked afresh, not looked up.
+        let mut tampered = token.clone();
+        tampered.pop();
+        tampered.push(if token.ends_with('A') { 'B' } else { 'A' });
+        assert!(matches!(auth.verify(&tampered), Err(AuthError::Invalid(_))));
     }
 }
