@@ -5,7 +5,10 @@
 #   - baseline: a minimal axum handler writing the same bytes with the same
 #     durability (runtime/examples/ingest_baseline.rs);
 #   - webhook: webhooks through the shopify-orders push plugin (platform-JWT
-#     auth, so that both portitor paths verify one token).
+#     auth, so that both portitor paths verify one token);
+#   - order-api-group, webhook-group: the same with the fs store's group
+#     commit (store.fs_sync = "group": writers share one syncfs instead of
+#     fsyncing each file and directory; same durability).
 # Every request is a new order. Each measurement starts a fresh server on a
 # fresh data directory (a directory that already holds thousands of orders
 # is slower to write into, which would favour whichever path runs first),
@@ -16,6 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${DURATION:-10s}"
 ROUNDS="${ROUNDS:-3}"
+PATHS="${PATHS:-order-api baseline webhook order-api-group webhook-group}"
 command -v wrk >/dev/null || apt-get install -y wrk >/dev/null
 cargo build --release -p portitor --bin portitor --example ingest_baseline
 target="${CARGO_TARGET_DIR:-target}"
@@ -25,7 +29,7 @@ plugin="$target/wasm-plugins/wasm32-wasip2/release/shopify_orders.wasm"
 fixture="$PWD/tests/fixtures/shopify-orders-create.json"
 work=$(mktemp -d)
 results="$work/results"
-trap 'kill $(jobs -p) 2>/dev/null; cp "$results" "${BENCH_RESULTS:-/tmp/bench-ingest-results.txt}" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; cp "$results" "${BENCH_RESULTS:-/tmp/bench-ingest-results.txt}" 2>/dev/null; rm -rf "$work"' EXIT
 
 source_token=$("$bin" token --company acme --role source-adapter --ttl 7200)
 admin_token=$("$bin" token --company acme --role tenant-admin --ttl 7200)
@@ -40,10 +44,12 @@ start_server() { # kind -> prints the base URL; leaves the server running as a j
     echo http://127.0.0.1:18091
     return
   fi
-  PORTITOR_PIPELINE__WORKERS=0 RUST_LOG=error "$bin" serve --listen 127.0.0.1:18090 --data-dir "$dir" > "$work/server.out" &
+  local sync=each
+  case "$1" in *-group) sync=group ;; esac
+  PORTITOR_STORE__FS_SYNC=$sync PORTITOR_PIPELINE__WORKERS=0 RUST_LOG=error "$bin" serve --listen 127.0.0.1:18090 --data-dir "$dir" > "$work/server.out" &
   echo $! > "$work/pid"
   until grep -q listening "$work/server.out" 2>/dev/null; do sleep 0.1; done
-  if [ "$1" = webhook ]; then
+  if [ "${1%-group}" = webhook ]; then
     curl -sf -X PUT http://127.0.0.1:18090/acme/plugins/shopify-orders -H "Authorization: Bearer $admin_token" \
       -F 'manifest=kind = "push-source"
 webhook = { scheme = "jwt" }' -F "component=@$plugin" > /dev/null
@@ -55,7 +61,7 @@ measure() { # path connections
   local url mode=order threads=2
   url=$(start_server "$1")
   case "$1" in
-    webhook) url="$url/acme/webhooks/shopify/orders"; mode=webhook ;;
+    webhook*) url="$url/acme/webhooks/shopify/orders"; mode=webhook ;;
     *) url="$url/acme/order" ;;
   esac
   [ "$2" -lt 2 ] && threads=1
@@ -71,13 +77,13 @@ measure() { # path connections
 
 for round in $(seq "$ROUNDS"); do
   for c in 1 16 64; do
-    for path in order-api baseline webhook; do
+    for path in $PATHS; do
       measure "$path" "$c"
     done
   done
 done
 
-echo "| path | connections | requests/s (median of $ROUNDS) | p50 ms | p99 ms | vs baseline | vs order API | errors / non-2xx |"
+echo "| path | connections | requests/s (median of $ROUNDS) | p50 ms | p99 ms | vs baseline | vs order API (same sync) | errors / non-2xx |"
 echo "|---|---:|---:|---:|---:|---:|---:|---|"
 # The median run of each (path, connections), then the ratios of medians.
 sort -k1,1 -k2,2n -t' ' "$results" | awk '
@@ -90,12 +96,13 @@ sort -k1,1 -k2,2n -t' ' "$results" | awk '
       med[key]=line[key, idx[int((m+1)/2)]]
     }
     for (key in med) print med[key]
-  }' | awk '
+  }' | awk -v paths="$PATHS" '
   { split($4,a,"="); split($5,b,"="); split($6,q,"="); split($7,d,"="); split($8,e,"=");
     rps[$1,$2]=a[2]; p50[$1,$2]=b[2]; p99[$1,$2]=q[2]; err[$1,$2]=d[2] " / " e[2] }
   END {
-    split("1 16 64", conns, " "); split("order-api baseline webhook", paths, " ")
-    for (i=1; i<=3; i++) for (j=1; j<=3; j++) { name=paths[j]; c=conns[i];
+    split("1 16 64", conns, " "); n = split(paths, names, " ")
+    for (i=1; i<=3; i++) for (j=1; j<=n; j++) { name=names[j]; c=conns[i];
+      api = (name ~ /-group$/) ? "order-api-group" : "order-api"
       printf "| %s | %s | %.0f | %s | %s | %.2f× | %.2f× | %s |\n", name, c, rps[name,c], p50[name,c], p99[name,c],
-        rps[name,c]/rps["baseline",c], rps[name,c]/rps["order-api",c], err[name,c] }
+        rps[name,c]/rps["baseline",c], rps[name,c]/rps[api,c], err[name,c] }
   }'

@@ -82,6 +82,11 @@ pub struct SecretsConfig {
 pub struct StoreConfig {
     #[serde(default)]
     pub backend: StoreBackend,
+    /// How the `fs` backend makes writes durable: `each` (fsync each
+    /// file and directory, the default) or `group` (writers share one
+    /// `syncfs`; for a data directory on its own volume).
+    #[serde(default)]
+    pub fs_sync: crate::store::fs::FsSync,
     #[serde(default)]
     pub s3: Option<S3Config>,
 }

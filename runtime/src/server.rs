@@ -37,7 +37,7 @@ use crate::store::{ConditionalWrites, ObjectStore};
 /// without conditional writes.
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn ObjectStore>> {
     let store: Arc<dyn ObjectStore> = match config.store.backend {
-        StoreBackend::Fs => Arc::new(FsStore::open(&config.data_dir)?),
+        StoreBackend::Fs => Arc::new(FsStore::open_with(&config.data_dir, config.store.fs_sync)?),
         StoreBackend::S3 => {
             let s3 = config.store.s3.as_ref().context("store.backend = \"s3\" needs [store.s3]")?;
             Arc::new(S3Store::connect(s3).await?)

@@ -13,7 +13,7 @@ mod support;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use portitor::store::fs::FsStore;
+use portitor::store::fs::{FsStore, FsSync};
 use portitor::store::s3::S3Store;
 use portitor::store::{CasOutcome, ConditionalWrites, CreateOutcome, ObjectStore, StoreError};
 use support::s3::S3Server;
@@ -146,6 +146,31 @@ async fn fs_backend_conforms() {
     let store = FsStore::open(dir.path()).expect("open");
     assert_eq!(store.conditional_writes(), ConditionalWrites::Native);
     conformance(Arc::new(store)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fs_backend_with_group_commit_conforms_and_shares_syncs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(FsStore::open_with(dir.path(), FsSync::Group).expect("open"));
+    conformance(store.clone()).await;
+
+    // 64 writers at once: each returns only once durable, all are there,
+    // and they shared fewer syncfs rounds than there were writes.
+    let (before_writes, before_rounds) = store.group_commit_counts().expect("group mode");
+    let writers = (0..64).map(|w| {
+        let store = store.clone();
+        tokio::spawn(async move { store.create_once(&format!("group/{w}/event"), Bytes::from(format!("{w}"))).await })
+    });
+    for outcome in futures::future::join_all(writers).await {
+        assert!(matches!(outcome.expect("task").expect("create"), CreateOutcome::Created { .. }));
+    }
+    for w in 0..64 {
+        let object = store.get(&format!("group/{w}/event")).await.expect("get").expect("stored");
+        assert_eq!(object.body, Bytes::from(format!("{w}")));
+    }
+    let (writes, rounds) = store.group_commit_counts().expect("group mode");
+    assert_eq!(writes - before_writes, 64, "every write took a ticket and was synced");
+    assert!(rounds - before_rounds < 64, "64 concurrent writes shared rounds: {} rounds", rounds - before_rounds);
 }
 
 #[tokio::test]
