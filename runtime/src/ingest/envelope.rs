@@ -148,6 +148,14 @@ mod tests {
     }
 
     #[test]
+    fn the_order_is_kept_as_the_text_that_was_sent() {
+        let order = r#"{ "z": 1,  "a": [1.50, "\u00e6"], "nested": {"b": null} }"#;
+        let body = format!(r#"{{"source":"woo-no","externalId":"1","order": {order} }}"#);
+        let envelope = OrderEnvelope::parse(body.as_bytes()).expect("valid");
+        assert_eq!(envelope.order.get(), order, "key order, spacing, number form and escapes untouched");
+    }
+
+    #[test]
     fn each_problem_has_its_own_message() {
         let cases: &[(&[u8], &str)] = &[
             (b"{not json", "malformed JSON"),
