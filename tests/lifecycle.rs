@@ -15,7 +15,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::orders::good_order;
 use support::partner::Partner;
-use support::server::{Options, Portitor, binary, files_under};
+use support::server::{Options, Portitor, binary, files_under, plugin_cli};
 use support::tenant::Tenant;
 
 const ROLES: [&str; 4] = ["source-adapter", "warehouse-adapter", "tenant-admin", "platform-operator"];
@@ -241,17 +241,8 @@ async fn activating_a_version_and_rolling_back_under_load_fails_no_request() {
 
     tokio::time::sleep(Duration::from_millis(500)).await;
     // Upload v2 and activate it with the CLI, then roll back to v1.
-    let cli = |args: &[&str]| {
-        let output = Command::new(binary())
-            .arg("plugin")
-            .args(args)
-            .env("PORTITOR_URL", &server.url)
-            .env("PORTITOR_TOKEN", &tenant.admin)
-            .output()
-            .expect("portitor plugin");
-        assert!(output.status.success(), "portitor plugin {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-        serde_json::from_slice::<Value>(&output.stdout).unwrap_or(Value::Null)
-    };
+    // The CLI reads the server and token from the environment here.
+    let cli = |args: &[&str]| plugin_cli(args, &[("PORTITOR_URL", &server.url), ("PORTITOR_TOKEN", &tenant.admin)]);
     let uploaded = cli(&[
         "upload",
         "counter",
@@ -286,15 +277,7 @@ async fn activating_a_version_and_rolling_back_under_load_fails_no_request() {
     assert_eq!(seen, BTreeSet::from([v1.clone(), v2.clone()]), "events name the versions that handled them");
     assert_eq!(files_under(&root).len(), sent.lock().expect("lock").len(), "every request stored once");
 
-    let audit: Value = Portitor::client()
-        .get(format!("{}/acme/audit", server.url))
-        .bearer_auth(&tenant.admin)
-        .send()
-        .await
-        .expect("audit")
-        .json()
-        .await
-        .expect("json");
+    let audit: Value = tenant.get("/acme/audit").await;
     let actions: Vec<&str> = audit["actions"]
         .as_array()
         .expect("actions")
@@ -359,15 +342,7 @@ async fn refused_uploads_say_why_and_change_nothing() {
         assert_eq!(got, status, "{message}: {text}");
         assert!(text.contains(message), "expected `{message}` in `{text}`");
         // The active version is untouched and still answers.
-        let plugin: Value = Portitor::client()
-            .get(format!("{}/acme/plugins/counter", server.url))
-            .bearer_auth(&tenant.admin)
-            .send()
-            .await
-            .expect("get")
-            .json()
-            .await
-            .expect("json");
+        let plugin: Value = tenant.get("/acme/plugins/counter").await;
         assert_eq!(plugin["version"], active.as_str());
         let response =
             Portitor::client().post(format!("{}/acme/test/counter", server.url)).body("x").send().await.expect("send");
@@ -477,16 +452,8 @@ async fn the_cli_runs_and_resets_a_cursor() {
     let component = dir.path().join("bring.wasm");
     std::fs::write(&component, support::plugin_bytes("bring-ftp")).expect("write");
     let operator = Portitor::token("acme", &["platform-operator"]);
-    let cli = |args: &[&str]| {
-        let output = Command::new(binary())
-            .arg("plugin")
-            .args(["--url", &server.url, "--token", &operator])
-            .args(args)
-            .output()
-            .expect("portitor plugin");
-        assert!(output.status.success(), "portitor plugin {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-        serde_json::from_slice::<Value>(&output.stdout).unwrap_or(Value::Null)
-    };
+    // And from flags here.
+    let cli = |args: &[&str]| plugin_cli(&[&["--url", &server.url, "--token", &operator], args].concat(), &[]);
     let uploaded = cli(&[
         "upload",
         "bring-ftp",

@@ -54,15 +54,7 @@ async fn orders_go_through_validation_mapping_and_dispatch_and_failures_have_a_w
         assert_eq!(body["orderLines"][0]["articleNumber"], "NV-HAT-MER-GRY");
         assert_eq!(body["consignee"]["postCode"], "41301");
     }
-    let resolved: Value = Portitor::client()
-        .get(format!("{}/refs/{reference}", server.url))
-        .bearer_auth(&tenant.admin)
-        .send()
-        .await
-        .expect("refs")
-        .json()
-        .await
-        .expect("json");
+    let resolved: Value = tenant.get(&format!("/refs/{reference}")).await;
     assert_eq!(resolved["orderId"], id.as_str());
     assert_eq!(resolved["company"], "acme");
     let other = Portitor::token("globex", &["tenant-admin"]);
@@ -94,15 +86,7 @@ async fn orders_go_through_validation_mapping_and_dispatch_and_failures_have_a_w
         .find(|f| f["field"] == "currency")
         .expect("currency finding");
     assert_eq!((currency["value"].as_str(), currency["severity"].as_str()), (Some("SKR"), Some("error")));
-    let queue: Value = Portitor::client()
-        .get(format!("{}/acme/orders?state=failed", server.url))
-        .bearer_auth(&tenant.admin)
-        .send()
-        .await
-        .expect("queue")
-        .json()
-        .await
-        .expect("json");
+    let queue: Value = tenant.get("/acme/orders?state=failed").await;
     assert_eq!(queue["total"], 1);
     assert_eq!(queue["orders"][0]["id"], failed_id.as_str());
     assert!(!queue["orders"][0]["findings"].as_array().expect("findings").is_empty());
@@ -170,15 +154,7 @@ async fn orders_go_through_validation_mapping_and_dispatch_and_failures_have_a_w
     assert_eq!(body["referenceNumber"], "NV-10044");
 
     // The unhandled list: orders at the warehouse, waiting.
-    let unhandled: Value = Portitor::client()
-        .get(format!("{}/acme/orders?state=unhandled", server.url))
-        .bearer_auth(&tenant.admin)
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
+    let unhandled: Value = tenant.get("/acme/orders?state=unhandled").await;
     assert_eq!(unhandled["total"], 4);
 }
 

@@ -17,15 +17,7 @@ use support::warehouse;
 const ORDERS: usize = 1_000;
 
 async fn page(tenant: &Tenant<'_>, state: &str, offset: usize) -> Value {
-    Portitor::client()
-        .get(format!("{}/acme/orders?state={state}&offset={offset}&limit=500", tenant.server.url))
-        .bearer_auth(&tenant.admin)
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json")
+    tenant.get(&format!("/acme/orders?state={state}&offset={offset}&limit=500")).await
 }
 
 /// Every list, whole.

@@ -117,15 +117,7 @@ async fn bring_ftp_pulls_on_its_schedule_and_its_cursor_survives_a_restart() {
     ftp.put("in/ORD_3.csv", &orders_file("NO", 5, 2), t0 + 30);
     wait_for("the new file", Duration::from_secs(20), || stored_orders(data.path()) == expected_ids("NO", 7)).await;
 
-    let runs: Value = Portitor::client()
-        .get(format!("{}/acme/plugins/bring-ftp/runs", server.url))
-        .bearer_auth(&tenant.admin)
-        .send()
-        .await
-        .expect("runs")
-        .json()
-        .await
-        .expect("json");
+    let runs: Value = tenant.get("/acme/plugins/bring-ftp/runs").await;
     let runs = runs["runs"].as_array().expect("runs");
     assert!(runs.iter().any(|r| r["trigger"] == "schedule" && r["created"].as_u64().unwrap_or(0) > 0), "{runs:?}");
     assert!(runs.iter().all(|r| r["fuel"].as_u64().unwrap_or(0) > 0), "fuel is recorded");

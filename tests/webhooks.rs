@@ -75,15 +75,7 @@ async fn shopify_webhooks_are_verified_deduplicated_and_stored() {
     let body: Value = response.json().await.expect("json");
     let id = body["events"][0]["id"].as_str().expect("order id").to_string();
     assert_eq!(id, portitor::orders::order_id("acme", "shopify-orders", "5813370225002").to_string());
-    let view: Value = Portitor::client()
-        .get(format!("{}/acme/order/{id}?payload=true", server.url))
-        .bearer_auth(&tenant.admin)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let view: Value = tenant.get(&format!("/acme/order/{id}?payload=true")).await;
     assert_eq!(view["source"], "shopify-orders");
     assert_eq!(view["order"]["orderNumber"], "1042");
     assert_eq!(view["events"][0]["actor"]["kind"], "plugin");
@@ -92,15 +84,7 @@ async fn shopify_webhooks_are_verified_deduplicated_and_stored() {
     // warehouse, so it ends failed to dispatch), nothing more is written...
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
-        let view: Value = Portitor::client()
-            .get(format!("{}/acme/order/{id}", server.url))
-            .bearer_auth(&tenant.admin)
-            .send()
-            .await
-            .expect("get")
-            .json()
-            .await
-            .expect("json");
+        let view: Value = tenant.get(&format!("/acme/order/{id}")).await;
         if view["state"] == "dispatch-failed" {
             break;
         }

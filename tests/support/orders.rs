@@ -38,15 +38,7 @@ pub async fn post_order(server: &Portitor, envelope: Value) -> String {
 }
 
 pub async fn order(tenant: &Tenant<'_>, id: &str) -> Value {
-    Portitor::client()
-        .get(format!("{}/{}/order/{id}", tenant.server.url, tenant.company))
-        .bearer_auth(&tenant.admin)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json")
+    tenant.get(&format!("/{}/order/{id}", tenant.company)).await
 }
 
 pub async fn wait_for_state(tenant: &Tenant<'_>, id: &str, state: &str) -> Value {

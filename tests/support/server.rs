@@ -125,6 +125,19 @@ pub fn token_with_env(company: &str, roles: &[&str], env: &[(&str, &str)]) -> St
     String::from_utf8(output.stdout).expect("utf-8").trim().to_string()
 }
 
+/// Runs `portitor plugin` with `args` and extra environment; asserts it
+/// succeeded and returns its JSON output (`null` when it printed none).
+pub fn plugin_cli(args: &[&str], env: &[(&str, &str)]) -> serde_json::Value {
+    let mut command = Command::new(binary());
+    command.arg("plugin").args(args);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().expect("portitor plugin runs");
+    assert!(output.status.success(), "portitor plugin {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null)
+}
+
 impl Drop for Portitor {
     fn drop(&mut self) {
         let _ = self.child.kill();

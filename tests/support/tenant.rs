@@ -17,6 +17,20 @@ impl<'a> Tenant<'a> {
         Self { server, company: company.to_string(), admin: Portitor::token(company, &["tenant-admin"]) }
     }
 
+    /// GETs `path` (from the server's root, e.g. `/acme/orders`) with the
+    /// admin token; the JSON body.
+    pub async fn get(&self, path: &str) -> Value {
+        Portitor::client()
+            .get(format!("{}{path}", self.server.url))
+            .bearer_auth(&self.admin)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: not JSON: {e}"))
+    }
+
     pub async fn secret(&self, name: &str, value: &str) {
         let response = Portitor::client()
             .put(format!("{}/{}/secrets/{name}", self.server.url, self.company))
