@@ -25,7 +25,8 @@ use crate::secrets::SecretVault;
 use crate::store::{CasOutcome, ObjectStore, StoreError};
 
 /// Path prefixes that belong to the API, not to push plugins.
-const RESERVED: &[&str] = &["order", "orders", "plugins", "secrets", "dashboard", "audit", "deadletters", "events"];
+const RESERVED: &[&str] =
+    &["order", "orders", "plugins", "secrets", "dashboard", "audit", "deadletters", "events", "stats", "config"];
 
 /// A tenant's plugin, as the registry keys it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

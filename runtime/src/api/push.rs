@@ -183,6 +183,28 @@ fn status_of(error: &InvokeError) -> StatusCode {
     }
 }
 
+const REDACTED: &str = "[redacted]";
+
+/// Whether a header or query parameter name carries a credential, which a
+/// dead letter must not keep (operators read dead letters).
+fn is_credential(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    matches!(name.as_str(), "authorization" | "proxy-authorization" | "cookie")
+        || ["token", "secret", "key", "password", "auth"].iter().any(|word| name.contains(word))
+}
+
+/// `a=1&api_key=s3cr3t` → `a=1&api_key=[redacted]`.
+fn redact_query(query: &str) -> String {
+    query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if is_credential(name) => format!("{name}={REDACTED}"),
+            _ => pair.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 /// Keeps the raw request in the dead-letter prefix and answers for the plugin.
 async fn failed(
     state: &AppState,
@@ -197,10 +219,9 @@ async fn failed(
     let headers: Vec<(String, String)> = request
         .headers
         .iter()
-        .map(|(n, v)| {
-            (n.clone(), if n.eq_ignore_ascii_case("authorization") { "[redacted]".into() } else { v.clone() })
-        })
+        .map(|(n, v)| (n.clone(), if is_credential(n) { REDACTED.into() } else { v.clone() }))
         .collect();
+    let query = request.query.as_deref().map(redact_query);
     let letter = json!({
         "id": id,
         "requestId": request_id.0,
@@ -209,7 +230,7 @@ async fn failed(
         "version": plugin.version,
         "method": request.method,
         "path": request.path,
-        "query": request.query,
+        "query": query,
         "headers": headers,
         "bodyBase64": base64::engine::general_purpose::STANDARD.encode(&request.body),
         "error": error,
@@ -228,5 +249,21 @@ async fn failed(
         StatusCode::BAD_REQUEST => ApiError::BadRequest(format!("{message}: {error}")),
         StatusCode::UNAUTHORIZED => ApiError::Unauthorized(message),
         status => ApiError::PluginFailed(status, message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dead_letters_keep_no_credentials() {
+        for name in ["Authorization", "cookie", "X-Api-Key", "x-auth-token", "X-Webhook-Secret"] {
+            assert!(is_credential(name), "{name}");
+        }
+        for name in ["content-type", "x-shopify-topic", "x-request-id"] {
+            assert!(!is_credential(name), "{name}");
+        }
+        assert_eq!(redact_query("page=2&apikey=s3cr3t&token=t"), "page=2&apikey=[redacted]&token=[redacted]");
     }
 }
