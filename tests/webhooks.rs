@@ -9,6 +9,7 @@ use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
 use serde_json::Value;
 use sha2::Sha256;
+use support::orders::wait_for_state;
 use support::server::{Portitor, files_under};
 use support::tenant::Tenant;
 
@@ -82,15 +83,7 @@ async fn shopify_webhooks_are_verified_deduplicated_and_stored() {
     assert_eq!(view["events"][0]["actor"]["pluginVersion"], installed["version"]);
     // Once the pipeline is done with the order (this tenant has no
     // warehouse, so it ends failed to dispatch), nothing more is written...
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let view: Value = tenant.get(&format!("/acme/order/{id}")).await;
-        if view["state"] == "dispatch-failed" {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "the order did not settle: {view}");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    wait_for_state(&tenant, &id, "dispatch-failed").await;
     let stored = events(data.path());
     assert_eq!(stored.iter().filter(|key| key.ends_with("/OrderReceived")).count(), 1);
 

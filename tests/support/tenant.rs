@@ -25,6 +25,7 @@ impl<'a> Tenant<'a> {
             .bearer_auth(&self.admin)
             .send()
             .await
+            .and_then(reqwest::Response::error_for_status)
             .unwrap_or_else(|e| panic!("GET {path}: {e}"))
             .json()
             .await
