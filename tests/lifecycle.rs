@@ -347,6 +347,40 @@ async fn refused_uploads_say_why_and_change_nothing() {
     }
     let versions = files_under(&data.path().join("acme/plugins/counter/versions"));
     assert_eq!(versions.len(), 2, "only the good version is stored: {versions:?}");
+
+    // Versions of two kinds stored without activating: once one is active,
+    // activating the other is refused — a plugin id keeps its kind.
+    let stored = |plugin: &'static str, manifest: &'static str| {
+        let url = format!("{}/acme/plugins/shifty?activate=false", server.url);
+        let token = tenant.admin.clone();
+        async move {
+            let form = reqwest::multipart::Form::new()
+                .text("manifest", manifest)
+                .part("component", reqwest::multipart::Part::bytes(support::plugin_bytes(plugin)).file_name("c.wasm"));
+            let response = Portitor::client().put(url).bearer_auth(token).multipart(form).send().await.expect("upload");
+            let status = response.status();
+            let body = response.json::<Value>().await.expect("json");
+            assert_eq!(status, StatusCode::CREATED, "{plugin}: {body}");
+            body["version"].as_str().expect("version").to_string()
+        }
+    };
+    let push = stored("shopify-orders", good).await;
+    let pull = stored("bring-ftp", "kind = \"pull-source\"\nschedule = \"0 0 1 1 *\"\n").await;
+    let activate = |version: String| {
+        let url = format!("{}/acme/plugins/shifty/activate", server.url);
+        let token = tenant.admin.clone();
+        async move {
+            let response =
+                Portitor::client().post(url).bearer_auth(token).json(&json!({ "version": version })).send().await;
+            let response = response.expect("activate");
+            (response.status(), response.text().await.unwrap_or_default())
+        }
+    };
+    assert_eq!(activate(push).await.0, StatusCode::OK);
+    let (status, text) = activate(pull).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+    assert!(text.contains("another kind"), "{text}");
+    assert_eq!(tenant.get("/acme/plugins/shifty").await["kind"], "push-source");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

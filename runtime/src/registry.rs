@@ -138,15 +138,7 @@ impl Registry {
         let manifest = Manifest::parse(manifest_text).map_err(|e| InstallError::Invalid(e.to_string()))?;
         let version = hex::encode(Sha256::digest(component));
         let _one_at_a_time = self.install_lock.lock().await;
-        if let Some(current) = self.get(company, plugin)
-            && current.plugin.kind() != manifest.kind
-        {
-            return Err(InstallError::Invalid(format!(
-                "plugin `{plugin}` is a {} plugin; a version of another kind ({}) needs another plugin id",
-                current.plugin.kind(),
-                manifest.kind
-            )));
-        }
+        self.check_kind(company, plugin, manifest.kind)?;
         let prepared = self.prepare(company, plugin, component, manifest.clone(), true).await?;
 
         self.store
@@ -160,6 +152,17 @@ impl Registry {
         }
         let active = self.make_active(prepared, actor).await?;
         Ok((version, Some(active)))
+    }
+
+    /// A plugin id keeps its kind: a version of another kind is refused.
+    fn check_kind(&self, company: &str, plugin: &str, kind: PluginKind) -> Result<(), InstallError> {
+        match self.get(company, plugin) {
+            Some(current) if current.plugin.kind() != kind => Err(InstallError::Invalid(format!(
+                "plugin `{plugin}` is a {} plugin; a version of another kind ({kind}) needs another plugin id",
+                current.plugin.kind(),
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// Records `prepared` as the active version and swaps it in: calls in
@@ -189,6 +192,7 @@ impl Registry {
         version: &str,
         actor: &str,
     ) -> Result<Arc<ActivePlugin>, InstallError> {
+        keys::check_segment("plugin id", plugin).map_err(|e| InstallError::Invalid(e.to_string()))?;
         let _one_at_a_time = self.install_lock.lock().await;
         if !version.bytes().all(|b| b.is_ascii_hexdigit()) || version.len() != 64 {
             return Err(InstallError::Invalid(format!("`{version}` is not a version (a SHA-256 in hex)")));
@@ -205,6 +209,7 @@ impl Registry {
             .ok_or_else(|| InstallError::NotFound(format!("version `{version}` has no manifest")))?;
         let manifest = Manifest::parse(&String::from_utf8_lossy(&manifest.body))
             .map_err(|e| InstallError::Invalid(e.to_string()))?;
+        self.check_kind(company, plugin, manifest.kind)?;
         let enabled = self.get(company, plugin).is_none_or(|current| current.enabled);
         let prepared = self.prepare(company, plugin, &component.body, manifest, enabled).await?;
         self.make_active(prepared, actor).await

@@ -92,13 +92,16 @@ pub(super) async fn install(
     let component = component.ok_or_else(|| ApiError::BadRequest("missing form field `component`".into()))?;
     let (version, active) =
         state.registry.upload(&company, &plugin, &component, &manifest, &principal.subject, options.activate).await?;
+    if active.is_some() {
+        // Scheduled before anything else can fail: the version is active.
+        state.scheduler.sync();
+    }
     state
         .audit
         .record(&company, &principal.subject, "PluginUploaded", json!({"plugin": plugin, "version": version}))
         .await?;
     let body = match active {
         Some(active) => {
-            state.scheduler.sync();
             state
                 .audit
                 .record(&company, &principal.subject, "PluginActivated", json!({"plugin": plugin, "version": version}))
