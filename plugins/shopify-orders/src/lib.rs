@@ -12,8 +12,8 @@ use portitor_guest::{
     Event, HttpRequest, Identity, OrderStatus, PluginError, PushOutcome, PushSource, Severity, StatusUpdate, config,
     http,
 };
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 struct ShopifyOrders;
 
@@ -23,12 +23,12 @@ impl PushSource for ShopifyOrders {
     }
 
     fn handle(request: HttpRequest, _identity: Identity) -> Result<PushOutcome, PluginError> {
-        if let Some(topic) = request.header("x-shopify-topic") {
-            if topic != "orders/create" {
-                return Err(PluginError::InvalidInput(format!(
-                    "topic `{topic}` is not handled; subscribe this endpoint to orders/create only"
-                )));
-            }
+        if let Some(topic) = request.header("x-shopify-topic")
+            && topic != "orders/create"
+        {
+            return Err(PluginError::InvalidInput(format!(
+                "topic `{topic}` is not handled; subscribe this endpoint to orders/create only"
+            )));
         }
         let order: ShopifyOrder = request.json()?;
         let external_id = order.id.to_string();
@@ -149,93 +149,158 @@ struct Customer {
     phone: Option<String>,
 }
 
-fn to_order_model(order: &ShopifyOrder) -> Value {
-    let customer_name = order
-        .customer
-        .as_ref()
-        .map(|c| [c.first_name.as_deref(), c.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" "));
-    let mut customer = Map::new();
-    insert_opt(&mut customer, "name", customer_name.filter(|n| !n.is_empty()));
-    insert_opt(
-        &mut customer,
-        "email",
-        order.customer.as_ref().and_then(|c| c.email.clone()).or_else(|| order.email.clone()),
-    );
-    insert_opt(
-        &mut customer,
-        "phone",
-        order.customer.as_ref().and_then(|c| c.phone.clone()).or_else(|| order.phone.clone()),
-    );
-
-    let line_items: Vec<Value> = order
-        .line_items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| {
-            let mut line = Map::new();
-            line.insert("lineNumber".into(), json!(i + 1));
-            line.insert("sku".into(), json!(item.sku.clone().unwrap_or_default()));
-            insert_opt(&mut line, "name", item.name.clone().or_else(|| item.title.clone()));
-            line.insert("quantity".into(), json!(item.quantity));
-            line.insert("unitPrice".into(), json!(item.price));
-            if let Some(tax) = item.tax_lines.first() {
-                line.insert("vatRate".into(), json!(tax.rate));
-            }
-            line.insert("weightGrams".into(), json!(item.grams));
-            Value::Object(line)
-        })
-        .collect();
-
-    let shipping_total = order.shipping_lines.iter().filter_map(|l| l.price.as_deref()).next();
-    let mut totals = Map::new();
-    insert_opt(&mut totals, "subtotal", order.subtotal_price.clone());
-    insert_opt(&mut totals, "shipping", shipping_total.map(str::to_string));
-    insert_opt(&mut totals, "tax", order.total_tax.clone());
-    insert_opt(&mut totals, "discount", order.total_discounts.clone());
-    insert_opt(&mut totals, "total", order.total_price.clone());
-
-    let mut model = Map::new();
-    model.insert("orderNumber".into(), json!(order.order_number.to_string()));
-    model.insert("displayName".into(), json!(order.name));
-    insert_opt(&mut model, "orderDate", order.created_at.clone());
-    model.insert("currency".into(), json!(order.currency));
-    model.insert("taxesIncluded".into(), json!(order.taxes_included));
-    model.insert("customer".into(), Value::Object(customer));
-    if let Some(address) = &order.billing_address {
-        model.insert("billingAddress".into(), address_model(address));
-    }
-    if let Some(address) = &order.shipping_address {
-        model.insert("shippingAddress".into(), address_model(address));
-    }
-    model.insert("lineItems".into(), Value::Array(line_items));
-    model.insert("totals".into(), Value::Object(totals));
-    if let Some(line) = order.shipping_lines.first() {
-        let mut method = Map::new();
-        insert_opt(&mut method, "name", line.title.clone());
-        insert_opt(&mut method, "code", line.code.clone());
-        insert_opt(&mut method, "carrier", line.carrier_identifier.clone());
-        model.insert("shippingMethod".into(), Value::Object(method));
-    }
-    Value::Object(model)
+/// Portitor's order model, borrowed from the Shopify order: serialized
+/// straight from these structs, with no JSON tree in between (this runs on
+/// every webhook).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OrderModel<'a> {
+    order_number: String,
+    display_name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    order_date: Option<&'a str>,
+    currency: &'a str,
+    taxes_included: bool,
+    customer: CustomerModel<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    billing_address: Option<AddressModel<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shipping_address: Option<AddressModel<'a>>,
+    line_items: Vec<LineModel<'a>>,
+    totals: TotalsModel<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shipping_method: Option<ShippingMethodModel<'a>>,
 }
 
-fn address_model(address: &Address) -> Value {
-    let mut out = Map::new();
-    insert_opt(&mut out, "name", address.name.clone());
-    insert_opt(&mut out, "company", address.company.clone());
-    insert_opt(&mut out, "address1", address.address1.clone());
-    insert_opt(&mut out, "address2", address.address2.clone());
-    // Shopify formats Swedish postcodes as "413 01"; warehouses want digits.
-    insert_opt(&mut out, "postalCode", address.zip.as_ref().map(|z| z.replace(' ', "")));
-    insert_opt(&mut out, "city", address.city.clone());
-    insert_opt(&mut out, "region", address.province_code.clone());
-    insert_opt(&mut out, "countryCode", address.country_code.clone());
-    insert_opt(&mut out, "phone", address.phone.clone());
-    Value::Object(out)
+#[derive(Serialize)]
+struct CustomerModel<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phone: Option<&'a str>,
 }
 
-fn insert_opt(map: &mut Map<String, Value>, key: &str, value: Option<String>) {
-    if let Some(value) = value {
-        map.insert(key.into(), Value::String(value));
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LineModel<'a> {
+    line_number: usize,
+    sku: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    quantity: u64,
+    unit_price: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vat_rate: Option<f64>,
+    weight_grams: u64,
+}
+
+#[derive(Serialize)]
+struct TotalsModel<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subtotal: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shipping: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tax: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    discount: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    total: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AddressModel<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    company: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    address1: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    address2: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    postal_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    city: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    region: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    country_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phone: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct ShippingMethodModel<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    carrier: Option<&'a str>,
+}
+
+fn to_order_model(order: &ShopifyOrder) -> OrderModel<'_> {
+    let customer = order.customer.as_ref();
+    let customer_name = customer
+        .map(|c| [c.first_name.as_deref(), c.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" "))
+        .filter(|name| !name.is_empty());
+    OrderModel {
+        order_number: order.order_number.to_string(),
+        display_name: &order.name,
+        order_date: order.created_at.as_deref(),
+        currency: &order.currency,
+        taxes_included: order.taxes_included,
+        customer: CustomerModel {
+            name: customer_name,
+            email: customer.and_then(|c| c.email.as_deref()).or(order.email.as_deref()),
+            phone: customer.and_then(|c| c.phone.as_deref()).or(order.phone.as_deref()),
+        },
+        billing_address: order.billing_address.as_ref().map(address_model),
+        shipping_address: order.shipping_address.as_ref().map(address_model),
+        line_items: order
+            .line_items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| LineModel {
+                line_number: i + 1,
+                sku: item.sku.as_deref().unwrap_or_default(),
+                name: item.name.as_deref().or(item.title.as_deref()),
+                quantity: item.quantity,
+                unit_price: &item.price,
+                vat_rate: item.tax_lines.first().map(|tax| tax.rate),
+                weight_grams: item.grams,
+            })
+            .collect(),
+        totals: TotalsModel {
+            subtotal: order.subtotal_price.as_deref(),
+            shipping: order.shipping_lines.iter().find_map(|line| line.price.as_deref()),
+            tax: order.total_tax.as_deref(),
+            discount: order.total_discounts.as_deref(),
+            total: order.total_price.as_deref(),
+        },
+        shipping_method: order.shipping_lines.first().map(|line| ShippingMethodModel {
+            name: line.title.as_deref(),
+            code: line.code.as_deref(),
+            carrier: line.carrier_identifier.as_deref(),
+        }),
+    }
+}
+
+fn address_model(address: &Address) -> AddressModel<'_> {
+    AddressModel {
+        name: address.name.as_deref(),
+        company: address.company.as_deref(),
+        address1: address.address1.as_deref(),
+        address2: address.address2.as_deref(),
+        // Shopify formats Swedish postcodes as "413 01"; warehouses want digits.
+        postal_code: address.zip.as_ref().map(|zip| zip.replace(' ', "")),
+        city: address.city.as_deref(),
+        region: address.province_code.as_deref(),
+        country_code: address.country_code.as_deref(),
+        phone: address.phone.as_deref(),
     }
 }
