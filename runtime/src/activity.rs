@@ -18,16 +18,25 @@ pub struct Activity {
     pub last_error: Option<String>,
 }
 
+/// Per tenant, per plugin id: looked up by `&str`, so counting a call
+/// allocates nothing once the plugin has been seen.
 #[derive(Debug, Default)]
 pub struct PluginActivity {
-    plugins: Mutex<HashMap<(String, String), Activity>>,
+    tenants: Mutex<HashMap<String, HashMap<String, Activity>>>,
 }
 
 impl PluginActivity {
     /// Counts a call of `company`'s `plugin` (a webhook handled, a run done).
     pub fn record(&self, company: &str, plugin: &str, error: Option<&str>) {
-        let mut plugins = self.plugins.lock().unwrap_or_else(|p| p.into_inner());
-        let activity = plugins.entry((company.to_string(), plugin.to_string())).or_default();
+        let mut tenants = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
+        let plugins = match tenants.get_mut(company) {
+            Some(plugins) => plugins,
+            None => tenants.entry(company.to_string()).or_default(),
+        };
+        let activity = match plugins.get_mut(plugin) {
+            Some(activity) => activity,
+            None => plugins.entry(plugin.to_string()).or_default(),
+        };
         activity.calls += 1;
         activity.last_at = Some(Utc::now());
         if let Some(error) = error {
@@ -37,7 +46,37 @@ impl PluginActivity {
     }
 
     pub fn get(&self, company: &str, plugin: &str) -> Activity {
-        let plugins = self.plugins.lock().unwrap_or_else(|p| p.into_inner());
-        plugins.get(&(company.to_string(), plugin.to_string())).cloned().unwrap_or_default()
+        let tenants = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
+        tenants.get(company).and_then(|plugins| plugins.get(plugin)).cloned().unwrap_or_default()
+    }
+
+    /// Forgets a deleted plugin: a new plugin with the same id starts afresh.
+    pub fn forget(&self, company: &str, plugin: &str) {
+        let mut tenants = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(plugins) = tenants.get_mut(company) {
+            plugins.remove(plugin);
+            if plugins.is_empty() {
+                tenants.remove(company);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calls_and_failures_are_counted_per_tenant_and_forgotten_on_delete() {
+        let activity = PluginActivity::default();
+        activity.record("acme", "shop", None);
+        activity.record("acme", "shop", Some("boom"));
+        activity.record("globex", "shop", None);
+        let acme = activity.get("acme", "shop");
+        assert_eq!((acme.calls, acme.failures, acme.last_error.as_deref()), (2, 1, Some("boom")));
+        assert_eq!(activity.get("globex", "shop").calls, 1);
+        activity.forget("acme", "shop");
+        assert_eq!(activity.get("acme", "shop").calls, 0);
+        assert_eq!(activity.get("globex", "shop").calls, 1, "another tenant's plugin of the same id is kept");
     }
 }

@@ -176,6 +176,8 @@ pub(super) async fn delete(
 ) -> Result<impl IntoResponse, ApiError> {
     let principal = authorize(&state, &headers, &company, ADMIN)?;
     state.registry.delete(&company, &plugin).await?;
+    state.activity.forget(&company, &plugin);
+    state.plugin_logs.forget(&company, &plugin);
     state.audit.record(&company, &principal.subject, "PluginDeleted", json!({"plugin": plugin})).await?;
     Ok(StatusCode::NO_CONTENT)
 }
