@@ -126,14 +126,19 @@ async fn demo_shows_every_flow_with_curl_alone() {
         args: vec!["--demo".into()],
         ..Options::default()
     });
+    // The demo's instructions end with the line about unhandled orders;
+    // reading stops there, and a silence of 5 s before it is a failure.
     let mut printed = String::new();
+    let mut complete = false;
     while let Ok(line) = server.stdout.recv_timeout(std::time::Duration::from_secs(5)) {
         printed.push_str(&line);
         printed.push('\n');
         if line.contains("state=unhandled") {
+            complete = true;
             break;
         }
     }
+    assert!(complete, "the demo's instructions stopped before their last line:\n{printed}");
     let after = |prefix: &str| -> String {
         printed
             .lines()

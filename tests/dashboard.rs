@@ -220,7 +220,11 @@ async fn an_operator_forces_a_failed_order_and_sees_it_sent() {
     assert!(panics.contains("100 % of 1"), "the failed webhook counts as an error: {panics}");
     let wms = browser.client.find(Locator::XPath(&row("ongoing-wms"))).await.expect("row").text().await.expect("text");
     assert!(wms.contains("0 % of 2"), "both dispatches count, neither failed: {wms}");
-    // A pull plugin runs from the page, and its run shows with its details.
+    // A pull plugin runs from the page, and its run shows with its details;
+    // the table is redrawn with the run counted.
+    let calls = |row: &str| row.split("% of ").nth(1).and_then(|n| n.split_whitespace().next()?.parse::<u64>().ok());
+    let bring = browser.client.find(Locator::XPath(&row("bring-ftp"))).await.expect("row").text().await.expect("text");
+    let calls_before = calls(&bring).unwrap_or(0);
     browser
         .client
         .find(Locator::XPath("//tr[@data-plugin='bring-ftp']//button[.='Run now']"))
@@ -236,6 +240,8 @@ async fn an_operator_forces_a_failed_order_and_sees_it_sent() {
         runs.contains("manual") && runs.contains("0 (0)") && !runs.contains("refused"),
         "a clean empty run: {runs}"
     );
+    let bring = browser.client.find(Locator::XPath(&row("bring-ftp"))).await.expect("row").text().await.expect("text");
+    assert_eq!(calls(&bring), Some(calls_before + 1), "the table shows the run: {bring}");
     browser.screenshot("plugin-runs").await;
     browser.screenshot("plugins").await;
     browser.client.goto(&format!("{}/acme/dashboard#deadletters", server.url)).await.expect("goto");
@@ -317,6 +323,18 @@ async fn a_tenant_admin_sees_no_force_button_and_other_tenants_see_nothing() {
         .expect("fetch");
     assert_eq!(status, json!(403));
     browser.screenshot("other-tenant").await;
+
+    // A token the server refuses: back to the sign-in form, which says why.
+    browser.client.find(Locator::Css("#sign-out")).await.expect("sign out").click().await.expect("click");
+    browser.sign_in(&server.url, "acme", "not-a-token").await;
+    browser
+        .until(
+            "the sign-in form again",
+            "!document.querySelector('#login').hidden && document.querySelector('#status').textContent.length > 0",
+        )
+        .await;
+    let said = browser.client.find(Locator::Css("#status")).await.expect("status").text().await.expect("text");
+    assert!(said.contains("token was refused") && !said.contains("Could not load"), "{said}");
 }
 
 /// 10,000 failed orders, written into the store's layout before the server

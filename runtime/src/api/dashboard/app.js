@@ -44,6 +44,11 @@
   class ApiError extends Error {
     constructor(status, message) { super(message); this.status = status; }
   }
+  // Says what failed, unless the token was refused: then the sign-in page
+  // and its message are showing, and stay.
+  function failed(prefix, e) {
+    if (e.status !== 401) status(`${prefix}${e.message}`, true);
+  }
   async function api(path, options = {}) {
     const response = await fetch(`/${company}${path}`, {
       ...options,
@@ -194,7 +199,7 @@
         status(`Order ${order.externalId} forced; it goes on to mapping and dispatch.`);
         await failedView(offset);
       } catch (e) {
-        status(`Could not force the order: ${e.message}`, true);
+        failed("Could not force the order: ", e);
       }
     });
     const cell = h("td", { colspan: "6" }, form);
@@ -249,7 +254,8 @@
   }
 
   // ---- plugins -------------------------------------------------------------
-  async function pluginsView() {
+  // `open`: the id of a plugin whose runs and logs to show below the table.
+  async function pluginsView(open) {
     status("Loading plugins…");
     const { plugins } = await api("/plugins");
     const detail = h("div", { id: "plugin-detail" });
@@ -266,7 +272,7 @@
         h("td", { text: rate }),
         h("td", {},
           h("button", { type: "button", onclick: () => toggle(p) }, p.enabled ? "Disable" : "Enable"), " ",
-          isPull ? h("button", { type: "button", onclick: () => runNow(p, detail) }, "Run now") : null, " ",
+          isPull ? h("button", { type: "button", onclick: () => runNow(p) }, "Run now") : null, " ",
           h("button", { type: "button", onclick: () => pluginDetail(p, detail) }, isPull ? "Runs & logs" : "Logs")));
     });
     show("Plugins",
@@ -275,21 +281,24 @@
         h("tbody", {}, rows)),
       detail);
     status(`${plugins.length} plugin(s).`);
+    const opened = plugins.find((p) => p.id === open);
+    if (opened) await pluginDetail(opened, detail);
   }
   async function toggle(p) {
     try {
       await api(`/plugins/${p.id}/${p.enabled ? "disable" : "enable"}`, { method: "POST" });
       await pluginsView();
       status(`${p.id} ${p.enabled ? "disabled" : "enabled"}.`);
-    } catch (e) { status(e.message, true); }
+    } catch (e) { failed("", e); }
   }
-  async function runNow(p, detail) {
+  async function runNow(p) {
     status(`Running ${p.id}…`);
     try {
       const run = await api(`/plugins/${p.id}/run`, { method: "POST" });
+      // The table's last call and error rate changed with the run: redraw it.
+      await pluginsView(p.id);
       status(run.error ? `The run failed: ${run.error}` : `${p.id}: ${run.events} event(s), ${run.created} new.`, !!run.error);
-      await pluginDetail(p, detail);
-    } catch (e) { status(e.message, true); }
+    } catch (e) { failed("", e); }
   }
   async function pluginDetail(p, detail) {
     const [logs, runs] = await Promise.all([
@@ -365,6 +374,7 @@
       else if (route === "deadletters") await deadLettersView();
       else await failedView();
     } catch (e) {
+      if (e.status === 401) return;
       view.replaceChildren();
       status(e.status === 403 ? `Not allowed: ${e.message}` : `Could not load: ${e.message}`, true);
     }
