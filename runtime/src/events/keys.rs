@@ -45,9 +45,15 @@ pub fn aggregate_type_prefix(company: &str, aggregate_type: &str) -> String {
     format!("{company}/events/{aggregate_type}/")
 }
 
+/// `{company}/events/{aggregate-type}/{aggregate-id}/{version}/`: every
+/// event stored at one version (more than one is a conflict).
+pub fn version_prefix(company: &str, aggregate_type: &str, aggregate_id: &str, version: u64) -> String {
+    format!("{}{}/", aggregate_prefix(company, aggregate_type, aggregate_id), version_segment(version))
+}
+
 /// `{company}/events/{aggregate-type}/{aggregate-id}/{version}/{EventType}`
 pub fn event_key(company: &str, aggregate_type: &str, aggregate_id: &str, version: u64, event_type: &str) -> String {
-    format!("{}{}/{event_type}", aggregate_prefix(company, aggregate_type, aggregate_id), version_segment(version))
+    format!("{}{event_type}", version_prefix(company, aggregate_type, aggregate_id, version))
 }
 
 /// The (version, event type) of an event key below `prefix`.
