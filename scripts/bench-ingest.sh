@@ -13,8 +13,11 @@
 # fresh data directory (a directory that already holds thousands of orders
 # is slower to write into, which would favour whichever path runs first),
 # the pipeline is off (PORTITOR_PIPELINE__WORKERS=0: this measures ingest),
-# and each is repeated ROUNDS times, interleaved; the table gives the median.
-# Prints a markdown table for BENCHMARKS.md.
+# and each is repeated ROUNDS times, interleaved; the first table gives the
+# median of each. The disk's speed drifts from minute to minute, so the
+# second table pairs the measurements of one round (taken within a minute of
+# each other) and gives the median of those per-round ratios.
+# Prints markdown tables for BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${DURATION:-10s}"
@@ -57,7 +60,7 @@ webhook = { scheme = "jwt" }' -F "component=@$plugin" > /dev/null
   echo http://127.0.0.1:18090
 }
 
-measure() { # path connections
+measure() { # path connections round
   local url mode=order threads=2
   url=$(start_server "$1")
   case "$1" in
@@ -67,7 +70,7 @@ measure() { # path connections
   [ "$2" -lt 2 ] && threads=1
   local line
   line=$(wrk -t"$threads" -c"$2" -d"$DURATION" --latency -s scripts/wrk-ingest.lua "$url" -- "$source_token" "$mode" "$fixture" | grep RESULT)
-  echo "$1 $2 $line" >> "$results"
+  echo "$1 $2 $line round=$3" >> "$results"
   local pid
   pid=$(cat "$work/pid")
   kill "$pid" 2>/dev/null || true
@@ -78,7 +81,7 @@ measure() { # path connections
 for round in $(seq "$ROUNDS"); do
   for c in 1 16 64; do
     for path in $PATHS; do
-      measure "$path" "$c"
+      measure "$path" "$c" "$round"
     done
   done
 done
@@ -106,3 +109,29 @@ sort -k1,1 -k2,2n -t' ' "$results" | awk '
       printf "| %s | %s | %.0f | %s | %s | %.2f× | %.2f× | %s |\n", name, c, rps[name,c], p50[name,c], p99[name,c],
         rps[name,c]/rps["baseline",c], rps[name,c]/rps[api,c], err[name,c] }
   }'
+
+echo
+echo "Per-round ratios (each round's measurements side by side; median over $ROUNDS rounds, then each round's):"
+echo
+echo "| path | connections | vs baseline | vs order API (same sync) |"
+echo "|---|---:|---|---|"
+awk -v paths="$PATHS" -v rounds="$ROUNDS" '
+  function median(list,   v, m, i, j, t) {
+    m = split(list, v, " ")
+    for (i=1;i<=m;i++) for (j=i+1;j<=m;j++) if (v[j]+0 < v[i]+0) { t=v[i]; v[i]=v[j]; v[j]=t }
+    return v[int((m+1)/2)]
+  }
+  { split($4,a,"="); split($9,r,"="); rps[$1,$2,r[2]]=a[2] }
+  END {
+    split("1 16 64", conns, " "); n = split(paths, names, " ")
+    for (i=1; i<=3; i++) for (j=1; j<=n; j++) { name=names[j]; c=conns[i]
+      if (name == "baseline") continue
+      api = (name ~ /-group$/) ? "order-api-group" : "order-api"
+      vb=""; va=""
+      for (k=1; k<=rounds; k++) {
+        if (rps["baseline",c,k] > 0) vb = vb sprintf(" %.2f", rps[name,c,k]/rps["baseline",c,k])
+        if (rps[api,c,k] > 0) va = va sprintf(" %.2f", rps[name,c,k]/rps[api,c,k])
+      }
+      printf "| %s | %s | **%.2f×** (%s) | **%.2f×** (%s) |\n", name, c, median(vb), substr(vb,2), median(va), substr(va,2)
+    }
+  }' "$results"
