@@ -160,6 +160,33 @@ async fn kill_9_mid_batch_then_a_restart_stores_every_order_exactly_once() {
     assert_eq!(state["files"].as_object().expect("files").len(), files, "the cursor is past every file");
 }
 
+/// A partner that sends an order again in a later file of the same batch:
+/// the first is stored, as if the batch were ingested in order, and the
+/// later one is a duplicate (its events are written concurrently, so
+/// without that rule either could win).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_repeated_within_one_batch_is_stored_as_first_sent() {
+    let ftp = FtpServer::start();
+    let t0 = ftp::now_secs() - 600;
+    ftp.put("in/ORD_1.csv", &orders_file("R", 0, 2), t0);
+    ftp.put("in/ORD_2.csv", &orders_file("R", 0, 1).replace("NV-JKT-SHL-M", "NV-CAP-WOL-S"), t0 + 10);
+    let data = tempfile::tempdir().expect("tempdir");
+    let server = Portitor::start(data.path());
+    let tenant = Tenant::new(&server, "acme");
+    tenant.secret("bring-ftp-password", ftp::PASSWORD).await;
+    tenant.install("bring-ftp", "bring-ftp", &bring_manifest(ftp.port, "0 0 1 1 *")).await;
+
+    let run = tenant.run("bring-ftp").await;
+    assert_eq!(run["error"], Value::Null, "{run}");
+    assert_eq!((run["events"].as_u64(), run["created"].as_u64()), (Some(3), Some(2)), "{run}");
+    assert_eq!(stored_orders(data.path()), expected_ids("R", 2));
+    let id = portitor::orders::order_id("acme", "bring-ftp", "R-0");
+    let received = std::fs::read(data.path().join(format!("acme/events/orders/{id}/0000000001/OrderReceived")))
+        .expect("R-0 received");
+    let received: Value = serde_json::from_slice(&received).expect("json");
+    assert_eq!(received["data"]["order"]["lineItems"][0]["sku"], "NV-JKT-SHL-M", "the first file's R-0 is stored");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ftp_server_that_drops_the_connection_leaves_the_cursor_where_it_was() {
     let port = support::free_port();

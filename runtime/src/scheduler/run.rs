@@ -4,6 +4,7 @@
 //! next run fetches the same batch again; deterministic ids make that safe.
 //! Mid-run checkpoints go through the same steps. Every run is recorded.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -124,22 +125,25 @@ impl RunState {
     /// Ingests `events` (durable on return), then moves the cursor to `next`.
     async fn commit(&self, events: &[PluginEvent], next: &str) -> Result<(), String> {
         let origin =
-            Origin::Pull { plugin: self.plugin.clone(), version: self.version.clone(), run_id: self.run_id.clone() };
-        // The events of a batch are independent aggregates: they are made
-        // durable several at a time, and all of them before the cursor moves.
-        let writes: Vec<_> = events
-            .iter()
-            .map(|event| {
-                let (ingest, company, plugin) = (self.ingest.clone(), self.company.clone(), self.plugin.clone());
-                let (event, origin) = (event.clone(), origin.clone());
-                async move {
-                    ingest
-                        .plugin_event(&company, &plugin, &event, &origin)
-                        .await
-                        .map_err(|e| format!("ingesting event `{}`: {e}", event.external_id))
-                }
-            })
-            .collect();
+            &Origin::Pull { plugin: self.plugin.clone(), version: self.version.clone(), run_id: self.run_id.clone() };
+        // An aggregate repeated within the batch (a partner resending an
+        // order in a later file) is stored as first sent, as if the batch
+        // were ingested in order; the repeats are duplicates.
+        let mut seen = HashSet::new();
+        let (firsts, repeats): (Vec<&PluginEvent>, Vec<&PluginEvent>) =
+            events.iter().partition(|event| seen.insert((event.kind.as_str(), event.external_id.as_str())));
+        // The others are independent aggregates: they are made durable
+        // several at a time, and all of them before the cursor moves.
+        // (By index: a closure taking the `&PluginEvent` itself makes the
+        // future fail the Send check that tokio::spawn needs.)
+        let firsts = &firsts;
+        let writes = (0..firsts.len()).map(|i| async move {
+            let event = firsts[i];
+            self.ingest
+                .plugin_event(&self.company, &self.plugin, event, origin)
+                .await
+                .map_err(|e| format!("ingesting event `{}`: {e}", event.external_id))
+        });
         let mut ingesting = stream::iter(writes).buffer_unordered(INGEST_CONCURRENCY);
         while let Some(ingested) = ingesting.next().await {
             let ingested = ingested?;
@@ -148,6 +152,7 @@ impl RunState {
                 self.created.fetch_add(1, Ordering::Relaxed);
             }
         }
+        self.events.fetch_add(repeats.len() as u64, Ordering::Relaxed);
         let stored = StoredCursor {
             cursor: next.to_string(),
             updated_at: Utc::now(),
