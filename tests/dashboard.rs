@@ -18,7 +18,8 @@ use support::server::Portitor;
 use support::tenant::Tenant;
 use support::warehouse;
 
-/// chromedriver and a browser session; both end when dropped.
+/// chromedriver and a browser session. `close` ends the session, and with
+/// it Chromium; dropping only kills chromedriver (a test that panicked).
 struct Browser {
     driver: Child,
     client: Client,
@@ -86,6 +87,12 @@ impl Browser {
 
     async fn text(&self) -> String {
         self.client.find(Locator::Css("body")).await.expect("body").text().await.expect("text")
+    }
+
+    /// Ends the session so that chromedriver stops Chromium: killing
+    /// chromedriver alone leaves Chromium's processes behind.
+    async fn close(self) {
+        self.client.clone().close().await.expect("end the browser session");
     }
 
     async fn screenshot(&self, name: &str) {
@@ -257,6 +264,7 @@ async fn an_operator_forces_a_failed_order_and_sees_it_sent() {
     browser.until("the request", "document.querySelector('pre')").await;
     assert!(browser.text().await.contains("deliberate panic"));
     browser.screenshot("dead-letters").await;
+    browser.close().await;
     drop(globex);
 }
 
@@ -335,6 +343,7 @@ async fn a_tenant_admin_sees_no_force_button_and_other_tenants_see_nothing() {
         .await;
     let said = browser.client.find(Locator::Css("#status")).await.expect("status").text().await.expect("text");
     assert!(said.contains("token was refused") && !said.contains("Could not load"), "{said}");
+    browser.close().await;
 }
 
 /// 10,000 failed orders, written into the store's layout before the server
@@ -392,4 +401,5 @@ async fn the_failed_queue_of_10000_orders_renders_its_first_page() {
     std::fs::create_dir_all(&dir).expect("mkdir");
     std::fs::write(dir.join("measurement.txt"), format!("{ms:.0} ms\n")).expect("write");
     browser.screenshot("failed-orders-10000").await;
+    browser.close().await;
 }
