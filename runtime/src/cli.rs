@@ -97,9 +97,9 @@ pub enum CursorAction {
 /// The `company` claim of a JWT (not verified: the server does that).
 fn company_of(token: &str) -> Option<String> {
     let payload = token.split('.').nth(1)?;
-    let claims: Value =
+    let claims: crate::auth::Claims =
         serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
-    claims["company"].as_str().filter(|c| *c != "*").map(str::to_string)
+    Some(claims.company).filter(|company| company != "*")
 }
 
 pub async fn run(args: PluginArgs) -> anyhow::Result<()> {

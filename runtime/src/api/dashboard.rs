@@ -4,6 +4,7 @@
 //! the server, not the page, decides what a token may see and do.
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -29,15 +30,17 @@ pub(super) async fn page(Path(company): Path<String>) -> Result<Response, ApiErr
 }
 
 pub(super) async fn script() -> Response {
-    asset("text/javascript; charset=utf-8", SCRIPT.to_string())
+    asset("text/javascript; charset=utf-8", SCRIPT)
 }
 
 pub(super) async fn style() -> Response {
-    asset("text/css; charset=utf-8", STYLE.to_string())
+    asset("text/css; charset=utf-8", STYLE)
 }
 
-fn asset(content_type: &'static str, body: String) -> Response {
-    let mut response = body.into_response();
+/// `body`: the page with its company filled in, or an embedded asset served
+/// as it is (a `&'static str` is not copied).
+fn asset(content_type: &'static str, body: impl Into<Body>) -> Response {
+    let mut response = Response::new(body.into());
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(POLICY));
