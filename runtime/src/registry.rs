@@ -259,7 +259,7 @@ impl Registry {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&PluginKey { company: company.to_string(), plugin: plugin.to_string() });
-        for object in self.store.list(&format!("{company}/plugins/{plugin}/versions/")).await? {
+        for object in self.store.list(&keys::plugin_versions_prefix(company, plugin)).await? {
             self.store.delete(&object.key).await?;
         }
         Ok(())
@@ -268,7 +268,7 @@ impl Registry {
     /// The stored versions of a plugin, with their kind.
     pub async fn versions(&self, company: &str, plugin: &str) -> Result<Vec<(String, Option<PluginKind>)>, StoreError> {
         let mut versions = Vec::new();
-        for version in self.store.list_children(&format!("{company}/plugins/{plugin}/versions/")).await? {
+        for version in self.store.list_children(&keys::plugin_versions_prefix(company, plugin)).await? {
             let kind = self
                 .store
                 .get(&keys::plugin_manifest_key(company, plugin, &version))
@@ -357,7 +357,7 @@ impl Registry {
             if keys::check_segment("company", &company).is_err() {
                 continue;
             }
-            for plugin in self.store.list_children(&format!("{company}/plugins/")).await? {
+            for plugin in self.store.list_children(&keys::plugins_prefix(&company)).await? {
                 match self.load_one(&company, &plugin).await {
                     Ok(Some(active)) => {
                         self.active

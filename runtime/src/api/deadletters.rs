@@ -35,7 +35,7 @@ pub(super) async fn list(
 ) -> Result<impl IntoResponse, ApiError> {
     authorize(&state, &headers, &company, ADMIN)?;
     let mut letters = Vec::new();
-    for object in state.store.list(&format!("{company}/deadletter/")).await? {
+    for object in state.store.list(&keys::deadletters_prefix(&company)).await? {
         if let Some(stored) = state.store.get(&object.key).await? {
             let letter: Value = serde_json::from_slice(&stored.body).unwrap_or(Value::Null);
             letters.push(json!({

@@ -71,19 +71,29 @@ pub fn cursor_key(company: &str, plugin_id: &str, name: &str) -> String {
     format!("{company}/cursors/{plugin_id}/{name}.json")
 }
 
+/// `{company}/plugins/`: every plugin of a tenant.
+pub fn plugins_prefix(company: &str) -> String {
+    format!("{company}/plugins/")
+}
+
+/// `{company}/plugins/{plugin-id}/versions/`: every stored version of a plugin.
+pub fn plugin_versions_prefix(company: &str, plugin_id: &str) -> String {
+    format!("{}{plugin_id}/versions/", plugins_prefix(company))
+}
+
 /// `{company}/plugins/{plugin-id}/versions/{sha256}/component.wasm`
 pub fn plugin_component_key(company: &str, plugin_id: &str, sha256: &str) -> String {
-    format!("{company}/plugins/{plugin_id}/versions/{sha256}/component.wasm")
+    format!("{}{sha256}/component.wasm", plugin_versions_prefix(company, plugin_id))
 }
 
 /// `{company}/plugins/{plugin-id}/versions/{sha256}/manifest.json`
 pub fn plugin_manifest_key(company: &str, plugin_id: &str, sha256: &str) -> String {
-    format!("{company}/plugins/{plugin_id}/versions/{sha256}/manifest.json")
+    format!("{}{sha256}/manifest.json", plugin_versions_prefix(company, plugin_id))
 }
 
 /// `{company}/plugins/{plugin-id}/active.json`
 pub fn plugin_active_key(company: &str, plugin_id: &str) -> String {
-    format!("{company}/plugins/{plugin_id}/active.json")
+    format!("{}{plugin_id}/active.json", plugins_prefix(company))
 }
 
 /// `{company}/refs/{warehouse-reference}`
@@ -91,9 +101,14 @@ pub fn reference_key(company: &str, reference: &str) -> String {
     format!("{company}/refs/{reference}")
 }
 
+/// `{company}/deadletter/`: every dead letter of a tenant.
+pub fn deadletters_prefix(company: &str) -> String {
+    format!("{company}/deadletter/")
+}
+
 /// `{company}/deadletter/{plugin-id}/{request-id}`
 pub fn deadletter_key(company: &str, plugin_id: &str, request_id: &str) -> String {
-    format!("{company}/deadletter/{plugin_id}/{request_id}")
+    format!("{}{plugin_id}/{request_id}", deadletters_prefix(company))
 }
 
 /// `{company}/config/{name}.json`
@@ -104,6 +119,19 @@ pub fn config_key(company: &str, name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plugin_and_dead_letter_keys_follow_the_schema_under_their_prefixes() {
+        let component = plugin_component_key("acme", "shop", "ab12");
+        assert_eq!(component, "acme/plugins/shop/versions/ab12/component.wasm");
+        assert_eq!(plugin_manifest_key("acme", "shop", "ab12"), "acme/plugins/shop/versions/ab12/manifest.json");
+        assert_eq!(plugin_active_key("acme", "shop"), "acme/plugins/shop/active.json");
+        assert!(component.starts_with(&plugin_versions_prefix("acme", "shop")));
+        assert!(plugin_versions_prefix("acme", "shop").starts_with(&plugins_prefix("acme")));
+        let letter = deadletter_key("acme", "shop", "r1");
+        assert_eq!(letter, "acme/deadletter/shop/r1");
+        assert!(letter.starts_with(&deadletters_prefix("acme")));
+    }
 
     #[test]
     fn event_keys_follow_the_schema_and_parse_back() {
