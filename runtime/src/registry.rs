@@ -36,7 +36,7 @@ pub struct PluginKey {
 }
 
 /// The active version of a plugin, loaded and ready.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ActivePlugin {
     pub key: PluginKey,
     pub version: String,
@@ -226,25 +226,7 @@ impl Registry {
         let _one_at_a_time = self.install_lock.lock().await;
         let current =
             self.get(company, plugin).ok_or_else(|| InstallError::NotFound(format!("no plugin `{plugin}`")))?;
-        let record = ActiveRecord {
-            version: current.version.clone(),
-            enabled,
-            updated_at: Utc::now(),
-            updated_by: actor.to_string(),
-        };
-        self.write_active(company, plugin, &record).await?;
-        let active = Arc::new(ActivePlugin {
-            key: current.key.clone(),
-            version: current.version.clone(),
-            plugin: current.plugin.clone(),
-            enabled,
-            path: current.path.clone(),
-            schedule: current.schedule.clone(),
-            cursor_name: current.cursor_name.clone(),
-            run_lock: current.run_lock.clone(),
-        });
-        self.active.write().unwrap_or_else(|p| p.into_inner()).insert(active.key.clone(), active.clone());
-        Ok(active)
+        self.make_active(ActivePlugin { enabled, ..(*current).clone() }, actor).await
     }
 
     /// Deletes a plugin: no version is active any more and its versions are
