@@ -36,13 +36,7 @@ struct Simulator {
 /// Starts the PostNord simulator on a free loopback port.
 pub(super) async fn start_postnord(api_key: String) -> anyhow::Result<SocketAddr> {
     let simulator = Simulator { api_key, started: Instant::now() };
-    let app = Router::new().route("/rest/shipment/v7/trackandtrace/id/{id}/public", get(track)).with_state(simulator);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Ok(addr)
+    serve(Router::new().route("/rest/shipment/v7/trackandtrace/id/{id}/public", get(track)).with_state(simulator)).await
 }
 
 async fn track(
