@@ -3,11 +3,12 @@
 //! started (a restart begins again); the run history and dead letters in
 //! the store keep the lasting record.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+
+use crate::per_plugin::PerPlugin;
 
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -18,25 +19,16 @@ pub struct Activity {
     pub last_error: Option<String>,
 }
 
-/// Per tenant, per plugin id: looked up by `&str`, so counting a call
-/// allocates nothing once the plugin has been seen.
 #[derive(Debug, Default)]
 pub struct PluginActivity {
-    tenants: Mutex<HashMap<String, HashMap<String, Activity>>>,
+    plugins: Mutex<PerPlugin<Activity>>,
 }
 
 impl PluginActivity {
     /// Counts a call of `company`'s `plugin` (a webhook handled, a run done).
     pub fn record(&self, company: &str, plugin: &str, error: Option<&str>) {
-        let mut tenants = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
-        let plugins = match tenants.get_mut(company) {
-            Some(plugins) => plugins,
-            None => tenants.entry(company.to_string()).or_default(),
-        };
-        let activity = match plugins.get_mut(plugin) {
-            Some(activity) => activity,
-            None => plugins.entry(plugin.to_string()).or_default(),
-        };
+        let mut plugins = self.plugins.lock().unwrap_or_else(|p| p.into_inner());
+        let activity = plugins.entry(company, plugin);
         activity.calls += 1;
         activity.last_at = Some(Utc::now());
         if let Some(error) = error {
@@ -46,19 +38,13 @@ impl PluginActivity {
     }
 
     pub fn get(&self, company: &str, plugin: &str) -> Activity {
-        let tenants = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
-        tenants.get(company).and_then(|plugins| plugins.get(plugin)).cloned().unwrap_or_default()
+        let plugins = self.plugins.lock().unwrap_or_else(|p| p.into_inner());
+        plugins.get(company, plugin).cloned().unwrap_or_default()
     }
 
     /// Forgets a deleted plugin: a new plugin with the same id starts afresh.
     pub fn forget(&self, company: &str, plugin: &str) {
-        let mut tenants = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(plugins) = tenants.get_mut(company) {
-            plugins.remove(plugin);
-            if plugins.is_empty() {
-                tenants.remove(company);
-            }
-        }
+        self.plugins.lock().unwrap_or_else(|p| p.into_inner()).forget(company, plugin);
     }
 }
 

@@ -17,6 +17,7 @@ pub mod ingest;
 pub mod manifest;
 pub mod metrics;
 pub mod orders;
+pub mod per_plugin;
 pub mod pipeline;
 pub mod plugin_logs;
 pub mod projections;

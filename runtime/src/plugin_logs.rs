@@ -2,53 +2,39 @@
 //! `GET /{company}/plugins/{id}/logs`. Lines arrive already scrubbed of the
 //! plugin's secrets (`host::log`).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Mutex;
 
 use crate::host::{LogLine, LogSink};
+use crate::per_plugin::PerPlugin;
 
 /// Lines kept per plugin.
 const LINES_PER_PLUGIN: usize = 1_000;
 
-/// Per tenant, per plugin id: looked up by `&str`, so recording a line
-/// allocates no key once the plugin has been seen.
 #[derive(Debug, Default)]
 pub struct PluginLogs {
-    tenants: Mutex<HashMap<String, HashMap<String, VecDeque<LogLine>>>>,
+    lines: Mutex<PerPlugin<VecDeque<LogLine>>>,
 }
 
 impl PluginLogs {
     /// The newest `limit` lines of `company`'s `plugin`, oldest first.
     pub fn recent(&self, company: &str, plugin: &str, limit: usize) -> Vec<LogLine> {
-        let tenants = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(buffer) = tenants.get(company).and_then(|plugins| plugins.get(plugin)) else { return Vec::new() };
+        let lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(buffer) = lines.get(company, plugin) else { return Vec::new() };
         buffer.iter().skip(buffer.len().saturating_sub(limit)).cloned().collect()
     }
 
     /// Forgets a deleted plugin's lines: a new plugin with the same id
     /// does not show them.
     pub fn forget(&self, company: &str, plugin: &str) {
-        let mut tenants = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(plugins) = tenants.get_mut(company) {
-            plugins.remove(plugin);
-            if plugins.is_empty() {
-                tenants.remove(company);
-            }
-        }
+        self.lines.lock().unwrap_or_else(|p| p.into_inner()).forget(company, plugin);
     }
 }
 
 impl LogSink for PluginLogs {
     fn record(&self, line: LogLine) {
-        let mut tenants = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
-        let plugins = match tenants.get_mut(&line.company) {
-            Some(plugins) => plugins,
-            None => tenants.entry(line.company.clone()).or_default(),
-        };
-        let buffer = match plugins.get_mut(&line.plugin) {
-            Some(buffer) => buffer,
-            None => plugins.entry(line.plugin.clone()).or_default(),
-        };
+        let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        let buffer = lines.entry(&line.company, &line.plugin);
         if buffer.len() == LINES_PER_PLUGIN {
             buffer.pop_front();
         }
