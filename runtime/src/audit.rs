@@ -47,14 +47,12 @@ impl Audit {
             last.by_company.clear();
         }
         for _ in 0..5 {
-            let next = match last.by_company.get(company) {
-                Some(version) => version + 1,
-                None => self.last_version(company, &day).await? + 1,
+            // The version after the one this process last wrote, if nobody
+            // has taken it since; otherwise the day is listed.
+            let next = match last.by_company.get(company).copied() {
+                Some(version) if !self.taken(company, &day, version + 1).await? => version + 1,
+                _ => self.last_version(company, &day).await? + 1,
             };
-            if self.taken(company, &day, next).await? {
-                last.by_company.remove(company);
-                continue;
-            }
             let event = NewEvent {
                 event_type: action.to_string(),
                 actor: Actor { kind: "admin".into(), id: who.to_string(), plugin_version: None, invocation: None },
