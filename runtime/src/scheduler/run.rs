@@ -130,8 +130,9 @@ impl RunState {
         // order in a later file) is stored as first sent, as if the batch
         // were ingested in order; the repeats are duplicates.
         let mut seen = HashSet::new();
-        let (firsts, repeats): (Vec<&PluginEvent>, Vec<&PluginEvent>) =
-            events.iter().partition(|event| seen.insert((event.kind.as_str(), event.external_id.as_str())));
+        let firsts: Vec<&PluginEvent> =
+            events.iter().filter(|event| seen.insert((event.kind.as_str(), event.external_id.as_str()))).collect();
+        let repeats = (events.len() - firsts.len()) as u64;
         // The others are independent aggregates: they are made durable
         // several at a time, and all of them before the cursor moves.
         // (By index: a closure taking the `&PluginEvent` itself makes the
@@ -152,7 +153,7 @@ impl RunState {
                 self.created.fetch_add(1, Ordering::Relaxed);
             }
         }
-        self.events.fetch_add(repeats.len() as u64, Ordering::Relaxed);
+        self.events.fetch_add(repeats, Ordering::Relaxed);
         let stored = StoredCursor {
             cursor: next.to_string(),
             updated_at: Utc::now(),
