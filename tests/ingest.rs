@@ -12,6 +12,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::s3::S3Server;
 use support::server::{Options, Portitor, files_under};
+use support::tenant::Tenant;
 
 fn order(external_id: &str) -> Value {
     json!({
@@ -63,19 +64,8 @@ async fn an_order_is_stored_at_its_key_and_a_duplicate_writes_nothing() {
 
     // Let the pipeline finish with it (this order is incomplete, so it fails
     // validation), then send it again: nothing new may be written.
-    let admin = Portitor::token("acme", &["tenant-admin"]);
-    let settled = || async {
-        let view: Value = Portitor::client()
-            .get(format!("{}/acme/order/{id}", server.url))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .expect("get")
-            .json()
-            .await
-            .expect("json");
-        view["state"] == "failed"
-    };
+    let acme = Tenant::new(&server, "acme");
+    let settled = || async { acme.get(&format!("/acme/order/{id}")).await["state"] == "failed" };
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while !settled().await {
         assert!(std::time::Instant::now() < deadline, "the pipeline did not settle the order");
@@ -89,15 +79,7 @@ async fn an_order_is_stored_at_its_key_and_a_duplicate_writes_nothing() {
     assert_eq!(again["duplicate"], true);
     assert_eq!(files_under(&data.path().join("acme")), before, "a duplicate writes nothing");
 
-    let view: Value = Portitor::client()
-        .get(format!("{}/acme/order/{id}?payload=true", server.url))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let view = acme.get(&format!("/acme/order/{id}?payload=true")).await;
     assert_eq!(view["state"], "failed");
     assert_eq!(view["externalId"], "10042");
     assert_eq!(view["events"][0]["type"], "OrderReceived");
@@ -114,7 +96,7 @@ async fn an_order_is_stored_at_its_key_and_a_duplicate_writes_nothing() {
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let missing = Portitor::client()
         .get(format!("{}/acme/order/{}", server.url, uuid::Uuid::new_v4()))
-        .bearer_auth(&admin)
+        .bearer_auth(&acme.admin)
         .send()
         .await
         .expect("get");
