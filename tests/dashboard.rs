@@ -252,7 +252,13 @@ async fn an_operator_forces_a_failed_order_and_sees_it_sent() {
     browser.screenshot("plugin-runs").await;
     browser.screenshot("plugins").await;
     browser.client.goto(&format!("{}/acme/dashboard#deadletters", server.url)).await.expect("goto");
-    browser.until("the dead letters", "document.querySelector('tbody tr')").await;
+    // The plugins page also has table rows; wait for the dead letters' own button.
+    browser
+        .until(
+            "the dead letters",
+            "[...document.querySelectorAll('#view button')].some((b) => b.textContent === 'Show request')",
+        )
+        .await;
     browser
         .client
         .find(Locator::XPath("//button[contains(., 'Show request')]"))
@@ -261,8 +267,10 @@ async fn an_operator_forces_a_failed_order_and_sees_it_sent() {
         .click()
         .await
         .expect("click");
-    browser.until("the request", "document.querySelector('pre')").await;
-    assert!(browser.text().await.contains("deliberate panic"));
+    browser.until("the request", "document.querySelector('#view pre')").await;
+    let request = browser.client.find(Locator::Css("#view pre")).await.expect("request").text().await.expect("text");
+    assert!(request.ends_with("{}"), "the partner's body as sent: {request}");
+    assert!(browser.text().await.contains("deliberate panic"), "the letter says why the plugin failed");
     browser.screenshot("dead-letters").await;
     browser.close().await;
     drop(globex);
