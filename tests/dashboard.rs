@@ -7,6 +7,7 @@
 mod support;
 
 use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -19,7 +20,9 @@ use support::tenant::Tenant;
 use support::warehouse;
 
 /// chromedriver and a browser session. `close` ends the session, and with
-/// it Chromium; dropping only kills chromedriver (a test that panicked).
+/// it Chromium. chromedriver runs in its own process group, which Chromium's
+/// processes join, so that dropping the browser of a test that panicked
+/// kills the whole group: no browser outlives its test.
 struct Browser {
     driver: Child,
     client: Client,
@@ -30,6 +33,7 @@ impl Browser {
         let port = support::free_port();
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -105,6 +109,8 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
