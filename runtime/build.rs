@@ -13,6 +13,7 @@ use std::process::Command;
 const EXAMPLES: &[&str] = &[
     "shopify-orders",
     "prime-cargo",
+    "prime-cargo-auth",
     "bring-ftp",
     "postnord-tracking",
     "rules-validator",

@@ -183,6 +183,25 @@ async fn demo_shows_every_flow_with_curl_alone() {
         .expect("webhook");
     assert_eq!(response.status(), StatusCode::CREATED);
 
+    // Prime Cargo's callback, verified by the demo's auth plugin, with the token the demo printed.
+    let token = printed
+        .split("/demo/webhooks/prime-cargo")
+        .nth(1)
+        .and_then(|rest| rest.split("Authorization: Bearer ").nth(1))
+        .and_then(|rest| rest.split('\'').next())
+        .expect("the demo prints Prime Cargo's token")
+        .to_string();
+    let body =
+        std::fs::read(data.path().join("demo-partners/prime-cargo-pick-order-packed.json")).expect("sample written");
+    let response = http
+        .post(format!("{}/demo/webhooks/prime-cargo", server.url))
+        .bearer_auth(token)
+        .body(body)
+        .send()
+        .await
+        .expect("callback");
+    assert_eq!(response.status(), StatusCode::CREATED);
+
     // The pulls: the FTP drop folder's sample file and PostNord's simulator.
     for plugin in ["bring-ftp", "postnord-tracking"] {
         let run: Value = http

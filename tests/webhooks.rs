@@ -10,6 +10,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use sha2::Sha256;
 use support::orders::wait_for_state;
+use support::prime_cargo;
 use support::server::{Portitor, files_under};
 use support::tenant::Tenant;
 
@@ -206,4 +207,95 @@ async fn two_plugins_cannot_claim_one_path() {
         .await
         .expect("send");
     assert_eq!(response.status(), StatusCode::CREATED);
+}
+
+/// Prime Cargo's callback JWT is no built-in scheme: `prime-cargo-auth`
+/// verifies it for the `prime-cargo` push plugin, and the runtime
+/// replay-protects the token's event id.
+#[tokio::test]
+async fn an_auth_plugin_verifies_a_scheme_the_runtime_does_not_know() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let server = Portitor::start(data.path());
+    let push_manifest = "kind = \"push-source\"\nwebhook = { scheme = \"plugin\", plugin = \"prime-cargo-auth\" }\n";
+    let send = |company: &'static str, token: String| {
+        Portitor::client()
+            .post(format!("{}/{company}/webhooks/prime-cargo", server.url))
+            .bearer_auth(token)
+            .body(prime_cargo::PACKED)
+            .send()
+    };
+    let message = |body: &Value| body["error"]["message"].as_str().unwrap_or_default().to_string();
+
+    // Naming an auth plugin that is not there is refused at install.
+    let acme = Tenant::new(&server, "acme");
+    let (status, body) = acme.try_install("prime-cargo", "prime-cargo", push_manifest).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(message(&body).contains("`prime-cargo-auth` is not installed"), "{body}");
+    acme.secret("callback-secret", prime_cargo::SECRET).await;
+    acme.install("prime-cargo-auth", "prime-cargo-auth", prime_cargo::AUTH_MANIFEST).await;
+    acme.install("prime-cargo", "prime-cargo", push_manifest).await;
+
+    // A forged token: 401 with the auth plugin's reason, nothing stored.
+    let forged = prime_cargo::token(prime_cargo::PACKED, "evt_pc_000187", 300, "not-the-secret");
+    let response = send("acme", forged).await.expect("send");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = response.json().await.expect("json");
+    assert!(message(&body).contains("refused by the auth plugin `prime-cargo-auth`: bad token signature"), "{body}");
+    assert!(events(data.path()).is_empty(), "a refused callback stored something");
+
+    // A valid one: 201 and the shipment stored.
+    let token = prime_cargo::token(prime_cargo::PACKED, "evt_pc_000187", 300, prime_cargo::SECRET);
+    let response = send("acme", token).await.expect("send");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["events"][0]["kind"], "shipment", "{body}");
+    let stored = events(data.path());
+    assert_eq!(stored.len(), 1, "{stored:?}");
+
+    // The same event again, under a fresh token: the delivery id is the
+    // token's jti, so nothing new is stored.
+    let again = prime_cargo::token(prime_cargo::PACKED, "evt_pc_000187", 600, prime_cargo::SECRET);
+    let response = send("acme", again).await.expect("send");
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["duplicate"], true, "{body}");
+    assert_eq!(events(data.path()), stored);
+
+    // An auth plugin that cannot verify (its manifest grants no secret):
+    // 503, so the partner retries, and the reason is in the tenant's log.
+    let globex = Tenant::new(&server, "globex");
+    globex
+        .install(
+            "prime-cargo-auth",
+            "prime-cargo-auth",
+            "kind = \"auth\"\n[config]\nissuer = \"primecargo-demo\"\naudience = \"nordic-runtime\"\n",
+        )
+        .await;
+    globex.install("prime-cargo", "prime-cargo", push_manifest).await;
+    let token = prime_cargo::token(prime_cargo::PACKED, "evt_pc_000187", 300, prime_cargo::SECRET);
+    let response = send("globex", token).await.expect("send");
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "plugin_unavailable", "{body}");
+    assert!(!message(&body).contains("callback-secret"), "the partner learns nothing of the set-up: {body}");
+    let logs = globex.get("/globex/plugins/prime-cargo-auth/logs").await;
+    assert!(logs.to_string().contains("no secret named `callback-secret`"), "{logs}");
+
+    // An auth plugin that fails (out of fuel): 500, nothing stored and no
+    // dead letter, since nobody has been authenticated.
+    let initech = Tenant::new(&server, "initech");
+    initech.secret("callback-secret", prime_cargo::SECRET).await;
+    let starved = format!("{}[limits]\nfuel = 2000\n", prime_cargo::AUTH_MANIFEST);
+    initech.install("prime-cargo-auth", "prime-cargo-auth", &starved).await;
+    initech.install("prime-cargo", "prime-cargo", push_manifest).await;
+    let token = prime_cargo::token(prime_cargo::PACKED, "evt_pc_000187", 300, prime_cargo::SECRET);
+    let response = send("initech", token).await.expect("send");
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body: Value = response.json().await.expect("json");
+    assert!(message(&body).contains("the auth plugin `prime-cargo-auth` failed"), "{body}");
+    let kept: Vec<String> = files_under(&data.path().join("initech"))
+        .into_iter()
+        .filter(|f| f.starts_with("deadletter/") || (f.starts_with("events/") && !f.starts_with("events/audit/")))
+        .collect();
+    assert!(kept.is_empty(), "an unauthenticated request was kept: {kept:?}");
 }

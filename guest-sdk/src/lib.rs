@@ -114,6 +114,43 @@
 //! # fn main() {}
 //! ```
 
+//!
+//! ## A complete auth plugin
+//!
+//! For a partner whose signature scheme the runtime has no verifier for: the
+//! runtime calls `verify` before the push plugin that names this one in its
+//! manifest (`webhook = { scheme = "plugin", plugin = "acme-auth" }`). The
+//! MAC is computed by the host with a secret the plugin cannot read.
+//!
+//! ```rust
+//! use portitor_guest::crypto::{self, Key};
+//! use portitor_guest::{Auth, HttpRequest, Identity, Rejection};
+//!
+//! struct AcmeAuth;
+//!
+//! impl Auth for AcmeAuth {
+//!     fn verify(request: HttpRequest) -> Result<Identity, Rejection> {
+//!         let signature = request.header("x-acme-signature").ok_or_else(|| Rejection::refused("no signature"))?;
+//!         let mac = decode_hex(signature).ok_or_else(|| Rejection::refused("the signature is not hex"))?;
+//!         // A secret the manifest does not grant is the tenant's set-up:
+//!         // `?` makes it `Rejection::Unavailable` (503, the partner retries).
+//!         if !crypto::verify_hmac_sha256(&Key::secret("acme-secret"), &request.body, &mac)? {
+//!             return Err(Rejection::refused("bad signature"));
+//!         }
+//!         // The delivery id is replay-protected by the runtime.
+//!         let delivery = request.header("x-acme-delivery").map(str::to_string);
+//!         Ok(Identity::verified(Some("acme".into()), delivery))
+//!     }
+//! }
+//!
+//! fn decode_hex(text: &str) -> Option<Vec<u8>> {
+//!     (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
+//! }
+//!
+//! portitor_guest::export_auth!(AcmeAuth);
+//! # fn main() {}
+//! ```
+
 extern crate self as portitor_guest;
 
 #[doc(hidden)]
@@ -171,6 +208,28 @@ pub mod __pull {
         pub_export_macro: true,
         export_macro_name: "__export_pull_source",
         default_bindings_module: "::portitor_guest::__pull",
+    });
+}
+
+#[doc(hidden)]
+#[allow(unsafe_code, unreachable_pub, missing_debug_implementations, clippy::all)]
+pub mod __auth {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "auth",
+        runtime_path: "::portitor_guest::__rt",
+        with: {
+            "portitor:plugin/types@0.1.0": crate::__bindings::portitor::plugin::types,
+            "portitor:plugin/http@0.1.0": crate::__bindings::portitor::plugin::http,
+            "portitor:plugin/ftp@0.1.0": crate::__bindings::portitor::plugin::ftp,
+            "portitor:plugin/cursor@0.1.0": crate::__bindings::portitor::plugin::cursor,
+            "portitor:plugin/log@0.1.0": crate::__bindings::portitor::plugin::log,
+            "portitor:plugin/config@0.1.0": crate::__bindings::portitor::plugin::config,
+            "portitor:plugin/crypto@0.1.0": crate::__bindings::portitor::plugin::crypto,
+        },
+        pub_export_macro: true,
+        export_macro_name: "__export_auth",
+        default_bindings_module: "::portitor_guest::__auth",
     });
 }
 
@@ -271,8 +330,8 @@ pub mod log;
 mod types;
 
 pub use types::{
-    Batch, Event, Finding, HttpRequest, HttpResponse, Identity, Order, PluginError, PushOutcome, Receipt, Severity,
-    StatusUpdate, ValidationMode, WarehouseOrder,
+    Batch, Event, Finding, HttpRequest, HttpResponse, Identity, Order, PluginError, PushOutcome, Receipt, Rejection,
+    Severity, StatusUpdate, ValidationMode, WarehouseOrder,
 };
 
 /// A webhook handler: implement it, then export it with [`export_push_source!`].
@@ -300,6 +359,21 @@ macro_rules! export_push_source {
 macro_rules! export_pull_source {
     ($plugin:ident) => {
         $crate::__pull::__export_pull_source!($plugin with_types_in $crate::__pull);
+    };
+}
+
+/// A verifier of partners' requests for push plugins: implement it, then
+/// export it with [`export_auth!`]. A push plugin whose manifest says
+/// `webhook = { scheme = "plugin", plugin = "<this plugin's id>" }` is
+/// called only for requests `verify` accepts; compute MACs with
+/// [`crypto`], whose secret keys never enter the sandbox.
+pub use __auth::exports::portitor::plugin::auth_handler::Guest as Auth;
+
+/// Exports an [`Auth`] implementation.
+#[macro_export]
+macro_rules! export_auth {
+    ($plugin:ident) => {
+        $crate::__auth::__export_auth!($plugin with_types_in $crate::__auth);
     };
 }
 

@@ -4,8 +4,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use crate::__bindings::portitor::plugin::types::{
-    Batch, Event, Finding, HttpRequest, HttpResponse, Identity, Order, PluginError, PushOutcome, Receipt, Severity,
-    StatusUpdate, ValidationMode, WarehouseOrder,
+    Batch, Event, Finding, HttpRequest, HttpResponse, Identity, Order, PluginError, PushOutcome, Receipt, Rejection,
+    Severity, StatusUpdate, ValidationMode, WarehouseOrder,
 };
 
 impl Event {
@@ -87,6 +87,39 @@ impl HttpRequest {
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, PluginError> {
         serde_json::from_slice(&self.body)
             .map_err(|e| PluginError::InvalidInput(format!("request body is not the expected JSON: {e}")))
+    }
+}
+
+impl Identity {
+    /// What an auth plugin answers for a request it verified: who sent it
+    /// and the partner's delivery id, which the runtime replay-protects.
+    /// (The runtime sets `company` and `scheme` itself.)
+    pub fn verified(subject: Option<String>, delivery_id: Option<String>) -> Self {
+        Self { company: String::new(), scheme: "plugin".into(), subject, delivery_id }
+    }
+}
+
+impl Rejection {
+    /// The credentials are missing or wrong; the partner gets 401 with `reason`.
+    pub fn refused(reason: impl Into<String>) -> Self {
+        Self::Refused(reason.into())
+    }
+
+    /// Nothing can be verified now (configuration or a secret missing); the
+    /// partner gets 503 and retries, and `reason` goes to the plugin's log.
+    pub fn unavailable(reason: impl Into<String>) -> Self {
+        Self::Unavailable(reason.into())
+    }
+}
+
+/// A [`config`](crate::config) or [`crypto`](crate::crypto) error in an auth
+/// plugin is the tenant's set-up, not the partner's fault.
+impl From<PluginError> for Rejection {
+    fn from(error: PluginError) -> Self {
+        match error {
+            PluginError::Unauthorized(reason) => Self::Refused(reason),
+            other => Self::Unavailable(other.message().to_string()),
+        }
     }
 }
 

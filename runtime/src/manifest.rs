@@ -20,6 +20,9 @@ pub enum PluginKind {
     Validator,
     Mapper,
     Warehouse,
+    /// Verifies partner requests for push plugins whose scheme the runtime
+    /// does not know.
+    Auth,
 }
 
 impl PluginKind {
@@ -30,6 +33,7 @@ impl PluginKind {
             Self::Validator => "validator",
             Self::Mapper => "mapper",
             Self::Warehouse => "warehouse",
+            Self::Auth => "auth",
         }
     }
 
@@ -206,6 +210,8 @@ pub enum WebhookAuth {
         #[serde(default = "default_tolerance")]
         tolerance_secs: u64,
     },
+    /// The tenant's `auth` plugin of this id verifies the request first.
+    Plugin { plugin: String },
     /// No runtime check: the plugin authenticates the request itself.
     None,
 }
@@ -273,6 +279,9 @@ impl Manifest {
         if self.kind != PluginKind::PushSource && self.webhook.is_some() {
             return invalid("`webhook` applies only to push-source plugins".into());
         }
+        if let Some(WebhookAuth::Plugin { plugin }) = &self.webhook {
+            check_name("auth plugin", plugin)?;
+        }
         if !self.kind.is_source() && self.validation_mode.is_some() {
             return invalid("`validation_mode` applies only to source plugins".into());
         }
@@ -303,7 +312,7 @@ impl Manifest {
     pub fn limits(&self) -> Limits {
         let l = &self.limits;
         let default_timeout_ms = match self.kind {
-            PluginKind::PushSource | PluginKind::Validator | PluginKind::Mapper => 5_000,
+            PluginKind::PushSource | PluginKind::Validator | PluginKind::Mapper | PluginKind::Auth => 5_000,
             PluginKind::PullSource | PluginKind::Warehouse => 60_000,
         };
         Limits {
@@ -340,7 +349,7 @@ impl Manifest {
                 WebhookAuth::HmacSha256 { secret, .. }
                 | WebhookAuth::Stripe { secret, .. }
                 | WebhookAuth::StandardWebhooks { secret, .. } => names.push(secret),
-                WebhookAuth::Jwt | WebhookAuth::None => {}
+                WebhookAuth::Jwt | WebhookAuth::Plugin { .. } | WebhookAuth::None => {}
             }
         }
         names.sort_unstable();

@@ -20,7 +20,7 @@ use thiserror::Error;
 
 use crate::engine::{CallOptions, Engine, LoadError, LoadedPlugin};
 use crate::events::keys;
-use crate::manifest::{Manifest, PluginKind};
+use crate::manifest::{Manifest, PluginKind, WebhookAuth};
 use crate::secrets::SecretVault;
 use crate::store::{CasOutcome, ObjectStore, StoreError};
 
@@ -139,6 +139,7 @@ impl Registry {
         let version = hex::encode(Sha256::digest(component));
         let _one_at_a_time = self.install_lock.lock().await;
         self.check_kind(company, plugin, manifest.kind)?;
+        self.check_auth_plugin(company, &manifest)?;
         let prepared = self.prepare(company, plugin, component, manifest.clone(), true).await?;
 
         self.store
@@ -162,6 +163,25 @@ impl Registry {
                 current.plugin.kind(),
             ))),
             _ => Ok(()),
+        }
+    }
+
+    /// A webhook verified by an auth plugin needs that plugin installed
+    /// first, so a typo in the manifest is refused at upload rather than
+    /// found by the partner's first request. (Loading at start does not
+    /// check: the plugins load in any order, and requests answer 503 while
+    /// an auth plugin is missing.)
+    fn check_auth_plugin(&self, company: &str, manifest: &Manifest) -> Result<(), InstallError> {
+        let Some(WebhookAuth::Plugin { plugin: verifier }) = &manifest.webhook else { return Ok(()) };
+        match self.get(company, verifier) {
+            Some(active) if active.plugin.kind() == PluginKind::Auth => Ok(()),
+            Some(active) => Err(InstallError::Invalid(format!(
+                "the webhook's auth plugin `{verifier}` is a {} plugin, not an auth plugin",
+                active.plugin.kind()
+            ))),
+            None => Err(InstallError::Invalid(format!(
+                "the webhook's auth plugin `{verifier}` is not installed; install it first"
+            ))),
         }
     }
 
@@ -210,6 +230,7 @@ impl Registry {
         let manifest = Manifest::parse(&String::from_utf8_lossy(&manifest.body))
             .map_err(|e| InstallError::Invalid(e.to_string()))?;
         self.check_kind(company, plugin, manifest.kind)?;
+        self.check_auth_plugin(company, &manifest)?;
         let enabled = self.get(company, plugin).is_none_or(|current| current.enabled);
         let prepared = self.prepare(company, plugin, &component.body, manifest, enabled).await?;
         self.make_active(prepared, actor).await
@@ -301,7 +322,7 @@ impl Registry {
                 keys::check_segment("cursor key", &cursor_name).map_err(|e| InstallError::Invalid(e.to_string()))?;
                 (None, Some(schedule), Some(cursor_name))
             }
-            PluginKind::Validator | PluginKind::Mapper | PluginKind::Warehouse => (None, None, None),
+            PluginKind::Validator | PluginKind::Mapper | PluginKind::Warehouse | PluginKind::Auth => (None, None, None),
         };
         Ok(ActivePlugin {
             key: PluginKey { company: company.to_string(), plugin: plugin.to_string() },

@@ -47,7 +47,7 @@ pub fn verify(
 ) -> Result<Verified, String> {
     let missing_secret = |name: &str| format!("the webhook secret `{name}` is not set for this tenant");
     match auth {
-        WebhookAuth::Jwt | WebhookAuth::None => Err("not a signature scheme".into()),
+        WebhookAuth::Jwt | WebhookAuth::Plugin { .. } | WebhookAuth::None => Err("not a signature scheme".into()),
         WebhookAuth::HmacSha256 { header: name, secret: secret_name, encoding, delivery_id_header } => {
             let secret = secret.ok_or_else(|| missing_secret(secret_name))?;
             let given = header(name).ok_or_else(|| format!("missing signature header `{name}`"))?;

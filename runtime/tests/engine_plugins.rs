@@ -13,21 +13,18 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json};
 use axum::routing::get;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
 use portitor::engine::{
     BatchOutput, CallOptions, CallerIdentity, InvokeError, LoadedPlugin, PartnerRequest, PluginEvent, PluginFailure,
+    Verdict,
 };
 use portitor::host::Checkpointer;
 use portitor::secrets::StaticSecrets;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use support::ftp::{self, FtpServer};
 use support::partner::Partner;
+use support::prime_cargo;
 
 const SHOPIFY_ORDER: &str = include_str!("../../tests/fixtures/shopify-orders-create.json");
-const PRIME_CARGO_PACKED: &str = include_str!("../../tests/fixtures/prime-cargo-pick-order-packed.json");
 const BRING_FILE: &str = include_str!("../../tests/fixtures/ORD_NVNO_20260314T101500Z_000042.csv");
 const POSTNORD_RESPONSE: &str = include_str!("../../tests/fixtures/postnord-trackandtrace.json");
 
@@ -85,45 +82,69 @@ async fn shopify_orders_maps_an_order_to_the_order_model() {
     assert!(error.to_string().contains("products/update"), "{error}");
 }
 
-const PRIME_CARGO_SECRET: &str = "pc-demo-callback-secret-2026-xyz";
-
-fn prime_cargo(engine: &portitor::engine::Engine) -> LoadedPlugin {
-    let manifest = r#"
-        kind = "push-source"
-        webhook = { scheme = "none" }
-        [secrets]
-        keys = ["callback-secret"]
-        [config]
-        issuer = "primecargo-demo"
-        audience = "nordic-runtime"
-    "#;
-    support::load(engine, "prime-cargo", manifest, StaticSecrets::new().with("callback-secret", PRIME_CARGO_SECRET))
-}
-
-/// A Prime Cargo callback token for `body`, as the partner document describes.
-fn prime_cargo_token(body: &str, jti: &str, exp_offset: i64, secret: &str) -> String {
-    let now = chrono::Utc::now().timestamp();
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-    let claims = json!({
-        "iss": "primecargo-demo", "aud": "nordic-runtime", "iat": now, "exp": now + exp_offset,
-        "jti": jti, "body_sha256": hex::encode(Sha256::digest(body.as_bytes())),
-    });
-    let claims = URL_SAFE_NO_PAD.encode(claims.to_string());
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("key");
-    mac.update(format!("{header}.{claims}").as_bytes());
-    format!("{header}.{claims}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+fn prime_cargo_auth(engine: &portitor::engine::Engine, secrets: StaticSecrets) -> LoadedPlugin {
+    support::load(engine, "prime-cargo-auth", prime_cargo::AUTH_MANIFEST, secrets)
 }
 
 #[tokio::test]
-async fn prime_cargo_verifies_the_callback_token_and_emits_a_shipment() {
+async fn prime_cargo_auth_verifies_the_callback_token_and_names_the_event() {
     let engine = support::engine();
-    let plugin = prime_cargo(&engine);
-    let token = prime_cargo_token(PRIME_CARGO_PACKED, "evt_pc_000187", 300, PRIME_CARGO_SECRET);
-    let auth = format!("Bearer {token}");
-    let done = plugin
-        .handle(&post(&[("authorization", &auth)], PRIME_CARGO_PACKED), &identity(), CallOptions::default())
-        .await
-        .expect("handled");
+    let plugin = prime_cargo_auth(&engine, StaticSecrets::new().with("callback-secret", prime_cargo::SECRET));
+    let verdict = |plugin: LoadedPlugin, token: Option<String>, body: &'static str| async move {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", a.as_str())).collect();
+        plugin.verify(&post(&headers, body), CallOptions::default()).await.expect("a verdict").output
+    };
+    let refused = |reason: &str| Verdict::Refused { reason: reason.into() };
+
+    let token = prime_cargo::token(prime_cargo::PACKED, "evt_pc_000187", 300, prime_cargo::SECRET);
+    assert_eq!(
+        verdict(plugin.clone(), Some(token.clone()), prime_cargo::PACKED).await,
+        Verdict::Verified { subject: Some("primecargo-demo".into()), delivery_id: Some("evt_pc_000187".into()) },
+        "the issuer is the subject and the token's jti the delivery id"
+    );
+    let forged = prime_cargo::token(prime_cargo::PACKED, "evt_pc_000187", 300, "not-the-secret");
+    assert_eq!(verdict(plugin.clone(), Some(forged), prime_cargo::PACKED).await, refused("bad token signature"));
+    let expired = prime_cargo::token(prime_cargo::PACKED, "evt_pc_000187", -3600, prime_cargo::SECRET);
+    assert_eq!(verdict(plugin.clone(), Some(expired), prime_cargo::PACKED).await, refused("token expired"));
+    let other_body =
+        r#"{"eventType":"PickOrderPacked","eventId":"evt_pc_000187","orderNumber":"DK-1","pickOrderHeaderId":1}"#;
+    assert_eq!(
+        verdict(plugin.clone(), Some(token.clone()), other_body).await,
+        refused("the token does not belong to this body")
+    );
+    assert_eq!(verdict(plugin.clone(), None, prime_cargo::PACKED).await, refused("no Authorization header"));
+
+    // The partner document's test vector: its signature verifies, and it expired in March 2026.
+    let vector_body = r#"{"eventType":"PickOrderPacked","eventId":"evt_pc_000187","orderNumber":"DK-20931","pickOrderHeaderId":552310}"#;
+    let vector = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJwcmltZWNhcmdvLWRlbW8iLCJhdWQiOiJub3JkaWMtcnVudGltZSIsImlhdCI6MTc3MzQ4MjQwMCwiZXhwIjoxNzczNDgyNzAwLCJqdGkiOiJldnRfcGNfMDAwMTg3IiwiYm9keV9zaGEyNTYiOiJhYmY1OGM3NWQwMDZiMTI2YzJlN2Q4MmRkMmQ2YjA0MDE3ZjBhOGNjYjFjYTIwNzI0NjdiZjRmOWU4MmY4YWIxIn0.iMH_hKCBkNaMrDHmECAcu3VrepilKR13LFdBngC-J6U";
+    assert_eq!(verdict(plugin, Some(vector.into()), vector_body).await, refused("token expired"));
+
+    // Without its secret the plugin can verify nothing: that is the
+    // tenant's set-up (unavailable, so the partner retries), not a refusal.
+    let unset = prime_cargo_auth(&engine, StaticSecrets::new());
+    match verdict(unset, Some(token), prime_cargo::PACKED).await {
+        Verdict::Unavailable { reason } => assert!(reason.contains("callback-secret"), "{reason}"),
+        other => panic!("expected unavailable, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn prime_cargo_turns_a_verified_callback_into_a_shipment() {
+    let engine = support::engine();
+    let manifest = r#"
+        kind = "push-source"
+        webhook = { scheme = "plugin", plugin = "prime-cargo-auth" }
+    "#;
+    let plugin = support::load(&engine, "prime-cargo", manifest, StaticSecrets::new());
+    let verified = |delivery_id: &str| CallerIdentity {
+        company: "acme".into(),
+        scheme: "plugin".into(),
+        subject: Some("primecargo-demo".into()),
+        delivery_id: Some(delivery_id.into()),
+    };
+    let request = post(&[], prime_cargo::PACKED);
+    let done = plugin.handle(&request, &verified("evt_pc_000187"), CallOptions::default()).await.expect("handled");
     let [event] = done.output.events.as_slice() else { panic!("one event expected") };
     assert_eq!(event.kind, "shipment");
     assert_eq!(event.external_id, "552310");
@@ -132,31 +153,19 @@ async fn prime_cargo_verifies_the_callback_token_and_emits_a_shipment() {
     assert_eq!(event.payload_json()["parcels"][0]["weightGrams"], 1240);
     assert_eq!(event.payload_json()["parcels"][0]["lines"][1]["quantity"], 2);
 
-    let refused = |headers: Vec<(String, String)>, body: &'static str| {
-        let plugin = plugin.clone();
+    let unauthorized = |identity: CallerIdentity| {
+        let (plugin, request) = (plugin.clone(), request.clone());
         async move {
-            let request =
-                PartnerRequest { method: "POST".into(), headers, body: body.as_bytes().to_vec(), ..Default::default() };
-            match plugin.handle(&request, &identity(), CallOptions::default()).await {
+            match plugin.handle(&request, &identity, CallOptions::default()).await {
                 Err(InvokeError::Plugin { failure: PluginFailure::Unauthorized(m), .. }) => m,
                 other => panic!("expected unauthorized, got {other:?}"),
             }
         }
     };
-    let bearer = |t: String| vec![("authorization".to_string(), format!("Bearer {t}"))];
-    let forged = prime_cargo_token(PRIME_CARGO_PACKED, "evt_pc_000187", 300, "not-the-secret");
-    assert_eq!(refused(bearer(forged), PRIME_CARGO_PACKED).await, "bad token signature");
-    let expired = prime_cargo_token(PRIME_CARGO_PACKED, "evt_pc_000187", -3600, PRIME_CARGO_SECRET);
-    assert_eq!(refused(bearer(expired), PRIME_CARGO_PACKED).await, "token expired");
-    let other_body =
-        r#"{"eventType":"PickOrderPacked","eventId":"evt_pc_000187","orderNumber":"DK-1","pickOrderHeaderId":1}"#;
-    assert_eq!(refused(bearer(token.clone()), other_body).await, "the token does not belong to this body");
-    assert_eq!(refused(vec![], PRIME_CARGO_PACKED).await, "no Authorization header");
-
-    // The partner document's test vector: its signature verifies, and it expired in March 2026.
-    let vector_body = r#"{"eventType":"PickOrderPacked","eventId":"evt_pc_000187","orderNumber":"DK-20931","pickOrderHeaderId":552310}"#;
-    let vector = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJwcmltZWNhcmdvLWRlbW8iLCJhdWQiOiJub3JkaWMtcnVudGltZSIsImlhdCI6MTc3MzQ4MjQwMCwiZXhwIjoxNzczNDgyNzAwLCJqdGkiOiJldnRfcGNfMDAwMTg3IiwiYm9keV9zaGEyNTYiOiJhYmY1OGM3NWQwMDZiMTI2YzJlN2Q4MmRkMmQ2YjA0MDE3ZjBhOGNjYjFjYTIwNzI0NjdiZjRmOWU4MmY4YWIxIn0.iMH_hKCBkNaMrDHmECAcu3VrepilKR13LFdBngC-J6U";
-    assert_eq!(refused(bearer(vector.to_string()), vector_body).await, "token expired");
+    let another_event = unauthorized(verified("evt_pc_000999")).await;
+    assert!(another_event.contains("does not match the event id"), "{another_event}");
+    let unverified = unauthorized(CallerIdentity { scheme: "none".into(), ..verified("evt_pc_000187") }).await;
+    assert!(unverified.contains("prime-cargo-auth"), "the plugin says how to set it up: {unverified}");
 }
 
 // ---------------------------------------------------------------- bring-ftp

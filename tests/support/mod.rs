@@ -7,6 +7,7 @@
 pub mod ftp;
 pub mod orders;
 pub mod partner;
+pub mod prime_cargo;
 pub mod s3;
 pub mod server;
 pub mod tenant;

@@ -1,17 +1,13 @@
 //! Prime Cargo `PickOrderPacked` callbacks → `shipment` events.
 //!
-//! Prime Cargo signs callbacks with `Authorization: Bearer <JWT>` (HS256,
-//! per-owner shared secret) whose `body_sha256` claim binds the token to the
-//! raw body and whose `jti` is the event id. The plugin verifies the token
-//! itself through the host's `crypto` interface with the secret named
-//! `callback-secret` in its manifest: the HMAC is computed by the host and
-//! the secret never enters the sandbox. Configuration: `issuer`, `audience`,
-//! optionally `leeway-seconds` (default 60).
+//! Prime Cargo signs callbacks with a JWT over the body, a scheme the runtime
+//! has no built-in verifier for: the `prime-cargo-auth` plugin verifies it,
+//! named in this plugin's manifest as
+//! `webhook = { scheme = "plugin", plugin = "prime-cargo-auth" }`. The runtime
+//! calls this plugin only for requests that plugin accepted, with the token's
+//! `jti` (the event id) as the delivery id, which it replay-protects.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use portitor_guest::crypto::{self, Key};
-use portitor_guest::{Event, HttpRequest, Identity, PluginError, PushOutcome, PushSource, config};
+use portitor_guest::{Event, HttpRequest, Identity, PluginError, PushOutcome, PushSource};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -22,8 +18,12 @@ impl PushSource for PrimeCargo {
         "/webhooks/prime-cargo".into()
     }
 
-    fn handle(request: HttpRequest, _identity: Identity) -> Result<PushOutcome, PluginError> {
-        let claims = verify_token(&request)?;
+    fn handle(request: HttpRequest, identity: Identity) -> Result<PushOutcome, PluginError> {
+        if identity.scheme != "plugin" {
+            return Err(PluginError::Unauthorized(
+                "Prime Cargo callbacks must be verified: set `webhook = { scheme = \"plugin\", plugin = \"prime-cargo-auth\" }`".into(),
+            ));
+        }
         let packed: PickOrderPacked = request.json()?;
         if packed.event_type != "PickOrderPacked" {
             return Err(PluginError::InvalidInput(format!(
@@ -31,7 +31,7 @@ impl PushSource for PrimeCargo {
                 packed.event_type
             )));
         }
-        if claims.jti != packed.event_id {
+        if identity.delivery_id.as_deref() != Some(packed.event_id.as_str()) {
             return Err(PluginError::Unauthorized("token jti does not match the event id".into()));
         }
         portitor_guest::info!("order {} packed in pick order {}", packed.order_number, packed.pick_order_header_id);
@@ -41,68 +41,6 @@ impl PushSource for PrimeCargo {
 }
 
 portitor_guest::export_push_source!(PrimeCargo);
-
-#[derive(Deserialize)]
-struct Claims {
-    iss: String,
-    aud: String,
-    exp: u64,
-    #[serde(default)]
-    iat: u64,
-    jti: String,
-    body_sha256: String,
-}
-
-/// Checks the bearer token: signature, issuer, audience, expiry and the body hash.
-fn verify_token(request: &HttpRequest) -> Result<Claims, PluginError> {
-    let unauthorized = |m: &str| PluginError::Unauthorized(m.to_string());
-    let header = request.header("authorization").ok_or_else(|| unauthorized("no Authorization header"))?;
-    let token = header.strip_prefix("Bearer ").ok_or_else(|| unauthorized("Authorization is not a bearer token"))?;
-    let mut parts = token.split('.');
-    let (Some(head), Some(payload), Some(signature), None) = (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(unauthorized("the token is not a JWT"));
-    };
-    let header_json: Value = decode_json(head).ok_or_else(|| unauthorized("the token header is not valid"))?;
-    if header_json["alg"] != "HS256" {
-        return Err(unauthorized("the token must be signed with HS256"));
-    }
-    let signature =
-        URL_SAFE_NO_PAD.decode(signature).map_err(|_| unauthorized("the token signature is not base64url"))?;
-    let signing_input = format!("{head}.{payload}");
-    if !crypto::verify_hmac_sha256(&Key::secret("callback-secret"), signing_input.as_bytes(), &signature)? {
-        return Err(unauthorized("bad token signature"));
-    }
-    let claims: Claims = decode_json(payload).ok_or_else(|| unauthorized("the token claims are not valid"))?;
-    let issuer = config::require("issuer")?;
-    let audience = config::require("audience")?;
-    if claims.iss != issuer || claims.aud != audience {
-        return Err(unauthorized("the token's issuer or audience is not the configured one"));
-    }
-    let leeway: u64 = config::parse_or("leeway-seconds", 60)?;
-    let now =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
-    if claims.exp + leeway < now {
-        return Err(unauthorized("token expired"));
-    }
-    if claims.iat > now + leeway {
-        return Err(unauthorized("token issued in the future"));
-    }
-    let digest = to_hex(&crypto::sha256(&request.body));
-    if !crypto::constant_time_equal(digest.as_bytes(), claims.body_sha256.to_ascii_lowercase().as_bytes()) {
-        return Err(unauthorized("the token does not belong to this body"));
-    }
-    Ok(claims)
-}
-
-fn decode_json<T: serde::de::DeserializeOwned>(segment: &str) -> Option<T> {
-    let bytes = URL_SAFE_NO_PAD.decode(segment).ok()?;
-    serde_json::from_slice(&bytes).ok()
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]

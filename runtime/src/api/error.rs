@@ -31,6 +31,10 @@ pub enum ApiError {
     Unavailable(String),
     #[error("internal error")]
     Internal(String),
+    /// A plugin a request needs is disabled or not installed (503: the
+    /// partner retries, and succeeds once the tenant fixes it).
+    #[error("{0}")]
+    PluginUnavailable(String),
     /// A push plugin could not handle a partner's request (a 5xx, so the
     /// partner retries); the message names the dead letter, nothing internal.
     #[error("{1}")]
@@ -48,6 +52,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) | Self::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            Self::PluginUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "plugin_unavailable"),
             Self::PluginFailed(status, _) => (*status, "plugin_failed"),
         }
     }

@@ -1,9 +1,10 @@
 //! `/{company}{path}`: partners' requests to push plugins.
 //!
 //! Authenticated per the plugin's manifest (a platform JWT by default, a
-//! built-in signature scheme, or the plugin itself), de-duplicated on the
-//! partner's delivery id, handed to the plugin, and its events ingested in
-//! the tenant of the path — never one a plugin names. A plugin that fails
+//! built-in signature scheme, the tenant's `auth` plugin, or the plugin
+//! itself), de-duplicated on the partner's delivery id, handed to the
+//! plugin, and its events ingested in the tenant of the path — never one a
+//! plugin names. A plugin that fails
 //! answers 5xx, so the partner retries, and the raw request is kept in the
 //! dead-letter prefix for replay.
 
@@ -24,10 +25,11 @@ use sha2::{Digest, Sha256};
 use super::orders::body;
 use super::{ApiError, AppState, RequestId, authorize};
 use crate::auth::Role;
-use crate::engine::{CallOptions, CallerIdentity, InvokeError, PartnerRequest, PluginFailure};
+use crate::engine::{CallOptions, CallerIdentity, InvokeError, PartnerRequest, PluginFailure, Verdict};
 use crate::events::keys;
+use crate::host::{LogLevel, LogLine};
 use crate::ingest::{IngestError, Origin};
-use crate::manifest::WebhookAuth;
+use crate::manifest::{PluginKind, WebhookAuth};
 use crate::registry::ActivePlugin;
 use crate::webhooks;
 
@@ -50,20 +52,14 @@ pub(super) async fn webhook(
     let path = format!("/{path}");
     let plugin = state.registry.route(company, &path).ok_or_else(not_found)?;
     if !plugin.enabled {
-        return Err(ApiError::Unavailable(format!("plugin {} is disabled", plugin.key.plugin)));
+        return Err(ApiError::PluginUnavailable(format!("plugin `{}` is disabled", plugin.key.plugin)));
     }
     let payload = body(&state, payload)?;
-    let identity = authenticate(&state, &plugin, &headers, &payload)?;
-
-    if let Some(delivery) = &identity.delivery_id
-        && state.store.get(&delivery_key(company, &plugin.key.plugin, delivery)).await?.is_some()
-    {
-        return Ok((StatusCode::OK, Json(json!({ "duplicate": true, "deliveryId": delivery }))).into_response());
-    }
-
+    let scheme = plugin.plugin.manifest().webhook.clone().unwrap_or(WebhookAuth::Jwt);
+    // A platform JWT is Portitor's credential, not the partner's: the plugin never sees it.
     let forwarded: Vec<(String, String)> = headers
         .iter()
-        .filter(|(name, _)| !(identity.scheme == "jwt" && *name == axum::http::header::AUTHORIZATION))
+        .filter(|(name, _)| !(scheme == WebhookAuth::Jwt && *name == axum::http::header::AUTHORIZATION))
         .map(|(name, value)| (name.as_str().to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
         .collect();
     let request = PartnerRequest {
@@ -73,6 +69,14 @@ pub(super) async fn webhook(
         headers: forwarded,
         body: payload.to_vec(),
     };
+    let identity = authenticate(&state, &plugin, &scheme, &headers, &request, &request_id).await?;
+
+    if let Some(delivery) = &identity.delivery_id
+        && state.store.get(&delivery_key(company, &plugin.key.plugin, delivery)).await?.is_some()
+    {
+        return Ok((StatusCode::OK, Json(json!({ "duplicate": true, "deliveryId": delivery }))).into_response());
+    }
+
     let options = CallOptions { log_sink: state.log_sink.clone(), invocation_id: Some(request_id.0.clone()) };
     let handled = plugin.plugin.handle(&request, &identity, options).await;
     let error = handled.as_ref().err().map(ToString::to_string);
@@ -135,15 +139,17 @@ pub(super) async fn webhook(
 }
 
 /// Who sent the request, per the plugin's manifest; 401 with the reason if not verified.
-fn authenticate(
+async fn authenticate(
     state: &AppState,
     plugin: &ActivePlugin,
+    scheme: &WebhookAuth,
     headers: &HeaderMap,
-    body: &[u8],
+    request: &PartnerRequest,
+    request_id: &RequestId,
 ) -> Result<CallerIdentity, ApiError> {
     let company = plugin.key.company.clone();
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-    match plugin.plugin.manifest().webhook.clone().unwrap_or(WebhookAuth::Jwt) {
+    match scheme.clone() {
         WebhookAuth::Jwt => {
             let principal = authorize(state, headers, &company, &[Role::SourceAdapter])?;
             Ok(CallerIdentity {
@@ -154,21 +160,82 @@ fn authenticate(
             })
         }
         WebhookAuth::None => Ok(CallerIdentity { company, scheme: "none".into(), subject: None, delivery_id: None }),
+        WebhookAuth::Plugin { plugin: verifier } => {
+            verify_with_plugin(state, company, &verifier, request, request_id).await
+        }
         auth => {
             let secret_name = match &auth {
                 WebhookAuth::HmacSha256 { secret, .. }
                 | WebhookAuth::Stripe { secret, .. }
                 | WebhookAuth::StandardWebhooks { secret, .. } => secret.clone(),
-                WebhookAuth::Jwt | WebhookAuth::None => String::new(),
+                WebhookAuth::Jwt | WebhookAuth::Plugin { .. } | WebhookAuth::None => String::new(),
             };
             let secret = state.vault.tenant(&company).get(&secret_name);
-            let verified = webhooks::verify(&auth, header, body, secret, Utc::now().timestamp())
+            let verified = webhooks::verify(&auth, header, &request.body, secret, Utc::now().timestamp())
                 .map_err(|reason| ApiError::Unauthorized(format!("webhook signature refused: {reason}")))?;
             Ok(CallerIdentity {
                 company,
                 scheme: verified.scheme.into(),
                 subject: None,
                 delivery_id: verified.delivery_id,
+            })
+        }
+    }
+}
+
+/// Asks the tenant's auth plugin `verifier` about the request. Its failure
+/// answers 5xx without a dead letter: the request is not authenticated, and
+/// the partner's retry is what recovers it.
+async fn verify_with_plugin(
+    state: &AppState,
+    company: String,
+    verifier: &str,
+    request: &PartnerRequest,
+    request_id: &RequestId,
+) -> Result<CallerIdentity, ApiError> {
+    let active = state.registry.get(&company, verifier).filter(|active| active.plugin.kind() == PluginKind::Auth);
+    let Some(active) = active else {
+        return Err(ApiError::PluginUnavailable(format!(
+            "the auth plugin `{verifier}` this webhook names is not installed"
+        )));
+    };
+    if !active.enabled {
+        return Err(ApiError::PluginUnavailable(format!("the auth plugin `{verifier}` is disabled")));
+    }
+    let options = CallOptions { log_sink: state.log_sink.clone(), invocation_id: Some(request_id.0.clone()) };
+    let verdict = active.plugin.verify(request, options).await;
+    state.activity.record(&company, verifier, verdict.as_ref().err().map(ToString::to_string).as_deref());
+    match verdict.map(|invocation| invocation.output) {
+        Ok(Verdict::Verified { subject, delivery_id }) => {
+            Ok(CallerIdentity { company, scheme: "plugin".into(), subject, delivery_id })
+        }
+        Ok(Verdict::Refused { reason }) => {
+            Err(ApiError::Unauthorized(format!("refused by the auth plugin `{verifier}`: {reason}")))
+        }
+        Ok(Verdict::Unavailable { reason }) => {
+            // The reason is the tenant's set-up: their plugin log says it, the partner is told to retry.
+            if let Some(sink) = &state.log_sink {
+                sink.record(LogLine {
+                    at: Utc::now(),
+                    level: LogLevel::Error,
+                    company: company.clone(),
+                    plugin: verifier.to_string(),
+                    version: active.version.clone(),
+                    invocation: request_id.0.clone(),
+                    message: format!("cannot verify requests: {reason}"),
+                });
+            }
+            tracing::warn!(%company, plugin = %verifier, %reason, "auth plugin cannot verify requests");
+            Err(ApiError::PluginUnavailable(format!(
+                "the auth plugin `{verifier}` cannot verify requests now; retry later"
+            )))
+        }
+        Err(error) => {
+            tracing::warn!(%company, plugin = %verifier, %error, "auth plugin failed");
+            let message = format!("the auth plugin `{verifier}` failed; retry later");
+            Err(match status_of(&error) {
+                StatusCode::SERVICE_UNAVAILABLE => ApiError::PluginUnavailable(message),
+                _ => ApiError::PluginFailed(StatusCode::INTERNAL_SERVER_ERROR, message),
             })
         }
     }

@@ -3,8 +3,9 @@
 //!
 //! - `shopify-orders` behind Shopify's HMAC scheme: a signed sample webhook
 //!   is written next to the data, with the curl command that sends it;
-//! - `prime-cargo`, which checks Prime Cargo's callback JWT itself: a sample
-//!   callback and a fresh token are written likewise;
+//! - `prime-cargo` behind `prime-cargo-auth`, an auth plugin that verifies
+//!   Prime Cargo's callback JWT: a sample callback and a fresh token are
+//!   written likewise;
 //! - `bring-ftp` polling a local FTP drop folder (pyftpdlib, when Python has
 //!   it) every 30 s; a sample ORDERS file is dropped in at start;
 //! - `postnord-tracking` polling a PostNord simulator every 20 s;
@@ -124,15 +125,23 @@ auth = {{ type = "basic", username = "WSI_demo", password_secret = "ongoing-pass
     }))?;
     state.configs.set_pipeline(COMPANY, pipeline).await?;
     install(
-        "prime-cargo",
+        "prime-cargo-auth",
         r#"
-kind = "push-source"
-webhook = { scheme = "none" }
+kind = "auth"
 [secrets]
 keys = ["callback-secret"]
 [config]
 issuer = "primecargo-demo"
 audience = "nordic-runtime"
+"#
+        .into(),
+    )
+    .await?;
+    install(
+        "prime-cargo",
+        r#"
+kind = "push-source"
+webhook = { scheme = "plugin", plugin = "prime-cargo-auth" }
 "#
         .into(),
     )
@@ -230,7 +239,8 @@ Send Shopify's orders/create webhook, signed as Shopify signs it:
   curl -s -X POST http://{addr}/demo/webhooks/shopify/orders --data-binary @{shopify} \
     -H 'X-Shopify-Topic: orders/create' -H 'X-Shopify-Hmac-Sha256: {shopify_signature}' -H 'X-Shopify-Webhook-Id: demo-1'
 
-Send Prime Cargo's PickOrderPacked callback (the plugin checks the JWT over the body):
+Send Prime Cargo's PickOrderPacked callback (the `prime-cargo-auth` plugin checks
+the JWT over the body; the same callback twice is stored once):
   curl -s -X POST http://{addr}/demo/webhooks/prime-cargo --data-binary @{prime} -H 'Authorization: Bearer {prime_token}'
 
 {ftp_note}PostNord tracking is polled every 20 s from a local simulator; see the runs:

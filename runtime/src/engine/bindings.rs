@@ -106,6 +106,24 @@ pub(crate) mod warehouse {
     });
 }
 
+pub(crate) mod auth {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "portitor:plugin/auth",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        with: {
+            "portitor:plugin/types": super::types,
+            "portitor:plugin/http": super::http,
+            "portitor:plugin/ftp": super::ftp,
+            "portitor:plugin/cursor": super::cursor,
+            "portitor:plugin/log": super::log,
+            "portitor:plugin/config": super::config,
+            "portitor:plugin/crypto": super::crypto,
+        },
+    });
+}
+
 pub(crate) mod status {
     wasmtime::component::bindgen!({
         path: "../wit",
@@ -130,5 +148,6 @@ pub(crate) const PULL_HANDLER: &str = "portitor:plugin/pull-handler@0.1.0";
 pub(crate) const VALIDATOR_HANDLER: &str = "portitor:plugin/validator-handler@0.1.0";
 pub(crate) const MAPPER_HANDLER: &str = "portitor:plugin/mapper-handler@0.1.0";
 pub(crate) const WAREHOUSE_HANDLER: &str = "portitor:plugin/warehouse-handler@0.1.0";
+pub(crate) const AUTH_HANDLER: &str = "portitor:plugin/auth-handler@0.1.0";
 /// The optional status export of source plugins.
 pub(crate) const ORDER_STATUS: &str = "portitor:plugin/order-status@0.1.0";

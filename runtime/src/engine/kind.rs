@@ -6,7 +6,9 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 use wasmtime::component::types::ComponentItem;
 
-use super::bindings::{MAPPER_HANDLER, ORDER_STATUS, PULL_HANDLER, PUSH_HANDLER, VALIDATOR_HANDLER, WAREHOUSE_HANDLER};
+use super::bindings::{
+    AUTH_HANDLER, MAPPER_HANDLER, ORDER_STATUS, PULL_HANDLER, PUSH_HANDLER, VALIDATOR_HANDLER, WAREHOUSE_HANDLER,
+};
 use crate::manifest::PluginKind;
 
 /// The export a kind requires, with its functions.
@@ -19,11 +21,18 @@ fn required_export(kind: PluginKind) -> (&'static str, &'static [&'static str], 
         PluginKind::Validator => (VALIDATOR_HANDLER, &["validate"], "portitor_guest::export_validator!"),
         PluginKind::Mapper => (MAPPER_HANDLER, &["map"], "portitor_guest::export_mapper!"),
         PluginKind::Warehouse => (WAREHOUSE_HANDLER, &["dispatch"], "portitor_guest::export_warehouse!"),
+        PluginKind::Auth => (AUTH_HANDLER, &["verify"], "portitor_guest::export_auth!"),
     }
 }
 
-const KINDS: [PluginKind; 5] =
-    [PluginKind::PushSource, PluginKind::PullSource, PluginKind::Validator, PluginKind::Mapper, PluginKind::Warehouse];
+const KINDS: [PluginKind; 6] = [
+    PluginKind::PushSource,
+    PluginKind::PullSource,
+    PluginKind::Validator,
+    PluginKind::Mapper,
+    PluginKind::Warehouse,
+    PluginKind::Auth,
+];
 
 /// Whether `component` also exports the order-status interface.
 pub(crate) fn exports_status(engine: &Engine, component: &Component) -> bool {

@@ -34,7 +34,7 @@ use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig, Stor
 pub use self::cache::CompileSource;
 pub use self::input::{CallerIdentity, OrderInput, OrderStatusUpdate, PartnerRequest};
 pub use self::output::{
-    BatchOutput, DispatchReceipt, OutputError, PartnerResponse, PluginEvent, PluginFailure, PushOutput,
+    BatchOutput, DispatchReceipt, OutputError, PartnerResponse, PluginEvent, PluginFailure, PushOutput, Verdict,
     WarehouseDocument,
 };
 pub use self::plugin::PluginLabel;
@@ -262,6 +262,7 @@ impl Engine {
             PluginKind::Validator => bindings::validator::ValidatorPre::new(pre).map(Handler::Validator),
             PluginKind::Mapper => bindings::mapper::MapperPre::new(pre).map(Handler::Mapper),
             PluginKind::Warehouse => bindings::warehouse::WarehousePre::new(pre).map(Handler::Warehouse),
+            PluginKind::Auth => bindings::auth::AuthPre::new(pre).map(Handler::Auth),
         }
         .map_err(wrong_kind)?;
 
@@ -298,6 +299,7 @@ enum Handler {
     Validator(bindings::validator::ValidatorPre<HostState>),
     Mapper(bindings::mapper::MapperPre<HostState>),
     Warehouse(bindings::warehouse::WarehousePre<HostState>),
+    Auth(bindings::auth::AuthPre<HostState>),
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -366,6 +368,36 @@ impl LoadedPlugin {
         outcome.try_map(|result| match result {
             Ok(outcome) => output::push_from_wit(outcome, limits).map_err(|error| self.invalid(error)),
             Err(failure) => Err(self.failed(failure.into())),
+        })
+    }
+
+    /// Verifies a partner's request before a push plugin sees it (auth plugins).
+    pub async fn verify(
+        &self,
+        request: &PartnerRequest,
+        options: CallOptions,
+    ) -> Result<Invocation<Verdict>, InvokeError> {
+        let Handler::Auth(pre) = &self.inner.handler else {
+            return Err(self.wrong_call("verify"));
+        };
+        let request = request.to_wit();
+        let mut call = self.begin(options, None);
+        let result = call
+            .run(async |store| {
+                pre.instantiate_async(&mut *store)
+                    .await?
+                    .portitor_plugin_auth_handler()
+                    .call_verify(store, &request)
+                    .await
+            })
+            .await;
+        let outcome = call.finish(self, result)?;
+        // Reasons reach the partner and the logs: never a secret the plugin may hold.
+        let scrub = |reason: String| self.inner.shared.scrub(&reason);
+        outcome.try_map(|answer| match output::verdict_from_wit(answer).map_err(|error| self.invalid(error))? {
+            Verdict::Refused { reason } => Ok(Verdict::Refused { reason: scrub(reason) }),
+            Verdict::Unavailable { reason } => Ok(Verdict::Unavailable { reason: scrub(reason) }),
+            verified => Ok(verified),
         })
     }
 

@@ -133,6 +133,8 @@ pub enum OutputError {
     InvalidEvent { index: usize, reason: String },
     #[error("response: {0}")]
     InvalidResponse(String),
+    #[error("identity: {0}")]
+    InvalidIdentity(String),
     #[error("cursor of {actual} bytes is over the cap of {limit}")]
     CursorTooLarge { actual: usize, limit: usize },
 }
@@ -213,6 +215,42 @@ pub(crate) fn push_from_wit(outcome: types::PushOutcome, limits: &Limits) -> Res
     Ok(PushOutput { events: events_from_wit(outcome.events, limits)?, response })
 }
 
+/// What an auth plugin decided about a partner's request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Verified: the subject and the delivery id to replay-protect, as the plugin says.
+    Verified { subject: Option<String>, delivery_id: Option<String> },
+    /// Refused, with the reason the partner gets.
+    Refused { reason: String },
+    /// The plugin cannot verify anything now, with the reason for the tenant.
+    Unavailable { reason: String },
+}
+
+const MAX_IDENTITY_CHARS: usize = 256;
+const MAX_REJECTION_CHARS: usize = 1_000;
+
+/// Checks an auth plugin's answer. The runtime ignores the `company` and
+/// `scheme` a plugin returns: it sets them itself.
+pub(crate) fn verdict_from_wit(answer: Result<types::Identity, types::Rejection>) -> Result<Verdict, OutputError> {
+    let reason = |reason: String| -> String {
+        let reason: String = reason.chars().take(MAX_REJECTION_CHARS).collect();
+        if reason.trim().is_empty() { "no reason given".to_string() } else { reason }
+    };
+    let identity = match answer {
+        Ok(identity) => identity,
+        Err(types::Rejection::Refused(why)) => return Ok(Verdict::Refused { reason: reason(why) }),
+        Err(types::Rejection::Unavailable(why)) => return Ok(Verdict::Unavailable { reason: reason(why) }),
+    };
+    for (what, value) in [("subject", &identity.subject), ("delivery id", &identity.delivery_id)] {
+        if let Some(value) = value
+            && (value.is_empty() || value.chars().count() > MAX_IDENTITY_CHARS)
+        {
+            return Err(OutputError::InvalidIdentity(format!("{what} must be 1 to {MAX_IDENTITY_CHARS} characters")));
+        }
+    }
+    Ok(Verdict::Verified { subject: identity.subject, delivery_id: identity.delivery_id })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,6 +271,29 @@ mod tests {
             validation_mode: None,
             warehouse_id: None,
         }
+    }
+
+    #[test]
+    fn an_auth_verdict_keeps_subject_and_delivery_id_and_caps_what_it_returns() {
+        let identity = |subject: Option<&str>, delivery: Option<&str>| types::Identity {
+            company: "someone-else".into(),
+            scheme: "anything".into(),
+            subject: subject.map(str::to_string),
+            delivery_id: delivery.map(str::to_string),
+        };
+        assert_eq!(
+            verdict_from_wit(Ok(identity(Some("primecargo"), Some("evt_1")))),
+            Ok(Verdict::Verified { subject: Some("primecargo".into()), delivery_id: Some("evt_1".into()) })
+        );
+        let long = "x".repeat(MAX_IDENTITY_CHARS + 1);
+        assert!(matches!(verdict_from_wit(Ok(identity(None, Some(&long)))), Err(OutputError::InvalidIdentity(_))));
+        assert!(matches!(verdict_from_wit(Ok(identity(Some(""), None))), Err(OutputError::InvalidIdentity(_))));
+        let refused = verdict_from_wit(Err(types::Rejection::Refused("y".repeat(5_000)))).expect("a verdict");
+        assert_eq!(refused, Verdict::Refused { reason: "y".repeat(MAX_REJECTION_CHARS) });
+        let blank = verdict_from_wit(Err(types::Rejection::Refused(" ".into()))).expect("a verdict");
+        assert_eq!(blank, Verdict::Refused { reason: "no reason given".into() });
+        let unavailable = verdict_from_wit(Err(types::Rejection::Unavailable("no secret".into()))).expect("a verdict");
+        assert_eq!(unavailable, Verdict::Unavailable { reason: "no secret".into() });
     }
 
     #[test]
