@@ -13,7 +13,7 @@ default:
 setup: setup-build
     #!/usr/bin/env bash
     set -euo pipefail
-    python3 -m pip install --quiet --disable-pip-version-check pyftpdlib 'moto[server]'
+    python3 -m pip install --quiet --disable-pip-version-check pyftpdlib 'moto[server]' asyncssh
     command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
     if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
         echo "setup: installing Debian's chromium and chromium-driver (the dashboard's browser tests)"

@@ -1,5 +1,6 @@
-//! FTP on connections named in the manifest; the host holds the server's
-//! address and credentials.
+//! FTP or SFTP on connections named in the manifest (`protocol = "sftp"`
+//! on the connection; the plugin's code is the same); the host holds the
+//! server's address and credentials.
 //!
 //! ```no_run
 //! # fn demo() -> Result<(), portitor_guest::PluginError> {

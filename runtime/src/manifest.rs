@@ -158,17 +158,61 @@ pub struct FtpSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FtpConnection {
+    /// `ftp` (the default) or `sftp`; plugins use both through the same `ftp` interface.
+    #[serde(default)]
+    pub protocol: FileProtocol,
     pub host: String,
-    #[serde(default = "default_ftp_port")]
-    pub port: u16,
+    /// 21 for FTP and 22 for SFTP unless set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
     pub username: String,
-    /// The secret holding the password; anonymous servers need none.
+    /// The secret holding the password; anonymous FTP servers need none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_secret: Option<String>,
+    /// SFTP: the server's public host key as OpenSSH writes it
+    /// (`ssh-ed25519 AAAA…`, as in `known_hosts`). Required: a server that
+    /// presents another key is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_key: Option<String>,
+    /// SFTP: the secret holding a private key (OpenSSH format) to log in
+    /// with, instead of or before a password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_key_secret: Option<String>,
 }
 
-fn default_ftp_port() -> u16 {
-    21
+/// How a file connection talks to its server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileProtocol {
+    #[default]
+    Ftp,
+    Sftp,
+}
+
+impl FtpConnection {
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.protocol {
+            FileProtocol::Ftp => 21,
+            FileProtocol::Sftp => 22,
+        })
+    }
+
+    fn check(&self, name: &str) -> Result<(), ManifestError> {
+        let invalid = |m: String| Err(ManifestError::Invalid(format!("ftp connection `{name}`: {m}")));
+        match self.protocol {
+            FileProtocol::Ftp if self.host_key.is_some() || self.private_key_secret.is_some() => {
+                invalid("`host_key` and `private_key_secret` apply only to `protocol = \"sftp\"`".into())
+            }
+            FileProtocol::Ftp => Ok(()),
+            FileProtocol::Sftp => match &self.host_key {
+                None => invalid("an SFTP connection needs the server's `host_key` (`ssh-ed25519 AAAA…`)".into()),
+                Some(key) => match russh::keys::PublicKey::from_openssh(key) {
+                    Ok(_) => Ok(()),
+                    Err(e) => invalid(format!("`host_key` is not an OpenSSH public key: {e}")),
+                },
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -293,8 +337,9 @@ impl Manifest {
                 return invalid(format!("http connection `{name}`: base_url must be an http(s) URL with a host"));
             }
         }
-        for name in self.ftp.connections.keys() {
+        for (name, connection) in &self.ftp.connections {
             check_name("ftp connection", name)?;
+            connection.check(name)?;
         }
         for pattern in self.network.allowed_hosts.iter().chain(&self.network.private_hosts) {
             if pattern.is_empty() || pattern.contains('/') || pattern.contains('@') {
@@ -341,7 +386,10 @@ impl Manifest {
                 None => {}
             }
         }
-        names.extend(self.ftp.connections.values().filter_map(|c| c.password_secret.as_deref()));
+        for connection in self.ftp.connections.values() {
+            names.extend(connection.password_secret.as_deref());
+            names.extend(connection.private_key_secret.as_deref());
+        }
         names.extend(self.secrets.keys.iter().map(String::as_str));
         names.extend(self.secrets.expose.iter().map(String::as_str));
         if let Some(auth) = &self.webhook {
@@ -400,8 +448,30 @@ mod tests {
         assert_eq!(manifest.kind, PluginKind::PullSource);
         assert_eq!(manifest.limits().memory_bytes, 32 * 1024 * 1024);
         assert_eq!(manifest.limits().timeout, Duration::from_secs(2));
-        assert_eq!(manifest.ftp.connections["bring"].port, 21);
+        assert_eq!(manifest.ftp.connections["bring"].port(), 21);
         assert_eq!(manifest.secret_names(), vec!["bring-password", "postnord-key"]);
+    }
+
+    #[test]
+    fn sftp_connections_pin_the_host_key() {
+        let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+        let sftp = |extra: &str| {
+            Manifest::parse(&format!(
+                "kind = \"pull-source\"\n[ftp.connections.drop]\nprotocol = \"sftp\"\nhost = \"sftp.example\"\nusername = \"u\"\n{extra}"
+            ))
+        };
+        let manifest = sftp(&format!("host_key = \"{key}\"\nprivate_key_secret = \"drop-key\"\n")).expect("valid");
+        assert_eq!(manifest.ftp.connections["drop"].port(), 22);
+        assert_eq!(manifest.secret_names(), vec!["drop-key"]);
+        let missing = sftp("").expect_err("no host key");
+        assert!(missing.to_string().contains("needs the server's `host_key`"), "{missing}");
+        let garbage = sftp("host_key = \"ssh-ed25519 not-base64\"\n").expect_err("bad key");
+        assert!(garbage.to_string().contains("not an OpenSSH public key"), "{garbage}");
+        let ftp = Manifest::parse(&format!(
+            "kind = \"pull-source\"\n[ftp.connections.drop]\nhost = \"h\"\nusername = \"u\"\nhost_key = \"{key}\"\n"
+        ))
+        .expect_err("host key on FTP");
+        assert!(ftp.to_string().contains("apply only to `protocol = \"sftp\"`"), "{ftp}");
     }
 
     #[test]

@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 use support::ftp::{self, FtpServer};
 use support::partner::Partner;
 use support::prime_cargo;
+use support::sftp::{self, SftpServer};
 
 const SHOPIFY_ORDER: &str = include_str!("../../tests/fixtures/shopify-orders-create.json");
 const BRING_FILE: &str = include_str!("../../tests/fixtures/ORD_NVNO_20260314T101500Z_000042.csv");
@@ -351,6 +352,83 @@ async fn bring_ftp_archives_a_file_only_after_its_orders_are_durable() {
     assert_eq!(checkpoints, vec![(vec!["NO-G1".to_string(), "NO-G2".to_string()], true)]);
     assert!(!server.exists("in/G.csv"));
     assert!(server.exists("in/archive/G.csv"));
+}
+
+/// The same plugin on an SFTP drop folder: only the connection differs.
+fn bring_sftp_manifest(server: &SftpServer, host_key: &str, login: &str, config: &str) -> String {
+    format!(
+        r#"
+        kind = "pull-source"
+        [network]
+        private_hosts = ["127.0.0.1"]
+        [ftp.connections.drop-folder]
+        protocol = "sftp"
+        host = "127.0.0.1"
+        port = {}
+        username = "{}"
+        host_key = "{host_key}"
+        {login}
+        [config]
+        {config}
+        "#,
+        server.port,
+        sftp::USER,
+    )
+}
+
+#[tokio::test]
+async fn bring_ftp_reads_and_archives_over_sftp_with_a_pinned_host_key() {
+    let engine = support::engine();
+    let server = Arc::new(SftpServer::start());
+    let by_password = "password_secret = \"bring-sftp-password\"";
+    let password = || StaticSecrets::new().with("bring-sftp-password", sftp::PASSWORD);
+
+    // By password: the partner's file is read, and archived once its orders are durable.
+    server.put("in/ORD_NVNO_20260314T101500Z_000042.csv", BRING_FILE, ftp::now_secs() - 60);
+    let manifest = bring_sftp_manifest(&server, &server.host_key, by_password, "archive-folder = \"/in/archive\"");
+    let plugin = support::load(&engine, "bring-ftp", &manifest, password());
+    let watched = server.clone();
+    let checkpointer = Arc::new(RecordingCheckpointer {
+        checkpoints: Mutex::default(),
+        still_there: Box::new(move || watched.exists("in/ORD_NVNO_20260314T101500Z_000042.csv")),
+    });
+    plugin
+        .fetch(None, Some(checkpointer.clone() as Arc<dyn Checkpointer>), CallOptions::default())
+        .await
+        .expect("fetch over SFTP");
+    let checkpoints = checkpointer.checkpoints.lock().expect("lock").clone();
+    assert_eq!(checkpoints, vec![(vec!["NO-30117".to_string(), "NO-30118".to_string()], true)]);
+    assert!(server.exists("in/archive/ORD_NVNO_20260314T101500Z_000042.csv"), "archived over SFTP");
+    assert!(!server.exists("in/ORD_NVNO_20260314T101500Z_000042.csv"));
+
+    // By key: the next file, with its modification time as the listing gave it.
+    server.put("in/B.csv", &orders_file(&["NO-B1"], "7.00"), ftp::now_secs() - 30);
+    let by_key = "private_key_secret = \"bring-sftp-key\"";
+    let manifest = bring_sftp_manifest(&server, &server.host_key, by_key, "");
+    let key = StaticSecrets::new().with("bring-sftp-key", &server.client_key);
+    let batch = fetch(&support::load(&engine, "bring-ftp", &manifest, key), &None).await;
+    assert_eq!(ids(&batch.events), ["NO-B1"]);
+
+    // A server that presents another host key is refused; so is a wrong password.
+    let other_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+    let manifest = bring_sftp_manifest(&server, other_key, by_password, "");
+    let plugin = support::load(&engine, "bring-ftp", &manifest, password());
+    let error = plugin.fetch(None, None, CallOptions::default()).await.expect_err("another host key");
+    assert!(error.to_string().contains("host key is not the one the manifest pins"), "{error}");
+    let manifest = bring_sftp_manifest(&server, &server.host_key, by_password, "");
+    let wrong = StaticSecrets::new().with("bring-sftp-password", "not-the-password");
+    let error = support::load(&engine, "bring-ftp", &manifest, wrong)
+        .fetch(None, None, CallOptions::default())
+        .await
+        .expect_err("wrong password");
+    assert!(error.to_string().contains("refused the login"), "{error}");
+    // And the address is checked against the egress policy like any other.
+    let manifest = manifest.replace("private_hosts = [\"127.0.0.1\"]", "");
+    let error = support::load(&engine, "bring-ftp", &manifest, password())
+        .fetch(None, None, CallOptions::default())
+        .await
+        .expect_err("loopback not allowed");
+    assert!(error.to_string().contains("network.private_hosts"), "{error}");
 }
 
 #[tokio::test]

@@ -55,15 +55,20 @@ impl FtpServer {
 
     /// Writes `contents` to `relative` with modification time `mtime` (Unix seconds).
     pub fn put(&self, relative: &str, contents: &str, mtime: u64) {
-        let path = self.path(relative);
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        std::fs::write(&path, contents).expect("write");
-        set_mtime(&path, mtime);
+        put_under(self.root.path(), relative, contents, mtime);
     }
 
     pub fn exists(&self, relative: &str) -> bool {
         self.path(relative).exists()
     }
+}
+
+/// Writes `contents` to `relative` under `root` with modification time `mtime`.
+pub fn put_under(root: &Path, relative: &str, contents: &str, mtime: u64) {
+    let path = root.join(relative.trim_start_matches('/'));
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&path, contents).expect("write");
+    set_mtime(&path, mtime);
 }
 
 pub fn set_mtime(path: &Path, mtime: u64) {

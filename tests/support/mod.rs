@@ -10,6 +10,7 @@ pub mod partner;
 pub mod prime_cargo;
 pub mod s3;
 pub mod server;
+pub mod sftp;
 pub mod tenant;
 pub mod warehouse;
 

@@ -1,7 +1,7 @@
 //! `ftp`: list, retrieve, store, rename, delete and make directories on the
-//! FTP connections a manifest names. The host holds each connection's
-//! address and credentials and keeps one logged-in session per connection
-//! for the length of an invocation.
+//! FTP and SFTP connections a manifest names (SFTP in [`super::sftp`]). The
+//! host holds each connection's address and credentials and keeps one
+//! logged-in session per connection for the length of an invocation.
 //!
 //! The server's address is checked against the egress policy after DNS
 //! resolution, and passive-mode data connections go to that same checked
@@ -20,8 +20,10 @@ use tokio::io::AsyncReadExt;
 use wasmtime::component::{HasSelf, Linker};
 
 use super::HostState;
+use super::sftp::{Credentials, SftpConnection};
 use crate::engine::bindings::ftp::{self, Entry, FtpError};
 use crate::engine::plugin::PluginShared;
+use crate::manifest::FileProtocol;
 
 /// The most one FTP command may take, within the invocation's time.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
@@ -29,12 +31,18 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 /// Logged-in sessions of one invocation, by connection name.
 #[derive(Default)]
 pub(crate) struct FtpSessions {
-    open: HashMap<String, AsyncFtpStream>,
+    open: HashMap<String, Session>,
+}
+
+/// A logged-in session on a connection of either protocol.
+enum Session {
+    Ftp(AsyncFtpStream),
+    Sftp(SftpConnection),
 }
 
 impl HostState {
     /// The invocation's session on connection `name`, opened on first use.
-    async fn ftp_session(&mut self, name: &str) -> Result<&mut AsyncFtpStream, FtpError> {
+    async fn ftp_session(&mut self, name: &str) -> Result<&mut Session, FtpError> {
         if !self.ftp.open.contains_key(name) {
             let session = open_session(self.plugin.clone(), name, self.invocation.deadline).await?;
             self.ftp.open.insert(name.to_string(), session);
@@ -47,7 +55,7 @@ impl HostState {
     async fn ftp_call<T>(
         &mut self,
         connection: &str,
-        op: impl AsyncFnOnce(&mut AsyncFtpStream, usize) -> Result<T, FtpError>,
+        op: impl AsyncFnOnce(&mut Session, usize) -> Result<T, FtpError>,
     ) -> Result<T, FtpError> {
         let remaining = self.remaining().min(COMMAND_TIMEOUT);
         let cap = self.plugin.limits.max_ftp_file_bytes;
@@ -63,22 +71,25 @@ impl HostState {
     }
 }
 
-/// Connects, checks the address, logs in and switches to binary mode.
-async fn open_session(plugin: Arc<PluginShared>, name: &str, deadline: Instant) -> Result<AsyncFtpStream, FtpError> {
+/// Resolves the connection's host, checks every address against the egress
+/// policy, then connects and logs in with the connection's protocol.
+async fn open_session(plugin: Arc<PluginShared>, name: &str, deadline: Instant) -> Result<Session, FtpError> {
     let remaining = || deadline.saturating_duration_since(Instant::now());
     let connection =
         plugin.manifest.ftp.connections.get(name).ok_or_else(|| FtpError::UnknownConnection(name.to_string()))?;
-    let password = match &connection.password_secret {
-        Some(secret) => plugin
-            .secret(secret)
-            .ok_or_else(|| FtpError::Denied(format!("the connection's secret `{secret}` is not set for this tenant")))?
-            .expose()
-            .to_string(),
-        None => String::new(),
+    let secret = |name: &Option<String>| -> Result<Option<String>, FtpError> {
+        name.as_ref()
+            .map(|secret| {
+                plugin.secret(secret).map(|value| value.expose().to_string()).ok_or_else(|| {
+                    FtpError::Denied(format!("the connection's secret `{secret}` is not set for this tenant"))
+                })
+            })
+            .transpose()
     };
-    let deadline = remaining().min(COMMAND_TIMEOUT);
+    let password = secret(&connection.password_secret)?;
+    let limit = remaining().min(COMMAND_TIMEOUT);
     let addrs: Vec<SocketAddr> =
-        tokio::time::timeout(deadline, tokio::net::lookup_host((connection.host.as_str(), connection.port)))
+        tokio::time::timeout(limit, tokio::net::lookup_host((connection.host.as_str(), connection.port())))
             .await
             .map_err(|_| FtpError::Timeout)?
             .map_err(|e| FtpError::Transport(format!("cannot resolve {}: {e}", connection.host)))?
@@ -87,6 +98,12 @@ async fn open_session(plugin: Arc<PluginShared>, name: &str, deadline: Instant) 
     for candidate in &addrs {
         plugin.egress.check_address(&connection.host, candidate.ip()).map_err(FtpError::Denied)?;
     }
+    if connection.protocol == FileProtocol::Sftp {
+        let credentials = Credentials { password, private_key: secret(&connection.private_key_secret)? };
+        return SftpConnection::open(name, connection, addr, credentials, limit).await.map(Session::Sftp);
+    }
+    let password = password.unwrap_or_default();
+    let deadline = limit;
     let mut stream = AsyncFtpStream::connect_timeout(addr, deadline).await.map_err(|e| client_error(e, "connect"))?;
     stream.set_passive_nat_workaround(true);
     timed(remaining(), stream.login(connection.username.as_str(), password.as_str())).await?.map_err(|e| match e {
@@ -96,7 +113,7 @@ async fn open_session(plugin: Arc<PluginShared>, name: &str, deadline: Instant) 
         other => client_error(other, "login"),
     })?;
     timed(remaining(), stream.transfer_type(FileType::Binary)).await?.map_err(|e| client_error(e, "TYPE I"))?;
-    Ok(stream)
+    Ok(Session::Ftp(stream))
 }
 
 async fn timed<F: Future>(limit: Duration, future: F) -> Result<F::Output, FtpError> {
@@ -131,33 +148,26 @@ fn entry_from_mlsd(line: &str) -> Option<Entry> {
 impl ftp::Host for HostState {
     async fn list(&mut self, connection: String, dir: String) -> wasmtime::Result<Result<Vec<Entry>, FtpError>> {
         Ok(self
-            .ftp_call(&connection, async move |session, _| {
-                let lines = session.mlsd(Some(&dir)).await.map_err(|e| client_error(e, "MLSD"))?;
-                Ok(lines.iter().filter_map(|line| entry_from_mlsd(line)).collect())
+            .ftp_call(&connection, async move |session, _| match session {
+                Session::Ftp(ftp) => {
+                    let lines = ftp.mlsd(Some(&dir)).await.map_err(|e| client_error(e, "MLSD"))?;
+                    Ok(lines.iter().filter_map(|line| entry_from_mlsd(line)).collect())
+                }
+                Session::Sftp(sftp) => sftp.list(&dir).await,
             })
             .await)
     }
 
     async fn retrieve(&mut self, connection: String, path: String) -> wasmtime::Result<Result<Vec<u8>, FtpError>> {
         Ok(self
-            .ftp_call(&connection, async move |session, cap| {
-                let mut download = session.retr_as_stream(&path).await.map_err(|e| client_error(e, "RETR"))?;
-                let mut data = Vec::new();
-                (&mut download)
-                    .take(cap as u64 + 1)
-                    .read_to_end(&mut data)
-                    .await
-                    .map_err(|e| FtpError::Transport(format!("RETR {path}: {e}")))?;
-                if data.len() > cap {
-                    // The data connection is dropped mid-transfer; so is the session.
-                    return Err(FtpError::TooLarge(format!("{path} is over the cap of {cap} bytes")));
-                }
-                download.finish().await.map_err(|e| client_error(e, "RETR"))?;
-                Ok(data)
+            .ftp_call(&connection, async move |session, cap| match session {
+                Session::Ftp(ftp) => ftp_retrieve(ftp, &path, cap).await,
+                Session::Sftp(sftp) => sftp.retrieve(&path, cap).await,
             })
             .await
             .inspect_err(|e| {
                 if matches!(e, FtpError::TooLarge(_)) {
+                    // The transfer stopped mid-file; so does the session.
                     self.ftp.open.remove(&connection);
                 }
             }))
@@ -174,45 +184,71 @@ impl ftp::Host for HostState {
                 if data.len() > cap {
                     return Err(FtpError::TooLarge(format!("{} bytes is over the cap of {cap}", data.len())));
                 }
-                session.put_file(&path, &mut data.as_slice()).await.map_err(|e| client_error(e, "STOR"))?;
-                Ok(())
+                match session {
+                    Session::Ftp(ftp) => {
+                        ftp.put_file(&path, &mut data.as_slice()).await.map_err(|e| client_error(e, "STOR"))?;
+                        Ok(())
+                    }
+                    Session::Sftp(sftp) => sftp.store(&path, &data).await,
+                }
             })
             .await)
     }
 
     async fn rename(&mut self, connection: String, from: String, to: String) -> wasmtime::Result<Result<(), FtpError>> {
         Ok(self
-            .ftp_call(&connection, async move |session, _| {
-                session.rename(&from, &to).await.map_err(|e| client_error(e, "RNFR/RNTO"))
+            .ftp_call(&connection, async move |session, _| match session {
+                Session::Ftp(ftp) => ftp.rename(&from, &to).await.map_err(|e| client_error(e, "RNFR/RNTO")),
+                Session::Sftp(sftp) => sftp.rename(&from, &to).await,
             })
             .await)
     }
 
     async fn delete(&mut self, connection: String, path: String) -> wasmtime::Result<Result<(), FtpError>> {
         Ok(self
-            .ftp_call(&connection, async move |session, _| session.rm(&path).await.map_err(|e| client_error(e, "DELE")))
+            .ftp_call(&connection, async move |session, _| match session {
+                Session::Ftp(ftp) => ftp.rm(&path).await.map_err(|e| client_error(e, "DELE")),
+                Session::Sftp(sftp) => sftp.delete(&path).await,
+            })
             .await)
     }
 
     async fn make_dir(&mut self, connection: String, path: String) -> wasmtime::Result<Result<(), FtpError>> {
         Ok(self
-            .ftp_call(&connection, async move |session, _| {
-                match session.mkdir(&path).await {
+            .ftp_call(&connection, async move |session, _| match session {
+                Session::Ftp(ftp) => match ftp.mkdir(&path).await {
                     Ok(()) => Ok(()),
                     Err(e) => {
                         // An existing directory is fine: it is what the caller wants.
-                        let exists = session.cwd(&path).await.is_ok();
+                        let exists = ftp.cwd(&path).await.is_ok();
                         if exists {
-                            session.cwd("/").await.map_err(|e| client_error(e, "CWD"))?;
+                            ftp.cwd("/").await.map_err(|e| client_error(e, "CWD"))?;
                             Ok(())
                         } else {
                             Err(client_error(e, "MKD"))
                         }
                     }
-                }
+                },
+                Session::Sftp(sftp) => sftp.make_dir(&path).await,
             })
             .await)
     }
+}
+
+/// RETR with a cap: a file over it is refused without reading past it.
+async fn ftp_retrieve(ftp: &mut AsyncFtpStream, path: &str, cap: usize) -> Result<Vec<u8>, FtpError> {
+    let mut download = ftp.retr_as_stream(path).await.map_err(|e| client_error(e, "RETR"))?;
+    let mut data = Vec::new();
+    (&mut download)
+        .take(cap as u64 + 1)
+        .read_to_end(&mut data)
+        .await
+        .map_err(|e| FtpError::Transport(format!("RETR {path}: {e}")))?;
+    if data.len() > cap {
+        return Err(FtpError::TooLarge(format!("{path} is over the cap of {cap} bytes")));
+    }
+    download.finish().await.map_err(|e| client_error(e, "RETR"))?;
+    Ok(data)
 }
 
 pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {

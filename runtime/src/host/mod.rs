@@ -14,6 +14,7 @@ pub mod egress;
 pub(crate) mod ftp;
 pub(crate) mod http;
 pub(crate) mod log;
+pub(crate) mod sftp;
 
 use std::sync::Arc;
 use std::time::Instant;
