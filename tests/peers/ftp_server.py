@@ -7,10 +7,26 @@ RETR arrives, as a flaky partner would mid-run.
 """
 
 import argparse
+import os
+import threading
+import time
 
 from pyftpdlib.authorizers import DummyAuthorizer
 from pyftpdlib.handlers import FTPHandler
 from pyftpdlib.servers import FTPServer
+
+
+def exit_with_parent():
+    """Stops this server when the process that started it is gone, even if
+    that one was killed (`kill -9` of `portitor serve --demo`, or of a test)."""
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def main():
@@ -37,6 +53,7 @@ def main():
 
     Handler.authorizer = authorizer
     Handler.use_gmt_times = True
+    exit_with_parent()
     server = FTPServer(("127.0.0.1", args.port), Handler)
     server.serve_forever()
 

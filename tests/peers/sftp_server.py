@@ -12,8 +12,23 @@ once it listens.
 import argparse
 import asyncio
 import os
+import threading
+import time
 
 import asyncssh
+
+
+def exit_with_parent():
+    """Stops this server when the process that started it is gone, even if
+    that one was killed (`kill -9` of `portitor serve --demo`, or of a test)."""
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def write(path, data):
@@ -69,6 +84,7 @@ def main():
         write(os.path.join(args.keys_out, "ready"), b"")
         await asyncio.Event().wait()
 
+    exit_with_parent()
     asyncio.run(serve())
 
 
