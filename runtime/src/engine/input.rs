@@ -19,7 +19,7 @@ pub struct PartnerRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallerIdentity {
     pub company: String,
-    /// `jwt`, `hmac`, `plugin` or `none`.
+    /// `jwt`, `hmac`, `stripe`, `standard-webhooks`, `plugin` or `none`.
     pub scheme: String,
     pub subject: Option<String>,
     pub delivery_id: Option<String>,
