@@ -156,6 +156,39 @@ async fn orders_go_through_validation_mapping_and_dispatch_and_failures_have_a_w
     // The unhandled list: orders at the warehouse, waiting.
     let unhandled: Value = tenant.get("/acme/orders?state=unhandled").await;
     assert_eq!(unhandled["total"], 4);
+
+    // The WMS is down past the last of the 4 attempts: the order is failed
+    // with a finding, in the failed queue; once the WMS is back, an operator
+    // forces it and it is sent, once, under the same reference.
+    wms.lock().expect("lock").fail_next = 4;
+    let down =
+        post_order(&server, json!({"source": "woo-no", "externalId": "10045", "order": good_order("NV-10045")})).await;
+    let failed = wait_for_state(&tenant, &down, "dispatch-failed").await;
+    assert!(failed["findings"].to_string().contains("dispatch failed after 4 attempt(s)"), "{failed}");
+    let queue: Value = tenant.get("/acme/orders?state=failed").await;
+    assert!(queue.to_string().contains(&down), "a dispatch-failed order is in the failed queue: {queue}");
+    let operator = Portitor::token("acme", &["platform-operator"]);
+    let retried = Portitor::client()
+        .post(format!("{}/acme/order/{down}/force", server.url))
+        .bearer_auth(&operator)
+        .json(&json!({"reason": "the WMS was down 10:00-10:20"}))
+        .send()
+        .await
+        .expect("force");
+    assert_eq!(retried.status(), StatusCode::ACCEPTED);
+    let sent = wait_for_state(&tenant, &down, "sent").await;
+    let reference = sent["reference"].as_str().expect("reference").to_string();
+    let wms = wms.lock().expect("lock");
+    assert_eq!(wms.puts.iter().filter(|(n, _)| n == &reference).count(), 5, "four 503s, then the retry");
+    assert_eq!(wms.created[&reference], 1);
+    let overridden = sent["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|e| e["type"] == "OrderValidationOverridden")
+        .expect("override event")
+        .clone();
+    assert_eq!(overridden["previousState"], "dispatch-failed", "{overridden}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -86,7 +86,7 @@ pub(super) async fn get(
                 "occurredAt": e.occurred_at,
                 "actor": e.actor,
             });
-            for field in ["findings", "mode", "modeSource", "reference", "warehouse", "attempts"] {
+            for field in ["findings", "mode", "modeSource", "reference", "warehouse", "attempts", "previousState"] {
                 if let Some(value) = e.data.get(field) {
                     summary[field] = value.clone();
                 }

@@ -74,7 +74,7 @@ enum Progress {
 pub enum ForceError {
     #[error("no order `{0}`")]
     NotFound(String),
-    #[error("the order is {0:?}; only a failed order can be forced")]
+    #[error("the order is {0:?}; only a failed or dispatch-failed order can be forced")]
     NotFailed(OrderState),
     #[error("the order changed meanwhile; reload and retry")]
     Conflict,
@@ -451,7 +451,10 @@ impl Pipeline {
             let _one_writer = self.lock(id).lock().await;
             let events = self.log.read(company, orders::AGGREGATE, id).await?;
             let view = OrderView::from_events(&events).ok_or_else(|| ForceError::NotFound(id.to_string()))?;
-            if view.state != OrderState::Failed {
+            // A dispatch-failed order is forced the same way: once the
+            // warehouse is back, the operator sends it again (same reference,
+            // which the warehouse plugin is idempotent on).
+            if !matches!(view.state, OrderState::Failed | OrderState::DispatchFailed) {
                 return Err(ForceError::NotFailed(view.state));
             }
             let version = events.last().map(|e| e.version).unwrap_or(0) + 1;
@@ -463,7 +466,10 @@ impl Pipeline {
                     plugin_version: None,
                     invocation: None,
                 },
-                data: json!({ "by": operator, "reason": reason, "at": chrono::Utc::now(), "overriddenFindings": view.findings }),
+                data: json!({
+                    "by": operator, "reason": reason, "at": chrono::Utc::now(),
+                    "overriddenFindings": view.findings, "previousState": view.state,
+                }),
             };
             match self.log.append(company, orders::AGGREGATE, id, version, event).await? {
                 Appended::Stored { key, event } => {

@@ -165,7 +165,7 @@
         h("td", {}, badge(order.state)),
         h("td", { text: age(order.updatedAt), title: time(order.updatedAt) }),
         h("td", {}, findingsList(order.findings)),
-        h("td", {}, isOperator() && order.state === "failed"
+        h("td", {}, isOperator() && (order.state === "failed" || order.state === "dispatch-failed")
           ? h("button", { type: "button", class: "danger", "aria-label": `Force order ${order.externalId}`, onclick: () => forceForm(row, order, offset) }, "Force…")
           : null));
       return row;
@@ -186,7 +186,9 @@
   function forceForm(row, order, offset) {
     const id = `reason-${order.id}`;
     const form = h("form", { class: "force-form" },
-      h("label", { for: id, text: `Why force order ${order.externalId} past validation?` }),
+      h("label", { for: id, text: order.state === "dispatch-failed"
+        ? `Why send order ${order.externalId} to the warehouse again?`
+        : `Why force order ${order.externalId} past validation?` }),
       h("textarea", { id, rows: "2", required: true }),
       h("p", { class: "hint", text: "The reason is recorded with your name in the order's history." }),
       h("button", { type: "submit", class: "primary" }, "Force order"), " ",
