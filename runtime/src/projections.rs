@@ -31,6 +31,10 @@ pub struct OrderSummary {
     pub reference: Option<String>,
     pub received_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When it first failed (validation or dispatch), even if forced since:
+    /// the hourly figures count it in that hour.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_at: Option<DateTime<Utc>>,
     pub version: u64,
 }
 
@@ -48,6 +52,7 @@ impl OrderSummary {
             reference: None,
             received_at: at,
             updated_at: at,
+            failed_at: None,
             version: 1,
         }
     }
@@ -57,6 +62,15 @@ impl OrderSummary {
         let view = OrderView::from_events(events)?;
         let first = events.first()?;
         let last = events.last()?;
+        let failed_at = events
+            .iter()
+            .find(|e| {
+                matches!(
+                    e.event_type.as_str(),
+                    orders::event_types::VALIDATION_FAILED | orders::event_types::DISPATCH_FAILED
+                )
+            })
+            .map(|e| e.occurred_at);
         Some(Self {
             id: view.id,
             source: view.source,
@@ -66,6 +80,7 @@ impl OrderSummary {
             reference: view.reference,
             received_at: first.occurred_at,
             updated_at: last.occurred_at,
+            failed_at,
             version: last.version,
         })
     }
@@ -223,7 +238,9 @@ pub struct HourCount {
 }
 
 impl Projections {
-    /// Orders received, and orders that failed, per hour over the last `hours`.
+    /// Orders received, and orders that failed, per hour over the last
+    /// `hours`; an order counts as failed in the hour it first failed, also
+    /// once it has been forced since.
     pub fn hourly(&self, company: &str, hours: usize) -> Vec<HourCount> {
         use chrono::{DurationRound, TimeDelta};
         let now = Utc::now().duration_trunc(TimeDelta::hours(1)).unwrap_or_else(|_| Utc::now());
@@ -240,12 +257,56 @@ impl Projections {
             if let Some(i) = slot(order.received_at) {
                 counts[i].ingested += 1;
             }
-            if Queue::Failed.holds(order.state)
-                && let Some(i) = slot(order.updated_at)
-            {
+            if let Some(i) = order.failed_at.and_then(slot) {
                 counts[i].failed += 1;
             }
         }
         counts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+    use serde_json::json;
+
+    use super::*;
+    use crate::events::Actor;
+    use crate::orders::event_types;
+
+    fn event(version: u64, event_type: &str, at: DateTime<Utc>) -> StoredEvent {
+        StoredEvent {
+            id: uuid::Uuid::new_v4(),
+            event_type: event_type.into(),
+            aggregate_type: orders::AGGREGATE.into(),
+            aggregate_id: "order-1".into(),
+            version,
+            company: "acme".into(),
+            occurred_at: at,
+            actor: Actor::system("test"),
+            data: json!({ "source": "woo-no", "externalId": "NV-1" }),
+        }
+    }
+
+    #[test]
+    fn a_forced_order_still_counts_as_failed_in_the_hour_it_failed() {
+        let projections = Projections::default();
+        let now = Utc::now();
+        let failed_hour = now - TimeDelta::hours(3);
+        let mut events =
+            vec![event(1, event_types::RECEIVED, failed_hour), event(2, event_types::VALIDATION_FAILED, failed_hour)];
+        projections.apply("acme", &events);
+        let failed = |projections: &Projections| -> Vec<usize> {
+            projections.hourly("acme", 24).iter().map(|h| h.failed).collect()
+        };
+        let before = failed(&projections);
+        assert_eq!(before.iter().sum::<usize>(), 1);
+        events.push(event(3, event_types::VALIDATION_OVERRIDDEN, now));
+        events.push(event(4, event_types::SENT_TO_WAREHOUSE, now));
+        projections.apply("acme", &events);
+        assert_eq!(failed(&projections), before, "forcing it later does not move or remove its failure");
+        let summary = projections.get("acme", "order-1").expect("summary");
+        assert_eq!(summary.state, OrderState::Sent);
+        assert_eq!(summary.failed_at, Some(failed_hour));
     }
 }
