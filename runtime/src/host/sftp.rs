@@ -22,6 +22,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::engine::bindings::ftp::{Entry, FtpError};
 use crate::manifest::FtpConnection;
 
+/// The most one SFTP request may wait for its answer (the caller also
+/// bounds each operation by what is left of the invocation).
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// One logged-in SFTP session of an invocation.
 pub(crate) struct SftpConnection {
     sftp: SftpSession,
@@ -63,7 +67,9 @@ impl SftpConnection {
         let host_key = connection.host_key.as_deref().unwrap_or_default();
         let expected = PublicKey::from_openssh(host_key)
             .map_err(|e| FtpError::Denied(format!("connection `{name}`: the pinned host key is not valid: {e}")))?;
-        let config = Arc::new(client::Config { inactivity_timeout: Some(limit), ..client::Config::default() });
+        // No inactivity time-out: a plugin may hold the session between
+        // calls for as long as its invocation runs; each operation has its own.
+        let config = Arc::new(client::Config::default());
         let stream = timed(limit, tokio::net::TcpStream::connect(addr))
             .await?
             .map_err(|e| FtpError::Transport(format!("connect to {addr}: {e}")))?;
@@ -105,7 +111,7 @@ impl SftpConnection {
         timed(limit, channel.request_subsystem(true, "sftp")).await?.map_err(ssh_error("start SFTP"))?;
         let sftp =
             timed(limit, SftpSession::new(channel.into_stream())).await?.map_err(|e| sftp_error(e, "start SFTP"))?;
-        sftp.set_timeout(limit.as_secs().max(1));
+        sftp.set_timeout(OPERATION_TIMEOUT.as_secs());
         Ok(Self { sftp, _ssh: ssh })
     }
 
