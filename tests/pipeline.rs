@@ -189,6 +189,13 @@ async fn orders_go_through_validation_mapping_and_dispatch_and_failures_have_a_w
         .expect("override event")
         .clone();
     assert_eq!(overridden["previousState"], "dispatch-failed", "{overridden}");
+    assert!(
+        !sent["findings"].to_string().contains("dispatch failed"),
+        "once sent, the failed dispatch is history (in its event), not a finding: {}",
+        sent["findings"]
+    );
+    let failed_event = sent["events"].as_array().expect("events").iter().find(|e| e["type"] == "OrderDispatchFailed");
+    assert!(failed_event.is_some_and(|e| e["findings"].to_string().contains("dispatch failed after 4 attempt(s)")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -132,14 +132,17 @@
 //!     fn verify(request: HttpRequest) -> Result<Identity, Rejection> {
 //!         let signature = request.header("x-acme-signature").ok_or_else(|| Rejection::refused("no signature"))?;
 //!         let mac = decode_hex(signature).ok_or_else(|| Rejection::refused("the signature is not hex"))?;
+//!         let delivery = request.header("x-acme-delivery").ok_or_else(|| Rejection::refused("no delivery id"))?;
+//!         // The MAC covers the delivery id and the body, so a captured
+//!         // request cannot be replayed under a new delivery id.
+//!         let signed = [delivery.as_bytes(), b".", &request.body].concat();
 //!         // A secret the manifest does not grant is the tenant's set-up:
 //!         // `?` makes it `Rejection::Unavailable` (503, the partner retries).
-//!         if !crypto::verify_hmac_sha256(&Key::secret("acme-secret"), &request.body, &mac)? {
+//!         if !crypto::verify_hmac_sha256(&Key::secret("acme-secret"), &signed, &mac)? {
 //!             return Err(Rejection::refused("bad signature"));
 //!         }
-//!         // The delivery id is replay-protected by the runtime.
-//!         let delivery = request.header("x-acme-delivery").map(str::to_string);
-//!         Ok(Identity::verified(Some("acme".into()), delivery))
+//!         // The runtime replay-protects the delivery id.
+//!         Ok(Identity::verified(Some("acme".into()), Some(delivery.to_string())))
 //!     }
 //! }
 //!

@@ -112,12 +112,14 @@ impl Rejection {
     }
 }
 
-/// A [`config`](crate::config) or [`crypto`](crate::crypto) error in an auth
-/// plugin is the tenant's set-up, not the partner's fault.
+/// In an auth plugin, a request the partner got wrong (unauthorized, or
+/// input that does not parse) is refused; a [`config`](crate::config) or
+/// [`crypto`](crate::crypto) error is the tenant's set-up, not the partner's
+/// fault, so nothing can be verified until it is fixed.
 impl From<PluginError> for Rejection {
     fn from(error: PluginError) -> Self {
         match error {
-            PluginError::Unauthorized(reason) => Self::Refused(reason),
+            PluginError::Unauthorized(reason) | PluginError::InvalidInput(reason) => Self::Refused(reason),
             other => Self::Unavailable(other.message().to_string()),
         }
     }
@@ -166,5 +168,20 @@ impl WarehouseOrder {
     pub fn json(body: &impl Serialize) -> Result<Self, PluginError> {
         let body = serde_json::to_vec(body).map_err(|e| PluginError::Fatal(format!("not serializable: {e}")))?;
         Ok(Self { content_type: "application/json".into(), body })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_auth_plugin_refuses_the_partners_mistakes_and_is_unavailable_for_its_own() {
+        let refused = |e: PluginError| matches!(Rejection::from(e), Rejection::Refused(_));
+        assert!(refused(PluginError::Unauthorized("bad signature".into())));
+        assert!(refused(PluginError::InvalidInput("request body is not the expected JSON".into())));
+        let unavailable = |e: PluginError| matches!(Rejection::from(e), Rejection::Unavailable(_));
+        assert!(unavailable(PluginError::Fatal("configuration value `issuer` is not set".into())));
+        assert!(unavailable(PluginError::Transient("later".into())));
     }
 }

@@ -204,6 +204,9 @@ impl FtpConnection {
                 invalid("`host_key` and `private_key_secret` apply only to `protocol = \"sftp\"`".into())
             }
             FileProtocol::Ftp => Ok(()),
+            FileProtocol::Sftp if self.password_secret.is_none() && self.private_key_secret.is_none() => {
+                invalid("an SFTP connection needs `private_key_secret` or `password_secret`".into())
+            }
             FileProtocol::Sftp => match &self.host_key {
                 None => invalid("an SFTP connection needs the server's `host_key` (`ssh-ed25519 AAAA…`)".into()),
                 Some(key) => match russh::keys::PublicKey::from_openssh(key) {
@@ -463,9 +466,11 @@ mod tests {
         let manifest = sftp(&format!("host_key = \"{key}\"\nprivate_key_secret = \"drop-key\"\n")).expect("valid");
         assert_eq!(manifest.ftp.connections["drop"].port(), 22);
         assert_eq!(manifest.secret_names(), vec!["drop-key"]);
-        let missing = sftp("").expect_err("no host key");
+        let missing = sftp("password_secret = \"pw\"\n").expect_err("no host key");
         assert!(missing.to_string().contains("needs the server's `host_key`"), "{missing}");
-        let garbage = sftp("host_key = \"ssh-ed25519 not-base64\"\n").expect_err("bad key");
+        let garbage = sftp("password_secret = \"pw\"\nhost_key = \"ssh-ed25519 not-base64\"\n").expect_err("bad key");
+        let anonymous = sftp(&format!("host_key = \"{key}\"\n")).expect_err("no credential");
+        assert!(anonymous.to_string().contains("needs `private_key_secret` or `password_secret`"), "{anonymous}");
         assert!(garbage.to_string().contains("not an OpenSSH public key"), "{garbage}");
         let ftp = Manifest::parse(&format!(
             "kind = \"pull-source\"\n[ftp.connections.drop]\nhost = \"h\"\nusername = \"u\"\nhost_key = \"{key}\"\n"

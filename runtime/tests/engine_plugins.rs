@@ -409,6 +409,13 @@ async fn bring_ftp_reads_and_archives_over_sftp_with_a_pinned_host_key() {
     let batch = fetch(&support::load(&engine, "bring-ftp", &manifest, key), &None).await;
     assert_eq!(ids(&batch.events), ["NO-B1"]);
 
+    // A server with several host keys presents the one the manifest pins
+    // (here its ECDSA key rather than the ed25519 one it prefers).
+    server.put("in/C.csv", &orders_file(&["NO-C1"], "8.00"), ftp::now_secs() - 20);
+    let manifest = bring_sftp_manifest(&server, &server.host_key_ecdsa, by_password, "");
+    let batch = fetch(&support::load(&engine, "bring-ftp", &manifest, password()), &None).await;
+    assert_eq!(ids(&batch.events), ["NO-B1", "NO-C1"]);
+
     // A server that presents another host key is refused; so is a wrong password.
     let other_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
     let manifest = bring_sftp_manifest(&server, other_key, by_password, "");

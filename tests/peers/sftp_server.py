@@ -3,8 +3,9 @@
     python3 sftp_server.py --port 2222 --root DIR --user U --password P --keys-out DIR
 
 It serves DIR (chrooted) to one user, who may log in with the password or
-with a client key. It generates its own host key and that client key, and
-writes them to --keys-out: `host_key.pub` (to pin in a manifest) and
+with a client key. It generates two host keys (ed25519 and ECDSA, as real
+servers have several) and that client key, and writes them to --keys-out:
+`host_key.pub` and `host_key_ecdsa.pub` (to pin in a manifest) and
 `client_key` (OpenSSH private key, to store as a secret); `ready` appears
 once it listens.
 """
@@ -47,9 +48,11 @@ def main():
     args = parser.parse_args()
 
     host_key = asyncssh.generate_private_key("ssh-ed25519")
+    host_key_ecdsa = asyncssh.generate_private_key("ecdsa-sha2-nistp256")
     client_key = asyncssh.generate_private_key("ssh-ed25519")
     client_public = client_key.convert_to_public()
     write(os.path.join(args.keys_out, "host_key.pub"), host_key.export_public_key())
+    write(os.path.join(args.keys_out, "host_key_ecdsa.pub"), host_key_ecdsa.export_public_key())
     write(os.path.join(args.keys_out, "client_key"), client_key.export_private_key())
 
     class Server(asyncssh.SSHServer):
@@ -76,7 +79,7 @@ def main():
         await asyncssh.listen(
             "127.0.0.1",
             args.port,
-            server_host_keys=[host_key],
+            server_host_keys=[host_key, host_key_ecdsa],
             server_factory=Server,
             sftp_factory=Root,
             allow_scp=False,

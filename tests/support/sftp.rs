@@ -12,8 +12,9 @@ pub const PASSWORD: &str = "sftp-secret-pw";
 pub struct SftpServer {
     child: Child,
     pub port: u16,
-    /// The server's public host key, as a manifest pins it.
+    /// The server's public host keys, as a manifest pins them: ed25519 and ECDSA.
     pub host_key: String,
+    pub host_key_ecdsa: String,
     /// A private key (OpenSSH format) the server accepts for `USER`.
     pub client_key: String,
     root: tempfile::TempDir,
@@ -49,8 +50,9 @@ impl SftpServer {
         }
         let read = |name: &str| std::fs::read_to_string(keys.path().join(name)).expect("key written");
         let host_key = read("host_key.pub").trim().to_string();
+        let host_key_ecdsa = read("host_key_ecdsa.pub").trim().to_string();
         let client_key = read("client_key");
-        Self { child, port, host_key, client_key, root, _keys: keys }
+        Self { child, port, host_key, host_key_ecdsa, client_key, root, _keys: keys }
     }
 
     pub fn path(&self, relative: &str) -> PathBuf {

@@ -31,6 +31,7 @@ use thiserror::Error;
 use wasmtime::component::Linker;
 use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap, UpdateDeadline};
 
+use self::bindings::types::Rejection;
 pub use self::cache::CompileSource;
 pub use self::input::{CallerIdentity, OrderInput, OrderStatusUpdate, PartnerRequest};
 pub use self::output::{
@@ -392,12 +393,15 @@ impl LoadedPlugin {
             })
             .await;
         let outcome = call.finish(self, result)?;
-        // Reasons reach the partner and the logs: never a secret the plugin may hold.
+        // Reasons reach the partner and the logs: never a secret the plugin
+        // may hold (scrubbed whole, before they are shortened).
         let scrub = |reason: String| self.inner.shared.scrub(&reason);
-        outcome.try_map(|answer| match output::verdict_from_wit(answer).map_err(|error| self.invalid(error))? {
-            Verdict::Refused { reason } => Ok(Verdict::Refused { reason: scrub(reason) }),
-            Verdict::Unavailable { reason } => Ok(Verdict::Unavailable { reason: scrub(reason) }),
-            verified => Ok(verified),
+        outcome.try_map(|answer| {
+            let answer = answer.map_err(|rejection| match rejection {
+                Rejection::Refused(reason) => Rejection::Refused(scrub(reason)),
+                Rejection::Unavailable(reason) => Rejection::Unavailable(scrub(reason)),
+            });
+            output::verdict_from_wit(answer).map_err(|error| self.invalid(error))
         })
     }
 

@@ -8,12 +8,14 @@
 //! then the password, from the tenant's secrets. The address was checked
 //! against the egress policy by the caller.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
+use russh::Preferred;
 use russh::client::{self, AuthResult, Handle};
-use russh::keys::{PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
+use russh::keys::{Algorithm, HashAlg, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
 use russh_sftp::client::SftpSession;
 use russh_sftp::client::error::Error as SftpError;
 use russh_sftp::protocol::StatusCode;
@@ -67,9 +69,20 @@ impl SftpConnection {
         let host_key = connection.host_key.as_deref().unwrap_or_default();
         let expected = PublicKey::from_openssh(host_key)
             .map_err(|e| FtpError::Denied(format!("connection `{name}`: the pinned host key is not valid: {e}")))?;
-        // No inactivity time-out: a plugin may hold the session between
-        // calls for as long as its invocation runs; each operation has its own.
-        let config = Arc::new(client::Config::default());
+        // Ask only for the pinned key's algorithm: a server with several host
+        // keys then presents that one. No inactivity time-out: a plugin may
+        // hold the session between calls for as long as its invocation runs;
+        // each operation has its own.
+        let algorithms = match expected.algorithm() {
+            Algorithm::Rsa { .. } => vec![
+                Algorithm::Rsa { hash: Some(HashAlg::Sha512) },
+                Algorithm::Rsa { hash: Some(HashAlg::Sha256) },
+                Algorithm::Rsa { hash: None },
+            ],
+            other => vec![other],
+        };
+        let preferred = Preferred { key: Cow::Owned(algorithms), ..Preferred::DEFAULT };
+        let config = Arc::new(client::Config { preferred, ..client::Config::default() });
         let stream = timed(limit, tokio::net::TcpStream::connect(addr))
             .await?
             .map_err(|e| FtpError::Transport(format!("connect to {addr}: {e}")))?;

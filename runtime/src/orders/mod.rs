@@ -88,8 +88,19 @@ impl OrderView {
             findings: Vec::new(),
             reference: None,
         };
+        // Findings of failed dispatches stop applying once the order is sent
+        // (after an operator forced it out again); the events keep them.
+        let mut before_dispatch_failures = None;
         for event in &events[1..] {
+            if event.event_type == event_types::DISPATCH_FAILED {
+                before_dispatch_failures.get_or_insert(view.findings.len());
+            }
             view.apply(event);
+            if event.event_type == event_types::SENT_TO_WAREHOUSE
+                && let Some(len) = before_dispatch_failures.take()
+            {
+                view.findings.truncate(len);
+            }
         }
         Some(view)
     }
