@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Json};
 use axum::routing::get;
 use portitor::engine::{
     BatchOutput, CallOptions, CallerIdentity, InvokeError, LoadedPlugin, PartnerRequest, PluginEvent, PluginFailure,
-    Verdict,
+    Verdict, WarehouseDocument,
 };
 use portitor::host::Checkpointer;
 use portitor::secrets::StaticSecrets;
@@ -436,6 +436,41 @@ async fn bring_ftp_reads_and_archives_over_sftp_with_a_pinned_host_key() {
         .await
         .expect_err("loopback not allowed");
     assert!(error.to_string().contains("network.private_hosts"), "{error}");
+}
+
+/// `warehouse-ftp` over SFTP: `store` under a temporary name, then `rename`.
+#[tokio::test]
+async fn warehouse_ftp_uploads_an_order_over_sftp_once() {
+    let engine = support::engine();
+    let server = SftpServer::start();
+    std::fs::create_dir_all(server.path("in")).expect("the warehouse's folder");
+    let manifest = format!(
+        r#"
+        kind = "warehouse"
+        [network]
+        private_hosts = ["127.0.0.1"]
+        [ftp.connections.warehouse]
+        protocol = "sftp"
+        host = "127.0.0.1"
+        port = {}
+        username = "{}"
+        host_key = "{}"
+        password_secret = "warehouse-sftp-password"
+        "#,
+        server.port,
+        sftp::USER,
+        server.host_key
+    );
+    let secrets = StaticSecrets::new().with("warehouse-sftp-password", sftp::PASSWORD);
+    let plugin = support::load(&engine, "warehouse-ftp", &manifest, secrets);
+    let document =
+        WarehouseDocument { content_type: "application/json".into(), body: br#"{"referenceNumber":"NV-1"}"#.to_vec() };
+    let receipt = plugin.dispatch(&document, "PXK4Q2", CallOptions::default()).await.expect("dispatch").output;
+    assert_eq!(receipt.message, "uploaded to /in");
+    assert_eq!(std::fs::read(server.path("in/PXK4Q2.json")).expect("uploaded"), document.body);
+    assert!(!server.exists("in/PXK4Q2.tmp"), "the temporary name is gone");
+    let again = plugin.dispatch(&document, "PXK4Q2", CallOptions::default()).await.expect("dispatch").output;
+    assert_eq!(again.message, "already delivered");
 }
 
 #[tokio::test]
