@@ -299,3 +299,41 @@ async fn an_auth_plugin_verifies_a_scheme_the_runtime_does_not_know() {
         .collect();
     assert!(kept.is_empty(), "an unauthenticated request was kept: {kept:?}");
 }
+
+/// Dead letters are listed newest first, a page at a time, and read whole one by one.
+#[tokio::test]
+async fn dead_letters_are_listed_newest_first_and_read_one_by_one() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let server = Portitor::start(data.path());
+    let tenant = Tenant::new(&server, "acme");
+    tenant.install("panics", "test-panic", "kind = \"push-source\"\nwebhook = { scheme = \"none\" }\n").await;
+    for n in 1..=3 {
+        let response = Portitor::client()
+            .post(format!("{}/acme/test/panic", server.url))
+            .body(format!("{{\"delivery\": {n}}}"))
+            .send()
+            .await
+            .expect("send");
+        assert!(response.status().is_server_error());
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let first: Value = tenant.get("/acme/deadletters?limit=2").await;
+    assert_eq!(first["total"], 3, "{first}");
+    let page = first["deadLetters"].as_array().expect("letters");
+    assert_eq!(page.len(), 2);
+    let rest: Value = tenant.get("/acme/deadletters?limit=2&offset=2").await;
+    let rest = rest["deadLetters"].as_array().expect("letters").clone();
+    assert_eq!(rest.len(), 1);
+    let times: Vec<chrono::DateTime<chrono::Utc>> = page
+        .iter()
+        .chain(&rest)
+        .map(|l| l["receivedAt"].as_str().expect("receivedAt").parse().expect("a time"))
+        .collect();
+    let mut newest_first = times.clone();
+    newest_first.sort_by(|a, b| b.cmp(a));
+    assert_eq!(times, newest_first, "newest first across pages");
+    // The oldest is the first request, with its body, and without it in the list.
+    assert!(rest[0].get("bodyBase64").is_none(), "the list carries no bodies");
+    let oldest: Value = tenant.get(&format!("/acme/deadletters/panics/{}", rest[0]["id"].as_str().expect("id"))).await;
+    assert_eq!(STANDARD.decode(oldest["bodyBase64"].as_str().expect("body")).expect("base64"), b"{\"delivery\": 1}");
+}

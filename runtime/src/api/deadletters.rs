@@ -5,6 +5,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -34,21 +35,41 @@ pub(super) async fn list(
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     authorize(&state, &headers, &company, ADMIN)?;
-    let mut letters = Vec::new();
+    // Newest first by the time in each letter's id (a UUIDv7), from one
+    // listing; only the page's letters are read. A letter whose id carries
+    // no time (kept before ids did) is read for its `receivedAt`.
+    let mut dated: Vec<(Option<DateTime<Utc>>, String)> = Vec::new();
     for object in state.store.list(&keys::deadletters_prefix(&company)).await? {
-        if let Some(stored) = state.store.get(&object.key).await? {
-            let letter: Value = serde_json::from_slice(&stored.body).unwrap_or(Value::Null);
-            letters.push(json!({
+        let id = object.key.rsplit('/').next().and_then(|id| uuid::Uuid::parse_str(id).ok());
+        let received_at = match id.and_then(|id| id.get_timestamp()) {
+            Some(timestamp) => {
+                let (secs, nanos) = timestamp.to_unix();
+                DateTime::from_timestamp(secs as i64, nanos)
+            }
+            None => read(&state, &object.key)
+                .await?
+                .and_then(|letter| letter["receivedAt"].as_str().and_then(|t| t.parse::<DateTime<Utc>>().ok())),
+        };
+        dated.push((received_at, object.key));
+    }
+    dated.sort_by(|a, b| b.cmp(a));
+    let total = dated.len();
+    let mut page = Vec::new();
+    for (_, key) in dated.into_iter().skip(query.offset).take(query.limit.clamp(1, 500)) {
+        if let Some(letter) = read(&state, &key).await? {
+            page.push(json!({
                 "id": letter["id"], "plugin": letter["plugin"], "version": letter["version"],
                 "receivedAt": letter["receivedAt"], "method": letter["method"], "path": letter["path"],
                 "status": letter["status"], "error": letter["error"], "requestId": letter["requestId"],
             }));
         }
     }
-    letters.sort_by(|a, b| b["receivedAt"].as_str().cmp(&a["receivedAt"].as_str()));
-    let total = letters.len();
-    let page: Vec<Value> = letters.into_iter().skip(query.offset).take(query.limit.clamp(1, 500)).collect();
     Ok(Json(json!({ "deadLetters": page, "total": total, "offset": query.offset })))
+}
+
+async fn read(state: &AppState, key: &str) -> Result<Option<Value>, ApiError> {
+    let stored = state.store.get(key).await?;
+    Ok(stored.map(|s| serde_json::from_slice(&s.body).unwrap_or(Value::Null)))
 }
 
 /// `GET /{company}/deadletters/{plugin}/{id}`: one letter, with headers and body.

@@ -281,7 +281,8 @@ async fn failed(
     error: &str,
     status: StatusCode,
 ) -> ApiError {
-    let id = uuid::Uuid::new_v4().to_string();
+    // Time-ordered, so that listing sorts letters by their keys alone.
+    let id = uuid::Uuid::now_v7().to_string();
     let key = keys::deadletter_key(&plugin.key.company, &plugin.key.plugin, &id);
     let headers: Vec<(String, String)> = request
         .headers
