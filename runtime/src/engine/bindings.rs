@@ -16,131 +16,37 @@ pub mod host_world {
 
 pub use host_world::portitor::plugin::{config, crypto, cursor, ftp, http, log, types};
 
-pub(crate) mod push {
-    wasmtime::component::bindgen!({
-        path: "../wit",
-        world: "portitor:plugin/push-source",
-        imports: { default: async | trappable },
-        exports: { default: async },
-        with: {
-            "portitor:plugin/types": super::types,
-            "portitor:plugin/http": super::http,
-            "portitor:plugin/ftp": super::ftp,
-            "portitor:plugin/cursor": super::cursor,
-            "portitor:plugin/log": super::log,
-            "portitor:plugin/config": super::config,
-            "portitor:plugin/crypto": super::crypto,
-        },
-    });
+/// The bindings of one kind world: its export, with the host interfaces
+/// and shared types taken from [`host_world`] rather than generated again.
+macro_rules! kind_world {
+    ($module:ident, $world:literal) => {
+        pub(crate) mod $module {
+            wasmtime::component::bindgen!({
+                path: "../wit",
+                world: $world,
+                imports: { default: async | trappable },
+                exports: { default: async },
+                with: {
+                    "portitor:plugin/types": super::types,
+                    "portitor:plugin/http": super::http,
+                    "portitor:plugin/ftp": super::ftp,
+                    "portitor:plugin/cursor": super::cursor,
+                    "portitor:plugin/log": super::log,
+                    "portitor:plugin/config": super::config,
+                    "portitor:plugin/crypto": super::crypto,
+                },
+            });
+        }
+    };
 }
 
-pub(crate) mod pull {
-    wasmtime::component::bindgen!({
-        path: "../wit",
-        world: "portitor:plugin/pull-source",
-        imports: { default: async | trappable },
-        exports: { default: async },
-        with: {
-            "portitor:plugin/types": super::types,
-            "portitor:plugin/http": super::http,
-            "portitor:plugin/ftp": super::ftp,
-            "portitor:plugin/cursor": super::cursor,
-            "portitor:plugin/log": super::log,
-            "portitor:plugin/config": super::config,
-            "portitor:plugin/crypto": super::crypto,
-        },
-    });
-}
-
-pub(crate) mod validator {
-    wasmtime::component::bindgen!({
-        path: "../wit",
-        world: "portitor:plugin/validator",
-        imports: { default: async | trappable },
-        exports: { default: async },
-        with: {
-            "portitor:plugin/types": super::types,
-            "portitor:plugin/http": super::http,
-            "portitor:plugin/ftp": super::ftp,
-            "portitor:plugin/cursor": super::cursor,
-            "portitor:plugin/log": super::log,
-            "portitor:plugin/config": super::config,
-            "portitor:plugin/crypto": super::crypto,
-        },
-    });
-}
-
-pub(crate) mod mapper {
-    wasmtime::component::bindgen!({
-        path: "../wit",
-        world: "portitor:plugin/mapper",
-        imports: { default: async | trappable },
-        exports: { default: async },
-        with: {
-            "portitor:plugin/types": super::types,
-            "portitor:plugin/http": super::http,
-            "portitor:plugin/ftp": super::ftp,
-            "portitor:plugin/cursor": super::cursor,
-            "portitor:plugin/log": super::log,
-            "portitor:plugin/config": super::config,
-            "portitor:plugin/crypto": super::crypto,
-        },
-    });
-}
-
-pub(crate) mod warehouse {
-    wasmtime::component::bindgen!({
-        path: "../wit",
-        world: "portitor:plugin/warehouse",
-        imports: { default: async | trappable },
-        exports: { default: async },
-        with: {
-            "portitor:plugin/types": super::types,
-            "portitor:plugin/http": super::http,
-            "portitor:plugin/ftp": super::ftp,
-            "portitor:plugin/cursor": super::cursor,
-            "portitor:plugin/log": super::log,
-            "portitor:plugin/config": super::config,
-            "portitor:plugin/crypto": super::crypto,
-        },
-    });
-}
-
-pub(crate) mod auth {
-    wasmtime::component::bindgen!({
-        path: "../wit",
-        world: "portitor:plugin/auth",
-        imports: { default: async | trappable },
-        exports: { default: async },
-        with: {
-            "portitor:plugin/types": super::types,
-            "portitor:plugin/http": super::http,
-            "portitor:plugin/ftp": super::ftp,
-            "portitor:plugin/cursor": super::cursor,
-            "portitor:plugin/log": super::log,
-            "portitor:plugin/config": super::config,
-            "portitor:plugin/crypto": super::crypto,
-        },
-    });
-}
-
-pub(crate) mod status {
-    wasmtime::component::bindgen!({
-        path: "../wit",
-        world: "portitor:plugin/order-status-sink",
-        imports: { default: async | trappable },
-        exports: { default: async },
-        with: {
-            "portitor:plugin/types": super::types,
-            "portitor:plugin/http": super::http,
-            "portitor:plugin/ftp": super::ftp,
-            "portitor:plugin/cursor": super::cursor,
-            "portitor:plugin/log": super::log,
-            "portitor:plugin/config": super::config,
-            "portitor:plugin/crypto": super::crypto,
-        },
-    });
-}
+kind_world!(push, "portitor:plugin/push-source");
+kind_world!(pull, "portitor:plugin/pull-source");
+kind_world!(validator, "portitor:plugin/validator");
+kind_world!(mapper, "portitor:plugin/mapper");
+kind_world!(warehouse, "portitor:plugin/warehouse");
+kind_world!(auth, "portitor:plugin/auth");
+kind_world!(status, "portitor:plugin/order-status-sink");
 
 /// The export a component of each kind must have, in WIT's naming.
 pub(crate) const PUSH_HANDLER: &str = "portitor:plugin/push-handler@0.1.0";
