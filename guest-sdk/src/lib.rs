@@ -170,159 +170,41 @@ pub mod __bindings {
     });
 }
 
-#[doc(hidden)]
-#[allow(unsafe_code, unreachable_pub, missing_debug_implementations, clippy::all)]
-pub mod __push {
-    wit_bindgen::generate!({
-        path: "../wit",
-        world: "push-source",
-        runtime_path: "::portitor_guest::__rt",
-        with: {
-            "portitor:plugin/types@0.1.0": crate::__bindings::portitor::plugin::types,
-            "portitor:plugin/http@0.1.0": crate::__bindings::portitor::plugin::http,
-            "portitor:plugin/ftp@0.1.0": crate::__bindings::portitor::plugin::ftp,
-            "portitor:plugin/cursor@0.1.0": crate::__bindings::portitor::plugin::cursor,
-            "portitor:plugin/log@0.1.0": crate::__bindings::portitor::plugin::log,
-            "portitor:plugin/config@0.1.0": crate::__bindings::portitor::plugin::config,
-            "portitor:plugin/crypto@0.1.0": crate::__bindings::portitor::plugin::crypto,
-        },
-        pub_export_macro: true,
-        export_macro_name: "__export_push_source",
-        default_bindings_module: "::portitor_guest::__push",
-    });
+/// The bindings of one kind world and the macro that exports it, with the
+/// host interfaces and shared types taken from [`__bindings`].
+macro_rules! kind_world {
+    ($module:ident, $world:literal, $export_macro:literal, $bindings_module:literal) => {
+        #[doc(hidden)]
+        #[allow(unsafe_code, unreachable_pub, missing_debug_implementations, clippy::all)]
+        pub mod $module {
+            wit_bindgen::generate!({
+                path: "../wit",
+                world: $world,
+                runtime_path: "::portitor_guest::__rt",
+                with: {
+                    "portitor:plugin/types@0.1.0": crate::__bindings::portitor::plugin::types,
+                    "portitor:plugin/http@0.1.0": crate::__bindings::portitor::plugin::http,
+                    "portitor:plugin/ftp@0.1.0": crate::__bindings::portitor::plugin::ftp,
+                    "portitor:plugin/cursor@0.1.0": crate::__bindings::portitor::plugin::cursor,
+                    "portitor:plugin/log@0.1.0": crate::__bindings::portitor::plugin::log,
+                    "portitor:plugin/config@0.1.0": crate::__bindings::portitor::plugin::config,
+                    "portitor:plugin/crypto@0.1.0": crate::__bindings::portitor::plugin::crypto,
+                },
+                pub_export_macro: true,
+                export_macro_name: $export_macro,
+                default_bindings_module: $bindings_module,
+            });
+        }
+    };
 }
 
-#[doc(hidden)]
-#[allow(unsafe_code, unreachable_pub, missing_debug_implementations, clippy::all)]
-pub mod __pull {
-    wit_bindgen::generate!({
-        path: "../wit",
-        world: "pull-source",
-        runtime_path: "::portitor_guest::__rt",
-        with: {
-            "portitor:plugin/types@0.1.0": crate::__bindings::portitor::plugin::types,
-            "portitor:plugin/http@0.1.0": crate::__bindings::portitor::plugin::http,
-            "portitor:plugin/ftp@0.1.0": crate::__bindings::portitor::plugin::ftp,
-            "portitor:plugin/cursor@0.1.0": crate::__bindings::portitor::plugin::cursor,
-            "portitor:plugin/log@0.1.0": crate::__bindings::portitor::plugin::log,
-            "portitor:plugin/config@0.1.0": crate::__bindings::portitor::plugin::config,
-            "portitor:plugin/crypto@0.1.0": crate::__bindings::portitor::plugin::crypto,
-        },
-        pub_export_macro: true,
-        export_macro_name: "__export_pull_source",
-        default_bindings_module: "::portitor_guest::__pull",
-    });
-}
-
-#[doc(hidden)]
-#[allow(unsafe_code, unreachable_pub, missing_debug_implementations, clippy::all)]
-pub mod __auth {
-    wit_bindgen::generate!({
-        path: "../wit",
-        world: "auth",
-        runtime_path: "::portitor_guest::__rt",
-        with: {
-            "portitor:plugin/types@0.1.0": crate::__bindings::portitor::plugin::types,
-            "portitor:plugin/http@0.1.0": crate::__bindings::portitor::plugin::http,
-            "portitor:plugin/ftp@0.1.0": crate::__bindings::portitor::plugin::ftp,
-            "portitor:plugin/cursor@0.1.0": crate::__bindings::portitor::plugin::cursor,
-            "portitor:plugin/log@0.1.0": crate::__bindings::portitor::plugin::log,
-            "portitor:plugin/config@0.1.0": crate::__bindings::portitor::plugin::config,
-            "portitor:plugin/crypto@0.1.0": crate::__bindings::portitor::plugin::crypto,
-        },
-        pub_export_macro: true,
-        export_macro_name: "__export_auth",
-        default_bindings_module: "::portitor_guest::__auth",
-    });
-}
-
-#[doc(hidden)]
-#[allow(unsafe_code, unreachable_pub, missing_debug_implementations, clippy::all)]
-pub mod __validator {
-    wit_bindgen::generate!({
-        path: "../wit",
-        world: "validator",
-        runtime_path: "::portitor_guest::__rt",
-        with: {
-            "portitor:plugin/types@0.1.0": crate::__bindings::portitor::plugin::types,
-            "portitor:plugin/http@0.1.0": crate::__bindings::portitor::plugin::http,
-            "portitor:plugin/ftp@0.1.0": crate::__bindings::portitor::plugin::ftp,
-            "portitor:plugin/cursor@0.1.0": crate::__bindings::portitor::plugin::cursor,
-            "portitor:plugin/log@0.1.0": crate::__bindings::portitor::plugin::log,
-            "portitor:plugin/config@0.1.0": crate::__bindings::portitor::plugin::config,
-            "portitor:plugin/crypto@0.1.0": crate::__bindings::portitor::plugin::crypto,
-        },
-        pub_export_macro: true,
-        export_macro_name: "__export_validator",
-        default_bindings_module: "::portitor_guest::__validator",
-    });
-}
-
-#[doc(hidden)]
-#[allow(unsafe_code, unreachable_pub, missing_debug_implementations, clippy::all)]
-pub mod __mapper {
-    wit_bindgen::generate!({
-        path: "../wit",
-        world: "mapper",
-        runtime_path: "::portitor_guest::__rt",
-        with: {
-            "portitor:plugin/types@0.1.0": crate::__bindings::portitor::plugin::types,
-            "portitor:plugin/http@0.1.0": crate::__bindings::portitor::plugin::http,
-            "portitor:plugin/ftp@0.1.0": crate::__bindings::portitor::plugin::ftp,
-            "portitor:plugin/cursor@0.1.0": crate::__bindings::portitor::plugin::cursor,
-            "portitor:plugin/log@0.1.0": crate::__bindings::portitor::plugin::log,
-            "portitor:plugin/config@0.1.0": crate::__bindings::portitor::plugin::config,
-            "portitor:plugin/crypto@0.1.0": crate::__bindings::portitor::plugin::crypto,
-        },
-        pub_export_macro: true,
-        export_macro_name: "__export_mapper",
-        default_bindings_module: "::portitor_guest::__mapper",
-    });
-}
-
-#[doc(hidden)]
-#[allow(unsafe_code, unreachable_pub, missing_debug_implementations, clippy::all)]
-pub mod __warehouse {
-    wit_bindgen::generate!({
-        path: "../wit",
-        world: "warehouse",
-        runtime_path: "::portitor_guest::__rt",
-        with: {
-            "portitor:plugin/types@0.1.0": crate::__bindings::portitor::plugin::types,
-            "portitor:plugin/http@0.1.0": crate::__bindings::portitor::plugin::http,
-            "portitor:plugin/ftp@0.1.0": crate::__bindings::portitor::plugin::ftp,
-            "portitor:plugin/cursor@0.1.0": crate::__bindings::portitor::plugin::cursor,
-            "portitor:plugin/log@0.1.0": crate::__bindings::portitor::plugin::log,
-            "portitor:plugin/config@0.1.0": crate::__bindings::portitor::plugin::config,
-            "portitor:plugin/crypto@0.1.0": crate::__bindings::portitor::plugin::crypto,
-        },
-        pub_export_macro: true,
-        export_macro_name: "__export_warehouse",
-        default_bindings_module: "::portitor_guest::__warehouse",
-    });
-}
-
-#[doc(hidden)]
-#[allow(unsafe_code, unreachable_pub, missing_debug_implementations, clippy::all)]
-pub mod __status {
-    wit_bindgen::generate!({
-        path: "../wit",
-        world: "order-status-sink",
-        runtime_path: "::portitor_guest::__rt",
-        with: {
-            "portitor:plugin/types@0.1.0": crate::__bindings::portitor::plugin::types,
-            "portitor:plugin/http@0.1.0": crate::__bindings::portitor::plugin::http,
-            "portitor:plugin/ftp@0.1.0": crate::__bindings::portitor::plugin::ftp,
-            "portitor:plugin/cursor@0.1.0": crate::__bindings::portitor::plugin::cursor,
-            "portitor:plugin/log@0.1.0": crate::__bindings::portitor::plugin::log,
-            "portitor:plugin/config@0.1.0": crate::__bindings::portitor::plugin::config,
-            "portitor:plugin/crypto@0.1.0": crate::__bindings::portitor::plugin::crypto,
-        },
-        pub_export_macro: true,
-        export_macro_name: "__export_order_status",
-        default_bindings_module: "::portitor_guest::__status",
-    });
-}
+kind_world!(__push, "push-source", "__export_push_source", "::portitor_guest::__push");
+kind_world!(__pull, "pull-source", "__export_pull_source", "::portitor_guest::__pull");
+kind_world!(__auth, "auth", "__export_auth", "::portitor_guest::__auth");
+kind_world!(__validator, "validator", "__export_validator", "::portitor_guest::__validator");
+kind_world!(__mapper, "mapper", "__export_mapper", "::portitor_guest::__mapper");
+kind_world!(__warehouse, "warehouse", "__export_warehouse", "::portitor_guest::__warehouse");
+kind_world!(__status, "order-status-sink", "__export_order_status", "::portitor_guest::__status");
 
 pub mod config;
 pub mod crypto;
