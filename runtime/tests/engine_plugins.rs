@@ -171,22 +171,18 @@ async fn prime_cargo_turns_a_verified_callback_into_a_shipment() {
 
 // ---------------------------------------------------------------- bring-ftp
 
+/// `bring-ftp` on `connection` (its `[network]` and `[ftp.connections.drop-folder]`).
+fn bring_manifest_on(connection: &str, config: &str) -> String {
+    format!("kind = \"pull-source\"\n{connection}\n[config]\n{config}\n")
+}
+
 fn bring_manifest(port: u16, config: &str) -> String {
-    format!(
-        r#"
-        kind = "pull-source"
-        [network]
-        private_hosts = ["127.0.0.1"]
-        [ftp.connections.drop-folder]
-        host = "127.0.0.1"
-        port = {port}
-        username = "{}"
-        password_secret = "bring-ftp-password"
-        [config]
-        {config}
-        "#,
+    let connection = format!(
+        "[network]\nprivate_hosts = [\"127.0.0.1\"]\n[ftp.connections.drop-folder]\nhost = \"127.0.0.1\"\n\
+         port = {port}\nusername = \"{}\"\npassword_secret = \"bring-ftp-password\"",
         ftp::USER
-    )
+    );
+    bring_manifest_on(&connection, config)
 }
 
 fn bring(engine: &portitor::engine::Engine, server: &FtpServer, config: &str) -> LoadedPlugin {
@@ -356,24 +352,7 @@ async fn bring_ftp_archives_a_file_only_after_its_orders_are_durable() {
 
 /// The same plugin on an SFTP drop folder: only the connection differs.
 fn bring_sftp_manifest(server: &SftpServer, host_key: &str, login: &str, config: &str) -> String {
-    format!(
-        r#"
-        kind = "pull-source"
-        [network]
-        private_hosts = ["127.0.0.1"]
-        [ftp.connections.drop-folder]
-        protocol = "sftp"
-        host = "127.0.0.1"
-        port = {}
-        username = "{}"
-        host_key = "{host_key}"
-        {login}
-        [config]
-        {config}
-        "#,
-        server.port,
-        sftp::USER,
-    )
+    bring_manifest_on(&server.connection("drop-folder", host_key, login), config)
 }
 
 #[tokio::test]
@@ -444,23 +423,8 @@ async fn warehouse_ftp_uploads_an_order_over_sftp_once() {
     let engine = support::engine();
     let server = SftpServer::start();
     std::fs::create_dir_all(server.path("in")).expect("the warehouse's folder");
-    let manifest = format!(
-        r#"
-        kind = "warehouse"
-        [network]
-        private_hosts = ["127.0.0.1"]
-        [ftp.connections.warehouse]
-        protocol = "sftp"
-        host = "127.0.0.1"
-        port = {}
-        username = "{}"
-        host_key = "{}"
-        password_secret = "warehouse-sftp-password"
-        "#,
-        server.port,
-        sftp::USER,
-        server.host_key
-    );
+    let login = "password_secret = \"warehouse-sftp-password\"";
+    let manifest = format!("kind = \"warehouse\"\n{}", server.connection("warehouse", &server.host_key, login));
     let secrets = StaticSecrets::new().with("warehouse-sftp-password", sftp::PASSWORD);
     let plugin = support::load(&engine, "warehouse-ftp", &manifest, secrets);
     let document =

@@ -55,6 +55,17 @@ impl SftpServer {
         Self { child, port, host_key, host_key_ecdsa, client_key, root, _keys: keys }
     }
 
+    /// A manifest's `[network]` and `[ftp.connections.{name}]` for this
+    /// server, pinning `host_key` and logging in with `login` (a
+    /// `password_secret` or `private_key_secret` line).
+    pub fn connection(&self, name: &str, host_key: &str, login: &str) -> String {
+        format!(
+            "[network]\nprivate_hosts = [\"127.0.0.1\"]\n[ftp.connections.{name}]\nprotocol = \"sftp\"\n\
+             host = \"127.0.0.1\"\nport = {}\nusername = \"{USER}\"\nhost_key = \"{host_key}\"\n{login}\n",
+            self.port
+        )
+    }
+
     pub fn path(&self, relative: &str) -> PathBuf {
         self.root.path().join(relative.trim_start_matches('/'))
     }
