@@ -103,8 +103,7 @@ async fn open_session(plugin: Arc<PluginShared>, name: &str, deadline: Instant) 
         return SftpConnection::open(name, connection, addr, credentials, limit).await.map(Session::Sftp);
     }
     let password = password.unwrap_or_default();
-    let deadline = limit;
-    let mut stream = AsyncFtpStream::connect_timeout(addr, deadline).await.map_err(|e| client_error(e, "connect"))?;
+    let mut stream = AsyncFtpStream::connect_timeout(addr, limit).await.map_err(|e| client_error(e, "connect"))?;
     stream.set_passive_nat_workaround(true);
     timed(remaining(), stream.login(connection.username.as_str(), password.as_str())).await?.map_err(|e| match e {
         ClientError::UnexpectedResponse(r) if r.status == Status::NotLoggedIn => {
@@ -116,7 +115,8 @@ async fn open_session(plugin: Arc<PluginShared>, name: &str, deadline: Instant) 
     Ok(Session::Ftp(stream))
 }
 
-async fn timed<F: Future>(limit: Duration, future: F) -> Result<F::Output, FtpError> {
+/// `future`, or a time-out error once `limit` has passed.
+pub(super) async fn timed<F: Future>(limit: Duration, future: F) -> Result<F::Output, FtpError> {
     tokio::time::timeout(limit, future).await.map_err(|_| FtpError::Timeout)
 }
 

@@ -21,6 +21,7 @@ use russh_sftp::client::error::Error as SftpError;
 use russh_sftp::protocol::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::ftp::timed;
 use crate::engine::bindings::ftp::{Entry, FtpError};
 use crate::manifest::FtpConnection;
 
@@ -187,10 +188,6 @@ impl SftpConnection {
             },
         }
     }
-}
-
-async fn timed<F: Future>(limit: Duration, future: F) -> Result<F::Output, FtpError> {
-    tokio::time::timeout(limit, future).await.map_err(|_| FtpError::Timeout)
 }
 
 /// What an SFTP error means to the guest; `op` names the operation.
