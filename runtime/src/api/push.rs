@@ -27,7 +27,6 @@ use super::{ApiError, AppState, RequestId, authorize};
 use crate::auth::Role;
 use crate::engine::{CallOptions, CallerIdentity, InvokeError, PartnerRequest, PluginFailure, Verdict};
 use crate::events::keys;
-use crate::host::{LogLevel, LogLine};
 use crate::ingest::{IngestError, Origin};
 use crate::manifest::{PluginKind, WebhookAuth};
 use crate::registry::ActivePlugin;
@@ -212,24 +211,10 @@ async fn verify_with_plugin(
         Ok(Verdict::Refused { reason }) => {
             Err(ApiError::Unauthorized(format!("refused by the auth plugin `{verifier}`: {reason}")))
         }
-        Ok(Verdict::Unavailable { reason }) => {
-            // The reason is the tenant's set-up: their plugin log says it, the partner is told to retry.
-            if let Some(sink) = &state.log_sink {
-                sink.record(LogLine {
-                    at: Utc::now(),
-                    level: LogLevel::Error,
-                    company: company.clone(),
-                    plugin: verifier.to_string(),
-                    version: active.version.clone(),
-                    invocation: request_id.0.clone(),
-                    message: format!("cannot verify requests: {reason}"),
-                });
-            }
-            tracing::warn!(%company, plugin = %verifier, %reason, "auth plugin cannot verify requests");
-            Err(ApiError::PluginUnavailable(format!(
-                "the auth plugin `{verifier}` cannot verify requests now; retry later"
-            )))
-        }
+        // The reason is in the plugin's log (the engine wrote it there); the partner is told to retry.
+        Ok(Verdict::Unavailable { .. }) => Err(ApiError::PluginUnavailable(format!(
+            "the auth plugin `{verifier}` cannot verify requests now; retry later"
+        ))),
         Err(error) => {
             tracing::warn!(%company, plugin = %verifier, %error, "auth plugin failed");
             let message = format!("the auth plugin `{verifier}` failed; retry later");

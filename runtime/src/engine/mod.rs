@@ -392,6 +392,11 @@ impl LoadedPlugin {
                     .await
             })
             .await;
+        // Why nothing can be verified is the tenant's to fix: it goes to the
+        // plugin's log (tagged and scrubbed like its own lines), not to the partner.
+        if let Ok(Ok(Err(Rejection::Unavailable(reason)))) = &result {
+            call.store.data_mut().write_log(crate::host::LogLevel::Error, &format!("cannot verify requests: {reason}"));
+        }
         let outcome = call.finish(self, result)?;
         // Reasons reach the partner and the logs: never a secret the plugin
         // may hold (scrubbed whole, before they are shortened).
