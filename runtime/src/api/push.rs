@@ -54,11 +54,11 @@ pub(super) async fn webhook(
         return Err(ApiError::PluginUnavailable(format!("plugin `{}` is disabled", plugin.key.plugin)));
     }
     let payload = body(&state, payload)?;
-    let scheme = plugin.plugin.manifest().webhook.clone().unwrap_or(WebhookAuth::Jwt);
+    let scheme = plugin.plugin.manifest().webhook.as_ref().unwrap_or(&DEFAULT_AUTH);
     // A platform JWT is Portitor's credential, not the partner's: the plugin never sees it.
     let forwarded: Vec<(String, String)> = headers
         .iter()
-        .filter(|(name, _)| !(scheme == WebhookAuth::Jwt && *name == axum::http::header::AUTHORIZATION))
+        .filter(|(name, _)| !(*scheme == WebhookAuth::Jwt && *name == axum::http::header::AUTHORIZATION))
         .map(|(name, value)| (name.as_str().to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
         .collect();
     let request = PartnerRequest {
@@ -68,7 +68,7 @@ pub(super) async fn webhook(
         headers: forwarded,
         body: payload.to_vec(),
     };
-    let identity = authenticate(&state, &plugin, &scheme, &headers, &request, &request_id).await?;
+    let identity = authenticate(&state, &plugin, scheme, &headers, &request, &request_id).await?;
 
     if let Some(delivery) = &identity.delivery_id
         && state.store.get(&delivery_key(company, &plugin.key.plugin, delivery)).await?.is_some()
@@ -137,6 +137,9 @@ pub(super) async fn webhook(
     })
 }
 
+/// A push plugin's manifest without `webhook` takes a platform JWT.
+static DEFAULT_AUTH: WebhookAuth = WebhookAuth::Jwt;
+
 /// Who sent the request, per the plugin's manifest; 401 with the reason if not verified.
 async fn authenticate(
     state: &AppState,
@@ -148,7 +151,7 @@ async fn authenticate(
 ) -> Result<CallerIdentity, ApiError> {
     let company = plugin.key.company.clone();
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-    match scheme.clone() {
+    match scheme {
         WebhookAuth::Jwt => {
             let principal = authorize(state, headers, &company, &[Role::SourceAdapter])?;
             Ok(CallerIdentity {
@@ -160,17 +163,17 @@ async fn authenticate(
         }
         WebhookAuth::None => Ok(CallerIdentity { company, scheme: "none".into(), subject: None, delivery_id: None }),
         WebhookAuth::Plugin { plugin: verifier } => {
-            verify_with_plugin(state, company, &verifier, request, request_id).await
+            verify_with_plugin(state, company, verifier, request, request_id).await
         }
         auth => {
-            let secret_name = match &auth {
+            let secret_name = match auth {
                 WebhookAuth::HmacSha256 { secret, .. }
                 | WebhookAuth::Stripe { secret, .. }
-                | WebhookAuth::StandardWebhooks { secret, .. } => secret.clone(),
-                WebhookAuth::Jwt | WebhookAuth::Plugin { .. } | WebhookAuth::None => String::new(),
+                | WebhookAuth::StandardWebhooks { secret, .. } => secret.as_str(),
+                WebhookAuth::Jwt | WebhookAuth::Plugin { .. } | WebhookAuth::None => "",
             };
-            let secret = state.vault.tenant(&company).get(&secret_name);
-            let verified = webhooks::verify(&auth, header, &request.body, secret, Utc::now().timestamp())
+            let secret = state.vault.tenant(&company).get(secret_name);
+            let verified = webhooks::verify(auth, header, &request.body, secret, Utc::now().timestamp())
                 .map_err(|reason| ApiError::Unauthorized(format!("webhook signature refused: {reason}")))?;
             Ok(CallerIdentity {
                 company,
