@@ -12,7 +12,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::Sha256;
 use support::ftp::FtpServer;
-use support::orders::{ADMIN_TOKEN, SHOPIFY_SECRET, good_order, post_order, set_up, wait_for_state};
+use support::orders::{ADMIN_TOKEN, SHOPIFY_SECRET, good_order, order, post_order, set_up, wait_for_state};
+use support::prime_cargo;
 use support::server::Portitor;
 use support::tenant::Tenant;
 use support::warehouse;
@@ -196,6 +197,125 @@ async fn orders_go_through_validation_mapping_and_dispatch_and_failures_have_a_w
     );
     let failed_event = sent["events"].as_array().expect("events").iter().find(|e| e["type"] == "OrderDispatchFailed");
     assert!(failed_event.is_some_and(|e| e["findings"].to_string().contains("dispatch failed after 4 attempt(s)")));
+}
+
+/// The Prime Cargo push plugins, installed for `tenant` with the callback secret.
+async fn install_prime_cargo(tenant: &Tenant<'_>) {
+    tenant.secret("callback-secret", prime_cargo::SECRET).await;
+    tenant.install("prime-cargo-auth", "prime-cargo-auth", prime_cargo::AUTH_MANIFEST).await;
+    let manifest = "kind = \"push-source\"\nwebhook = { scheme = \"plugin\", plugin = \"prime-cargo-auth\" }\n";
+    tenant.install("prime-cargo", "prime-cargo", manifest).await;
+}
+
+/// Prime Cargo's `PickOrderPacked` for pick order `pick_order` of order
+/// number `order_number`, sent to `company` as event `event_id`: the status
+/// and the JSON answer.
+async fn packed(
+    server: &Portitor,
+    company: &str,
+    pick_order: u64,
+    order_number: &str,
+    event_id: &str,
+) -> (StatusCode, Value) {
+    let body = prime_cargo::PACKED
+        .replace("\"DK-20931\"", &format!("\"{order_number}\""))
+        .replace("552310", &pick_order.to_string())
+        .replace("evt_pc_000187", event_id);
+    let response = Portitor::client()
+        .post(format!("{}/{company}/webhooks/prime-cargo", server.url))
+        .bearer_auth(prime_cargo::token(&body, event_id, 300, prime_cargo::SECRET))
+        .body(body)
+        .send()
+        .await
+        .expect("callback");
+    (response.status(), response.json().await.expect("json"))
+}
+
+fn shipped_events(order: &Value) -> Vec<Value> {
+    order["events"].as_array().expect("events").iter().filter(|e| e["type"] == "OrderShipped").cloned().collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warehouse_shipment_closes_the_order_it_names_and_only_in_its_tenant() {
+    let (wms_server, _wms) = warehouse::start_wms().await;
+    let (webshop, _updates) = warehouse::start_webshop(ADMIN_TOKEN).await;
+    let ftp = FtpServer::start();
+    let data = tempfile::tempdir().expect("tempdir");
+    let server = Portitor::start(data.path());
+    let tenant = Tenant::new(&server, "acme");
+    set_up(&tenant, &wms_server.url(), &webshop.url(), ftp.port).await;
+    install_prime_cargo(&tenant).await;
+
+    // An order at the warehouse, waiting: in the unhandled orders.
+    let id =
+        post_order(&server, json!({"source": "woo-no", "externalId": "20001", "order": good_order("NV-20001")})).await;
+    let sent = wait_for_state(&tenant, &id, "sent").await;
+    let reference = sent["reference"].as_str().expect("reference").to_string();
+    let unhandled: Value = tenant.get("/acme/orders?state=unhandled").await;
+    assert!(unhandled.to_string().contains(&id), "{unhandled}");
+
+    // The warehouse packs it and says so under the order number it was
+    // given, the reference: the shipment is stored and the order shipped.
+    let (status, answer) = packed(&server, "acme", 552310, &reference, "evt_pc_000187").await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    assert_eq!(answer["events"][0]["kind"], "shipment", "{answer}");
+    assert_eq!(answer["events"][0]["order"], id.as_str(), "{answer}");
+    let shipment_id = answer["events"][0]["id"].as_str().expect("shipment id").to_string();
+    let shipped = order(&tenant, &id).await;
+    assert_eq!(shipped["state"], "shipped", "{shipped}");
+    assert_eq!(shipped["reference"], reference.as_str());
+    let links = shipped_events(&shipped);
+    assert_eq!(links.len(), 1, "{shipped}");
+    assert_eq!(links[0]["shipment"]["id"], shipment_id.as_str());
+    assert_eq!(links[0]["reference"], reference.as_str());
+    assert_eq!(links[0]["actor"]["id"], "prime-cargo");
+    let unhandled: Value = tenant.get("/acme/orders?state=unhandled").await;
+    assert!(!unhandled.to_string().contains(&id), "a shipped order is not unhandled: {unhandled}");
+
+    // The same pick order reported again (another event id): nothing new on
+    // the order. A shipped order cannot be forced.
+    let (status, answer) = packed(&server, "acme", 552310, &reference, "evt_pc_000188").await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["events"][0]["duplicate"], true, "{answer}");
+    assert_eq!(answer["events"][0]["order"], id.as_str(), "{answer}");
+    assert_eq!(shipped_events(&order(&tenant, &id).await).len(), 1);
+    let operator = Portitor::token("acme", &["platform-operator"]);
+    let force = Portitor::client()
+        .post(format!("{}/acme/order/{id}/force", server.url))
+        .bearer_auth(operator)
+        .json(&json!({"reason": "again"}))
+        .send()
+        .await
+        .expect("force");
+    assert_eq!(force.status(), StatusCode::CONFLICT);
+
+    // A pick order Portitor did not send (the partner's own order number):
+    // stored, linked to nothing.
+    let (status, answer) = packed(&server, "acme", 552311, "DK-20931", "evt_pc_000189").await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    assert!(answer["events"][0].get("order").is_none(), "{answer}");
+
+    // Another tenant's callback naming acme's next order's reference:
+    // stored in that tenant, acme's order untouched.
+    let next =
+        post_order(&server, json!({"source": "woo-no", "externalId": "20002", "order": good_order("NV-20002")})).await;
+    let next_reference = wait_for_state(&tenant, &next, "sent").await["reference"].as_str().expect("ref").to_string();
+    let globex = Tenant::new(&server, "globex");
+    install_prime_cargo(&globex).await;
+    let (status, answer) = packed(&server, "globex", 552312, &next_reference, "evt_pc_000190").await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    assert!(answer["events"][0].get("order").is_none(), "{answer}");
+    let untouched = order(&tenant, &next).await;
+    assert_eq!(untouched["state"], "sent", "{untouched}");
+    assert!(shipped_events(&untouched).is_empty());
+
+    // After a restart the projections, rebuilt from the log, agree.
+    drop(server);
+    let server = Portitor::start(data.path());
+    let tenant = Tenant::new(&server, "acme");
+    assert_eq!(order(&tenant, &id).await["state"], "shipped");
+    let unhandled: Value = tenant.get("/acme/orders?state=unhandled").await;
+    assert!(!unhandled.to_string().contains(&id) && unhandled.to_string().contains(&next), "{unhandled}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

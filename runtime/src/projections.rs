@@ -1,5 +1,6 @@
 //! Projections of the order log (ADR-013): the failed orders queue and the
-//! unhandled orders (sent to the warehouse, awaiting it), per tenant.
+//! unhandled orders (sent to the warehouse, not yet reported shipped), per
+//! tenant.
 //!
 //! Rebuilt from the event log at start, kept current as the pipeline
 //! appends. A summary is a pure function of an order's events, so a rebuild
@@ -87,7 +88,7 @@ impl OrderSummary {
 
     /// Whether the pipeline has nothing more to do with it.
     pub fn is_terminal(&self) -> bool {
-        matches!(self.state, OrderState::Failed | OrderState::Sent | OrderState::DispatchFailed)
+        matches!(self.state, OrderState::Failed | OrderState::Sent | OrderState::DispatchFailed | OrderState::Shipped)
     }
 }
 
@@ -96,7 +97,7 @@ impl OrderSummary {
 pub enum Queue {
     /// Validation failed, or dispatch failed after its last attempt.
     Failed,
-    /// Sent to the warehouse and waiting.
+    /// Sent to the warehouse and waiting for it to ship.
     Unhandled,
     /// Still moving through the pipeline.
     InProgress,
@@ -308,5 +309,37 @@ mod tests {
         let summary = projections.get("acme", "order-1").expect("summary");
         assert_eq!(summary.state, OrderState::Sent);
         assert_eq!(summary.failed_at, Some(failed_hour));
+    }
+
+    #[test]
+    fn a_shipped_order_leaves_the_unhandled_orders_and_stays_shipped() {
+        let projections = Projections::default();
+        let now = Utc::now();
+        let mut sent = event(3, event_types::SENT_TO_WAREHOUSE, now);
+        sent.data = json!({ "reference": "PABCDE-0123456789ABCD" });
+        let mut events = vec![event(1, event_types::RECEIVED, now), event(2, event_types::VALIDATED, now), sent];
+        projections.apply("acme", &events);
+        assert_eq!(projections.list("acme", Queue::Unhandled, 0, 10).total, 1);
+
+        let mut shipped = event(4, event_types::SHIPPED, now);
+        shipped.data = json!({ "reference": "PABCDE-0123456789ABCD", "shipment": { "id": "s-1" } });
+        events.push(shipped);
+        projections.apply("acme", &events);
+        assert_eq!(projections.list("acme", Queue::Unhandled, 0, 10).total, 0);
+        assert_eq!(projections.list("acme", Queue::InProgress, 0, 10).total, 0);
+        let summary = projections.get("acme", "order-1").expect("summary");
+        assert_eq!(summary.state, OrderState::Shipped);
+        assert!(summary.is_terminal());
+        assert_eq!(summary.reference.as_deref(), Some("PABCDE-0123456789ABCD"));
+
+        // A dispatch answer recorded after the warehouse shipped it (the
+        // callback outran the pipeline) does not make it less than shipped.
+        let early = vec![
+            event(1, event_types::RECEIVED, now),
+            event(2, event_types::VALIDATED, now),
+            event(3, event_types::SHIPPED, now),
+            event(4, event_types::SENT_TO_WAREHOUSE, now),
+        ];
+        assert_eq!(OrderView::from_events(&early).expect("view").state, OrderState::Shipped);
     }
 }

@@ -20,6 +20,7 @@ use crate::engine::{Engine, EngineConfig};
 use crate::events::EventLog;
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
+use crate::order_locks::OrderLocks;
 use crate::pipeline::Pipeline;
 use crate::pipeline::config::TenantConfigs;
 use crate::pipeline::schema::Schemas;
@@ -102,7 +103,8 @@ pub async fn build(config: Config) -> anyhow::Result<Runtime> {
     let plugin_logs = Arc::new(PluginLogs::default());
     let log_sink: Arc<dyn crate::host::LogSink> = plugin_logs.clone();
     let (queue, pointers) = queue::channel(config.queue.capacity);
-    let ingest = Ingest::new(log.clone(), queue.clone(), configs.clone(), projections.clone());
+    let locks = Arc::new(OrderLocks::default());
+    let ingest = Ingest::new(log.clone(), queue.clone(), configs.clone(), projections.clone(), locks.clone());
     let activity = Arc::new(PluginActivity::default());
     let pipeline = Arc::new(Pipeline::new(
         log,
@@ -111,6 +113,7 @@ pub async fn build(config: Config) -> anyhow::Result<Runtime> {
         configs.clone(),
         schemas.clone(),
         queue.clone(),
+        locks,
         Some(log_sink.clone()),
         activity.clone(),
         config.pipeline.workers,

@@ -35,7 +35,10 @@ impl PushSource for PrimeCargo {
             return Err(PluginError::Unauthorized("token jti does not match the event id".into()));
         }
         portitor_guest::info!("order {} packed in pick order {}", packed.order_number, packed.pick_order_header_id);
-        let event = Event::shipment(packed.pick_order_header_id.to_string(), &shipment_model(&packed))?;
+        // The order number is the one the pick order was created with:
+        // Portitor's warehouse-facing reference when Portitor sent it.
+        let event = Event::shipment(packed.pick_order_header_id.to_string(), &shipment_model(&packed))?
+            .with_order_reference(&packed.order_number);
         Ok(PushOutcome::events(vec![event]))
     }
 }

@@ -39,6 +39,10 @@ pub enum ApiError {
     /// partner retries); the message names the dead letter, nothing internal.
     #[error("{1}")]
     PluginFailed(StatusCode, String),
+    /// Part of the work is done and durable, the rest is not yet: the
+    /// message says which; repeating the request finishes it.
+    #[error("{0}")]
+    RetryLater(String),
 }
 
 impl ApiError {
@@ -54,6 +58,7 @@ impl ApiError {
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             Self::PluginUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "plugin_unavailable"),
             Self::PluginFailed(status, _) => (*status, "plugin_failed"),
+            Self::RetryLater(_) => (StatusCode::SERVICE_UNAVAILABLE, "retry_later"),
         }
     }
 }

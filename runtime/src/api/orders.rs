@@ -86,7 +86,9 @@ pub(super) async fn get(
                 "occurredAt": e.occurred_at,
                 "actor": e.actor,
             });
-            for field in ["findings", "mode", "modeSource", "reference", "warehouse", "attempts", "previousState"] {
+            let fields =
+                ["findings", "mode", "modeSource", "reference", "warehouse", "attempts", "previousState", "shipment"];
+            for field in fields {
                 if let Some(value) = e.data.get(field) {
                     summary[field] = value.clone();
                 }

@@ -98,9 +98,14 @@ pub(super) async fn webhook(
         match state.ingest.plugin_event(company, &plugin.key.plugin, event, &origin).await {
             Ok(done) => {
                 created |= done.created;
-                ingested.push(json!({ "kind": event.kind, "id": done.id, "duplicate": !done.created }));
+                let mut answer = json!({ "kind": event.kind, "id": done.id, "duplicate": !done.created });
+                if let Some(order) = done.order {
+                    answer["order"] = order.into();
+                }
+                ingested.push(answer);
             }
             Err(IngestError::Store(e)) => return Err(e.into()),
+            Err(unlinked @ IngestError::Unlinked { .. }) => return Err(ApiError::RetryLater(unlinked.to_string())),
             Err(IngestError::Envelope(e)) => {
                 let message = format!("event `{}`: {e}", event.external_id);
                 return Err(failed(

@@ -10,6 +10,7 @@
 //!    acknowledged: an order that was not stored is never acknowledged.
 
 pub mod envelope;
+mod shipped;
 
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ pub use self::envelope::{EnvelopeError, OrderEnvelope};
 use crate::engine::PluginEvent;
 use crate::events::{Actor, Appended, EventLog, NewEvent, keys};
 use crate::manifest::ValidationMode;
+use crate::order_locks::OrderLocks;
 use crate::orders::{self, event_types};
 use crate::pipeline::config::{PipelineConfig, TenantConfigs};
 use crate::projections::{OrderSummary, Projections};
@@ -95,6 +97,8 @@ struct Received<'a> {
 struct OtherReceived<'a> {
     source: &'a str,
     external_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    order_reference: Option<&'a str>,
     payload: &'a RawValue,
     received_via: &'static str,
 }
@@ -107,6 +111,8 @@ pub struct Ingested {
     /// False when the same thing had been ingested before (nothing written).
     pub created: bool,
     pub key: String,
+    /// The order a shipment was recorded on (by its order reference).
+    pub order: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +121,12 @@ pub enum IngestError {
     Envelope(#[from] EnvelopeError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The event is stored, but recording it on its order did not finish;
+    /// a retry is a duplicate for the event and finishes it.
+    #[error(
+        "the shipment is stored, but recording it on the order with reference `{reference}` did not finish ({reason}); retry"
+    )]
+    Unlinked { reference: String, reason: String },
 }
 
 #[derive(Debug, Clone)]
@@ -123,11 +135,18 @@ pub struct Ingest {
     queue: PointerQueue,
     configs: Arc<TenantConfigs>,
     projections: Arc<Projections>,
+    locks: Arc<OrderLocks>,
 }
 
 impl Ingest {
-    pub fn new(log: EventLog, queue: PointerQueue, configs: Arc<TenantConfigs>, projections: Arc<Projections>) -> Self {
-        Self { log, queue, configs, projections }
+    pub fn new(
+        log: EventLog,
+        queue: PointerQueue,
+        configs: Arc<TenantConfigs>,
+        projections: Arc<Projections>,
+        locks: Arc<OrderLocks>,
+    ) -> Self {
+        Self { log, queue, configs, projections, locks }
     }
 
     pub fn log(&self) -> &EventLog {
@@ -175,13 +194,15 @@ impl Ingest {
             }
             Appended::VersionTaken => false,
         };
-        Ok(Ingested { aggregate_type: orders::AGGREGATE.into(), id, created, key })
+        Ok(Ingested { aggregate_type: orders::AGGREGATE.into(), id, created, key, order: None })
     }
 
     /// Ingests an event a plugin of `company` produced. `order` events
     /// become orders with the plugin as their source; other kinds (a
     /// `shipment`, a `tracking` scan) are stored as `{Kind}Received`
-    /// version 1 of their own aggregate, with the same duplicate rule.
+    /// version 1 of their own aggregate, with the same duplicate rule. A
+    /// shipment that names its order's reference is then recorded on the
+    /// order (a duplicate too, so that a retry finishes the link).
     pub async fn plugin_event(
         &self,
         company: &str,
@@ -208,6 +229,7 @@ impl Ingest {
         let data = OtherReceived {
             source: plugin,
             external_id: &event.external_id,
+            order_reference: event.order_reference.as_deref(),
             payload: &event.payload,
             received_via: origin.via(),
         };
@@ -220,7 +242,19 @@ impl Ingest {
             }
             Appended::VersionTaken => false,
         };
-        Ok(Ingested { aggregate_type, id, created, key })
+        let order = match &event.order_reference {
+            Some(reference) => {
+                let shipment = shipped::Shipment {
+                    aggregate_type: &aggregate_type,
+                    id: &id,
+                    external_id: &event.external_id,
+                    source: plugin,
+                };
+                self.record_shipped(company, reference, &shipment, origin).await?
+            }
+            None => None,
+        };
+        Ok(Ingested { aggregate_type, id, created, key, order })
     }
 }
 

@@ -20,6 +20,9 @@ pub mod event_types {
     pub const VALIDATION_OVERRIDDEN: &str = "OrderValidationOverridden";
     pub const SENT_TO_WAREHOUSE: &str = "OrderSentToWarehouse";
     pub const DISPATCH_FAILED: &str = "OrderDispatchFailed";
+    /// The warehouse shipped it (a `shipment` naming its reference); not in
+    /// DESIGN §7's list, see ARCHITECTURE "Shipments".
+    pub const SHIPPED: &str = "OrderShipped";
 }
 
 /// The namespace of order ids (a fixed, random UUID: changing it would
@@ -45,6 +48,8 @@ pub enum OrderState {
     Overridden,
     Sent,
     DispatchFailed,
+    /// The warehouse reported it shipped: the end of its life here.
+    Shipped,
 }
 
 /// A validation finding: `{field, value, severity, message}`.
@@ -107,6 +112,9 @@ impl OrderView {
 
     fn apply(&mut self, event: &StoredEvent) {
         use event_types::*;
+        // Once the warehouse has shipped it, a dispatch answer recorded
+        // later does not make it less than shipped.
+        let shipped = self.state == OrderState::Shipped;
         let findings =
             |data: &Value| -> Vec<Finding> { serde_json::from_value(data["findings"].clone()).unwrap_or_default() };
         match event.event_type.as_str() {
@@ -127,7 +135,16 @@ impl OrderView {
                 self.state = OrderState::DispatchFailed;
                 self.findings.extend(findings(&event.data));
             }
+            SHIPPED => {
+                self.state = OrderState::Shipped;
+                if self.reference.is_none() {
+                    self.reference = event.data["reference"].as_str().map(str::to_string);
+                }
+            }
             _ => {}
+        }
+        if shipped {
+            self.state = OrderState::Shipped;
         }
     }
 }

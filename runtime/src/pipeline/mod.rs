@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{Value, json};
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::Semaphore;
 
 use self::config::{PipelineConfig, Step, TenantConfigs};
 use self::schema::Schemas;
@@ -33,6 +33,7 @@ use crate::engine::{CallOptions, InvokeError, OrderInput, OrderStatusUpdate, War
 use crate::events::{Actor, Appended, EventLog, NewEvent, StoredEvent, keys};
 use crate::host::LogSink;
 use crate::manifest::{PluginKind, ValidationMode};
+use crate::order_locks::OrderLocks;
 use crate::orders::validation::{Verdict, judge, resolve_mode};
 use crate::orders::{self, Finding, OrderState, OrderView, Severity, event_types};
 use crate::projections::Projections;
@@ -40,7 +41,6 @@ use crate::queue::{Pointer, PointerQueue};
 use crate::registry::Registry;
 use crate::store::{CreateOutcome, ObjectStore, StoreError};
 
-const LOCK_STRIPES: usize = 256;
 /// Steps of one order in one go, a guard against a loop that never settles.
 const MAX_STEPS: usize = 16;
 
@@ -53,7 +53,7 @@ pub struct Pipeline {
     configs: Arc<TenantConfigs>,
     schemas: Arc<Schemas>,
     queue: PointerQueue,
-    locks: Vec<Mutex<()>>,
+    locks: Arc<OrderLocks>,
     permits: Arc<Semaphore>,
     /// Orders worked on at once; 0 on an ingest-only node.
     workers: usize,
@@ -91,6 +91,7 @@ impl Pipeline {
         configs: Arc<TenantConfigs>,
         schemas: Arc<Schemas>,
         queue: PointerQueue,
+        locks: Arc<OrderLocks>,
         log_sink: Option<Arc<dyn LogSink>>,
         activity: Arc<PluginActivity>,
         workers: usize,
@@ -104,7 +105,7 @@ impl Pipeline {
             configs,
             schemas,
             queue,
-            locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+            locks,
             permits: Arc::new(Semaphore::new(workers)),
             workers,
             log_sink,
@@ -181,14 +182,9 @@ impl Pipeline {
         });
     }
 
-    fn lock(&self, id: &str) -> &Mutex<()> {
-        let hash = id.bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(usize::from(b)));
-        &self.locks[hash % LOCK_STRIPES]
-    }
-
     /// Moves one order as far as it can go now.
     pub async fn process(self: &Arc<Self>, company: &str, id: &str) {
-        let _one_writer = self.lock(id).lock().await;
+        let _one_writer = self.locks.lock(id).await;
         for _ in 0..MAX_STEPS {
             match self.step(company, id).await {
                 Ok(Progress::Continue) => {}
@@ -448,7 +444,7 @@ impl Pipeline {
         reason: &str,
     ) -> Result<(), ForceError> {
         {
-            let _one_writer = self.lock(id).lock().await;
+            let _one_writer = self.locks.lock(id).await;
             let events = self.log.read(company, orders::AGGREGATE, id).await?;
             let view = OrderView::from_events(&events).ok_or_else(|| ForceError::NotFound(id.to_string()))?;
             // A dispatch-failed order is forced the same way: once the

@@ -48,12 +48,19 @@ pub fn reference(company: &str, order_id: &uuid::Uuid, attempt: u32) -> String {
     reference
 }
 
-/// The tenant code a reference carries, if it is one of Portitor's.
+/// The tenant code a reference carries, if it is one of Portitor's: the
+/// whole string is checked, so a reference that passes is also safe as a
+/// key segment.
 pub fn tenant_code_of(reference: &str) -> Option<&str> {
     let rest = reference.strip_prefix('P')?;
     let (code, order) = rest.split_once('-')?;
     let valid = |s: &str| s.bytes().all(|b| ALPHABET.contains(&b));
-    (code.len() == 5 && valid(code) && order.len() >= 14 && valid(&order[..14])).then_some(code)
+    let (order, suffix) = match order.split_once('-') {
+        Some((order, suffix)) => (order, Some(suffix)),
+        None => (order, None),
+    };
+    let suffix_ok = suffix.is_none_or(|s| (1..=2).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()));
+    (code.len() == 5 && valid(code) && order.len() == 14 && valid(order) && suffix_ok).then_some(code)
 }
 
 #[cfg(test)]
@@ -71,5 +78,10 @@ mod tests {
         assert_ne!(tenant_code("nordvik-outdoor"), tenant_code("acme"));
         assert_eq!(tenant_code_of(&super::reference("acme", &id, 2)), Some(tenant_code("acme").as_str()));
         assert_eq!(tenant_code_of("NV-1042"), None);
+        for not_ours in
+            [format!("{reference}/../x"), format!("{reference}-"), format!("{reference}-123"), format!("{reference}X")]
+        {
+            assert_eq!(tenant_code_of(&not_ours), None, "{not_ours}");
+        }
     }
 }

@@ -1,0 +1,103 @@
+//! A warehouse's shipment recorded on the order it ships.
+//!
+//! A `shipment` event may name the warehouse-facing reference its order was
+//! sent under. The reference resolves through `{company}/refs/` of the
+//! tenant the event came in for — never another's — and the order gets
+//! `OrderShipped`, once per shipment, which takes it out of the unhandled
+//! orders. The shipment is stored first, so nothing is lost when the
+//! reference resolves to nothing (a pick order Portitor did not send): the
+//! shipment stays, unlinked. When the link cannot be written now, the caller
+//! answers "retry"; the retry is a duplicate for the shipment and finishes
+//! the link.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::{Ingest, IngestError, Origin};
+use crate::events::{Appended, NewEvent, keys};
+use crate::orders::{self, OrderView, event_types};
+use crate::pipeline::reference;
+
+/// How long a shipment waits for the pipeline to finish with its order (a
+/// dispatch being retried) before the partner is asked to retry.
+const WAIT_FOR_THE_ORDER: Duration = Duration::from_secs(5);
+
+/// Appends tried when someone else keeps taking the next version.
+const ATTEMPTS: usize = 3;
+
+/// The stored shipment an order is linked to.
+pub(super) struct Shipment<'a> {
+    pub aggregate_type: &'a str,
+    pub id: &'a str,
+    pub external_id: &'a str,
+    pub source: &'a str,
+}
+
+impl Ingest {
+    /// Records `shipment` on the order `reference` names in `company`;
+    /// the order's id, or `None` when the reference names none of its orders.
+    pub(super) async fn record_shipped(
+        &self,
+        company: &str,
+        reference: &str,
+        shipment: &Shipment<'_>,
+        origin: &Origin,
+    ) -> Result<Option<String>, IngestError> {
+        let unlinked = |reason: String| IngestError::Unlinked { reference: reference.to_string(), reason };
+        // Only one of this tenant's references can name one of its orders
+        // (and only a well-formed one is used in a key).
+        if reference::tenant_code_of(reference) != Some(reference::tenant_code(company).as_str()) {
+            return Ok(None);
+        }
+        let indexed = self.log.store().get(&keys::reference_key(company, reference)).await;
+        let Some(index) = indexed.map_err(|e| unlinked(e.to_string()))? else {
+            return Ok(None);
+        };
+        let owner: Value = serde_json::from_slice(&index.body).unwrap_or(Value::Null);
+        let Some(order_id) = owner["orderId"].as_str() else {
+            return Ok(None);
+        };
+        let _one_writer = tokio::time::timeout(WAIT_FOR_THE_ORDER, self.locks.lock(order_id))
+            .await
+            .map_err(|_| unlinked("the order is being worked on".into()))?;
+        for _ in 0..ATTEMPTS {
+            let mut events =
+                self.log.read(company, orders::AGGREGATE, order_id).await.map_err(|e| unlinked(e.to_string()))?;
+            if OrderView::from_events(&events).is_none() {
+                return Ok(None);
+            }
+            let recorded =
+                events.iter().any(|e| e.event_type == event_types::SHIPPED && e.data["shipment"]["id"] == shipment.id);
+            if recorded {
+                return Ok(Some(order_id.to_string()));
+            }
+            let version = events.last().map(|e| e.version).unwrap_or(0) + 1;
+            let event = NewEvent {
+                event_type: event_types::SHIPPED.into(),
+                actor: origin.actor(),
+                data: json!({
+                    "reference": reference,
+                    "shipment": {
+                        "type": shipment.aggregate_type,
+                        "id": shipment.id,
+                        "externalId": shipment.external_id,
+                        "source": shipment.source,
+                    },
+                }),
+            };
+            let appended = self.log.append(company, orders::AGGREGATE, order_id, version, event).await;
+            match appended.map_err(|e| unlinked(e.to_string()))? {
+                Appended::Stored { event, .. } => {
+                    events.push(*event);
+                    self.projections.apply(company, &events);
+                    tracing::info!(%company, order = %order_id, %reference, shipment = %shipment.id, "order shipped");
+                    return Ok(Some(order_id.to_string()));
+                }
+                // Another node appended first: read again.
+                Appended::VersionTaken => {}
+            }
+        }
+        Err(unlinked("the order kept changing".into()))
+    }
+}
