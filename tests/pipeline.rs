@@ -238,7 +238,7 @@ fn shipped_events(order: &Value) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_warehouse_shipment_closes_the_order_it_names_and_only_in_its_tenant() {
     let (wms_server, _wms) = warehouse::start_wms().await;
-    let (webshop, _updates) = warehouse::start_webshop(ADMIN_TOKEN).await;
+    let (webshop, updates) = warehouse::start_webshop(ADMIN_TOKEN).await;
     let ftp = FtpServer::start();
     let data = tempfile::tempdir().expect("tempdir");
     let server = Portitor::start(data.path());
@@ -246,9 +246,17 @@ async fn a_warehouse_shipment_closes_the_order_it_names_and_only_in_its_tenant()
     set_up(&tenant, &wms_server.url(), &webshop.url(), ftp.port).await;
     install_prime_cargo(&tenant).await;
 
-    // An order at the warehouse, waiting: in the unhandled orders.
-    let id =
-        post_order(&server, json!({"source": "woo-no", "externalId": "20001", "order": good_order("NV-20001")})).await;
+    // A Shopify order at the warehouse, waiting: in the unhandled orders.
+    let response = Portitor::client()
+        .post(format!("{}/acme/webhooks/shopify/orders", server.url))
+        .header("X-Shopify-Hmac-Sha256", signed(SHOPIFY_ORDER))
+        .header("X-Shopify-Topic", "orders/create")
+        .body(SHOPIFY_ORDER)
+        .send()
+        .await
+        .expect("webhook");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let id = response.json::<Value>().await.expect("json")["events"][0]["id"].as_str().expect("id").to_string();
     let sent = wait_for_state(&tenant, &id, "sent").await;
     let reference = sent["reference"].as_str().expect("reference").to_string();
     let unhandled: Value = tenant.get("/acme/orders?state=unhandled").await;
@@ -271,6 +279,17 @@ async fn a_warehouse_shipment_closes_the_order_it_names_and_only_in_its_tenant()
     assert_eq!(links[0]["actor"]["id"], "prime-cargo");
     let unhandled: Value = tenant.get("/acme/orders?state=unhandled").await;
     assert!(!unhandled.to_string().contains(&id), "a shipped order is not unhandled: {unhandled}");
+    // The webshop hears of it through the source plugin, as of the pipeline's changes.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !updates
+        .lock()
+        .expect("lock")
+        .iter()
+        .any(|(id, body)| id == "5813370225002" && body["order"]["tags"] == "portitor-shipped")
+    {
+        assert!(Instant::now() < deadline, "the webshop never heard: {:?}", updates.lock().expect("lock"));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     // The same pick order reported again (another event id): nothing new on
     // the order. A shipped order cannot be forced.

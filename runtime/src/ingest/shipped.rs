@@ -4,7 +4,8 @@
 //! sent under. The reference resolves through `{company}/refs/` of the
 //! tenant the event came in for — never another's — and the order gets
 //! `OrderShipped`, once per shipment, which takes it out of the unhandled
-//! orders. The shipment is stored first, so nothing is lost when the
+//! orders; the order's source plugin is told, as after the pipeline's
+//! changes. The shipment is stored first, so nothing is lost when the
 //! reference resolves to nothing (a pick order Portitor did not send): the
 //! shipment stays, unlinked. When the link cannot be written now, the caller
 //! answers "retry"; the retry is a duplicate for the shipment and finishes
@@ -18,6 +19,7 @@ use super::{Ingest, IngestError, Origin};
 use crate::events::{Appended, NewEvent, keys};
 use crate::orders::{self, OrderView, event_types};
 use crate::pipeline::reference;
+use crate::queue::Pointer;
 
 /// How long a shipment waits for the pipeline to finish with its order (a
 /// dispatch being retried) before the partner is asked to retry.
@@ -88,9 +90,11 @@ impl Ingest {
             };
             let appended = self.log.append(company, orders::AGGREGATE, order_id, version, event).await;
             match appended.map_err(|e| unlinked(e.to_string()))? {
-                Appended::Stored { event, .. } => {
+                Appended::Stored { key, event } => {
                     events.push(*event);
                     self.projections.apply(company, &events);
+                    // The pipeline tells the order's source, as after its own changes.
+                    self.queue.enqueue(Pointer { key, company: company.into(), event: event_types::SHIPPED.into() });
                     tracing::info!(%company, order = %order_id, %reference, shipment = %shipment.id, "order shipped");
                     return Ok(Some(order_id.to_string()));
                 }

@@ -127,6 +127,7 @@ impl Pipeline {
         tokio::spawn(async move {
             while let Some(pointer) = pointers.recv().await {
                 match order_of(&pointer) {
+                    Some(id) if pointer.event == event_types::SHIPPED => pipeline.announce(pointer.company, id).await,
                     Some(id) => pipeline.work(pointer.company, id).await,
                     None => tracing::trace!(key = %pointer.key, "not an order; no pipeline"),
                 }
@@ -178,6 +179,23 @@ impl Pipeline {
         let pipeline = self.clone();
         tokio::spawn(async move {
             pipeline.process(&company, &id).await;
+            drop(permit);
+        });
+    }
+
+    /// Tells an order's source what became of it, for a change the
+    /// pipeline did not make (a warehouse's shipment), within the
+    /// concurrency limit.
+    async fn announce(self: &Arc<Self>, company: String, id: String) {
+        let Ok(permit) = self.permits.clone().acquire_owned().await else { return };
+        let pipeline = self.clone();
+        tokio::spawn(async move {
+            match pipeline.log.read(&company, orders::AGGREGATE, &id).await {
+                Ok(events) => pipeline.notify_source(&company, &events).await,
+                Err(error) => {
+                    tracing::warn!(%company, order = %id, %error, "could not read the order to tell its source")
+                }
+            }
             drop(permit);
         });
     }
