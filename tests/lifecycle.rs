@@ -527,3 +527,32 @@ async fn the_cli_runs_and_resets_a_cursor() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_the_audit_trail_misses_is_reported_as_made() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let server = Portitor::start(data.path());
+    let tenant = Tenant::new(&server, "acme");
+    tenant.install("counter", "test-counter", "kind = \"push-source\"").await;
+
+    // The audit trail's directory becomes a file: every audit write fails
+    // while the plugin's own keys stay writable.
+    let trail = data.path().join("acme/events/audit");
+    std::fs::remove_dir_all(&trail).expect("remove the trail");
+    std::fs::write(&trail, b"not a directory").expect("block the trail");
+
+    let response = Portitor::client()
+        .post(format!("{}/acme/plugins/counter/disable", server.url))
+        .bearer_auth(&tenant.admin)
+        .send()
+        .await
+        .expect("disable");
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "audit_failed", "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("`PluginDisabled` was done"), "{body}");
+    assert!(!message.contains("nothing was stored"), "{body}");
+    let plugin: Value = tenant.get("/acme/plugins/counter").await;
+    assert_eq!(plugin["enabled"], false, "the change stands: {plugin}");
+}

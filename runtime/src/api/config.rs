@@ -10,7 +10,7 @@ use axum::response::IntoResponse;
 use serde_json::Value;
 
 use super::orders::body;
-use super::{ApiError, AppState, authorize};
+use super::{ApiError, AppState, audited, authorize};
 use crate::auth::Role;
 use crate::pipeline::config::PipelineConfig;
 
@@ -35,7 +35,7 @@ pub(super) async fn put_pipeline(
     let config = PipelineConfig::parse(&body(&state, payload)?).map_err(ApiError::BadRequest)?;
     state.configs.set_pipeline(&company, config.clone()).await?;
     let details = serde_json::to_value(&config).map_err(|e| ApiError::Internal(e.to_string()))?;
-    state.audit.record(&company, &principal.subject, "PipelineConfigured", details).await?;
+    audited(&state, &company, &principal.subject, "PipelineConfigured", details).await?;
     Ok(Json(config))
 }
 
@@ -49,6 +49,6 @@ pub(super) async fn put_order_schema(
     let schema: Value = serde_json::from_slice(&body(&state, payload)?)
         .map_err(|e| ApiError::BadRequest(format!("the schema is not JSON: {e}")))?;
     state.schemas.set(&company, &schema).await?.map_err(ApiError::BadRequest)?;
-    state.audit.record(&company, &principal.subject, "OrderSchemaReplaced", serde_json::json!({})).await?;
+    audited(&state, &company, &principal.subject, "OrderSchemaReplaced", serde_json::json!({})).await?;
     Ok(StatusCode::NO_CONTENT)
 }

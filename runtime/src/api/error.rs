@@ -43,6 +43,9 @@ pub enum ApiError {
     /// message says which; repeating the request finishes it.
     #[error("{0}")]
     RetryLater(String),
+    /// An admin change was made but is missing from the audit trail.
+    #[error("{0}")]
+    AuditFailed(String),
 }
 
 impl ApiError {
@@ -59,6 +62,7 @@ impl ApiError {
             Self::PluginUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "plugin_unavailable"),
             Self::PluginFailed(status, _) => (*status, "plugin_failed"),
             Self::RetryLater(_) => (StatusCode::SERVICE_UNAVAILABLE, "retry_later"),
+            Self::AuditFailed(_) => (StatusCode::INTERNAL_SERVER_ERROR, "audit_failed"),
         }
     }
 }

@@ -171,6 +171,25 @@ pub(crate) fn authorize(
     Ok(principal)
 }
 
+/// Records an admin action in the audit trail, once the change is made. If
+/// the trail cannot take the entry, the change stands: the answer says so
+/// (500 `audit_failed`, so that nobody repeats it thinking it was lost) and
+/// the whole entry goes to the server log.
+pub(crate) async fn audited(
+    state: &AppState,
+    company: &str,
+    who: &str,
+    action: &str,
+    details: serde_json::Value,
+) -> Result<(), ApiError> {
+    state.audit.record(company, who, action, details.clone()).await.map_err(|error| {
+        tracing::error!(%company, %who, %action, %details, %error, "an admin action is not in the audit trail");
+        ApiError::AuditFailed(format!(
+            "`{action}` was done, but the audit trail could not record it; the entry is in the server log"
+        ))
+    })
+}
+
 #[derive(Debug, serde::Deserialize)]
 struct AuditQuery {
     day: Option<String>,

@@ -11,7 +11,7 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, AppState, RequestId, authorize};
+use super::{ApiError, AppState, RequestId, audited, authorize};
 use crate::auth::Role;
 use crate::ingest::{OrderEnvelope, Origin};
 use crate::metrics::Metrics;
@@ -136,7 +136,7 @@ pub(super) async fn force(
         e @ (ForceError::NotFailed(_) | ForceError::Conflict) => ApiError::Conflict(e.to_string()),
         ForceError::Store(e) => e.into(),
     })?;
-    state.audit.record(&company, &principal.subject, "OrderForced", json!({"order": id, "reason": reason})).await?;
+    audited(&state, &company, &principal.subject, "OrderForced", json!({"order": id, "reason": reason})).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "id": id, "state": "overridden" }))))
 }
 

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use serde::Deserialize;
 
 use super::orders::body;
-use super::{ApiError, AppState, authorize};
+use super::{ApiError, AppState, audited, authorize};
 use crate::auth::Role;
 use crate::events::keys;
 use crate::registry::{ActivePlugin, InstallError};
@@ -96,16 +96,18 @@ pub(super) async fn install(
         // Scheduled before anything else can fail: the version is active.
         state.scheduler.sync();
     }
-    state
-        .audit
-        .record(&company, &principal.subject, "PluginUploaded", json!({"plugin": plugin, "version": version}))
+    audited(&state, &company, &principal.subject, "PluginUploaded", json!({"plugin": plugin, "version": version}))
         .await?;
     let body = match active {
         Some(active) => {
-            state
-                .audit
-                .record(&company, &principal.subject, "PluginActivated", json!({"plugin": plugin, "version": version}))
-                .await?;
+            audited(
+                &state,
+                &company,
+                &principal.subject,
+                "PluginActivated",
+                json!({"plugin": plugin, "version": version}),
+            )
+            .await?;
             describe(&state, &active)
         }
         None => json!({ "id": plugin, "version": version, "active": false }),
@@ -130,10 +132,14 @@ pub(super) async fn activate(
         .map_err(|e| ApiError::BadRequest(format!("the body must be {{\"version\": \"...\"}}: {e}")))?;
     let active = state.registry.activate(&company, &plugin, &request.version, &principal.subject).await?;
     state.scheduler.sync();
-    state
-        .audit
-        .record(&company, &principal.subject, "PluginActivated", json!({"plugin": plugin, "version": request.version}))
-        .await?;
+    audited(
+        &state,
+        &company,
+        &principal.subject,
+        "PluginActivated",
+        json!({"plugin": plugin, "version": request.version}),
+    )
+    .await?;
     Ok(Json(describe(&state, &active)))
 }
 
@@ -148,7 +154,7 @@ async fn switch(
     let active = state.registry.set_enabled(&company, &plugin, enabled, &principal.subject).await?;
     state.scheduler.sync();
     let action = if enabled { "PluginEnabled" } else { "PluginDisabled" };
-    state.audit.record(&company, &principal.subject, action, json!({"plugin": plugin})).await?;
+    audited(&state, &company, &principal.subject, action, json!({"plugin": plugin})).await?;
     Ok(Json(describe(&state, &active)))
 }
 
@@ -178,7 +184,7 @@ pub(super) async fn delete(
     state.registry.delete(&company, &plugin).await?;
     state.activity.forget(&company, &plugin);
     state.plugin_logs.forget(&company, &plugin);
-    state.audit.record(&company, &principal.subject, "PluginDeleted", json!({"plugin": plugin})).await?;
+    audited(&state, &company, &principal.subject, "PluginDeleted", json!({"plugin": plugin})).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -274,9 +280,7 @@ pub(super) async fn set_cursor(
     };
     let body = serde_json::to_vec(&stored).map_err(|e| ApiError::Internal(e.to_string()))?;
     state.store.put(&run::cursor_key(&active), Bytes::from(body)).await?;
-    state
-        .audit
-        .record(&company, &principal.subject, "CursorSet", json!({"plugin": plugin, "cursor": request.cursor}))
+    audited(&state, &company, &principal.subject, "CursorSet", json!({"plugin": plugin, "cursor": request.cursor}))
         .await?;
     Ok(Json(serde_json::to_value(stored).map_err(|e| ApiError::Internal(e.to_string()))?))
 }
@@ -295,7 +299,7 @@ pub(super) async fn reset_cursor(
         .try_lock()
         .map_err(|_| ApiError::Conflict("a run of this plugin is in progress; retry".into()))?;
     state.store.delete(&run::cursor_key(&active)).await?;
-    state.audit.record(&company, &principal.subject, "CursorReset", json!({"plugin": plugin})).await?;
+    audited(&state, &company, &principal.subject, "CursorReset", json!({"plugin": plugin})).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -350,15 +354,14 @@ pub(super) async fn run_now(
         state.registry.get(&company, &plugin).ok_or_else(|| ApiError::NotFound(format!("no plugin `{plugin}`")))?;
     match state.scheduler.runner().run(&active, "manual").await {
         Ok(record) => {
-            state
-                .audit
-                .record(
-                    &company,
-                    &principal.subject,
-                    "PluginRunRequested",
-                    json!({"plugin": plugin, "run": record.run_id}),
-                )
-                .await?;
+            audited(
+                &state,
+                &company,
+                &principal.subject,
+                "PluginRunRequested",
+                json!({"plugin": plugin, "run": record.run_id}),
+            )
+            .await?;
             Ok(Json(serde_json::to_value(record).map_err(|e| ApiError::Internal(e.to_string()))?))
         }
         Err(RunError::AlreadyRunning) => Err(ApiError::Conflict("a run of this plugin is already in progress".into())),

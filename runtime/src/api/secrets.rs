@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::orders::body;
-use super::{ApiError, AppState, authorize};
+use super::{ApiError, AppState, audited, authorize};
 use crate::auth::Role;
 use crate::secrets::VaultError;
 
@@ -34,7 +34,7 @@ pub(super) async fn put(
         VaultError::Store(e) => e.into(),
         other => ApiError::BadRequest(other.to_string()),
     })?;
-    state.audit.record(&company, &principal.subject, "SecretSet", serde_json::json!({"name": name})).await?;
+    audited(&state, &company, &principal.subject, "SecretSet", serde_json::json!({"name": name})).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
