@@ -28,7 +28,7 @@ use crate::plugin_logs::PluginLogs;
 use crate::projections::Projections;
 use crate::queue;
 use crate::registry::Registry;
-use crate::scheduler::{Runner, Scheduler};
+use crate::scheduler::{Runner, ScheduleLeases, Scheduler};
 use crate::secrets::SecretVault;
 use crate::store::fs::FsStore;
 use crate::store::s3::S3Store;
@@ -119,9 +119,16 @@ pub async fn build(config: Config) -> anyhow::Result<Runtime> {
         config.pipeline.workers,
     ));
     pipeline.spawn(pointers);
+    // With several nodes on one store, each tick of a schedule is leased to one of them.
+    let leases = (config.nodes > 1).then(|| {
+        let node = uuid::Uuid::new_v4().to_string();
+        tracing::info!(%node, nodes = config.nodes, "several nodes share the store: schedules are leased per tick");
+        ScheduleLeases::new(store.clone(), node)
+    });
     let scheduler = Scheduler::new(
         Runner::new(ingest.clone(), store.clone(), Some(log_sink.clone()), activity.clone()),
         registry.clone(),
+        leases,
     );
     let audit = Audit::new(EventLog::new(store.clone()));
     let state = AppState::new(Shared {

@@ -141,7 +141,8 @@ admin_token = "portitor-test-admin-token"
         }
     }
 
-    async fn create_bucket(&self) {
+    /// A client of moto with the test credentials.
+    fn client(&self) -> aws_sdk_s3::Client {
         let config = aws_sdk_s3::config::Builder::new()
             .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
             .region(aws_sdk_s3::config::Region::new("us-east-1"))
@@ -149,7 +150,17 @@ admin_token = "portitor-test-admin-token"
             .force_path_style(true)
             .credentials_provider(aws_sdk_s3::config::Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test"))
             .build();
-        aws_sdk_s3::Client::from_conf(config).create_bucket().bucket(BUCKET).send().await.expect("create bucket");
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
+    async fn create_bucket(&self) {
+        self.client().create_bucket().bucket(BUCKET).send().await.expect("create bucket");
+    }
+
+    /// The object at `key` in the test bucket (moto only).
+    pub async fn get_object(&self, key: &str) -> Vec<u8> {
+        let object = self.client().get_object().bucket(BUCKET).key(key).send().await.expect("get object");
+        object.body.collect().await.expect("object body").into_bytes().to_vec()
     }
 
     /// Stops the server (the store becomes unavailable).

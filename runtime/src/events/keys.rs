@@ -96,6 +96,12 @@ pub fn plugin_active_key(company: &str, plugin_id: &str) -> String {
     format!("{}{plugin_id}/active.json", plugins_prefix(company))
 }
 
+/// `{company}/plugins/{plugin-id}/schedule-lease.json`: the last tick of
+/// the plugin's schedule a node took (several nodes, DESIGN §10).
+pub fn schedule_lease_key(company: &str, plugin_id: &str) -> String {
+    format!("{}{plugin_id}/schedule-lease.json", plugins_prefix(company))
+}
+
 /// `{company}/refs/{warehouse-reference}`
 pub fn reference_key(company: &str, reference: &str) -> String {
     format!("{company}/refs/{reference}")

@@ -2,8 +2,10 @@
 //! cron schedule (croner; five fields, or six with seconds). A tick that
 //! comes while a run is still going is skipped — never two runs of one
 //! plugin at once. On shutdown the loops stop taking ticks and runs in
-//! progress finish before [`Scheduler::stop`] returns.
+//! progress finish before [`Scheduler::stop`] returns. When several nodes
+//! share the store, each tick is taken by one of them ([`lease`]).
 
+pub mod lease;
 pub mod run;
 
 use std::collections::HashMap;
@@ -16,12 +18,15 @@ use croner::Cron;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use self::lease::ScheduleLeases;
 pub use self::run::{RunError, RunRecord, Runner};
 use crate::registry::{PluginKey, Registry};
 
 pub struct Scheduler {
     runner: Runner,
     registry: Arc<Registry>,
+    /// Set when several nodes share the store: a tick runs where its lease is taken.
+    leases: Option<ScheduleLeases>,
     loops: Mutex<HashMap<PluginKey, JoinHandle<()>>>,
     stop_tx: watch::Sender<bool>,
 }
@@ -33,9 +38,9 @@ impl std::fmt::Debug for Scheduler {
 }
 
 impl Scheduler {
-    pub fn new(runner: Runner, registry: Arc<Registry>) -> Arc<Self> {
+    pub fn new(runner: Runner, registry: Arc<Registry>, leases: Option<ScheduleLeases>) -> Arc<Self> {
         let (stop_tx, _) = watch::channel(false);
-        Arc::new(Self { runner, registry, loops: Mutex::default(), stop_tx })
+        Arc::new(Self { runner, registry, leases, loops: Mutex::default(), stop_tx })
     }
 
     pub fn runner(&self) -> &Runner {
@@ -84,6 +89,19 @@ impl Scheduler {
             };
             if !active.enabled {
                 continue;
+            }
+            if let Some(leases) = &self.leases {
+                match leases.take(&key, next).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::debug!(company = %key.company, plugin = %key.plugin, tick = %next, "tick taken by another node");
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::warn!(company = %key.company, plugin = %key.plugin, error = %e, "tick skipped: the schedule lease could not be taken");
+                        continue;
+                    }
+                }
             }
             match self.runner.run(&active, "schedule").await {
                 Ok(record) => tracing::info!(
