@@ -6,25 +6,16 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sha2::Sha256;
 use support::ftp::FtpServer;
-use support::orders::{ADMIN_TOKEN, SHOPIFY_SECRET, good_order, order, post_order, set_up, wait_for_state};
+use support::orders::{ADMIN_TOKEN, good_order, order, post_order, set_up, shopify_signature, wait_for_state};
 use support::prime_cargo;
 use support::server::Portitor;
 use support::tenant::Tenant;
 use support::warehouse;
 
 const SHOPIFY_ORDER: &str = include_str!("fixtures/shopify-orders-create.json");
-
-fn signed(body: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(SHOPIFY_SECRET.as_bytes()).expect("key");
-    mac.update(body.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orders_go_through_validation_mapping_and_dispatch_and_failures_have_a_way_out() {
@@ -71,7 +62,7 @@ async fn orders_go_through_validation_mapping_and_dispatch_and_failures_have_a_w
     let bad = SHOPIFY_ORDER.replace("\"currency\":\"SEK\"", "\"currency\":\"SKR\"");
     let response = Portitor::client()
         .post(format!("{}/acme/webhooks/shopify/orders", server.url))
-        .header("X-Shopify-Hmac-Sha256", signed(&bad))
+        .header("X-Shopify-Hmac-Sha256", shopify_signature(&bad))
         .header("X-Shopify-Topic", "orders/create")
         .body(bad.clone())
         .send()
@@ -249,7 +240,7 @@ async fn a_warehouse_shipment_closes_the_order_it_names_and_only_in_its_tenant()
     // A Shopify order at the warehouse, waiting: in the unhandled orders.
     let response = Portitor::client()
         .post(format!("{}/acme/webhooks/shopify/orders", server.url))
-        .header("X-Shopify-Hmac-Sha256", signed(SHOPIFY_ORDER))
+        .header("X-Shopify-Hmac-Sha256", shopify_signature(SHOPIFY_ORDER))
         .header("X-Shopify-Topic", "orders/create")
         .body(SHOPIFY_ORDER)
         .send()

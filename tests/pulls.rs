@@ -1,6 +1,6 @@
 //! End to end: scheduled pulls through pull plugins, with the real binary,
-//! a real FTP server and a PostNord simulator; restarts, `kill -9` mid-batch,
-//! an FTP server that drops the connection, and two nodes on one S3 store.
+//! a real FTP server and a PostNord simulator; restarts, `kill -9` mid-batch
+//! and an FTP server that drops the connection.
 
 #[path = "support/mod.rs"]
 mod support;
@@ -9,15 +9,10 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::extract::{Path as UrlPath, Query};
-use axum::response::Json;
-use axum::routing::get;
-use serde_json::{Value, json};
+use serde_json::Value;
 use support::ftp::{self, FtpServer};
-use support::partner::Partner;
-use support::s3::S3Server;
-use support::server::{Options, Portitor, files_under};
+use support::partner;
+use support::server::{Portitor, files_under};
 use support::tenant::Tenant;
 
 fn bring_manifest(port: u16, schedule: &str) -> String {
@@ -222,21 +217,7 @@ async fn an_ftp_server_that_drops_the_connection_leaves_the_cursor_where_it_was(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postnord_tracking_pulls_from_a_partner_rest_server() {
     const KEY: &str = "0123456789abcdef0123456789abcdef";
-    let fixture: Value = serde_json::from_str(include_str!("fixtures/postnord-trackandtrace.json")).expect("fixture");
-    let app = Router::new().route(
-        "/rest/shipment/v7/trackandtrace/id/{id}/public",
-        get(move |UrlPath(id): UrlPath<String>, Query(query): Query<std::collections::HashMap<String, String>>| {
-            let mut response = fixture.clone();
-            async move {
-                if query.get("apikey").map(String::as_str) != Some(KEY) {
-                    return Json(json!({"compositeFault": {"faults": [{"faultCode": "UNAUTHORIZED"}]}}));
-                }
-                response["TrackingInformationResponse"]["shipments"][0]["items"][0]["itemId"] = json!(id);
-                Json(response)
-            }
-        }),
-    );
-    let partner = Partner::start(app).await;
+    let partner = partner::postnord(KEY).await;
     let data = tempfile::tempdir().expect("tempdir");
     let server = Portitor::start(data.path());
     let tenant = Tenant::new(&server, "acme");
@@ -268,84 +249,4 @@ page-size = "2"
     // Further runs find nothing new.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(files_under(&data.path().join("acme/events/trackings")).len(), 12);
-}
-
-/// A PostNord simulator that answers every item with the fixture.
-async fn postnord_partner(key: &'static str) -> Partner {
-    let fixture: Value = serde_json::from_str(include_str!("fixtures/postnord-trackandtrace.json")).expect("fixture");
-    let app = Router::new().route(
-        "/rest/shipment/v7/trackandtrace/id/{id}/public",
-        get(move |UrlPath(id): UrlPath<String>, Query(query): Query<std::collections::HashMap<String, String>>| {
-            let mut response = fixture.clone();
-            async move {
-                if query.get("apikey").map(String::as_str) != Some(key) {
-                    return Json(json!({"compositeFault": {"faults": [{"faultCode": "UNAUTHORIZED"}]}}));
-                }
-                response["TrackingInformationResponse"]["shipments"][0]["items"][0]["itemId"] = json!(id);
-                Json(response)
-            }
-        }),
-    );
-    Partner::start(app).await
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_nodes_on_one_store_run_each_tick_once() {
-    const KEY: &str = "0123456789abcdef0123456789abcdef";
-    let partner = postnord_partner(KEY).await;
-    let s3 = S3Server::moto().await;
-    let config = s3.config();
-    let env: Vec<(String, String)> = [
-        ("PORTITOR_NODES", "2".to_string()),
-        ("PORTITOR_STORE__BACKEND", "s3".to_string()),
-        ("PORTITOR_STORE__S3__BUCKET", config.bucket.clone()),
-        ("PORTITOR_STORE__S3__ENDPOINT", s3.endpoint()),
-        ("PORTITOR_STORE__S3__ACCESS_KEY_ID", s3.access_key.clone()),
-        ("PORTITOR_STORE__S3__SECRET_ACCESS_KEY", s3.secret_key.clone()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    let node = |dir: &Path| {
-        Portitor::start_with(Options { data_dir: Some(dir.to_path_buf()), env: env.clone(), ..Options::default() })
-    };
-    let (dir_a, dir_b) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
-    let a = node(dir_a.path());
-    let tenant = Tenant::new(&a, "acme");
-    tenant.secret("postnord-api-key", KEY).await;
-    let manifest = format!(
-        r#"
-kind = "pull-source"
-schedule = "*/2 * * * * *"
-[network]
-private_hosts = ["127.0.0.1"]
-[http.connections.postnord]
-base_url = "{}/rest/shipment"
-auth = {{ type = "query", param = "apikey", secret = "postnord-api-key" }}
-[config]
-item-ids = "00373500489001234567"
-"#,
-        partner.url()
-    );
-    tenant.install("postnord-tracking", "postnord-tracking", &manifest).await;
-    // The second node loads the plugin from the store and schedules it too.
-    let _b = node(dir_b.path());
-
-    tokio::time::sleep(Duration::from_secs(11)).await;
-    let runs: Value = tenant.get("/acme/plugins/postnord-tracking/runs").await;
-    let runs = runs["runs"].as_array().expect("runs").clone();
-    let mut per_tick = std::collections::BTreeMap::<i64, usize>::new();
-    for run in &runs {
-        assert_eq!(run["trigger"], "schedule", "{run}");
-        assert!(run["error"].is_null(), "{run}");
-        let started: chrono::DateTime<chrono::Utc> =
-            serde_json::from_value(run["startedAt"].clone()).expect("startedAt");
-        *per_tick.entry(started.timestamp() / 2).or_default() += 1;
-    }
-    assert!(per_tick.len() >= 4, "a tick every 2 s for 11 s: {per_tick:?}");
-    assert!(per_tick.values().all(|&n| n == 1), "each tick ran on one node only: {per_tick:?}");
-    let lease: Value =
-        serde_json::from_slice(&s3.get_object("acme/plugins/postnord-tracking/schedule-lease.json").await)
-            .expect("the lease is JSON");
-    assert!(lease["node"].is_string() && lease["tick"].is_string(), "{lease}");
 }

@@ -16,6 +16,7 @@ pub mod host;
 pub mod ingest;
 pub mod manifest;
 pub mod metrics;
+pub mod node_sync;
 pub mod order_locks;
 pub mod orders;
 pub mod per_plugin;

@@ -9,7 +9,7 @@
 //! from the store; one that fails to load is logged and skipped, never
 //! stopping the others.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
@@ -377,6 +377,55 @@ impl Registry {
             }
         }
         Ok(loaded)
+    }
+
+    /// Brings this node's active plugins in line with the store, for changes
+    /// made through another node (several nodes, DESIGN §10): a new or
+    /// changed `active.json` loads its version (the compile cache makes that
+    /// cheap for a version compiled before), a changed `enabled` applies, a
+    /// deleted one unloads. Returns how many plugins changed.
+    pub async fn refresh(&self) -> Result<usize, StoreError> {
+        // Local installs wait, so that one made meanwhile is not taken for
+        // a deletion.
+        let _one_at_a_time = self.install_lock.lock().await;
+        let mut stored = HashSet::new();
+        let mut changed = 0;
+        for company in self.store.list_children("").await? {
+            if keys::check_segment("company", &company).is_err() {
+                continue;
+            }
+            for plugin in self.store.list_children(&keys::plugins_prefix(&company)).await? {
+                let Some(object) = self.store.get(&keys::plugin_active_key(&company, &plugin)).await? else {
+                    continue;
+                };
+                let key = PluginKey { company: company.clone(), plugin: plugin.clone() };
+                stored.insert(key.clone());
+                let Ok(record) = serde_json::from_slice::<ActiveRecord>(&object.body) else { continue };
+                let current = self.get(&company, &plugin);
+                let updated = match current {
+                    Some(current) if current.version == record.version && current.enabled == record.enabled => continue,
+                    Some(current) if current.version == record.version => {
+                        ActivePlugin { enabled: record.enabled, ..(*current).clone() }
+                    }
+                    _ => match self.load_one(&company, &plugin).await {
+                        Ok(Some(loaded)) => loaded,
+                        Ok(None) => continue,
+                        Err(e) => {
+                            tracing::error!(%company, %plugin, error = %e, "a version activated on another node could not be loaded here");
+                            continue;
+                        }
+                    },
+                };
+                tracing::info!(%company, %plugin, version = %&record.version[..12.min(record.version.len())], enabled = record.enabled, "plugin changed on another node");
+                self.active.write().unwrap_or_else(|p| p.into_inner()).insert(key, Arc::new(updated));
+                changed += 1;
+            }
+        }
+        let mut active = self.active.write().unwrap_or_else(|p| p.into_inner());
+        let before = active.len();
+        active.retain(|key, _| stored.contains(key));
+        changed += before - active.len();
+        Ok(changed)
     }
 
     async fn load_one(&self, company: &str, plugin: &str) -> Result<Option<ActivePlugin>, InstallError> {

@@ -20,6 +20,7 @@ use crate::engine::{Engine, EngineConfig};
 use crate::events::EventLog;
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
+use crate::node_sync::NodeSync;
 use crate::order_locks::OrderLocks;
 use crate::pipeline::Pipeline;
 use crate::pipeline::config::TenantConfigs;
@@ -175,6 +176,16 @@ pub async fn run(
     state.scheduler.sync();
     state.pipeline.recover().await;
     state.pipeline.spawn_sweeper();
+    if config.nodes > 1 {
+        NodeSync {
+            registry: state.registry.clone(),
+            vault: state.vault.clone(),
+            configs: state.configs.clone(),
+            schemas: state.schemas.clone(),
+            scheduler: state.scheduler.clone(),
+        }
+        .spawn();
+    }
     let addr = listener.local_addr()?;
     tracing::info!(%addr, store = %state.store.describe(), "portitor listening");
 

@@ -2,8 +2,11 @@
 
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use sha2::Sha256;
 
 use super::ftp;
 use super::server::Portitor;
@@ -12,6 +15,13 @@ use super::warehouse::{WMS_PASSWORD, WMS_USER};
 
 pub const SHOPIFY_SECRET: &str = "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";
 pub const ADMIN_TOKEN: &str = "shpat_demo_admin_token_0001";
+
+/// Shopify's `X-Shopify-Hmac-Sha256` for `body` under [`SHOPIFY_SECRET`].
+pub fn shopify_signature(body: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(SHOPIFY_SECRET.as_bytes()).expect("key");
+    mac.update(body.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
 
 /// A clean order in Portitor's order model (Sweden to Sweden).
 pub fn good_order(number: &str) -> Value {

@@ -5,8 +5,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::extract::Request;
-use axum::response::IntoResponse;
+use axum::extract::{Path, Query, Request};
+use axum::response::{IntoResponse, Json};
+use axum::routing::get;
+use serde_json::{Value, json};
 
 /// A request a partner server received.
 #[derive(Debug, Clone)]
@@ -71,4 +73,25 @@ impl Drop for Partner {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// A PostNord Track & Trace simulator: every item id answers the partner
+/// document's fixture (four scans) under that id, for the API key `key`.
+pub async fn postnord(key: &'static str) -> Partner {
+    let fixture: Value =
+        serde_json::from_str(include_str!("../fixtures/postnord-trackandtrace.json")).expect("fixture");
+    let app = Router::new().route(
+        "/rest/shipment/v7/trackandtrace/id/{id}/public",
+        get(move |Path(id): Path<String>, Query(query): Query<std::collections::HashMap<String, String>>| {
+            let mut response = fixture.clone();
+            async move {
+                if query.get("apikey").map(String::as_str) != Some(key) {
+                    return Json(json!({"compositeFault": {"faults": [{"faultCode": "UNAUTHORIZED"}]}}));
+                }
+                response["TrackingInformationResponse"]["shipments"][0]["items"][0]["itemId"] = json!(id);
+                Json(response)
+            }
+        }),
+    );
+    Partner::start(app).await
 }

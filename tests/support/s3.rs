@@ -141,6 +141,22 @@ admin_token = "portitor-test-admin-token"
         }
     }
 
+    /// The `PORTITOR_*` variables that put a server's store on this one.
+    pub fn portitor_env(&self) -> Vec<(String, String)> {
+        let config = self.config();
+        [
+            ("PORTITOR_STORE__BACKEND", "s3".to_string()),
+            ("PORTITOR_STORE__S3__BUCKET", config.bucket),
+            ("PORTITOR_STORE__S3__ENDPOINT", self.endpoint()),
+            ("PORTITOR_STORE__S3__REGION", config.region),
+            ("PORTITOR_STORE__S3__ACCESS_KEY_ID", self.access_key.clone()),
+            ("PORTITOR_STORE__S3__SECRET_ACCESS_KEY", self.secret_key.clone()),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_string(), value))
+        .collect()
+    }
+
     /// A client of moto with the test credentials.
     fn client(&self) -> aws_sdk_s3::Client {
         let config = aws_sdk_s3::config::Builder::new()

@@ -1,0 +1,61 @@
+//! Several nodes on one store (DESIGN §10): what the admin API changes on
+//! one node — plugin versions and whether they are enabled, secrets,
+//! pipeline configurations, order schemas — the other nodes read back from
+//! the store every few seconds. A node that served the change has it at
+//! once; the others within [`SYNC_EVERY`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::pipeline::config::TenantConfigs;
+use crate::pipeline::schema::Schemas;
+use crate::registry::Registry;
+use crate::scheduler::Scheduler;
+use crate::secrets::SecretVault;
+
+/// How often a node reads back what other nodes changed.
+pub const SYNC_EVERY: Duration = Duration::from_secs(3);
+
+/// What a node keeps in memory from the store.
+#[derive(Debug)]
+pub struct NodeSync {
+    pub registry: Arc<Registry>,
+    pub vault: Arc<SecretVault>,
+    pub configs: Arc<TenantConfigs>,
+    pub schemas: Arc<Schemas>,
+    pub scheduler: Arc<Scheduler>,
+}
+
+impl NodeSync {
+    /// Reads the store again every [`SYNC_EVERY`] until the runtime stops.
+    pub fn spawn(self) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(SYNC_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                self.once().await;
+            }
+        })
+    }
+
+    /// One pass: secrets first, so that a plugin loaded in this pass finds
+    /// the secrets set with it.
+    pub async fn once(&self) {
+        if let Err(e) = self.vault.load_all().await {
+            tracing::warn!(error = %e, "could not read secrets changed on other nodes; retrying");
+        }
+        if let Err(e) = self.configs.load_all().await {
+            tracing::warn!(error = %e, "could not read pipeline configurations changed on other nodes; retrying");
+        }
+        if let Err(e) = self.schemas.load_all().await {
+            tracing::warn!(error = %e, "could not read order schemas changed on other nodes; retrying");
+        }
+        match self.registry.refresh().await {
+            Ok(0) => {}
+            Ok(_) => self.scheduler.sync(),
+            Err(e) => tracing::warn!(error = %e, "could not read plugins changed on other nodes; retrying"),
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! End to end: several nodes on one store (DESIGN §10) — two `portitor`
+//! binaries on one moto bucket. Each tick of a pull schedule runs on one
+//! node; what the admin API changes on one node reaches the other.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use support::orders::{SHOPIFY_SECRET, shopify_signature};
+use support::partner;
+use support::s3::S3Server;
+use support::server::{Options, Portitor};
+use support::tenant::Tenant;
+
+const SHOPIFY_ORDER: &str = include_str!("fixtures/shopify-orders-create.json");
+
+/// A node of a two-node deployment on `s3`.
+fn node(s3: &S3Server, dir: &Path) -> Portitor {
+    let mut env = s3.portitor_env();
+    env.push(("PORTITOR_NODES".into(), "2".into()));
+    Portitor::start_with(Options { data_dir: Some(dir.to_path_buf()), env, ..Options::default() })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_on_one_store_run_each_tick_once() {
+    const KEY: &str = "0123456789abcdef0123456789abcdef";
+    let partner = partner::postnord(KEY).await;
+    let s3 = S3Server::moto().await;
+    let (dir_a, dir_b) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+    let a = node(&s3, dir_a.path());
+    let tenant = Tenant::new(&a, "acme");
+    tenant.secret("postnord-api-key", KEY).await;
+    let manifest = format!(
+        r#"
+kind = "pull-source"
+schedule = "*/2 * * * * *"
+[network]
+private_hosts = ["127.0.0.1"]
+[http.connections.postnord]
+base_url = "{}/rest/shipment"
+auth = {{ type = "query", param = "apikey", secret = "postnord-api-key" }}
+[config]
+item-ids = "00373500489001234567"
+"#,
+        partner.url()
+    );
+    tenant.install("postnord-tracking", "postnord-tracking", &manifest).await;
+    // The second node loads the plugin from the store and schedules it too.
+    let _b = node(&s3, dir_b.path());
+
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let runs: Value = tenant.get("/acme/plugins/postnord-tracking/runs").await;
+    let mut per_tick = BTreeMap::<i64, usize>::new();
+    for run in runs["runs"].as_array().expect("runs") {
+        assert_eq!(run["trigger"], "schedule", "{run}");
+        assert!(run["error"].is_null(), "{run}");
+        let started: chrono::DateTime<chrono::Utc> =
+            serde_json::from_value(run["startedAt"].clone()).expect("startedAt");
+        *per_tick.entry(started.timestamp() / 2).or_default() += 1;
+    }
+    assert!(per_tick.len() >= 4, "a tick every 2 s for 11 s: {per_tick:?}");
+    assert!(per_tick.values().all(|&n| n == 1), "each tick ran on one node only: {per_tick:?}");
+    let lease: Value =
+        serde_json::from_slice(&s3.get_object("acme/plugins/postnord-tracking/schedule-lease.json").await)
+            .expect("the lease is JSON");
+    assert!(lease["node"].is_string() && lease["tick"].is_string(), "{lease}");
+}
+
+/// Sends the Shopify fixture to `server` until it answers something other
+/// than `while_status`, for up to 15 s; that answer.
+async fn shopify_until_not(server: &Portitor, while_status: StatusCode) -> (StatusCode, Value) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let response = Portitor::client()
+            .post(format!("{}/acme/webhooks/shopify/orders", server.url))
+            .header("X-Shopify-Hmac-Sha256", shopify_signature(SHOPIFY_ORDER))
+            .header("X-Shopify-Topic", "orders/create")
+            .body(SHOPIFY_ORDER)
+            .send()
+            .await
+            .expect("webhook");
+        let status = response.status();
+        if status != while_status || Instant::now() > deadline {
+            return (status, response.json().await.unwrap_or(Value::Null));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_one_node_changes_reaches_the_other() {
+    let s3 = S3Server::moto().await;
+    let (dir_a, dir_b) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+    let a = node(&s3, dir_a.path());
+    let b = node(&s3, dir_b.path());
+
+    // Installed through A, with its secret, after B started: B serves it,
+    // and verifies the partner's signature with the secret set on A.
+    let tenant = Tenant::new(&a, "acme");
+    tenant.secret("shopify-webhook-secret", SHOPIFY_SECRET).await;
+    let manifest = "kind = \"push-source\"\n[webhook]\nscheme = \"hmac-sha256\"\nheader = \"X-Shopify-Hmac-Sha256\"\nsecret = \"shopify-webhook-secret\"\nencoding = \"base64\"\n";
+    tenant.install("shopify-orders", "shopify-orders", manifest).await;
+    let (status, body) = shopify_until_not(&b, StatusCode::NOT_FOUND).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    // Disabled through A: B stops serving it.
+    let disable = Portitor::client()
+        .post(format!("{}/acme/plugins/shopify-orders/disable", a.url))
+        .bearer_auth(&tenant.admin)
+        .send()
+        .await
+        .expect("disable");
+    assert_eq!(disable.status(), StatusCode::OK);
+    let (status, body) = shopify_until_not(&b, StatusCode::OK).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "plugin_unavailable", "{body}");
+
+    // Deleted through A: gone from B too.
+    let delete = Portitor::client()
+        .delete(format!("{}/acme/plugins/shopify-orders", a.url))
+        .bearer_auth(&tenant.admin)
+        .send()
+        .await
+        .expect("delete");
+    assert!(delete.status().is_success(), "{}", delete.status());
+    let (status, body) = shopify_until_not(&b, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+}
