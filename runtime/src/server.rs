@@ -96,7 +96,7 @@ pub async fn build(config: Config) -> anyhow::Result<Runtime> {
     configs.load_all().await.context("loading tenants' pipeline configurations")?;
     let schemas = Arc::new(Schemas::new(store.clone()).map_err(anyhow::Error::msg)?);
     schemas.load_all().await.context("loading tenants' order schemas")?;
-    let log = EventLog::new(store.clone());
+    let log = EventLog::new(store.clone()).across_nodes(config.nodes > 1);
     let started = std::time::Instant::now();
     let projections = Arc::new(Projections::rebuild(&log).await.context("rebuilding the projections")?);
     tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "projections rebuilt from the event log");
@@ -131,7 +131,7 @@ pub async fn build(config: Config) -> anyhow::Result<Runtime> {
         registry.clone(),
         leases,
     );
-    let audit = Audit::new(EventLog::new(store.clone()));
+    let audit = Audit::new(EventLog::new(store.clone()).across_nodes(config.nodes > 1));
     let state = AppState::new(Shared {
         ingest,
         auth,

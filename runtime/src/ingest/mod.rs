@@ -180,7 +180,7 @@ impl Ingest {
         };
         let event = NewEvent { event_type: event_types::RECEIVED.into(), actor: origin.actor(), data };
         let key = keys::event_key(company, orders::AGGREGATE, &id, 1, event_types::RECEIVED);
-        let created = match self.log.append(company, orders::AGGREGATE, &id, 1, event).await? {
+        let created = match self.log.append_first(company, orders::AGGREGATE, &id, event).await? {
             Appended::Stored { event, .. } => {
                 let arrival = &event.data.arrival;
                 let summary = OrderSummary::received(&id, arrival.source, arrival.external_id, event.occurred_at);
@@ -235,7 +235,7 @@ impl Ingest {
         };
         let key = keys::event_key(company, &aggregate_type, &id, 1, &event_type);
         let stored = NewEvent { event_type: event_type.clone(), actor: origin.actor(), data };
-        let created = match self.log.append(company, &aggregate_type, &id, 1, stored).await? {
+        let created = match self.log.append_first(company, &aggregate_type, &id, stored).await? {
             Appended::Stored { .. } => {
                 self.queue.enqueue(Pointer { key: key.clone(), company: company.into(), event: event_type });
                 true
