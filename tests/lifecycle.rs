@@ -556,3 +556,43 @@ async fn a_change_the_audit_trail_misses_is_reported_as_made() {
     let plugin: Value = tenant.get("/acme/plugins/counter").await;
     assert_eq!(plugin["enabled"], false, "the change stands: {plugin}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_documented_route_is_served() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let server = Portitor::start(data.path());
+    let response = Portitor::client().get(format!("{}/openapi.json", server.url)).send().await.expect("openapi");
+    assert_eq!(response.status(), StatusCode::OK);
+    let document: Value = response.json().await.expect("the document is JSON");
+    let paths = document["paths"].as_object().expect("paths");
+    assert!(paths.len() > 20, "{}", paths.len());
+    let mut checked = 0;
+    for (path, operations) in paths {
+        if path == "/{company}/{pluginPath}" {
+            continue; // a push plugin's own path: tested in tests/webhooks.rs
+        }
+        let url = path
+            .replace("{company}", "acme")
+            .replace("{plugin}", "counter")
+            .replace("{id}", "0b9f6a3e-1c2d-4e5f-8a9b-0c1d2e3f4a5b")
+            .replace("{reference}", "PABCDE-0123456789ABCD")
+            .replace("{name}", "api-key");
+        for method in operations.as_object().expect("operations").keys() {
+            let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).expect("method");
+            let response = Portitor::client()
+                .request(method.clone(), format!("{}{url}", server.url))
+                .send()
+                .await
+                .expect("request");
+            let status = response.status();
+            let body = response.text().await.unwrap_or_default();
+            assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path} is documented but not routed");
+            assert!(
+                !(status == StatusCode::NOT_FOUND && body.contains("nothing is served")),
+                "{method} {path} is documented but not routed: {body}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 30, "{checked}");
+}

@@ -9,6 +9,7 @@ mod dashboard;
 mod deadletters;
 mod error;
 mod health;
+mod openapi;
 mod orders;
 mod plugins;
 mod push;
@@ -96,6 +97,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .route("/openapi.json", get(openapi::document))
         .route("/{company}/order", post(orders::create))
         .route("/{company}/order/{id}", get(orders::get))
         .route("/{company}/order/{id}/force", post(orders::force))
