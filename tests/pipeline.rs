@@ -319,6 +319,13 @@ async fn a_warehouse_shipment_closes_the_order_it_names_and_only_in_its_tenant()
     assert_eq!(untouched["state"], "sent", "{untouched}");
     assert!(shipped_events(&untouched).is_empty());
 
+    // The first pick order sent again, now naming the next order: a
+    // duplicate, still recorded on the order its first copy named.
+    let (status, answer) = packed(&server, "acme", 552310, &next_reference, "evt_pc_000191").await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["events"][0]["order"], id.as_str(), "{answer}");
+    assert_eq!(order(&tenant, &next).await["state"], "sent");
+
     // After a restart the projections, rebuilt from the log, agree.
     drop(server);
     let server = Portitor::start(data.path());

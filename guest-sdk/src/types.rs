@@ -20,7 +20,6 @@ impl Event {
             payload,
             validation_mode: None,
             warehouse_id: None,
-            order_reference: None,
         })
     }
 
@@ -29,7 +28,10 @@ impl Event {
         Self::new("order", external_id, payload)
     }
 
-    /// A `shipment` event.
+    /// A `shipment` event. If `payload` has `orderReference`, the
+    /// warehouse-facing reference the order was sent under (the order number
+    /// Portitor gave the warehouse), the runtime records the order as
+    /// shipped, which takes it out of the unhandled orders.
     pub fn shipment(external_id: impl Into<String>, payload: &impl Serialize) -> Result<Self, PluginError> {
         Self::new("shipment", external_id, payload)
     }
@@ -48,15 +50,6 @@ impl Event {
     /// Names the warehouse the order should go to.
     pub fn with_warehouse(mut self, warehouse_id: impl Into<String>) -> Self {
         self.warehouse_id = Some(warehouse_id.into());
-        self
-    }
-
-    /// For a `shipment`: the warehouse-facing reference of the order it
-    /// ships (the order number Portitor gave the warehouse). The runtime
-    /// records the order as shipped, which takes it out of the unhandled
-    /// orders; a reference it does not know leaves the shipment unlinked.
-    pub fn with_order_reference(mut self, reference: impl Into<String>) -> Self {
-        self.order_reference = Some(reference.into());
         self
     }
 }

@@ -52,10 +52,11 @@ impl NodeSync {
         if let Err(e) = self.schemas.load_all().await {
             tracing::warn!(error = %e, "could not read order schemas changed on other nodes; retrying");
         }
-        match self.registry.refresh().await {
-            Ok(0) => {}
-            Ok(_) => self.scheduler.sync(),
-            Err(e) => tracing::warn!(error = %e, "could not read plugins changed on other nodes; retrying"),
+        if let Err(e) = self.registry.refresh().await {
+            tracing::warn!(error = %e, "could not read plugins changed on other nodes; retrying");
         }
+        // Every pass, even after an error: a pass that loaded a pull plugin
+        // and then failed must not leave it without its loop.
+        self.scheduler.sync();
     }
 }

@@ -258,6 +258,7 @@ impl Registry {
             return Err(InstallError::NotFound(format!("no plugin `{plugin}`")));
         }
         self.store.delete(&keys::plugin_active_key(company, plugin)).await?;
+        self.store.delete(&keys::schedule_lease_key(company, plugin)).await?;
         self.active
             .write()
             .unwrap_or_else(|p| p.into_inner())
@@ -384,12 +385,15 @@ impl Registry {
     /// changed `active.json` loads its version (the compile cache makes that
     /// cheap for a version compiled before), a changed `enabled` applies, a
     /// deleted one unloads. Returns how many plugins changed.
+    ///
+    /// The store is read and versions are loaded without holding the
+    /// install lock; the result is applied under it, and only to plugins
+    /// this node did not change itself meanwhile (their entry is still the
+    /// one seen at the start), so a local install is never undone.
     pub async fn refresh(&self) -> Result<usize, StoreError> {
-        // Local installs wait, so that one made meanwhile is not taken for
-        // a deletion.
-        let _one_at_a_time = self.install_lock.lock().await;
+        let seen: HashMap<PluginKey, Arc<ActivePlugin>> = self.active.read().unwrap_or_else(|p| p.into_inner()).clone();
         let mut stored = HashSet::new();
-        let mut changed = 0;
+        let mut updates = Vec::new();
         for company in self.store.list_children("").await? {
             if keys::check_segment("company", &company).is_err() {
                 continue;
@@ -401,11 +405,10 @@ impl Registry {
                 let key = PluginKey { company: company.clone(), plugin: plugin.clone() };
                 stored.insert(key.clone());
                 let Ok(record) = serde_json::from_slice::<ActiveRecord>(&object.body) else { continue };
-                let current = self.get(&company, &plugin);
-                let updated = match current {
+                let updated = match seen.get(&key) {
                     Some(current) if current.version == record.version && current.enabled == record.enabled => continue,
                     Some(current) if current.version == record.version => {
-                        ActivePlugin { enabled: record.enabled, ..(*current).clone() }
+                        ActivePlugin { enabled: record.enabled, ..(**current).clone() }
                     }
                     _ => match self.load_one(&company, &plugin).await {
                         Ok(Some(loaded)) => loaded,
@@ -416,15 +419,33 @@ impl Registry {
                         }
                     },
                 };
-                tracing::info!(%company, %plugin, version = %&record.version[..12.min(record.version.len())], enabled = record.enabled, "plugin changed on another node");
-                self.active.write().unwrap_or_else(|p| p.into_inner()).insert(key, Arc::new(updated));
+                updates.push((key, updated));
+            }
+        }
+
+        let _one_at_a_time = self.install_lock.lock().await;
+        let mut active = self.active.write().unwrap_or_else(|p| p.into_inner());
+        let untouched =
+            |active: &HashMap<PluginKey, Arc<ActivePlugin>>, key: &PluginKey| match (active.get(key), seen.get(key)) {
+                (Some(now), Some(then)) => Arc::ptr_eq(now, then),
+                (None, None) => true,
+                _ => false,
+            };
+        let mut changed = 0;
+        for (key, updated) in updates {
+            if untouched(&active, &key) {
+                tracing::info!(company = %key.company, plugin = %key.plugin, version = %&updated.version[..12.min(updated.version.len())], enabled = updated.enabled, "plugin changed on another node");
+                active.insert(key, Arc::new(updated));
                 changed += 1;
             }
         }
-        let mut active = self.active.write().unwrap_or_else(|p| p.into_inner());
-        let before = active.len();
-        active.retain(|key, _| stored.contains(key));
-        changed += before - active.len();
+        let deleted: Vec<PluginKey> =
+            seen.keys().filter(|key| !stored.contains(*key) && untouched(&active, key)).cloned().collect();
+        for key in deleted {
+            tracing::info!(company = %key.company, plugin = %key.plugin, "plugin deleted on another node");
+            active.remove(&key);
+            changed += 1;
+        }
         Ok(changed)
     }
 

@@ -35,10 +35,7 @@ impl PushSource for PrimeCargo {
             return Err(PluginError::Unauthorized("token jti does not match the event id".into()));
         }
         portitor_guest::info!("order {} packed in pick order {}", packed.order_number, packed.pick_order_header_id);
-        // The order number is the one the pick order was created with:
-        // Portitor's warehouse-facing reference when Portitor sent it.
-        let event = Event::shipment(packed.pick_order_header_id.to_string(), &shipment_model(&packed))?
-            .with_order_reference(&packed.order_number);
+        let event = Event::shipment(packed.pick_order_header_id.to_string(), &shipment_model(&packed))?;
         Ok(PushOutcome::events(vec![event]))
     }
 }
@@ -104,6 +101,9 @@ fn shipment_model(packed: &PickOrderPacked) -> Value {
     json!({
         "status": "packed",
         "orderNumber": packed.order_number,
+        // The order number the pick order was created with: Portitor's
+        // warehouse-facing reference when Portitor sent it, which closes it.
+        "orderReference": packed.order_number,
         "warehouseOrderId": packed.pick_order_header_id.to_string(),
         "owner": packed.owner_code,
         "packedAt": packed.occurred_at,

@@ -19,8 +19,6 @@ pub struct PluginEvent {
     pub payload: Box<RawValue>,
     pub validation_mode: Option<ValidationMode>,
     pub warehouse_id: Option<String>,
-    /// The warehouse-facing reference of the order a `shipment` is about.
-    pub order_reference: Option<String>,
 }
 
 impl PluginEvent {
@@ -38,7 +36,6 @@ impl PartialEq for PluginEvent {
             && self.payload.get() == other.payload.get()
             && self.validation_mode == other.validation_mode
             && self.warehouse_id == other.warehouse_id
-            && self.order_reference == other.order_reference
     }
 }
 
@@ -176,17 +173,6 @@ fn event_from_wit(index: usize, event: types::Event, limits: &Limits) -> Result<
     {
         return Err(invalid("warehouse id must be 1 to 64 characters".into()));
     }
-    if let Some(reference) = &event.order_reference {
-        if event.kind != "shipment" {
-            return Err(invalid(format!("only a `shipment` names an order reference, not a `{}`", event.kind)));
-        }
-        if reference.is_empty()
-            || reference.chars().count() > MAX_EXTERNAL_ID_CHARS
-            || reference.chars().any(char::is_control)
-        {
-            return Err(invalid(format!("order reference must be 1 to {MAX_EXTERNAL_ID_CHARS} printable characters")));
-        }
-    }
     Ok(PluginEvent {
         kind: event.kind,
         external_id: id.to_string(),
@@ -196,7 +182,6 @@ fn event_from_wit(index: usize, event: types::Event, limits: &Limits) -> Result<
             types::ValidationMode::Lenient => ValidationMode::Lenient,
         }),
         warehouse_id: event.warehouse_id,
-        order_reference: event.order_reference,
     })
 }
 
@@ -285,7 +270,6 @@ mod tests {
             payload: payload.into(),
             validation_mode: None,
             warehouse_id: None,
-            order_reference: None,
         }
     }
 
@@ -336,27 +320,6 @@ mod tests {
                     Err(OutputError::InvalidEvent { .. })
                 ),
                 "{kind} {id} {payload}"
-            );
-        }
-    }
-
-    #[test]
-    fn only_a_shipment_names_the_order_it_ships() {
-        let shipment = |kind: &str, reference: &str| types::Event {
-            order_reference: Some(reference.into()),
-            ..event(kind, "552310", "{}")
-        };
-        let linked = events_from_wit(vec![shipment("shipment", "PABCDE-0123456789ABCD")], &limits()).expect("valid");
-        assert_eq!(linked[0].order_reference.as_deref(), Some("PABCDE-0123456789ABCD"));
-        for (kind, reference) in
-            [("order", "PABCDE-0123456789ABCD"), ("tracking", "x"), ("shipment", ""), ("shipment", "a\nb")]
-        {
-            assert!(
-                matches!(
-                    events_from_wit(vec![shipment(kind, reference)], &limits()),
-                    Err(OutputError::InvalidEvent { .. })
-                ),
-                "{kind} {reference:?}"
             );
         }
     }

@@ -121,12 +121,11 @@ pub enum IngestError {
     Envelope(#[from] EnvelopeError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The event is stored, but recording it on its order did not finish;
-    /// a retry is a duplicate for the event and finishes it.
-    #[error(
-        "the shipment is stored, but recording it on the order with reference `{reference}` did not finish ({reason}); retry"
-    )]
-    Unlinked { reference: String, reason: String },
+    /// The event is stored, but recording it on its order did not finish
+    /// (the cause is logged, not told); a retry is a duplicate for the
+    /// event and finishes it.
+    #[error("the shipment is stored, but recording it on the order with reference `{reference}` did not finish; retry")]
+    Unlinked { reference: String },
 }
 
 #[derive(Debug, Clone)]
@@ -226,10 +225,11 @@ impl Ingest {
         let aggregate_type = format!("{}s", event.kind);
         let event_type = format!("{}Received", pascal_case(&event.kind));
         let id = orders::order_id(company, &format!("{plugin}/{}", event.kind), &event.external_id).to_string();
+        let order_reference = (event.kind == "shipment").then(|| shipped::order_reference(&event.payload)).flatten();
         let data = OtherReceived {
             source: plugin,
             external_id: &event.external_id,
-            order_reference: event.order_reference.as_deref(),
+            order_reference: order_reference.as_deref(),
             payload: &event.payload,
             received_via: origin.via(),
         };
@@ -242,7 +242,16 @@ impl Ingest {
             }
             Appended::VersionTaken => false,
         };
-        let order = match &event.order_reference {
+        // A shipment sent again is recorded on the order its first copy
+        // named, whatever this copy names.
+        let order_reference = match (created, order_reference) {
+            (false, Some(_)) => {
+                let first = self.log.read_key(&key).await?;
+                first.data["orderReference"].as_str().map(str::to_string)
+            }
+            (_, reference) => reference,
+        };
+        let order = match &order_reference {
             Some(reference) => {
                 let shipment = shipped::Shipment {
                     aggregate_type: &aggregate_type,

@@ -1,7 +1,7 @@
 //! A warehouse's shipment recorded on the order it ships.
 //!
-//! A `shipment` event may name the warehouse-facing reference its order was
-//! sent under. The reference resolves through `{company}/refs/` of the
+//! A `shipment` event's payload may name, as `orderReference`, the
+//! warehouse-facing reference its order was sent under. The reference resolves through `{company}/refs/` of the
 //! tenant the event came in for — never another's — and the order gets
 //! `OrderShipped`, once per shipment, which takes it out of the unhandled
 //! orders; the order's source plugin is told, as after the pipeline's
@@ -28,6 +28,20 @@ const WAIT_FOR_THE_ORDER: Duration = Duration::from_secs(5);
 /// Appends tried when someone else keeps taking the next version.
 const ATTEMPTS: usize = 3;
 
+/// The longest order reference looked up.
+const MAX_REFERENCE_CHARS: usize = 100;
+
+/// The `orderReference` a shipment's payload names, if any.
+pub(super) fn order_reference(payload: &serde_json::value::RawValue) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Named {
+        order_reference: Option<String>,
+    }
+    let reference = serde_json::from_str::<Named>(payload.get()).ok()?.order_reference?;
+    (!reference.is_empty() && reference.chars().count() <= MAX_REFERENCE_CHARS).then_some(reference)
+}
+
 /// The stored shipment an order is linked to.
 pub(super) struct Shipment<'a> {
     pub aggregate_type: &'a str,
@@ -46,7 +60,10 @@ impl Ingest {
         shipment: &Shipment<'_>,
         origin: &Origin,
     ) -> Result<Option<String>, IngestError> {
-        let unlinked = |reason: String| IngestError::Unlinked { reference: reference.to_string(), reason };
+        let unlinked = |reason: String| {
+            tracing::warn!(%company, %reference, shipment = %shipment.id, %reason, "a shipment is stored but not yet recorded on its order");
+            IngestError::Unlinked { reference: reference.to_string() }
+        };
         // Only one of this tenant's references can name one of its orders
         // (and only a well-formed one is used in a key).
         if reference::tenant_code_of(reference) != Some(reference::tenant_code(company).as_str()) {

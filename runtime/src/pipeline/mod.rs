@@ -121,14 +121,13 @@ impl Pipeline {
     /// node, takes them off the queue and leaves the orders to others).
     pub fn spawn(self: &Arc<Self>, mut pointers: tokio::sync::mpsc::Receiver<Pointer>) -> tokio::task::JoinHandle<()> {
         let pipeline = self.clone();
-        if self.workers == 0 {
-            return tokio::spawn(async move { while pointers.recv().await.is_some() {} });
-        }
         tokio::spawn(async move {
             while let Some(pointer) = pointers.recv().await {
                 match order_of(&pointer) {
-                    Some(id) if pointer.event == event_types::SHIPPED => pipeline.announce(pointer.company, id).await,
-                    Some(id) => pipeline.work(pointer.company, id).await,
+                    // Told here even on an ingest-only node: the shipment came in here.
+                    Some(id) if pointer.event == event_types::SHIPPED => pipeline.announce(pointer.company, id),
+                    Some(id) if pipeline.workers > 0 => pipeline.work(pointer.company, id).await,
+                    Some(_) => {}
                     None => tracing::trace!(key = %pointer.key, "not an order; no pipeline"),
                 }
             }
@@ -184,10 +183,9 @@ impl Pipeline {
     }
 
     /// Tells an order's source what became of it, for a change the
-    /// pipeline did not make (a warehouse's shipment), within the
-    /// concurrency limit.
-    async fn announce(self: &Arc<Self>, company: String, id: String) {
-        let Ok(permit) = self.permits.clone().acquire_owned().await else { return };
+    /// pipeline did not make (a warehouse's shipment). Not bounded by the
+    /// workers: shipments come at the partners' pace, one call each.
+    fn announce(self: &Arc<Self>, company: String, id: String) {
         let pipeline = self.clone();
         tokio::spawn(async move {
             match pipeline.log.read(&company, orders::AGGREGATE, &id).await {
@@ -196,7 +194,6 @@ impl Pipeline {
                     tracing::warn!(%company, order = %id, %error, "could not read the order to tell its source")
                 }
             }
-            drop(permit);
         });
     }
 
