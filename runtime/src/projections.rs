@@ -151,28 +151,35 @@ impl Projections {
             }
             let prefix = keys::aggregate_type_prefix(&company, orders::AGGREGATE);
             // One listing, grouped by order.
-            let mut orders: Vec<Vec<String>> = Vec::new();
-            let mut current: Option<String> = None;
+            let mut orders: Vec<(String, Vec<String>)> = Vec::new();
             for meta in store.list(&prefix).await? {
                 let Some((id, _)) = meta.key[prefix.len()..].split_once('/') else { continue };
-                if current.as_deref() != Some(id) {
-                    current = Some(id.to_string());
-                    orders.push(Vec::new());
+                if orders.last().is_none_or(|(current, _)| current != id) {
+                    orders.push((id.to_string(), Vec::new()));
                 }
-                if let Some(keys) = orders.last_mut() {
+                if let Some((_, keys)) = orders.last_mut() {
                     keys.push(meta.key);
                 }
             }
-            let reads = orders.into_iter().map(|keys| async move {
+            let company = &company;
+            let reads = orders.into_iter().map(|(id, keys)| async move {
                 let mut events = Vec::with_capacity(keys.len());
-                for key in keys {
-                    events.push(log.read_key(&key).await?);
+                for key in &keys {
+                    match log.read_key(key).await {
+                        Ok(event) => events.push(event),
+                        // Gone since the listing (a writer on another node
+                        // gave way): read the order again, as reads do.
+                        Err(_) => return log.read(company, orders::AGGREGATE, &id).await,
+                    }
+                }
+                if events.windows(2).any(|pair| pair[0].version == pair[1].version) {
+                    return log.read(company, orders::AGGREGATE, &id).await;
                 }
                 Ok::<_, StoreError>(events)
             });
             let mut reading = futures::stream::iter(reads).buffer_unordered(REBUILD_CONCURRENCY);
             while let Some(events) = reading.next().await {
-                projections.apply(&company, &events?);
+                projections.apply(company, &events?);
             }
         }
         Ok(projections)

@@ -22,6 +22,10 @@ pub struct Schemas {
     store: Arc<dyn ObjectStore>,
     default: Arc<jsonschema::Validator>,
     tenants: RwLock<HashMap<String, Arc<jsonschema::Validator>>>,
+    /// The entity tag of each tenant's schema as last compiled, so that
+    /// loading again (several nodes re-read every few seconds) compiles
+    /// only what changed.
+    compiled: RwLock<HashMap<String, String>>,
 }
 
 fn compile(schema: &Value) -> Result<jsonschema::Validator, String> {
@@ -31,7 +35,12 @@ fn compile(schema: &Value) -> Result<jsonschema::Validator, String> {
 impl Schemas {
     pub fn new(store: Arc<dyn ObjectStore>) -> Result<Self, String> {
         let schema: Value = serde_json::from_str(ORDER_SCHEMA).map_err(|e| e.to_string())?;
-        Ok(Self { store, default: Arc::new(compile(&schema)?), tenants: RwLock::default() })
+        Ok(Self {
+            store,
+            default: Arc::new(compile(&schema)?),
+            tenants: RwLock::default(),
+            compiled: RwLock::default(),
+        })
     }
 
     /// Loads tenants' replacement schemas (at start).
@@ -42,6 +51,11 @@ impl Schemas {
             }
             let key = keys::config_key(&company, "order-schema");
             let Some(object) = self.store.get(&key).await? else { continue };
+            let known = self.compiled.read().unwrap_or_else(|p| p.into_inner()).get(&company) == Some(&object.etag);
+            if known {
+                continue;
+            }
+            self.compiled.write().unwrap_or_else(|p| p.into_inner()).insert(company.clone(), object.etag.clone());
             match serde_json::from_slice::<Value>(&object.body).map_err(|e| e.to_string()).and_then(|s| compile(&s)) {
                 Ok(validator) => {
                     self.tenants.write().unwrap_or_else(|p| p.into_inner()).insert(company, Arc::new(validator));
@@ -58,7 +72,8 @@ impl Schemas {
             Ok(validator) => validator,
             Err(e) => return Ok(Err(e)),
         };
-        self.store.put(&keys::config_key(company, "order-schema"), Bytes::from(schema.to_string())).await?;
+        let etag = self.store.put(&keys::config_key(company, "order-schema"), Bytes::from(schema.to_string())).await?;
+        self.compiled.write().unwrap_or_else(|p| p.into_inner()).insert(company.to_string(), etag);
         self.tenants.write().unwrap_or_else(|p| p.into_inner()).insert(company.to_string(), Arc::new(validator));
         Ok(Ok(()))
     }
@@ -159,5 +174,18 @@ mod tests {
         assert!(schemas.validate("globex", &order()).is_empty(), "other tenants keep Portitor's");
         let invalid = schemas.set("acme", &json!({"type": 12})).await.expect("store");
         assert!(invalid.is_err());
+
+        // Another node replaces it in the store: loading again picks it up
+        // (and loading once more, unchanged, keeps it).
+        let lenient = json!({"type": "object"});
+        schemas
+            .store
+            .put(&keys::config_key("acme", "order-schema"), Bytes::from(lenient.to_string()))
+            .await
+            .expect("put");
+        schemas.load_all().await.expect("load");
+        assert!(schemas.validate("acme", &order()).is_empty());
+        schemas.load_all().await.expect("load again");
+        assert!(schemas.validate("acme", &order()).is_empty());
     }
 }
