@@ -108,17 +108,41 @@ async fn what_one_node_changes_reaches_the_other() {
     let (status, body) = shopify_until_not(&b, StatusCode::NOT_FOUND).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 
-    // Disabled through A: B stops serving it.
-    let disable = Portitor::client()
-        .post(format!("{}/acme/plugins/shopify-orders/disable", a.url))
-        .bearer_auth(&tenant.admin)
-        .send()
-        .await
-        .expect("disable");
-    assert_eq!(disable.status(), StatusCode::OK);
+    // Disabled through A: B stops serving it; enabled again: B serves it.
+    let switch = |action: &'static str| {
+        Portitor::client()
+            .post(format!("{}/acme/plugins/shopify-orders/{action}", a.url))
+            .bearer_auth(&tenant.admin)
+            .send()
+    };
+    assert_eq!(switch("disable").await.expect("disable").status(), StatusCode::OK);
     let (status, body) = shopify_until_not(&b, StatusCode::OK).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["error"]["code"], "plugin_unavailable", "{body}");
+    assert_eq!(switch("enable").await.expect("enable").status(), StatusCode::OK);
+    let (status, body) = shopify_until_not(&b, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert_eq!(status, StatusCode::OK, "served again; the same order, so a duplicate: {body}");
+
+    // A pipeline configuration set through A is B's too.
+    let configured = Portitor::client()
+        .put(format!("{}/acme/config/pipeline", a.url))
+        .bearer_auth(&tenant.admin)
+        .json(&serde_json::json!({"steps": ["validate"], "dispatch": {"attempts": 2}}))
+        .send()
+        .await
+        .expect("pipeline config");
+    assert_eq!(configured.status(), StatusCode::OK);
+    let on_b = Tenant::new(&b, "acme");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let pipeline: Value = on_b.get("/acme/config/pipeline").await;
+        if pipeline["steps"] == serde_json::json!(["validate"]) {
+            assert_eq!(pipeline["dispatch"]["attempts"], 2, "{pipeline}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "B never saw the configuration: {pipeline}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     // Deleted through A: gone from B too.
     let delete = Portitor::client()
@@ -128,6 +152,6 @@ async fn what_one_node_changes_reaches_the_other() {
         .await
         .expect("delete");
     assert!(delete.status().is_success(), "{}", delete.status());
-    let (status, body) = shopify_until_not(&b, StatusCode::SERVICE_UNAVAILABLE).await;
+    let (status, body) = shopify_until_not(&b, StatusCode::OK).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
 }
