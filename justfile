@@ -15,11 +15,11 @@ setup: setup-build
     set -euo pipefail
     python3 -m pip install --quiet --disable-pip-version-check pyftpdlib 'moto[server]' asyncssh
     command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
-    if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
-        echo "setup: installing Debian's chromium and chromium-driver (the dashboard's browser tests)"
+    if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1 || ! command -v nats-server >/dev/null 2>&1; then
+        echo "setup: installing Debian's chromium and chromium-driver (the dashboard's browser tests) and nats-server (the shared pointer queue's tests)"
         sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
         $sudo apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver nats-server
     fi
     if [ ! -x "{{tools}}/bin/garage" ]; then
         echo "setup: building Garage (an S3 server for the tests; about 10 minutes, once)"

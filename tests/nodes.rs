@@ -1,6 +1,8 @@
 //! End to end: several nodes on one store (DESIGN §10) — two `portitor`
 //! binaries on one moto bucket. Each tick of a pull schedule runs on one
-//! node; what the admin API changes on one node reaches the other.
+//! node; what the admin API changes on one node reaches the other; with
+//! NATS JetStream, an order ingested on one node is worked on another and
+//! both list it as it is.
 
 #[path = "support/mod.rs"]
 mod support;
@@ -11,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use support::orders::{SHOPIFY_SECRET, shopify_signature};
+use support::nats::NatsServer;
+use support::orders::{SHOPIFY_SECRET, good_order, shopify_signature};
 use support::partner;
 use support::s3::S3Server;
 use support::server::{Options, Portitor};
@@ -21,8 +24,14 @@ const SHOPIFY_ORDER: &str = include_str!("fixtures/shopify-orders-create.json");
 
 /// A node of a two-node deployment on `s3`.
 fn node(s3: &S3Server, dir: &Path) -> Portitor {
+    node_with(s3, dir, Vec::new())
+}
+
+/// A node of a two-node deployment on `s3`, with more settings.
+fn node_with(s3: &S3Server, dir: &Path, more: Vec<(&str, String)>) -> Portitor {
     let mut env = s3.portitor_env();
     env.push(("PORTITOR_NODES".into(), "2".into()));
+    env.extend(more.into_iter().map(|(name, value)| (name.to_string(), value)));
     Portitor::start_with(Options { data_dir: Some(dir.to_path_buf()), env, ..Options::default() })
 }
 
@@ -154,4 +163,60 @@ async fn what_one_node_changes_reaches_the_other() {
     assert!(delete.status().is_success(), "{}", delete.status());
     let (status, body) = shopify_until_not(&b, StatusCode::OK).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_nats_an_order_ingested_on_one_node_is_worked_on_another() {
+    let s3 = S3Server::moto().await;
+    let nats = NatsServer::start();
+    let (dir_a, dir_b) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+    // A only ingests (no pipeline workers); B works orders.
+    let a = node_with(
+        &s3,
+        dir_a.path(),
+        vec![("PORTITOR_QUEUE__NATS_URL", nats.url()), ("PORTITOR_PIPELINE__WORKERS", "0".into())],
+    );
+    let b = node_with(&s3, dir_b.path(), vec![("PORTITOR_QUEUE__NATS_URL", nats.url())]);
+    let tenant = Tenant::new(&a, "acme");
+    let configured = Portitor::client()
+        .put(format!("{}/acme/config/pipeline", a.url))
+        .bearer_auth(&tenant.admin)
+        .json(&serde_json::json!({"steps": ["validate"]}))
+        .send()
+        .await
+        .expect("pipeline config");
+    assert_eq!(configured.status(), StatusCode::OK);
+
+    let mut ids = Vec::new();
+    for number in 0..5 {
+        let response = Portitor::client()
+            .post(format!("{}/acme/order", a.url))
+            .bearer_auth(Portitor::token("acme", &["source-adapter"]))
+            .json(&serde_json::json!({
+                "source": "woo-no", "externalId": format!("3000{number}"), "order": good_order(&format!("NV-3000{number}"))
+            }))
+            .send()
+            .await
+            .expect("order");
+        assert_eq!(response.status(), StatusCode::CREATED);
+        ids.push(response.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_string());
+    }
+    // Validated by B's pipeline (A has none), and A's own lists say so.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let listed: Value = tenant.get("/acme/orders?state=all&limit=50").await;
+        let validated = listed["orders"]
+            .as_array()
+            .expect("orders")
+            .iter()
+            .filter(|o| ids.contains(&o["id"].as_str().unwrap_or_default().to_string()) && o["state"] == "validated")
+            .count();
+        if validated == ids.len() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "A lists {validated} of {} orders validated: {listed}", ids.len());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let on_b: Value = Tenant::new(&b, "acme").get(&format!("/acme/order/{}", ids[0])).await;
+    assert_eq!(on_b["state"], "validated", "{on_b}");
 }

@@ -177,11 +177,16 @@ fn default_max_component_mib() -> u32 {
 pub struct QueueConfig {
     #[serde(default = "default_queue_capacity")]
     pub capacity: usize,
+    /// A NATS server with JetStream (`nats://host:4222`): the pointer queue
+    /// shared by the nodes (DESIGN §10). Without it each node works the
+    /// orders it ingested.
+    #[serde(default)]
+    pub nats_url: Option<String>,
 }
 
 impl Default for QueueConfig {
     fn default() -> Self {
-        Self { capacity: default_queue_capacity() }
+        Self { capacity: default_queue_capacity(), nats_url: None }
     }
 }
 

@@ -28,6 +28,7 @@ pub mod registry;
 pub mod scheduler;
 pub mod secrets;
 pub mod server;
+pub mod shared_queue;
 pub mod store;
 pub mod webhooks;
 

@@ -7,11 +7,12 @@
 //! after a restart gives exactly what was there before.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{OnceLock, RwLock};
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::Serialize;
+use tokio::sync::mpsc;
 
 use crate::events::{EventLog, StoredEvent, keys};
 use crate::orders::{self, Finding, OrderState, OrderView};
@@ -137,6 +138,9 @@ pub struct Page {
 #[derive(Debug, Default)]
 pub struct Projections {
     tenants: RwLock<HashMap<String, HashMap<String, OrderSummary>>>,
+    /// With a queue shared by several nodes: where this node announces the
+    /// orders it changed, so that the others' projections follow.
+    changes: OnceLock<mpsc::UnboundedSender<(String, String)>>,
 }
 
 impl Projections {
@@ -194,8 +198,28 @@ impl Projections {
 
     /// Records an order's summary as it now is.
     pub fn put(&self, company: &str, summary: OrderSummary) {
+        if let Some(changes) = self.changes.get() {
+            let _ = changes.send((company.to_string(), summary.id.clone()));
+        }
+        self.keep(company, summary);
+    }
+
+    fn keep(&self, company: &str, summary: OrderSummary) {
         let mut tenants = self.tenants.write().unwrap_or_else(|p| p.into_inner());
         tenants.entry(company.to_string()).or_default().insert(summary.id.clone(), summary);
+    }
+
+    /// From now on, announces every order this node changes on `changes`.
+    pub fn announce_changes(&self, changes: mpsc::UnboundedSender<(String, String)>) {
+        let _ = self.changes.set(changes);
+    }
+
+    /// Brings an order's summary up to date after another node changed it
+    /// (not announced again).
+    pub fn apply_from_peer(&self, company: &str, events: &[StoredEvent]) {
+        if let Some(summary) = OrderSummary::from_events(events) {
+            self.keep(company, summary);
+        }
     }
 
     pub fn get(&self, company: &str, id: &str) -> Option<OrderSummary> {

@@ -4,8 +4,9 @@
 //! A pointer is a hint, not the record: the event log is. If the queue is
 //! full the pointer is dropped (and counted) without losing the order —
 //! the pipeline's recovery sweep at start picks up every order without a
-//! terminal event. With more than one node, this becomes NATS JetStream
-//! (DESIGN §10).
+//! terminal event. With several nodes and `queue.nats_url`, the pointers
+//! go on through NATS JetStream to whichever node works them
+//! ([`crate::shared_queue`], DESIGN §10).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

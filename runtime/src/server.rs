@@ -31,6 +31,7 @@ use crate::queue;
 use crate::registry::Registry;
 use crate::scheduler::{Runner, ScheduleLeases, Scheduler};
 use crate::secrets::SecretVault;
+use crate::shared_queue::SharedQueue;
 use crate::store::fs::FsStore;
 use crate::store::s3::S3Store;
 use crate::store::{ConditionalWrites, ObjectStore};
@@ -107,6 +108,18 @@ pub async fn build(config: Config) -> anyhow::Result<Runtime> {
     let locks = Arc::new(OrderLocks::default());
     let ingest = Ingest::new(log.clone(), queue.clone(), configs.clone(), projections.clone(), locks.clone());
     let activity = Arc::new(PluginActivity::default());
+    // This process among the nodes (schedule leases, the shared queue).
+    let node = uuid::Uuid::new_v4().to_string();
+    let pointers = match &config.queue.nats_url {
+        Some(url) => {
+            let (to_pipeline, from_shared) = tokio::sync::mpsc::channel(config.queue.capacity.max(1));
+            let shared =
+                SharedQueue { url: url.clone(), node: node.clone(), works_orders: config.pipeline.workers > 0 };
+            shared.start(pointers, to_pipeline, projections.clone(), log.clone()).await?;
+            from_shared
+        }
+        None => pointers,
+    };
     let pipeline = Arc::new(Pipeline::new(
         log,
         registry.clone(),
@@ -122,9 +135,8 @@ pub async fn build(config: Config) -> anyhow::Result<Runtime> {
     pipeline.spawn(pointers);
     // With several nodes on one store, each tick of a schedule is leased to one of them.
     let leases = (config.nodes > 1).then(|| {
-        let node = uuid::Uuid::new_v4().to_string();
         tracing::info!(%node, nodes = config.nodes, "several nodes share the store: schedules are leased per tick");
-        ScheduleLeases::new(store.clone(), node)
+        ScheduleLeases::new(store.clone(), node.clone())
     });
     let scheduler = Scheduler::new(
         Runner::new(ingest.clone(), store.clone(), Some(log_sink.clone()), activity.clone()),

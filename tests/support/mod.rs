@@ -5,6 +5,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod ftp;
+pub mod nats;
 pub mod orders;
 pub mod partner;
 pub mod prime_cargo;
