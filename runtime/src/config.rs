@@ -296,6 +296,12 @@ impl Config {
         if self.nodes == 0 {
             return Err("nodes must be at least 1".into());
         }
+        if self.queue.nats_url.is_some() && self.nodes < 2 {
+            return Err("queue.nats_url shares the pointer queue between several nodes: set nodes (2 or more) too, \
+                 which turns on what several nodes need (schedule leases, appends checked across nodes, reading \
+                 other nodes' changes)"
+                .into());
+        }
         Ok(())
     }
 }
@@ -357,6 +363,15 @@ mod tests {
         assert_eq!(s3.bucket, "orders");
         assert!(!s3.path_style);
         assert_eq!(config.http.max_body_bytes, 2048);
+    }
+
+    #[test]
+    fn a_shared_queue_needs_several_nodes() {
+        let nats = ("PORTITOR_QUEUE__NATS_URL", "nats://127.0.0.1:4222");
+        let error = Config::load(None, env(&[nats])).expect_err("one node");
+        assert!(error.to_string().contains("set nodes"), "{error}");
+        let config = Config::load(None, env(&[nats, ("PORTITOR_NODES", "2")])).expect("two nodes");
+        assert_eq!(config.queue.nats_url.as_deref(), Some("nats://127.0.0.1:4222"));
     }
 
     #[test]

@@ -140,7 +140,7 @@ pub struct Projections {
     tenants: RwLock<HashMap<String, HashMap<String, OrderSummary>>>,
     /// With a queue shared by several nodes: where this node announces the
     /// orders it changed, so that the others' projections follow.
-    changes: OnceLock<mpsc::UnboundedSender<(String, String)>>,
+    changes: OnceLock<mpsc::Sender<(String, String)>>,
 }
 
 impl Projections {
@@ -198,19 +198,30 @@ impl Projections {
 
     /// Records an order's summary as it now is.
     pub fn put(&self, company: &str, summary: OrderSummary) {
-        if let Some(changes) = self.changes.get() {
-            let _ = changes.send((company.to_string(), summary.id.clone()));
+        let id = summary.id.clone();
+        if self.keep(company, summary)
+            && let Some(changes) = self.changes.get()
+        {
+            // Full: the other nodes' lists lag for this order (see shared_queue).
+            let _ = changes.try_send((company.to_string(), id));
         }
-        self.keep(company, summary);
     }
 
-    fn keep(&self, company: &str, summary: OrderSummary) {
+    /// Keeps `summary` unless a later version of the order is already
+    /// here (summaries never go back); whether it moved forward.
+    fn keep(&self, company: &str, summary: OrderSummary) -> bool {
         let mut tenants = self.tenants.write().unwrap_or_else(|p| p.into_inner());
-        tenants.entry(company.to_string()).or_default().insert(summary.id.clone(), summary);
+        let orders = tenants.entry(company.to_string()).or_default();
+        if orders.get(&summary.id).is_some_and(|known| known.version >= summary.version) {
+            return false;
+        }
+        orders.insert(summary.id.clone(), summary);
+        true
     }
 
-    /// From now on, announces every order this node changes on `changes`.
-    pub fn announce_changes(&self, changes: mpsc::UnboundedSender<(String, String)>) {
+    /// From now on, announces on `changes` every order whose summary this
+    /// node moves forward.
+    pub fn announce_changes(&self, changes: mpsc::Sender<(String, String)>) {
         let _ = self.changes.set(changes);
     }
 
@@ -218,7 +229,7 @@ impl Projections {
     /// (not announced again).
     pub fn apply_from_peer(&self, company: &str, events: &[StoredEvent]) {
         if let Some(summary) = OrderSummary::from_events(events) {
-            self.keep(company, summary);
+            let _ = self.keep(company, summary);
         }
     }
 
@@ -372,5 +383,26 @@ mod tests {
             event(4, event_types::SENT_TO_WAREHOUSE, now),
         ];
         assert_eq!(OrderView::from_events(&early).expect("view").state, OrderState::Shipped);
+    }
+
+    #[test]
+    fn a_summary_never_goes_back_and_only_moves_forward_are_announced() {
+        let projections = Projections::default();
+        let (changes, mut announced) = mpsc::channel(8);
+        projections.announce_changes(changes);
+        let now = Utc::now();
+        let received = vec![event(1, event_types::RECEIVED, now)];
+        let mut validated = received.clone();
+        validated.push(event(2, event_types::VALIDATED, now));
+
+        projections.apply("acme", &validated);
+        assert_eq!(announced.try_recv().ok(), Some(("acme".to_string(), "order-1".to_string())));
+        // Another node's older read arrives late: the summary stays.
+        projections.apply_from_peer("acme", &received);
+        projections.apply("acme", &received);
+        assert_eq!(projections.get("acme", "order-1").expect("summary").state, OrderState::Validated);
+        // The same version again is no news.
+        projections.apply("acme", &validated);
+        assert!(announced.try_recv().is_err(), "nothing moved forward, nothing announced");
     }
 }

@@ -472,6 +472,33 @@ impl Registry {
         self.prepare(company, plugin, &component.body, manifest, record.enabled).await.map(Some)
     }
 
+    /// The active version of `company`'s `plugin`, from memory or, when
+    /// this node does not have it, from the store: with several nodes, a
+    /// plugin installed through another node moments ago (before this
+    /// node's next refresh) is found rather than reported missing.
+    pub async fn get_or_load(&self, company: &str, plugin: &str) -> Option<Arc<ActivePlugin>> {
+        if let Some(active) = self.get(company, plugin) {
+            return Some(active);
+        }
+        let _one_at_a_time = self.install_lock.lock().await;
+        if let Some(active) = self.get(company, plugin) {
+            return Some(active);
+        }
+        match self.load_one(company, plugin).await {
+            Ok(Some(loaded)) => {
+                let active = Arc::new(loaded);
+                self.active.write().unwrap_or_else(|p| p.into_inner()).insert(active.key.clone(), active.clone());
+                tracing::info!(%company, %plugin, "plugin loaded from the store on first use here");
+                Some(active)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(%company, %plugin, error = %e, "plugin could not be loaded from the store");
+                None
+            }
+        }
+    }
+
     /// The active version of `company`'s `plugin`.
     pub fn get(&self, company: &str, plugin: &str) -> Option<Arc<ActivePlugin>> {
         let key = PluginKey { company: company.to_string(), plugin: plugin.to_string() };

@@ -112,7 +112,8 @@ pub async fn build(config: Config) -> anyhow::Result<Runtime> {
     let node = uuid::Uuid::new_v4().to_string();
     let pointers = match &config.queue.nats_url {
         Some(url) => {
-            let (to_pipeline, from_shared) = tokio::sync::mpsc::channel(config.queue.capacity.max(1));
+            // Short: what waits here is acknowledged and out of other nodes' reach.
+            let (to_pipeline, from_shared) = tokio::sync::mpsc::channel(config.pipeline.workers.clamp(1, 64));
             let shared =
                 SharedQueue { url: url.clone(), node: node.clone(), works_orders: config.pipeline.workers > 0 };
             shared.start(pointers, to_pipeline, projections.clone(), log.clone()).await?;

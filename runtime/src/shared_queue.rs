@@ -2,16 +2,22 @@
 //!
 //! Ingest still puts pointers on this node's in-process queue; a task moves
 //! them to a JetStream stream with work-queue retention, and every node with
-//! pipeline workers takes them from one durable consumer, so an order
-//! ingested on one node may be worked on any (an ingest-only node hands all
-//! of its orders on). A pointer is acknowledged once it is in this node's
-//! pipeline; from there the pipeline's own retries and sweeps apply, as on
-//! one node. If NATS cannot take a pointer, this node works the order
-//! itself: nothing waits on NATS.
+//! pipeline workers takes them from one durable consumer, a few at a time,
+//! so an order ingested on one node may be worked on any (an ingest-only
+//! node hands all of its orders on). A pointer is acknowledged once it is in
+//! this node's pipeline (a short hand-off queue); from there the pipeline's
+//! own retries and sweeps apply, as on one node.
 //!
-//! Projections follow across nodes the same way: each node announces the
-//! orders it changed on a plain NATS subject, and the other nodes read
-//! those orders again from the log.
+//! When NATS does not take a pointer, a node with workers works the order
+//! itself and sends the next pointers straight to its pipeline for a while
+//! (nothing waits on NATS for long); an ingest-only node keeps the pointer
+//! and tries again until NATS is back.
+//!
+//! Projections follow across nodes: each node announces the orders whose
+//! summary it moved forward on a plain NATS subject, and the others read
+//! those orders again from the log. An announcement lost (NATS down, or too
+//! many waiting) leaves that order's line in the other nodes' lists behind
+//! until its next change or their restart.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +28,7 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use crate::events::EventLog;
+use crate::events::{EventLog, keys};
 use crate::orders;
 use crate::projections::Projections;
 use crate::queue::Pointer;
@@ -31,6 +37,17 @@ const STREAM: &str = "PORTITOR_POINTERS";
 const POINTERS: &str = "portitor.pointers";
 const CONSUMER: &str = "pipeline";
 const CHANGES: &str = "portitor.changes";
+
+/// How long a publish may take before NATS counts as down.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);
+/// After NATS failed to take a pointer, how long a node with workers sends
+/// its pointers straight to its own pipeline before trying NATS again.
+const LOCAL_FOR: Duration = Duration::from_secs(10);
+/// How long the server waits for a pointer's acknowledgement before giving
+/// it to another node.
+const ACK_WAIT: Duration = Duration::from_secs(120);
+/// Announcements waiting to be sent; more are dropped (lists lag, see above).
+const MAX_PENDING_CHANGES: usize = 10_000;
 
 /// An order a node changed.
 #[derive(Debug, Serialize, Deserialize)]
@@ -81,18 +98,20 @@ impl SharedQueue {
                 jetstream::consumer::pull::Config {
                     durable_name: Some(CONSUMER.into()),
                     ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                    ack_wait: ACK_WAIT,
                     ..Default::default()
                 },
             )
             .await
             .map_err(|e| anyhow!("creating the JetStream consumer {CONSUMER}: {e}"))?;
         let followed = client.subscribe(CHANGES).await.map_err(|e| anyhow!("subscribing to {CHANGES}: {e}"))?;
-        let (changes_tx, changes_rx) = mpsc::unbounded_channel();
+        let (changes_tx, changes_rx) = mpsc::channel(MAX_PENDING_CHANGES);
         projections.announce_changes(changes_tx);
 
-        tokio::spawn(forward(js, local, pipeline.clone()));
+        tokio::spawn(forward(js, local, self.works_orders.then(|| pipeline.clone())));
         if self.works_orders {
-            tokio::spawn(consume(consumer, pipeline));
+            let batch = pipeline.max_capacity();
+            tokio::spawn(consume(consumer, pipeline, batch));
         }
         tokio::spawn(announce(client, self.node.clone(), changes_rx));
         tokio::spawn(follow(followed, self.node, projections, log));
@@ -101,29 +120,55 @@ impl SharedQueue {
     }
 }
 
-/// This node's pointers to the stream; one NATS does not take is worked here.
-async fn forward(js: jetstream::Context, mut local: mpsc::Receiver<Pointer>, pipeline: mpsc::Sender<Pointer>) {
+/// Publishes a pointer and waits for the stream to have it.
+async fn publish(js: &jetstream::Context, pointer: &Pointer) -> Result<(), String> {
+    let body = serde_json::to_vec(pointer).map_err(|e| e.to_string())?;
+    let published = tokio::time::timeout(PUBLISH_TIMEOUT, async {
+        js.publish(POINTERS, body.into()).await.map_err(|e| e.to_string())?.await.map_err(|e| e.to_string())
+    });
+    match published.await {
+        Ok(result) => result.map(|_| ()),
+        Err(_) => Err("NATS did not answer in time".into()),
+    }
+}
+
+/// This node's pointers to the stream. With `pipeline` (a node with
+/// workers), one NATS does not take is worked here, and so are the next
+/// for a while; without (an ingest-only node), it is kept and tried again.
+async fn forward(js: jetstream::Context, mut local: mpsc::Receiver<Pointer>, pipeline: Option<mpsc::Sender<Pointer>>) {
+    let mut local_until: Option<tokio::time::Instant> = None;
     while let Some(pointer) = local.recv().await {
-        let published = match serde_json::to_vec(&pointer) {
-            Ok(body) => match js.publish(POINTERS, body.into()).await {
-                Ok(ack) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            },
-            Err(e) => Err(e.to_string()),
-        };
-        if let Err(error) = published {
-            tracing::warn!(key = %pointer.key, %error, "NATS did not take a pointer; this node works the order itself");
-            if pipeline.send(pointer).await.is_err() {
-                return;
+        let Some(pipeline) = &pipeline else {
+            let mut wait = Duration::from_millis(500);
+            while let Err(error) = publish(&js, &pointer).await {
+                tracing::warn!(key = %pointer.key, %error, "NATS did not take a pointer; this ingest-only node keeps it and tries again");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(10));
             }
+            continue;
+        };
+        let local_now = local_until.is_some_and(|until| tokio::time::Instant::now() < until);
+        if !local_now {
+            match publish(&js, &pointer).await {
+                Ok(()) => continue,
+                Err(error) => {
+                    tracing::warn!(key = %pointer.key, %error, "NATS did not take a pointer; this node works its orders itself for a while");
+                    local_until = Some(tokio::time::Instant::now() + LOCAL_FOR);
+                }
+            }
+        }
+        if pipeline.send(pointer).await.is_err() {
+            return;
         }
     }
 }
 
 /// Pointers from the stream to this node's pipeline, acknowledged once there.
-async fn consume(consumer: jetstream::consumer::PullConsumer, pipeline: mpsc::Sender<Pointer>) {
+async fn consume(consumer: jetstream::consumer::PullConsumer, pipeline: mpsc::Sender<Pointer>, batch: usize) {
     loop {
-        match consumer.messages().await {
+        // A few at a time: what this node has pulled and not yet handed on,
+        // the other nodes cannot take.
+        match consumer.stream().max_messages_per_batch(batch.max(1)).messages().await {
             Ok(mut messages) => {
                 while let Some(message) = messages.next().await {
                     let message = match message {
@@ -154,14 +199,15 @@ async fn consume(consumer: jetstream::consumer::PullConsumer, pipeline: mpsc::Se
     }
 }
 
-/// The orders this node changed, to the other nodes.
-async fn announce(client: async_nats::Client, node: String, mut changes: mpsc::UnboundedReceiver<(String, String)>) {
+/// The orders this node moved forward, to the other nodes.
+async fn announce(client: async_nats::Client, node: String, mut changes: mpsc::Receiver<(String, String)>) {
     while let Some((company, order)) = changes.recv().await {
         let change = Change { node: node.clone(), company, order };
-        if let Ok(body) = serde_json::to_vec(&change)
-            && let Err(error) = client.publish(CHANGES, body.into()).await
-        {
-            tracing::debug!(%error, "an order change was not announced; other nodes see it after their restart");
+        let Ok(body) = serde_json::to_vec(&change) else { continue };
+        match tokio::time::timeout(PUBLISH_TIMEOUT, client.publish(CHANGES, body.into())).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::debug!(%error, "an order change was not announced"),
+            Err(_) => tracing::debug!("an order change was not announced: NATS did not answer in time"),
         }
     }
 }
@@ -170,7 +216,7 @@ async fn announce(client: async_nats::Client, node: String, mut changes: mpsc::U
 async fn follow(mut followed: async_nats::Subscriber, node: String, projections: Arc<Projections>, log: EventLog) {
     while let Some(message) = followed.next().await {
         let Ok(change) = serde_json::from_slice::<Change>(&message.payload) else { continue };
-        if change.node == node {
+        if change.node == node || keys::check_segment("company", &change.company).is_err() {
             continue;
         }
         match log.read(&change.company, orders::AGGREGATE, &change.order).await {

@@ -124,7 +124,8 @@ impl Pipeline {
         tokio::spawn(async move {
             while let Some(pointer) = pointers.recv().await {
                 match order_of(&pointer) {
-                    // Told here even on an ingest-only node: the shipment came in here.
+                    // Told even on an ingest-only node (with a shared queue, by
+                    // whichever node takes the pointer).
                     Some(id) if pointer.event == event_types::SHIPPED => pipeline.announce(pointer.company, id),
                     Some(id) if pipeline.workers > 0 => pipeline.work(pointer.company, id).await,
                     Some(_) => {}
@@ -304,7 +305,8 @@ impl Pipeline {
         let Some(validator) = &pipeline.validator else {
             return Ok(vec![info("semantic", "", "no validator plugin is configured; semantic checks skipped")]);
         };
-        let Some(plugin) = self.registry.get(company, validator).filter(|p| p.plugin.kind() == PluginKind::Validator)
+        let Some(plugin) =
+            self.registry.get_or_load(company, validator).await.filter(|p| p.plugin.kind() == PluginKind::Validator)
         else {
             return Ok(vec![error(
                 "semantic",
@@ -341,7 +343,8 @@ impl Pipeline {
         let document = match pipeline.steps.contains(&Step::Map).then_some(pipeline.mapper.as_ref()).flatten() {
             None => WarehouseDocument { content_type: "application/json".into(), body: order.to_string().into_bytes() },
             Some(mapper) => {
-                let Some(plugin) = self.registry.get(company, mapper).filter(|p| p.plugin.kind() == PluginKind::Mapper)
+                let Some(plugin) =
+                    self.registry.get_or_load(company, mapper).await.filter(|p| p.plugin.kind() == PluginKind::Mapper)
                 else {
                     return Ok(failed("map", mapper, format!("the mapper plugin `{mapper}` is not installed"), None));
                 };
@@ -364,7 +367,8 @@ impl Pipeline {
             };
             return Ok(failed("dispatch", warehouse_id.unwrap_or_default(), message, Some(&reference)));
         };
-        let Some(plugin) = self.registry.get(company, warehouse).filter(|p| p.plugin.kind() == PluginKind::Warehouse)
+        let Some(plugin) =
+            self.registry.get_or_load(company, warehouse).await.filter(|p| p.plugin.kind() == PluginKind::Warehouse)
         else {
             return Ok(failed(
                 "dispatch",
