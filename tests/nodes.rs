@@ -217,9 +217,34 @@ async fn through_nats_an_order_ingested_on_one_node_is_worked_on_another() {
         assert!(Instant::now() < deadline, "A lists {validated} of {} orders validated: {listed}", ids.len());
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // NATS restarts and has lost its stream: the nodes make it again, and
+    // an order ingested meanwhile on A (which keeps its pointer and tries
+    // again) is worked by B.
+    let port = nats.port;
+    drop(nats);
+    let _nats = NatsServer::start_on(port);
+    let response = Portitor::client()
+        .post(format!("{}/acme/order", a.url))
+        .bearer_auth(Portitor::token("acme", &["source-adapter"]))
+        .json(&serde_json::json!({"source": "woo-no", "externalId": "30099", "order": good_order("NV-30099")}))
+        .send()
+        .await
+        .expect("order");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let late = response.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let order: Value = tenant.get(&format!("/acme/order/{late}")).await;
+        if order["state"] == "validated" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the order ingested across the NATS restart was never worked: {order}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
     // B worked them; its own lists say so too.
     let on_b: Value = Tenant::new(&b, "acme").get("/acme/orders?state=all&limit=50").await;
     let validated_on_b =
         on_b["orders"].as_array().expect("orders").iter().filter(|o| o["state"] == "validated").count();
-    assert_eq!(validated_on_b, ids.len(), "{on_b}");
+    assert_eq!(validated_on_b, ids.len() + 1, "{on_b}");
 }

@@ -82,42 +82,48 @@ impl SharedQueue {
         let url = &self.url;
         let client = async_nats::connect(url).await.with_context(|| format!("connecting to NATS at {url}"))?;
         let js = jetstream::new(client.clone());
-        let stream = js
-            .get_or_create_stream(jetstream::stream::Config {
-                name: STREAM.into(),
-                subjects: vec![POINTERS.into()],
-                retention: jetstream::stream::RetentionPolicy::WorkQueue,
-                storage: jetstream::stream::StorageType::File,
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| anyhow!("creating the JetStream stream {STREAM} at {url} (is JetStream enabled?): {e}"))?;
-        let consumer: jetstream::consumer::PullConsumer = stream
-            .get_or_create_consumer(
-                CONSUMER,
-                jetstream::consumer::pull::Config {
-                    durable_name: Some(CONSUMER.into()),
-                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                    ack_wait: ACK_WAIT,
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| anyhow!("creating the JetStream consumer {CONSUMER}: {e}"))?;
+        let consumer = pipeline_consumer(&js).await.map_err(|e| anyhow!("{e} (at {url})"))?;
         let followed = client.subscribe(CHANGES).await.map_err(|e| anyhow!("subscribing to {CHANGES}: {e}"))?;
         let (changes_tx, changes_rx) = mpsc::channel(MAX_PENDING_CHANGES);
         projections.announce_changes(changes_tx);
 
-        tokio::spawn(forward(js, local, self.works_orders.then(|| pipeline.clone())));
+        tokio::spawn(forward(js.clone(), local, self.works_orders.then(|| pipeline.clone())));
         if self.works_orders {
             let batch = pipeline.max_capacity();
-            tokio::spawn(consume(consumer, pipeline, batch));
+            tokio::spawn(consume(js, consumer, pipeline, batch));
         }
         tokio::spawn(announce(client, self.node.clone(), changes_rx));
         tokio::spawn(follow(followed, self.node, projections, log));
         tracing::info!(%url, works_orders = self.works_orders, "the pointer queue is shared through NATS JetStream");
         Ok(())
     }
+}
+
+/// The stream and its durable consumer, created if missing (at start, and
+/// again if NATS lost them, say after a restart without its storage).
+async fn pipeline_consumer(js: &jetstream::Context) -> Result<jetstream::consumer::PullConsumer, String> {
+    let stream = js
+        .get_or_create_stream(jetstream::stream::Config {
+            name: STREAM.into(),
+            subjects: vec![POINTERS.into()],
+            retention: jetstream::stream::RetentionPolicy::WorkQueue,
+            storage: jetstream::stream::StorageType::File,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| format!("creating the JetStream stream {STREAM} (is JetStream enabled?): {e}"))?;
+    stream
+        .get_or_create_consumer(
+            CONSUMER,
+            jetstream::consumer::pull::Config {
+                durable_name: Some(CONSUMER.into()),
+                ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                ack_wait: ACK_WAIT,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| format!("creating the JetStream consumer {CONSUMER}: {e}"))
 }
 
 /// Publishes a pointer and waits for the stream to have it.
@@ -144,6 +150,8 @@ async fn forward(js: jetstream::Context, mut local: mpsc::Receiver<Pointer>, pip
                 tracing::warn!(key = %pointer.key, %error, "NATS did not take a pointer; this ingest-only node keeps it and tries again");
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(Duration::from_secs(10));
+                // NATS may be back without the stream (restarted without its storage).
+                let _ = pipeline_consumer(&js).await;
             }
             continue;
         };
@@ -154,6 +162,7 @@ async fn forward(js: jetstream::Context, mut local: mpsc::Receiver<Pointer>, pip
                 Err(error) => {
                     tracing::warn!(key = %pointer.key, %error, "NATS did not take a pointer; this node works its orders itself for a while");
                     local_until = Some(tokio::time::Instant::now() + LOCAL_FOR);
+                    let _ = pipeline_consumer(&js).await;
                 }
             }
         }
@@ -164,17 +173,27 @@ async fn forward(js: jetstream::Context, mut local: mpsc::Receiver<Pointer>, pip
 }
 
 /// Pointers from the stream to this node's pipeline, acknowledged once there.
-async fn consume(consumer: jetstream::consumer::PullConsumer, pipeline: mpsc::Sender<Pointer>, batch: usize) {
+async fn consume(
+    js: jetstream::Context,
+    mut consumer: jetstream::consumer::PullConsumer,
+    pipeline: mpsc::Sender<Pointer>,
+    batch: usize,
+) {
     loop {
         // A few at a time: what this node has pulled and not yet handed on,
         // the other nodes cannot take.
-        match consumer.stream().max_messages_per_batch(batch.max(1)).messages().await {
+        // Heartbeats, so that a consumer NATS lost ends the stream here.
+        let pulled = consumer.stream().max_messages_per_batch(batch.max(1)).heartbeat(Duration::from_secs(5));
+        match pulled.messages().await {
             Ok(mut messages) => {
                 while let Some(message) = messages.next().await {
                     let message = match message {
                         Ok(message) => message,
                         Err(error) => {
                             tracing::warn!(%error, "reading the shared pointer queue failed; reconnecting");
+                            if let Ok(again) = pipeline_consumer(&js).await {
+                                consumer = again;
+                            }
                             break;
                         }
                     };
@@ -193,7 +212,14 @@ async fn consume(consumer: jetstream::consumer::PullConsumer, pipeline: mpsc::Se
                     }
                 }
             }
-            Err(error) => tracing::warn!(%error, "the shared pointer queue cannot be read; retrying"),
+            Err(error) => {
+                tracing::warn!(%error, "the shared pointer queue cannot be read; retrying");
+                // NATS may have lost the stream or the consumer: make them again.
+                match pipeline_consumer(&js).await {
+                    Ok(again) => consumer = again,
+                    Err(error) => tracing::debug!(%error, "the shared pointer queue is not back yet"),
+                }
+            }
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }

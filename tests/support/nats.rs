@@ -12,12 +12,17 @@ pub struct NatsServer {
 
 impl NatsServer {
     pub fn start() -> Self {
+        Self::start_on(super::free_port())
+    }
+
+    /// A server on `port` with fresh storage (as after a restart that lost
+    /// its streams).
+    pub fn start_on(port: u16) -> Self {
         let binary = ["nats-server", "/usr/sbin/nats-server", "/usr/bin/nats-server"]
             .into_iter()
             .find(|candidate| Command::new(candidate).arg("--version").output().is_ok_and(|o| o.status.success()))
             .expect("nats-server is not installed; run `./justw setup`");
         let dir = tempfile::tempdir().expect("tempdir");
-        let port = super::free_port();
         let child = Command::new(binary)
             .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
             .arg(dir.path())
