@@ -182,6 +182,8 @@ async fn demo_shows_every_flow_with_curl_alone() {
         .await
         .expect("webhook");
     assert_eq!(response.status(), StatusCode::CREATED);
+    let shopify_order =
+        response.json::<serde_json::Value>().await.expect("json")["events"][0]["id"].as_str().expect("id").to_string();
 
     // Prime Cargo's callback, verified by the demo's auth plugin, with the token the demo printed.
     let token = printed
@@ -223,4 +225,24 @@ async fn demo_shows_every_flow_with_curl_alone() {
         assert_eq!(response.status(), StatusCode::OK, "order {number} from the drop folder");
     }
     assert!(!support::server::files_under(&data.path().join("demo/events/trackings")).is_empty(), "tracking events");
+
+    // The Shopify order went to the WMS simulator, which reports it packed
+    // (as Prime Cargo does) 10 s later: it ends shipped.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+    loop {
+        let order: serde_json::Value = http
+            .get(format!("{}/demo/order/{shopify_order}", server.url))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
+        if order["state"] == "shipped" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the demo's Shopify order never shipped: {order}");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
 }

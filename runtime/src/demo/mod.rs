@@ -10,8 +10,10 @@
 //!   it) every 30 s; a sample ORDERS file is dropped in at start;
 //! - `postnord-tracking` polling a PostNord simulator every 20 s;
 //! - the pipeline: `rules-validator`, `ongoing-mapper` and `ongoing-wms`
-//!   dispatching to a WMS simulator, and Shopify's admin API simulator
-//!   hearing what became of each Shopify order.
+//!   dispatching to a WMS simulator, which reports each order packed 10 s
+//!   later through `prime-cargo` (the order becomes `shipped`), and
+//!   Shopify's admin API simulator hearing what became of each Shopify
+//!   order.
 //!
 //! The plugins are installed through the same registry as
 //! `PUT /{company}/plugins/{id}`: nothing here is a shortcut.
@@ -39,6 +41,8 @@ const SHOPIFY_ORDER: &str = include_str!("../../../tests/fixtures/shopify-orders
 const PRIME_CARGO_PACKED: &str = include_str!("../../../tests/fixtures/prime-cargo-pick-order-packed.json");
 const BRING_FILE: &str = include_str!("../../../tests/fixtures/ORD_NVNO_20260314T101500Z_000042.csv");
 const FTP_SERVER: &str = include_str!("../../../tests/peers/ftp_server.py");
+/// How long after the WMS simulator takes an order it reports it packed.
+const PACKED_AFTER: Duration = Duration::from_secs(10);
 
 /// What the demo started; the FTP server stops when this is dropped.
 #[derive(Debug)]
@@ -80,7 +84,12 @@ pub async fn provision(state: &AppState, data_dir: &Path, addr: SocketAddr) -> a
         anyhow::Ok(())
     };
 
-    let wms = partners::start_wms("WSI_demo".into(), ftp_password.clone()).await?;
+    let packing = partners::Packing {
+        callback: format!("http://{addr}/{COMPANY}/webhooks/prime-cargo"),
+        after: PACKED_AFTER,
+        token: prime_cargo_token,
+    };
+    let wms = partners::start_wms("WSI_demo".into(), ftp_password.clone(), packing).await?;
     let webshop = partners::start_webshop(postnord_key.clone()).await?;
     install(
         "shopify-orders",
@@ -247,7 +256,9 @@ the JWT over the body; the same callback twice is stored once):
   curl -s http://{addr}/demo/plugins/postnord-tracking/runs -H "Authorization: Bearer {admin}"
 
 Look at an order (the id comes back from the calls above): its events, its
-findings, and once sent, its warehouse reference:
+findings, and once sent, its warehouse reference. The WMS simulator reports
+each order it takes packed 10 s later, as Prime Cargo does, naming the
+reference: the order becomes `shipped` and leaves the unhandled orders.
   curl -s http://{addr}/demo/order/<id> -H "Authorization: Bearer {admin}"
   curl -s http://{addr}/demo/orders?state=unhandled -H "Authorization: Bearer {admin}"
 "#,

@@ -1,12 +1,13 @@
 //! The demo's partner simulators: a PostNord Track & Trace API (v7) whose
 //! parcels move on as time passes, so that every poll has something new; an
 //! Ongoing-style WMS that takes orders (`PUT /{warehouse}/api/v1/orders`,
-//! an upsert on the order number); and a webshop's admin API that hears
-//! what became of its orders.
+//! an upsert on the order number) and, a little later, reports each new one
+//! packed the way Prime Cargo's callbacks do; and a webshop's admin API that
+//! hears what became of its orders.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::Router;
@@ -74,15 +75,50 @@ async fn track(
     .into_response()
 }
 
-/// Starts the WMS simulator: basic auth with `user`/`password`.
-pub(super) async fn start_wms(user: String, password: String) -> anyhow::Result<SocketAddr> {
+/// How the demo warehouse reports an order packed: a `PickOrderPacked`
+/// callback to `callback`, `after` it took the order, signed with `token`.
+#[derive(Clone)]
+pub(super) struct Packing {
+    pub callback: String,
+    pub after: Duration,
+    pub token: fn(&str) -> anyhow::Result<String>,
+}
+
+impl Packing {
+    /// Reports warehouse order `id` (the order number `number`) packed.
+    async fn report(self, id: u64, number: String) {
+        tokio::time::sleep(self.after).await;
+        let now = chrono::Utc::now();
+        let body = json!({
+            "eventType": "PickOrderPacked", "eventId": format!("evt_demo_{id}"), "occurredAt": now,
+            "ownerCode": "DEMO", "pickOrderHeaderId": id, "orderNumber": number, "statusId": 40,
+            "carrier": "PostNord DK", "shipDate": now.format("%Y-%m-%d").to_string(),
+            "cartons": [{"cartonNumber": 1, "cartonTrackingNumber": format!("00370726200000{id:06}"), "lines": []}],
+        })
+        .to_string();
+        let Ok(token) = (self.token)(&body) else { return };
+        let sent = reqwest::Client::new().post(&self.callback).bearer_auth(token).body(body).send().await;
+        match sent {
+            Ok(answer) => {
+                tracing::info!(target: "demo::wms", order = %number, status = %answer.status(), "the warehouse reported the order packed")
+            }
+            Err(error) => {
+                tracing::warn!(target: "demo::wms", order = %number, %error, "the warehouse could not report the order packed")
+            }
+        }
+    }
+}
+
+/// Starts the WMS simulator: basic auth with `user`/`password`; each new
+/// order is reported packed as `packing` says.
+pub(super) async fn start_wms(user: String, password: String, packing: Packing) -> anyhow::Result<SocketAddr> {
     use base64::Engine as _;
     let expected = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")));
     let orders = std::sync::Arc::new(std::sync::Mutex::new(HashMap::<String, u64>::new()));
     let app = Router::new().route(
         "/demo-warehouse/api/v1/orders",
         put(move |headers: HeaderMap, Json(body): Json<Value>| {
-            let (expected, orders) = (expected.clone(), orders.clone());
+            let (expected, orders, packing) = (expected.clone(), orders.clone(), packing.clone());
             async move {
                 if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
                     return (StatusCode::UNAUTHORIZED, Json(json!({"message": "bad credentials"})));
@@ -91,6 +127,9 @@ pub(super) async fn start_wms(user: String, password: String) -> anyhow::Result<
                 let mut orders = orders.lock().unwrap_or_else(|p| p.into_inner());
                 let next = 88_000 + orders.len() as u64;
                 let id = *orders.entry(number.clone()).or_insert(next);
+                if id == next {
+                    tokio::spawn(packing.report(id, number.clone()));
+                }
                 tracing::info!(target: "demo::wms", order = %number, reference = %body["referenceNumber"], "the WMS took an order");
                 (StatusCode::OK, Json(json!({"orderId": id, "message": format!("Order number {number} created/updated")})))
             }
