@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::Value;
 use support::nats::NatsServer;
-use support::orders::{SHOPIFY_SECRET, good_order, shopify_signature};
+use support::orders::{SHOPIFY_SECRET, good_order, send_shopify_order};
 use support::partner;
 use support::s3::S3Server;
 use support::server::{Options, Portitor};
@@ -44,20 +44,7 @@ async fn two_nodes_on_one_store_run_each_tick_once() {
     let a = node(&s3, dir_a.path());
     let tenant = Tenant::new(&a, "acme");
     tenant.secret("postnord-api-key", KEY).await;
-    let manifest = format!(
-        r#"
-kind = "pull-source"
-schedule = "*/2 * * * * *"
-[network]
-private_hosts = ["127.0.0.1"]
-[http.connections.postnord]
-base_url = "{}/rest/shipment"
-auth = {{ type = "query", param = "apikey", secret = "postnord-api-key" }}
-[config]
-item-ids = "00373500489001234567"
-"#,
-        partner.url()
-    );
+    let manifest = partner::postnord_manifest(&partner.url(), "*/2 * * * * *", "00373500489001234567", 10);
     tenant.install("postnord-tracking", "postnord-tracking", &manifest).await;
     // The second node loads the plugin from the store and schedules it too.
     let _b = node(&s3, dir_b.path());
@@ -85,14 +72,7 @@ item-ids = "00373500489001234567"
 async fn shopify_until_not(server: &Portitor, while_status: StatusCode) -> (StatusCode, Value) {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let response = Portitor::client()
-            .post(format!("{}/acme/webhooks/shopify/orders", server.url))
-            .header("X-Shopify-Hmac-Sha256", shopify_signature(SHOPIFY_ORDER))
-            .header("X-Shopify-Topic", "orders/create")
-            .body(SHOPIFY_ORDER)
-            .send()
-            .await
-            .expect("webhook");
+        let response = send_shopify_order(server, SHOPIFY_ORDER).await;
         let status = response.status();
         if status != while_status || Instant::now() > deadline {
             return (status, response.json().await.unwrap_or(Value::Null));

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::ftp::FtpServer;
-use support::orders::{ADMIN_TOKEN, good_order, order, post_order, set_up, shopify_signature, wait_for_state};
+use support::orders::{ADMIN_TOKEN, good_order, order, post_order, send_shopify_order, set_up, wait_for_state};
 use support::prime_cargo;
 use support::server::Portitor;
 use support::tenant::Tenant;
@@ -60,14 +60,7 @@ async fn orders_go_through_validation_mapping_and_dispatch_and_failures_have_a_w
 
     // A strict order that fails: the failed queue, and the webshop is told.
     let bad = SHOPIFY_ORDER.replace("\"currency\":\"SEK\"", "\"currency\":\"SKR\"");
-    let response = Portitor::client()
-        .post(format!("{}/acme/webhooks/shopify/orders", server.url))
-        .header("X-Shopify-Hmac-Sha256", shopify_signature(&bad))
-        .header("X-Shopify-Topic", "orders/create")
-        .body(bad.clone())
-        .send()
-        .await
-        .expect("webhook");
+    let response = send_shopify_order(&server, &bad).await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let failed_id = response.json::<Value>().await.expect("json")["events"][0]["id"].as_str().expect("id").to_string();
     let failed = wait_for_state(&tenant, &failed_id, "failed").await;
@@ -238,14 +231,7 @@ async fn a_warehouse_shipment_closes_the_order_it_names_and_only_in_its_tenant()
     install_prime_cargo(&tenant).await;
 
     // A Shopify order at the warehouse, waiting: in the unhandled orders.
-    let response = Portitor::client()
-        .post(format!("{}/acme/webhooks/shopify/orders", server.url))
-        .header("X-Shopify-Hmac-Sha256", shopify_signature(SHOPIFY_ORDER))
-        .header("X-Shopify-Topic", "orders/create")
-        .body(SHOPIFY_ORDER)
-        .send()
-        .await
-        .expect("webhook");
+    let response = send_shopify_order(&server, SHOPIFY_ORDER).await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let id = response.json::<Value>().await.expect("json")["events"][0]["id"].as_str().expect("id").to_string();
     let sent = wait_for_state(&tenant, &id, "sent").await;

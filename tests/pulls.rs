@@ -222,20 +222,11 @@ async fn postnord_tracking_pulls_from_a_partner_rest_server() {
     let server = Portitor::start(data.path());
     let tenant = Tenant::new(&server, "acme");
     tenant.secret("postnord-api-key", KEY).await;
-    let manifest = format!(
-        r#"
-kind = "pull-source"
-schedule = "*/1 * * * * *"
-[network]
-private_hosts = ["127.0.0.1"]
-[http.connections.postnord]
-base_url = "{}/rest/shipment"
-auth = {{ type = "query", param = "apikey", secret = "postnord-api-key" }}
-[config]
-item-ids = "00373500489001234567, 00373500489001234568, 00373500489001234569"
-page-size = "2"
-"#,
-        partner.url()
+    let manifest = partner::postnord_manifest(
+        &partner.url(),
+        "*/1 * * * * *",
+        "00373500489001234567, 00373500489001234568, 00373500489001234569",
+        2,
     );
     tenant.install("postnord-tracking", "postnord-tracking", &manifest).await;
     // Three items with four scans each, over two pages.

@@ -23,6 +23,19 @@ pub fn shopify_signature(body: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
+/// Sends `body` to `server`'s `acme` tenant as Shopify's signed
+/// `orders/create` webhook.
+pub async fn send_shopify_order(server: &Portitor, body: &str) -> reqwest::Response {
+    Portitor::client()
+        .post(format!("{}/acme/webhooks/shopify/orders", server.url))
+        .header("X-Shopify-Hmac-Sha256", shopify_signature(body))
+        .header("X-Shopify-Topic", "orders/create")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("webhook")
+}
+
 /// A clean order in Portitor's order model (Sweden to Sweden).
 pub fn good_order(number: &str) -> Value {
     json!({

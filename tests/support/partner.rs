@@ -95,3 +95,23 @@ pub async fn postnord(key: &'static str) -> Partner {
     );
     Partner::start(app).await
 }
+
+/// A `postnord-tracking` manifest polling the simulator at `partner_url` on
+/// `schedule` for `item_ids` (comma-separated), with the API key granted as
+/// secret `postnord-api-key`.
+pub fn postnord_manifest(partner_url: &str, schedule: &str, item_ids: &str, page_size: u32) -> String {
+    format!(
+        r#"
+kind = "pull-source"
+schedule = "{schedule}"
+[network]
+private_hosts = ["127.0.0.1"]
+[http.connections.postnord]
+base_url = "{partner_url}/rest/shipment"
+auth = {{ type = "query", param = "apikey", secret = "postnord-api-key" }}
+[config]
+item-ids = "{item_ids}"
+page-size = "{page_size}"
+"#
+    )
+}
