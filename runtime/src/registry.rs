@@ -353,35 +353,9 @@ impl Registry {
         }
     }
 
-    /// Loads every tenant's active plugins from the store (at start).
-    /// Returns how many loaded; failures are logged and skipped.
-    pub async fn load_all(&self) -> Result<usize, StoreError> {
-        let mut loaded = 0;
-        for company in self.store.list_children("").await? {
-            if keys::check_segment("company", &company).is_err() {
-                continue;
-            }
-            for plugin in self.store.list_children(&keys::plugins_prefix(&company)).await? {
-                match self.load_one(&company, &plugin).await {
-                    Ok(Some(active)) => {
-                        self.active
-                            .write()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .insert(active.key.clone(), Arc::new(active));
-                        loaded += 1;
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        tracing::error!(%company, %plugin, error = %e, "an active plugin could not be loaded; it is not running")
-                    }
-                }
-            }
-        }
-        Ok(loaded)
-    }
-
-    /// Brings this node's active plugins in line with the store, for changes
-    /// made through another node (several nodes, DESIGN §10): a new or
+    /// Brings this node's active plugins in line with the store: at start,
+    /// every tenant's active plugins; then, with several nodes (DESIGN §10),
+    /// the changes made through another node. A new or
     /// changed `active.json` loads its version (the compile cache makes that
     /// cheap for a version compiled before), a changed `enabled` applies, a
     /// deleted one unloads. Returns how many plugins changed.
@@ -414,7 +388,7 @@ impl Registry {
                         Ok(Some(loaded)) => loaded,
                         Ok(None) => continue,
                         Err(e) => {
-                            tracing::error!(%company, %plugin, error = %e, "a version activated on another node could not be loaded here");
+                            tracing::error!(%company, %plugin, error = %e, "an active plugin could not be loaded; it is not running here");
                             continue;
                         }
                     },
@@ -434,7 +408,7 @@ impl Registry {
         let mut changed = 0;
         for (key, updated) in updates {
             if untouched(&active, &key) {
-                tracing::info!(company = %key.company, plugin = %key.plugin, version = %&updated.version[..12.min(updated.version.len())], enabled = updated.enabled, "plugin changed on another node");
+                tracing::info!(company = %key.company, plugin = %key.plugin, version = %&updated.version[..12.min(updated.version.len())], enabled = updated.enabled, "plugin version loaded from the store");
                 active.insert(key, Arc::new(updated));
                 changed += 1;
             }
@@ -442,7 +416,7 @@ impl Registry {
         let deleted: Vec<PluginKey> =
             seen.keys().filter(|key| !stored.contains(*key) && untouched(&active, key)).cloned().collect();
         for key in deleted {
-            tracing::info!(company = %key.company, plugin = %key.plugin, "plugin deleted on another node");
+            tracing::info!(company = %key.company, plugin = %key.plugin, "plugin unloaded: deleted through another node");
             active.remove(&key);
             changed += 1;
         }

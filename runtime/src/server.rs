@@ -90,7 +90,7 @@ pub async fn build(config: Config) -> anyhow::Result<Runtime> {
         deny_private_networks: config.engine.deny_private_networks,
     })?;
     let registry = Arc::new(Registry::new(engine, store.clone(), vault.clone()));
-    let plugins = registry.load_all().await.context("loading the active plugins")?;
+    let plugins = registry.refresh().await.context("loading the active plugins")?;
     tracing::info!(plugins, "plugins loaded");
 
     let configs = Arc::new(TenantConfigs::new(store.clone()));
