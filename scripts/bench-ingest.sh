@@ -34,6 +34,9 @@ work=$(mktemp -d)
 results="$work/results"
 trap 'kill $(jobs -p) 2>/dev/null || true; cp "$results" "${BENCH_RESULTS:-/tmp/bench-ingest-results.txt}" 2>/dev/null; rm -rf "$work"' EXIT
 
+# One key for every server of the run and the tokens (no key is built in;
+# each fresh data directory would otherwise generate its own).
+export PORTITOR_AUTH__HS256_SECRET="bench-$(head -c 32 /dev/urandom | base64 | tr -d '/+=')"
 source_token=$("$bin" token --company acme --role source-adapter --ttl 7200)
 admin_token=$("$bin" token --company acme --role tenant-admin --ttl 7200)
 

@@ -45,6 +45,7 @@ async fn a_config_file_and_environment_variables_set_the_rest() {
     let server = Portitor::start_with(Options {
         config: Some(config.clone()),
         keep_listen: true,
+        bare: true,
         env: vec![("PORTITOR_HTTP__MAX_BODY_BYTES".into(), "100".into())],
         ..Options::default()
     });

@@ -19,7 +19,7 @@ use support::server::{Options, Portitor, binary, files_under, plugin_cli};
 use support::tenant::Tenant;
 
 const ROLES: [&str; 4] = ["source-adapter", "warehouse-adapter", "tenant-admin", "platform-operator"];
-const PULL_MANIFEST: &str = "kind = \"pull-source\"\nschedule = \"0 0 1 1 *\"\n[ftp.connections.drop-folder]\nhost = \"127.0.0.1\"\nport = 1\nusername = \"x\"\n";
+const PULL_MANIFEST: &str = "kind = \"pull-source\"\nschedule = \"0 0 1 1 *\"\n[network]\nprivate_hosts = [\"127.0.0.1\"]\n[ftp.connections.drop-folder]\nhost = \"127.0.0.1\"\nport = 1\nusername = \"x\"\n";
 
 /// A request of the matrix; `body` is JSON unless `multipart` is set.
 #[derive(Clone)]
@@ -329,7 +329,7 @@ async fn refused_uploads_say_why_and_change_nothing() {
             support::plugin_bytes("test-counter"),
             "kind = \"push-source\"\n[limits]\nmemory_mib = 100000\n",
             StatusCode::BAD_REQUEST,
-            "platform's maximum",
+            "over the platform's cap engine.caps.memory_mib",
         ),
         (support::plugin_bytes("bring-ftp"), PULL_MANIFEST, StatusCode::BAD_REQUEST, "a push-source plugin"),
         (vec![0u8; 2 * 1024 * 1024], good, StatusCode::PAYLOAD_TOO_LARGE, "too large"),
@@ -346,7 +346,12 @@ async fn refused_uploads_say_why_and_change_nothing() {
         assert!(response.status().is_success());
     }
     let versions = files_under(&data.path().join("acme/plugins/counter/versions"));
-    assert_eq!(versions.len(), 2, "only the good version is stored: {versions:?}");
+    // Its component, manifest and what its code answered at upload.
+    assert_eq!(versions.len(), 3, "only the good version is stored: {versions:?}");
+    assert!(
+        versions.iter().all(|file| file.starts_with(active.as_str())),
+        "only the good version is stored: {versions:?}"
+    );
 
     // Versions of two kinds stored without activating: once one is active,
     // activating the other is refused — a plugin id keeps its kind.

@@ -374,13 +374,14 @@ async fn the_validation_mode_table() {
         .await
         .expect("pipeline");
     assert_eq!(response.status(), StatusCode::OK);
-    // Three sources (pull plugins that never run) with each default.
+    // Three sources with each default: push plugins that relay what is
+    // posted to them (a source that names a plugin belongs to it, so these
+    // orders come through the plugins, never through the order API).
     for (id, mode) in [("src-strict", Some("strict")), ("src-lenient", Some("lenient")), ("src-none", None)] {
         let mode = mode.map(|m| format!("validation_mode = \"{m}\"\n")).unwrap_or_default();
-        let manifest = format!(
-            "kind = \"pull-source\"\nschedule = \"0 0 1 1 *\"\n{mode}[ftp.connections.drop-folder]\nhost = \"127.0.0.1\"\nport = 1\nusername = \"x\"\n"
-        );
-        tenant.install(id, "bring-ftp", &manifest).await;
+        let manifest =
+            format!("kind = \"push-source\"\n{mode}[webhook]\nscheme = \"none\"\n[config]\npath = \"/relay/{id}\"\n");
+        tenant.install(id, "test-relay", &manifest).await;
     }
 
     let flags = [Some("strict"), Some("lenient"), None];
@@ -395,11 +396,19 @@ async fn the_validation_mode_table() {
                 if !clean {
                     order["currency"] = json!("SKR");
                 }
-                let mut envelope = json!({"source": source, "externalId": number, "order": order});
+                let mut relayed = json!({"externalId": number, "order": order});
                 if let Some(flag) = flag {
-                    envelope["validationMode"] = json!(flag);
+                    relayed["validationMode"] = json!(flag);
                 }
-                let id = post_order(&server, envelope).await;
+                let response = Portitor::client()
+                    .post(format!("{}/acme/relay/{source}", server.url))
+                    .json(&relayed)
+                    .send()
+                    .await
+                    .expect("relay");
+                assert_eq!(response.status(), StatusCode::CREATED);
+                let body: Value = response.json().await.expect("json");
+                let id = body["events"][0]["id"].as_str().expect("order id").to_string();
                 cases.push((flag, default, clean, id));
             }
         }

@@ -47,7 +47,12 @@ async fn throughput() -> anyhow::Result<()> {
         let _ = axum::serve(wms, app).await;
     });
     let dir = tempfile::tempdir()?;
-    let runtime = portitor::server::build(Config { data_dir: dir.path().to_path_buf(), ..Config::default() }).await?;
+    let runtime = portitor::server::build(Config {
+        data_dir: dir.path().to_path_buf(),
+        egress: loopback_granted(),
+        ..Config::default()
+    })
+    .await?;
     let state = &runtime.state;
     let company = "bench";
     state.vault.put(company, "ongoing-password", "demo-password").await?;
@@ -156,4 +161,9 @@ async fn rebuild() -> anyhow::Result<()> {
         times[2]
     );
     Ok(())
+}
+
+/// The partners here listen on loopback: granted, as an operator would.
+fn loopback_granted() -> portitor::host::egress::EgressGrants {
+    portitor::host::egress::EgressGrants { private_hosts: vec!["127.0.0.1".into()], ..Default::default() }
 }

@@ -13,10 +13,6 @@ use thiserror::Error;
 
 use crate::config::AuthConfig;
 
-/// The key `portitor token` signs with when no secret is configured.
-/// Fine on a laptop, never in production: the server warns when it is used.
-pub const DEVELOPMENT_SECRET: &str = "portitor-development-key-do-not-use-in-production";
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
@@ -54,6 +50,10 @@ pub struct Claims {
     pub company: String,
     #[serde(default)]
     pub roles: Vec<String>,
+    /// For a `source-adapter`: the order sources it may post and read
+    /// (DESIGN §8). Absent: any source that no plugin of the tenant owns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sources: Option<Vec<String>>,
     pub exp: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iat: Option<u64>,
@@ -70,6 +70,8 @@ pub struct Principal {
     /// `None` for a platform-wide token (`company: "*"`).
     pub company: Option<String>,
     pub roles: Vec<Role>,
+    /// The token's `sources` claim: the only order sources it may use.
+    pub sources: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -101,6 +103,12 @@ impl Principal {
     pub fn has(&self, role: Role) -> bool {
         self.roles.contains(&role)
     }
+
+    /// Whether the token may use order source `source` (its `sources`
+    /// claim, if it has one, names it).
+    pub fn may_use_source(&self, source: &str) -> bool {
+        self.sources.as_ref().is_none_or(|sources| sources.iter().any(|s| s == source))
+    }
 }
 
 /// Verifies tokens (and, with a shared secret, mints them).
@@ -111,7 +119,6 @@ pub struct Authenticator {
     algorithm: Algorithm,
     issuer: Option<String>,
     audience: Option<String>,
-    development_key: bool,
     verified: VerifiedTokens,
 }
 
@@ -145,14 +152,14 @@ impl VerifiedTokens {
 
 impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Authenticator")
-            .field("algorithm", &self.algorithm)
-            .field("development_key", &self.development_key)
-            .finish_non_exhaustive()
+        f.debug_struct("Authenticator").field("algorithm", &self.algorithm).finish_non_exhaustive()
     }
 }
 
 impl Authenticator {
+    /// The authenticator `config` describes. An HS256 key must be set:
+    /// `platform_keys::complete` fills it in from the data directory when
+    /// the configuration does not; no key is built in.
     pub fn from_config(config: &AuthConfig) -> Result<Self, String> {
         let algorithm = match config.algorithm.as_str() {
             "HS256" => Algorithm::HS256,
@@ -163,17 +170,13 @@ impl Authenticator {
                 return Err(format!("auth.algorithm `{other}` is not one of HS256, RS256, ES256, EdDSA"));
             }
         };
-        let (decoding, encoding, development_key) = if algorithm == Algorithm::HS256 {
-            let (secret, development) = match &config.hs256_secret {
-                Some(secret) if secret.len() >= 32 => (secret.clone(), false),
+        let (decoding, encoding) = if algorithm == Algorithm::HS256 {
+            let secret = match &config.hs256_secret {
+                Some(secret) if secret.len() >= 32 => secret,
                 Some(_) => return Err("auth.hs256_secret must be at least 32 characters".into()),
-                None => (DEVELOPMENT_SECRET.to_string(), true),
+                None => return Err("auth.hs256_secret is not set".into()),
             };
-            (
-                DecodingKey::from_secret(secret.as_bytes()),
-                Some(EncodingKey::from_secret(secret.as_bytes())),
-                development,
-            )
+            (DecodingKey::from_secret(secret.as_bytes()), Some(EncodingKey::from_secret(secret.as_bytes())))
         } else {
             let path = config
                 .public_key_pem
@@ -186,7 +189,7 @@ impl Authenticator {
                 _ => DecodingKey::from_ed_pem(&pem),
             }
             .map_err(|e| format!("{}: {e}", path.display()))?;
-            (key, None, false)
+            (key, None)
         };
         let mut validation = Validation::new(algorithm);
         validation.set_required_spec_claims(&["exp"]);
@@ -206,14 +209,8 @@ impl Authenticator {
             algorithm,
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
-            development_key,
             verified: VerifiedTokens::default(),
         })
-    }
-
-    /// Whether tokens are checked with the built-in development key.
-    pub fn uses_development_key(&self) -> bool {
-        self.development_key
     }
 
     /// The caller behind an `Authorization` header value.
@@ -242,6 +239,7 @@ impl Authenticator {
             subject: claims.sub,
             company,
             roles: claims.roles.iter().filter_map(|r| Role::parse(r)).collect(),
+            sources: claims.sources,
         };
         self.verified.insert(token, &principal, claims.exp);
         Ok(principal)
@@ -249,6 +247,18 @@ impl Authenticator {
 
     /// A token for `company` with `roles`, valid for `ttl_secs`.
     pub fn mint(&self, subject: &str, company: &str, roles: &[Role], ttl_secs: u64) -> Result<String, String> {
+        self.mint_with_sources(subject, company, roles, &[], ttl_secs)
+    }
+
+    /// [`Authenticator::mint`], limited to order `sources` when there are any.
+    pub fn mint_with_sources(
+        &self,
+        subject: &str,
+        company: &str,
+        roles: &[Role],
+        sources: &[String],
+        ttl_secs: u64,
+    ) -> Result<String, String> {
         let key = self.encoding.as_ref().ok_or(
             "tokens can only be minted with an HS256 secret; use your identity provider for RS256/ES256/EdDSA",
         )?;
@@ -257,6 +267,7 @@ impl Authenticator {
             sub: subject.to_string(),
             company: company.to_string(),
             roles: roles.iter().map(|r| r.as_str().to_string()).collect(),
+            sources: (!sources.is_empty()).then(|| sources.to_vec()),
             exp: now + ttl_secs,
             iat: Some(now),
             iss: self.issuer.clone(),
@@ -270,8 +281,33 @@ impl Authenticator {
 mod tests {
     use super::*;
 
+    const KEY: &str = "a-test-key-of-at-least-32-characters";
+
     fn authenticator() -> Authenticator {
-        Authenticator::from_config(&AuthConfig::default()).expect("dev key")
+        Authenticator::from_config(&AuthConfig { hs256_secret: Some(KEY.into()), ..AuthConfig::default() })
+            .expect("auth")
+    }
+
+    #[test]
+    fn no_key_is_built_in() {
+        let error = Authenticator::from_config(&AuthConfig::default()).expect_err("no key configured");
+        assert!(error.contains("auth.hs256_secret is not set"), "{error}");
+        // The key earlier versions built in signs nothing this accepts.
+        let legacy = "portitor-development-key-do-not-use-in-production";
+        let claims = Claims {
+            sub: "x".into(),
+            company: "*".into(),
+            roles: vec!["platform-operator".into()],
+            sources: None,
+            exp: u64::MAX / 4,
+            iat: None,
+            iss: None,
+            aud: None,
+        };
+        let forged =
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(legacy.as_bytes()))
+                .expect("encode");
+        assert!(matches!(authenticator().verify(&forged), Err(AuthError::Invalid(_))));
     }
 
     #[test]
@@ -308,19 +344,30 @@ mod tests {
             sub: "x".into(),
             company: "acme".into(),
             roles: vec![],
+            sources: None,
             exp: past,
             iat: None,
             iss: None,
             aud: None,
         };
-        let expired = jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            &claims,
-            &EncodingKey::from_secret(DEVELOPMENT_SECRET.as_bytes()),
-        )
-        .expect("encode");
+        let expired =
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(KEY.as_bytes()))
+                .expect("encode");
         let error = auth.verify(&expired).expect_err("expired");
         assert!(error.to_string().contains("ExpiredSignature"), "{error}");
+    }
+
+    #[test]
+    fn a_sources_claim_limits_the_sources_a_token_may_use() {
+        let auth = authenticator();
+        let limited =
+            auth.mint_with_sources("erp", "acme", &[Role::SourceAdapter], &["erp-orders".into()], 60).expect("mint");
+        let limited = auth.verify(&limited).expect("valid");
+        assert!(limited.may_use_source("erp-orders"));
+        assert!(!limited.may_use_source("woo-no"));
+        let open = auth.verify(&auth.mint("shop", "acme", &[Role::SourceAdapter], 60).expect("mint")).expect("valid");
+        assert_eq!(open.sources, None);
+        assert!(open.may_use_source("woo-no"));
     }
 
     #[test]

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::host::egress::EgressGrants;
+use crate::manifest::LimitCaps;
 use crate::store::s3::S3Config;
 
 /// Environment variables that configure the `portitor plugin` client, not
@@ -46,6 +48,9 @@ pub struct Config {
     pub secrets: SecretsConfig,
     #[serde(default)]
     pub pipeline: PipelineSettings,
+    /// Private networks the operator grants tenants' plugins (none unless set).
+    #[serde(default)]
+    pub egress: EgressGrants,
 }
 
 /// This node's part in the order pipeline.
@@ -56,11 +61,15 @@ pub struct PipelineSettings {
     /// node, or this one after a restart, picks the orders up).
     #[serde(default = "default_workers")]
     pub workers: usize,
+    /// How many of one tenant's orders are worked at once (DESIGN §3);
+    /// unset: three quarters of the workers.
+    #[serde(default)]
+    pub workers_per_tenant: Option<usize>,
 }
 
 impl Default for PipelineSettings {
     fn default() -> Self {
-        Self { workers: default_workers() }
+        Self { workers: default_workers(), workers_per_tenant: None }
     }
 }
 
@@ -72,7 +81,8 @@ fn default_workers() -> usize {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecretsConfig {
-    /// 32 random bytes, base64. Unset: a development key, with a warning.
+    /// 32 random bytes, base64. Unset: a key generated at the first start
+    /// into the data directory (one node only).
     #[serde(default)]
     pub key: Option<String>,
 }
@@ -103,10 +113,11 @@ pub enum StoreBackend {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
-    /// `HS256` (development), `RS256`, `ES256` or `EdDSA`.
+    /// `HS256`, `RS256`, `ES256` or `EdDSA`.
     #[serde(default = "default_algorithm")]
     pub algorithm: String,
-    /// The HS256 shared secret. Unset: a development key, with a warning.
+    /// The HS256 shared secret (at least 32 characters). Unset: a key
+    /// generated at the first start into the data directory (one node only).
     #[serde(default)]
     pub hs256_secret: Option<String>,
     /// A PEM file with the public key for RS256, ES256 or EdDSA.
@@ -147,29 +158,46 @@ impl Default for HttpConfig {
 pub struct EngineSettings {
     #[serde(default = "default_instances")]
     pub max_concurrent_instances: u32,
-    #[serde(default = "default_max_memory_mib")]
-    pub max_memory_mib: u32,
-    /// Refuse private, loopback and link-local addresses whatever manifests say.
-    #[serde(default)]
-    pub deny_private_networks: bool,
+    /// How many of one tenant's plugin calls run at once (DESIGN §3: one
+    /// tenant's flood never starves another); a partner's request past it
+    /// is answered 429, other calls wait.
+    #[serde(default = "default_instances_per_tenant")]
+    pub max_instances_per_tenant: u32,
     /// The largest plugin component accepted, in MiB.
     #[serde(default = "default_max_component_mib")]
     pub max_component_mib: u32,
+    /// The most the disk cache of compiled components holds, in MiB
+    /// (least recently used out).
+    #[serde(default = "default_compile_cache_mib")]
+    pub compile_cache_mib: u64,
+    /// The maximum of each limit a manifest may set (`[engine.caps]`,
+    /// named as in a manifest's `[limits]`).
+    #[serde(default)]
+    pub caps: LimitCaps,
 }
 
 impl Default for EngineSettings {
     fn default() -> Self {
         Self {
             max_concurrent_instances: default_instances(),
-            max_memory_mib: default_max_memory_mib(),
-            deny_private_networks: false,
+            max_instances_per_tenant: default_instances_per_tenant(),
             max_component_mib: default_max_component_mib(),
+            compile_cache_mib: default_compile_cache_mib(),
+            caps: LimitCaps::default(),
         }
     }
 }
 
 fn default_max_component_mib() -> u32 {
     32
+}
+
+fn default_instances_per_tenant() -> u32 {
+    8
+}
+
+fn default_compile_cache_mib() -> u64 {
+    1024
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -214,9 +242,6 @@ fn default_shutdown_grace_secs() -> u64 {
 fn default_instances() -> u32 {
     256
 }
-fn default_max_memory_mib() -> u32 {
-    512
-}
 fn default_queue_capacity() -> usize {
     100_000
 }
@@ -235,6 +260,7 @@ impl Default for Config {
             queue: QueueConfig::default(),
             secrets: SecretsConfig::default(),
             pipeline: PipelineSettings::default(),
+            egress: EgressGrants::default(),
         }
     }
 }
@@ -296,6 +322,24 @@ impl Config {
         if self.nodes == 0 {
             return Err("nodes must be at least 1".into());
         }
+        if self.nodes > 1 {
+            // A key generated into one node's data directory is no other node's.
+            let mut missing = Vec::new();
+            if self.auth.algorithm == "HS256" && self.auth.hs256_secret.is_none() {
+                missing.push("auth.hs256_secret (or auth.algorithm with auth.public_key_pem)");
+            }
+            if self.secrets.key.is_none() {
+                missing.push("secrets.key");
+            }
+            if !missing.is_empty() {
+                return Err(format!(
+                    "{} nodes share the store, so the keys must be configured, the same on every node: set {}",
+                    self.nodes,
+                    missing.join(" and ")
+                ));
+            }
+        }
+        self.egress.check()?;
         if self.queue.nats_url.is_some() && self.nodes < 2 {
             return Err("queue.nats_url shares the pointer queue between several nodes: set nodes (2 or more) too, \
                  which turns on what several nodes need (schedule leases, appends checked across nodes, reading \
@@ -370,8 +414,54 @@ mod tests {
         let nats = ("PORTITOR_QUEUE__NATS_URL", "nats://127.0.0.1:4222");
         let error = Config::load(None, env(&[nats])).expect_err("one node");
         assert!(error.to_string().contains("set nodes"), "{error}");
-        let config = Config::load(None, env(&[nats, ("PORTITOR_NODES", "2")])).expect("two nodes");
+        let keys = [
+            ("PORTITOR_AUTH__HS256_SECRET", "a-configured-secret-of-32-characters!"),
+            ("PORTITOR_SECRETS__KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+        ];
+        let config = Config::load(None, env(&[nats, ("PORTITOR_NODES", "2"), keys[0], keys[1]])).expect("two nodes");
         assert_eq!(config.queue.nats_url.as_deref(), Some("nats://127.0.0.1:4222"));
+    }
+
+    #[test]
+    fn several_nodes_need_configured_keys_and_are_told_which() {
+        let error = Config::load(None, env(&[("PORTITOR_NODES", "2")])).expect_err("no keys");
+        assert!(
+            error.to_string().contains("auth.hs256_secret") && error.to_string().contains("secrets.key"),
+            "{error}"
+        );
+        let half = Config::load(
+            None,
+            env(&[("PORTITOR_NODES", "2"), ("PORTITOR_AUTH__HS256_SECRET", "a-configured-secret-of-32-characters!")]),
+        )
+        .expect_err("no secrets key");
+        assert!(!half.to_string().contains("auth.hs256_secret") && half.to_string().contains("secrets.key"), "{half}");
+        let config = Config::load(
+            None,
+            env(&[
+                ("PORTITOR_NODES", "2"),
+                ("PORTITOR_AUTH__HS256_SECRET", "a-configured-secret-of-32-characters!"),
+                ("PORTITOR_SECRETS__KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+            ]),
+        )
+        .expect("both keys");
+        assert_eq!(config.nodes, 2);
+    }
+
+    #[test]
+    fn egress_grants_are_read_per_tenant_and_checked() {
+        let config = Config::load(
+            None,
+            env(&[
+                ("PORTITOR_EGRESS__PRIVATE_HOSTS", "[\"wms.internal\"]"),
+                ("PORTITOR_EGRESS__TENANTS__DEMO__PRIVATE_HOSTS", "[\"127.0.0.1\"]"),
+            ]),
+        )
+        .expect("grants");
+        assert_eq!(config.egress.private_hosts, ["wms.internal"]);
+        assert_eq!(config.egress.tenants["demo"].private_hosts, ["127.0.0.1"]);
+        let error =
+            Config::load(None, env(&[("PORTITOR_EGRESS__PRIVATE_HOSTS", "[\"10.0.0.0/8\"]")])).expect_err("a CIDR");
+        assert!(error.to_string().contains("egress.private_hosts"), "{error}");
     }
 
     #[test]

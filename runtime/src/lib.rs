@@ -21,6 +21,7 @@ pub mod order_locks;
 pub mod orders;
 pub mod per_plugin;
 pub mod pipeline;
+pub mod platform_keys;
 pub mod plugin_logs;
 pub mod projections;
 pub mod queue;

@@ -1,5 +1,5 @@
-//! The `portitor` command: `serve` runs the runtime, `token` mints a
-//! development JWT, `plugin` drives the admin API.
+//! The `portitor` command: `serve` runs the runtime, `token` mints a JWT
+//! with the server's key, `plugin` drives the admin API.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,7 +32,8 @@ enum Command {
         #[arg(long)]
         demo: bool,
     },
-    /// Prints a JWT signed with the server's configured HS256 key.
+    /// Prints a JWT signed with the server's HS256 key: the configured one,
+    /// or the one the server generated into its data directory.
     Token {
         #[arg(long)]
         company: String,
@@ -44,8 +45,14 @@ enum Command {
         ttl: u64,
         #[arg(long, default_value = "portitor-cli")]
         subject: String,
+        /// Limits a source-adapter token to these order sources (repeatable).
+        #[arg(long = "source")]
+        sources: Vec<String>,
         #[arg(long)]
         config: Option<PathBuf>,
+        /// The server's data directory, where it generated its key.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
     },
     /// Uploads, lists, activates and runs plugins through the admin API.
     Plugin(portitor::cli::PluginArgs),
@@ -55,7 +62,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve { config, data_dir, listen, demo } => serve(config, data_dir, listen, demo),
-        Command::Token { company, roles, ttl, subject, config } => token(&company, &roles, ttl, &subject, config),
+        Command::Token { company, roles, ttl, subject, sources, config, data_dir } => {
+            token(&TokenRequest { company, roles, ttl, subject, sources }, config, data_dir)
+        }
         Command::Plugin(args) => tokio::runtime::Runtime::new()
             .map_err(anyhow::Error::from)
             .and_then(|rt| rt.block_on(portitor::cli::run(args))),
@@ -99,6 +108,12 @@ fn serve(
     if let Some(addr) = listen {
         config.listen = addr;
     }
+    if demo {
+        // The demo's partner simulators listen on loopback: the operator
+        // (this command) grants the demo tenant, and only it, loopback.
+        let grants = &mut config.egress.tenants.entry(portitor::demo::COMPANY.to_string()).or_default().private_hosts;
+        grants.extend(["127.0.0.1".to_string(), "localhost".to_string()]);
+    }
     init_logging(&config.log_format);
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
@@ -116,9 +131,22 @@ fn serve(
     })
 }
 
-fn token(company: &str, roles: &[String], ttl: u64, subject: &str, config: Option<PathBuf>) -> anyhow::Result<()> {
-    let config = load_config(config)?;
-    let roles = roles
+/// What `portitor token` is asked for.
+struct TokenRequest {
+    company: String,
+    roles: Vec<String>,
+    ttl: u64,
+    subject: String,
+    sources: Vec<String>,
+}
+
+fn token(request: &TokenRequest, config: Option<PathBuf>, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
+    let mut config = load_config(config)?;
+    if let Some(dir) = data_dir {
+        config.data_dir = dir;
+    }
+    let roles = request
+        .roles
         .iter()
         .map(|r| {
             Role::parse(r).ok_or_else(|| {
@@ -128,10 +156,17 @@ fn token(company: &str, roles: &[String], ttl: u64, subject: &str, config: Optio
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    if company != "*" {
-        portitor::events::keys::check_segment("company", company)?;
+    if request.company != "*" {
+        portitor::events::keys::check_segment("company", &request.company)?;
     }
+    for source in &request.sources {
+        portitor::events::keys::check_segment("source", source)?;
+    }
+    portitor::platform_keys::complete(&mut config, portitor::platform_keys::Generate::Never)?;
     let auth = Authenticator::from_config(&config.auth).map_err(anyhow::Error::msg)?;
-    println!("{}", auth.mint(subject, company, &roles, ttl).map_err(anyhow::Error::msg)?);
+    let token = auth
+        .mint_with_sources(&request.subject, &request.company, &roles, &request.sources, request.ttl)
+        .map_err(anyhow::Error::msg)?;
+    println!("{token}");
     Ok(())
 }

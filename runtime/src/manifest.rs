@@ -108,8 +108,10 @@ pub struct NetworkSpec {
     /// `*.example.com`, optionally with `:port`.
     #[serde(default)]
     pub allowed_hosts: Vec<String>,
-    /// Hosts that may resolve to private, loopback or link-local addresses
-    /// (refused for every other host, after DNS resolution).
+    /// Hosts the plugin needs to reach at private, loopback, link-local or
+    /// other non-public addresses (refused for every other host, after DNS
+    /// resolution). Only what the platform's operator granted the tenant
+    /// may be listed here (`[egress]` in the server configuration).
     #[serde(default)]
     pub private_hosts: Vec<String>,
 }
@@ -301,6 +303,73 @@ pub struct Limits {
 
 const MIB: u64 = 1024 * 1024;
 
+/// The platform's maximum for every limit a manifest may set (the server
+/// configuration's `[engine.caps]`, same names as a manifest's `[limits]`).
+/// A manifest above one is refused at upload, naming the cap; a default
+/// above one is lowered to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitCaps {
+    pub memory_mib: u32,
+    pub timeout_ms: u64,
+    pub fuel: u64,
+    pub max_events: u32,
+    pub max_event_bytes: u64,
+    pub max_log_bytes: u64,
+    pub max_http_request_bytes: u64,
+    pub max_http_response_bytes: u64,
+    pub http_timeout_ms: u64,
+    pub max_ftp_file_bytes: u64,
+}
+
+impl Default for LimitCaps {
+    fn default() -> Self {
+        Self {
+            memory_mib: 512,
+            timeout_ms: 120_000,
+            // No practical cap by default: the time-out is what stops a
+            // loop, fuel is for accounting; an operator may set one.
+            fuel: u64::MAX / 2,
+            max_events: 10_000,
+            max_event_bytes: 8 * MIB,
+            max_log_bytes: MIB,
+            max_http_request_bytes: 32 * MIB,
+            max_http_response_bytes: 64 * MIB,
+            http_timeout_ms: 120_000,
+            max_ftp_file_bytes: 256 * MIB,
+        }
+    }
+}
+
+impl LimitCaps {
+    /// Refuses a manifest that sets a limit above its cap, naming both.
+    pub fn check(&self, manifest: &Manifest) -> Result<(), ManifestError> {
+        let l = &manifest.limits;
+        let checks: [(&str, Option<u64>, u64); 10] = [
+            ("memory_mib", l.memory_mib.map(u64::from), u64::from(self.memory_mib)),
+            ("timeout_ms", l.timeout_ms, self.timeout_ms),
+            ("fuel", l.fuel, self.fuel),
+            ("max_events", l.max_events.map(u64::from), u64::from(self.max_events)),
+            ("max_event_bytes", l.max_event_bytes, self.max_event_bytes),
+            ("max_log_bytes", l.max_log_bytes, self.max_log_bytes),
+            ("max_http_request_bytes", l.max_http_request_bytes, self.max_http_request_bytes),
+            ("max_http_response_bytes", l.max_http_response_bytes, self.max_http_response_bytes),
+            ("http_timeout_ms", l.http_timeout_ms, self.http_timeout_ms),
+            ("max_ftp_file_bytes", l.max_ftp_file_bytes, self.max_ftp_file_bytes),
+        ];
+        for (name, set, cap) in checks {
+            if let Some(set) = set
+                && set > cap
+            {
+                return Err(ManifestError::Invalid(format!(
+                    "limits.{name} = {set} is over the platform's cap engine.caps.{name} = {cap}"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Manifest {
     /// Parses a manifest in TOML or JSON (a document starting with `{`).
     pub fn parse(text: &str) -> Result<Self, ManifestError> {
@@ -345,9 +414,7 @@ impl Manifest {
             connection.check(name)?;
         }
         for pattern in self.network.allowed_hosts.iter().chain(&self.network.private_hosts) {
-            if pattern.is_empty() || pattern.contains('/') || pattern.contains('@') {
-                return invalid(format!("`{pattern}` is not a host pattern (host, *.domain, optionally :port)"));
-            }
+            crate::host::egress::check_pattern(pattern).map_err(ManifestError::Invalid)?;
         }
         let limits = &self.limits;
         if limits.memory_mib == Some(0) || limits.timeout_ms == Some(0) || limits.max_events == Some(0) {
@@ -356,24 +423,33 @@ impl Manifest {
         Ok(())
     }
 
-    /// The limits of this plugin, from the manifest and the defaults.
+    /// The limits of this plugin, from the manifest and the defaults,
+    /// without a platform's caps (see [`Manifest::limits_within`]).
     pub fn limits(&self) -> Limits {
+        self.limits_within(&LimitCaps::default())
+    }
+
+    /// The limits of this plugin under the platform's `caps`: what the
+    /// manifest sets (which [`LimitCaps::check`] has kept within them),
+    /// else the default, lowered to the cap where the cap is lower.
+    pub fn limits_within(&self, caps: &LimitCaps) -> Limits {
         let l = &self.limits;
         let default_timeout_ms = match self.kind {
             PluginKind::PushSource | PluginKind::Validator | PluginKind::Mapper | PluginKind::Auth => 5_000,
             PluginKind::PullSource | PluginKind::Warehouse => 60_000,
         };
+        let pick = |set: Option<u64>, default: u64, cap: u64| set.unwrap_or(default).min(cap);
         Limits {
-            memory_bytes: (u64::from(l.memory_mib.unwrap_or(64)) * MIB) as usize,
-            timeout: Duration::from_millis(l.timeout_ms.unwrap_or(default_timeout_ms)),
-            fuel: l.fuel.unwrap_or(u64::MAX / 2),
-            max_events: l.max_events.unwrap_or(1_000) as usize,
-            max_event_bytes: l.max_event_bytes.unwrap_or(MIB) as usize,
-            max_log_bytes: l.max_log_bytes.unwrap_or(64 * 1024) as usize,
-            max_http_request_bytes: l.max_http_request_bytes.unwrap_or(4 * MIB) as usize,
-            max_http_response_bytes: l.max_http_response_bytes.unwrap_or(16 * MIB) as usize,
-            http_timeout: Duration::from_millis(l.http_timeout_ms.unwrap_or(30_000)),
-            max_ftp_file_bytes: l.max_ftp_file_bytes.unwrap_or(32 * MIB) as usize,
+            memory_bytes: (pick(l.memory_mib.map(u64::from), 64, u64::from(caps.memory_mib)) * MIB) as usize,
+            timeout: Duration::from_millis(pick(l.timeout_ms, default_timeout_ms, caps.timeout_ms)),
+            fuel: pick(l.fuel, u64::MAX / 2, caps.fuel),
+            max_events: pick(l.max_events.map(u64::from), 1_000, u64::from(caps.max_events)) as usize,
+            max_event_bytes: pick(l.max_event_bytes, MIB, caps.max_event_bytes) as usize,
+            max_log_bytes: pick(l.max_log_bytes, 64 * 1024, caps.max_log_bytes) as usize,
+            max_http_request_bytes: pick(l.max_http_request_bytes, 4 * MIB, caps.max_http_request_bytes) as usize,
+            max_http_response_bytes: pick(l.max_http_response_bytes, 16 * MIB, caps.max_http_response_bytes) as usize,
+            http_timeout: Duration::from_millis(pick(l.http_timeout_ms, 30_000, caps.http_timeout_ms)),
+            max_ftp_file_bytes: pick(l.max_ftp_file_bytes, 32 * MIB, caps.max_ftp_file_bytes) as usize,
         }
     }
 
@@ -500,6 +576,24 @@ mod tests {
         let err = Manifest::parse("kind = \"pull-source\"\n[http.connections.Bad]\nbase_url = \"https://x\"\n")
             .expect_err("bad name");
         assert!(err.to_string().contains("lowercase"), "{err}");
+    }
+
+    #[test]
+    fn limits_above_the_platform_caps_are_refused_naming_the_cap() {
+        let caps = LimitCaps { timeout_ms: 10_000, fuel: 1_000_000, ..LimitCaps::default() };
+        let over = Manifest::parse("kind = \"push-source\"\n[limits]\ntimeout_ms = 600000\n").expect("parses");
+        let error = caps.check(&over).expect_err("over the cap");
+        assert!(error.to_string().contains("engine.caps.timeout_ms = 10000"), "{error}");
+        for limit in ["fuel = 1000001", "max_log_bytes = 1073741824", "max_ftp_file_bytes = 1099511627776"] {
+            let manifest = Manifest::parse(&format!("kind = \"pull-source\"\n[limits]\n{limit}\n")).expect("parses");
+            assert!(caps.check(&manifest).is_err(), "{limit}");
+        }
+        let within = Manifest::parse("kind = \"push-source\"\n[limits]\ntimeout_ms = 2000\n").expect("parses");
+        assert!(caps.check(&within).is_ok());
+        // Defaults above a cap come down to it.
+        let defaults = Manifest::parse("kind = \"pull-source\"").expect("parses").limits_within(&caps);
+        assert_eq!(defaults.timeout, Duration::from_secs(10));
+        assert_eq!(defaults.fuel, 1_000_000);
     }
 
     #[test]

@@ -52,7 +52,7 @@ impl NodeSync {
         if let Err(e) = self.schemas.load_all().await {
             tracing::warn!(error = %e, "could not read order schemas changed on other nodes; retrying");
         }
-        if let Err(e) = self.registry.refresh().await {
+        if let Err(e) = self.registry.refresh(crate::registry::GuestCalls::Allowed).await {
             tracing::warn!(error = %e, "could not read plugins changed on other nodes; retrying");
         }
         // Every pass, even after an error: a pass that loaded a pull plugin

@@ -6,8 +6,16 @@
 //! `{company}/plugins/{id}/active.json` with a compare-and-swap, then swaps
 //! the loaded plugin in memory: requests in flight keep the version they
 //! started with. At start every tenant's active plugins are loaded again
-//! from the store; one that fails to load is logged and skipped, never
-//! stopping the others.
+//! from the store; one that fails to load stays unloaded, with its reason
+//! ([`Registry::unloaded`]), never stopping the others.
+//!
+//! Guest code runs only inside an invocation with the plugin's limits, and
+//! never under the install lock every tenant shares (DESIGN §3): a
+//! version's `path()` — or `schedule()` and `cursor-key()` — is asked once,
+//! at upload, before the lock is taken, and its answers are kept beside
+//! the version (`described.json`), so that loading it again (at start, on
+//! another node) runs none. Compiling runs on the blocking pool, a few at a
+//! time.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
@@ -75,8 +83,57 @@ pub enum InstallError {
     Conflict,
     #[error("{0}")]
     NotFound(String),
+    /// A version stored before its answers were kept: loading it needs
+    /// its guest code, which start-up defers until the server listens.
+    #[error("the version's path or schedule must be asked of its code first")]
+    Undescribed,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// What a version's own code answered at upload, kept beside it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Described {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    schedule: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cursor_name: Option<String>,
+}
+
+/// Why an active plugin is not served here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotLoaded {
+    /// Its code is being asked for its path or schedule, after start.
+    Loading,
+    /// It could not be loaded: the reason, for its tenant.
+    Failed(String),
+}
+
+/// A version as uploaded or stored: its bytes, its manifest and, if kept,
+/// what its code answered at upload.
+struct Stored {
+    component: Vec<u8>,
+    manifest: Manifest,
+    described: Option<Described>,
+}
+
+/// Whether loading may run a version's guest code to describe it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuestCalls {
+    Allowed,
+    /// Start-up: versions that need it are left for [`Registry::load_deferred`].
+    Deferred,
+}
+
+/// What [`Registry::refresh`] did.
+#[derive(Debug, Default)]
+pub struct Refreshed {
+    pub changed: usize,
+    /// Plugins whose active version needs its guest code asked first.
+    pub deferred: Vec<PluginKey>,
 }
 
 #[derive(Debug)]
@@ -86,8 +143,13 @@ pub struct Registry {
     vault: Arc<SecretVault>,
     active: RwLock<HashMap<PluginKey, Arc<ActivePlugin>>>,
     /// Installs one at a time, so that two cannot claim one path at once.
+    /// Never held while guest code runs or a component compiles.
     install_lock: tokio::sync::Mutex<()>,
     run_locks: std::sync::Mutex<HashMap<PluginKey, Arc<tokio::sync::Mutex<()>>>>,
+    /// Active versions not loaded here: still loading, or failed (why).
+    unloaded: RwLock<HashMap<PluginKey, NotLoaded>>,
+    /// Compilations at once (each takes a core).
+    compile_slots: tokio::sync::Semaphore,
 }
 
 impl Registry {
@@ -99,6 +161,10 @@ impl Registry {
             active: RwLock::default(),
             install_lock: tokio::sync::Mutex::new(()),
             run_locks: std::sync::Mutex::default(),
+            unloaded: RwLock::default(),
+            compile_slots: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            ),
         }
     }
 
@@ -137,22 +203,48 @@ impl Registry {
         keys::check_segment("plugin id", plugin).map_err(|e| InstallError::Invalid(e.to_string()))?;
         let manifest = Manifest::parse(manifest_text).map_err(|e| InstallError::Invalid(e.to_string()))?;
         let version = hex::encode(Sha256::digest(component));
+        self.check_kind(company, plugin, manifest.kind)?;
+        // Compiled and asked outside the lock: a slow or looping upload
+        // holds up nobody else's.
+        let stored = self.read_described(company, plugin, &version).await?;
+        let described_now = stored.is_none();
+        let prepared = self
+            .prepare(
+                company,
+                plugin,
+                Stored { component: component.to_vec(), manifest: manifest.clone(), described: stored },
+                true,
+                GuestCalls::Allowed,
+            )
+            .await?;
+
         let _one_at_a_time = self.install_lock.lock().await;
         self.check_kind(company, plugin, manifest.kind)?;
         self.check_auth_plugin(company, &manifest)?;
-        let prepared = self.prepare(company, plugin, component, manifest.clone(), true).await?;
-
+        self.check_route(company, plugin, prepared.path.as_deref())?;
         self.store
             .create_once(&keys::plugin_component_key(company, plugin, &version), Bytes::copy_from_slice(component))
             .await?;
         self.store
             .create_once(&keys::plugin_manifest_key(company, plugin, &version), Bytes::from(manifest.to_json()))
             .await?;
+        if described_now {
+            self.write_described(company, plugin, &prepared).await?;
+        }
         if !activate {
             return Ok((version, None));
         }
         let active = self.make_active(prepared, actor).await?;
         Ok((version, Some(active)))
+    }
+
+    /// A push path belongs to one plugin of a tenant.
+    fn check_route(&self, company: &str, plugin: &str, path: Option<&str>) -> Result<(), InstallError> {
+        let Some(path) = path else { return Ok(()) };
+        match self.route(company, path).filter(|other| other.key.plugin != plugin) {
+            Some(other) => Err(InstallError::PathTaken { path: path.to_string(), by: other.key.plugin.clone() }),
+            None => Ok(()),
+        }
     }
 
     /// A plugin id keeps its kind: a version of another kind is refused.
@@ -213,7 +305,6 @@ impl Registry {
         actor: &str,
     ) -> Result<Arc<ActivePlugin>, InstallError> {
         keys::check_segment("plugin id", plugin).map_err(|e| InstallError::Invalid(e.to_string()))?;
-        let _one_at_a_time = self.install_lock.lock().await;
         if !version.bytes().all(|b| b.is_ascii_hexdigit()) || version.len() != 64 {
             return Err(InstallError::Invalid(format!("`{version}` is not a version (a SHA-256 in hex)")));
         }
@@ -230,9 +321,26 @@ impl Registry {
         let manifest = Manifest::parse(&String::from_utf8_lossy(&manifest.body))
             .map_err(|e| InstallError::Invalid(e.to_string()))?;
         self.check_kind(company, plugin, manifest.kind)?;
-        self.check_auth_plugin(company, &manifest)?;
+        let stored = self.read_described(company, plugin, version).await?;
+        let described_now = stored.is_none();
         let enabled = self.get(company, plugin).is_none_or(|current| current.enabled);
-        let prepared = self.prepare(company, plugin, &component.body, manifest, enabled).await?;
+        let prepared = self
+            .prepare(
+                company,
+                plugin,
+                Stored { component: component.body.to_vec(), manifest: manifest.clone(), described: stored },
+                enabled,
+                GuestCalls::Allowed,
+            )
+            .await?;
+
+        let _one_at_a_time = self.install_lock.lock().await;
+        self.check_kind(company, plugin, manifest.kind)?;
+        self.check_auth_plugin(company, &manifest)?;
+        self.check_route(company, plugin, prepared.path.as_deref())?;
+        if described_now {
+            self.write_described(company, plugin, &prepared).await?;
+        }
         self.make_active(prepared, actor).await
     }
 
@@ -254,7 +362,9 @@ impl Registry {
     /// removed. Its cursor, run history and dead letters stay as history.
     pub async fn delete(&self, company: &str, plugin: &str) -> Result<(), InstallError> {
         let _one_at_a_time = self.install_lock.lock().await;
-        if self.get(company, plugin).is_none() {
+        let key = PluginKey { company: company.to_string(), plugin: plugin.to_string() };
+        let unloaded = self.unloaded.write().unwrap_or_else(|p| p.into_inner()).remove(&key).is_some();
+        if self.get(company, plugin).is_none() && !unloaded {
             return Err(InstallError::NotFound(format!("no plugin `{plugin}`")));
         }
         self.store.delete(&keys::plugin_active_key(company, plugin)).await?;
@@ -284,57 +394,88 @@ impl Registry {
         Ok(versions)
     }
 
-    /// Loads a version and asks it what the registry needs to know (its
-    /// path, or its schedule and cursor name), checking them.
+    /// Loads a version — compiled off the async workers — and finds what
+    /// the registry needs to know (its path, or its schedule and cursor
+    /// name): from `described`, what its code answered before, else by
+    /// asking its code now, within its limits, if `guest` allows.
     async fn prepare(
         &self,
         company: &str,
         plugin: &str,
-        component: &[u8],
-        manifest: Manifest,
+        version: Stored,
         enabled: bool,
+        guest: GuestCalls,
     ) -> Result<ActivePlugin, InstallError> {
-        let loaded = self
-            .engine
-            .load(company, plugin, component, manifest.clone(), self.vault.tenant(company))
-            .map_err(|e| match e {
-                LoadError::TooLarge { .. } => InstallError::TooLarge(e.to_string()),
-                other => InstallError::Invalid(other.to_string()),
-            })?;
-        let describe_error = |e: crate::engine::InvokeError| InstallError::Invalid(e.to_string());
-        let (path, schedule, cursor_name) = match manifest.kind {
-            PluginKind::PushSource => {
-                let path = loaded.path(CallOptions::default()).await.map_err(describe_error)?.output;
-                check_path(&path).map_err(InstallError::Invalid)?;
-                if let Some(other) = self.route(company, &path).filter(|other| other.key.plugin != plugin) {
-                    return Err(InstallError::PathTaken { path, by: other.key.plugin.clone() });
-                }
-                (Some(path), None, None)
-            }
-            PluginKind::PullSource => {
-                let schedule = match &manifest.schedule {
-                    Some(schedule) => schedule.clone(),
-                    None => loaded.schedule(CallOptions::default()).await.map_err(describe_error)?.output,
-                };
-                croner::parser::CronParser::new().parse(&schedule).map_err(|e| {
-                    InstallError::Invalid(format!("schedule `{schedule}` is not a cron expression: {e}"))
-                })?;
-                let cursor_name = loaded.cursor_key(CallOptions::default()).await.map_err(describe_error)?.output;
-                keys::check_segment("cursor key", &cursor_name).map_err(|e| InstallError::Invalid(e.to_string()))?;
-                (None, Some(schedule), Some(cursor_name))
-            }
-            PluginKind::Validator | PluginKind::Mapper | PluginKind::Warehouse | PluginKind::Auth => (None, None, None),
+        let Stored { component, manifest, described } = version;
+        let described = described.filter(|d| d.answers(&manifest));
+        if described.is_none() && guest == GuestCalls::Deferred && needs_description(manifest.kind) {
+            return Err(InstallError::Undescribed);
+        }
+        let loaded = self.load_version(company, plugin, component, manifest.clone()).await?;
+        let described = match described {
+            Some(described) => described,
+            None => describe(&loaded, &manifest).await?,
         };
+        // The manifest's schedule overrides the one the code asks for.
+        let schedule = manifest.schedule.clone().or(described.schedule);
+        let described = Described { schedule, ..described };
+        check_described(&manifest, &described)?;
         Ok(ActivePlugin {
             key: PluginKey { company: company.to_string(), plugin: plugin.to_string() },
             version: loaded.label().version.clone(),
             plugin: loaded,
             enabled,
-            path,
-            schedule,
-            cursor_name,
+            path: described.path,
+            schedule: described.schedule,
+            cursor_name: described.cursor_name,
             run_lock: self.run_lock(company, plugin),
         })
+    }
+
+    /// Compiles (or takes from the cache) and checks a version on the
+    /// blocking pool, a bounded number at a time.
+    async fn load_version(
+        &self,
+        company: &str,
+        plugin: &str,
+        component: Vec<u8>,
+        manifest: Manifest,
+    ) -> Result<LoadedPlugin, InstallError> {
+        let _slot = self.compile_slots.acquire().await.map_err(|_| InstallError::Invalid("shutting down".into()))?;
+        let engine = self.engine.clone();
+        let secrets = self.vault.tenant(company);
+        let (company, plugin) = (company.to_string(), plugin.to_string());
+        tokio::task::spawn_blocking(move || engine.load(&company, &plugin, &component, manifest, secrets))
+            .await
+            .map_err(|e| InstallError::Invalid(format!("loading the component failed: {e}")))?
+            .map_err(|e| match e {
+                LoadError::TooLarge { .. } => InstallError::TooLarge(e.to_string()),
+                other => InstallError::Invalid(other.to_string()),
+            })
+    }
+
+    async fn read_described(
+        &self,
+        company: &str,
+        plugin: &str,
+        version: &str,
+    ) -> Result<Option<Described>, InstallError> {
+        let key = keys::plugin_described_key(company, plugin, version);
+        let Some(object) = self.store.get(&key).await? else { return Ok(None) };
+        serde_json::from_slice(&object.body)
+            .map(Some)
+            .map_err(|e| InstallError::Store(StoreError::Corrupt { key, reason: e.to_string() }))
+    }
+
+    async fn write_described(&self, company: &str, plugin: &str, prepared: &ActivePlugin) -> Result<(), InstallError> {
+        // The code's own answers: a schedule the manifest set is not one.
+        let schedule = prepared.schedule.clone().filter(|_| prepared.plugin.manifest().schedule.is_none());
+        let described = Described { path: prepared.path.clone(), schedule, cursor_name: prepared.cursor_name.clone() };
+        let key = keys::plugin_described_key(company, plugin, &prepared.version);
+        let body = serde_json::to_vec(&described)
+            .map_err(|e| StoreError::Corrupt { key: key.clone(), reason: e.to_string() })?;
+        self.store.create_once(&key, Bytes::from(body)).await?;
+        Ok(())
     }
 
     fn run_lock(&self, company: &str, plugin: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -358,16 +499,18 @@ impl Registry {
     /// the changes made through another node. A new or
     /// changed `active.json` loads its version (the compile cache makes that
     /// cheap for a version compiled before), a changed `enabled` applies, a
-    /// deleted one unloads. Returns how many plugins changed.
+    /// deleted one unloads. Returns how many plugins changed, and (with
+    /// [`GuestCalls::Deferred`]) those left for [`Registry::load_deferred`].
     ///
     /// The store is read and versions are loaded without holding the
     /// install lock; the result is applied under it, and only to plugins
     /// this node did not change itself meanwhile (their entry is still the
     /// one seen at the start), so a local install is never undone.
-    pub async fn refresh(&self) -> Result<usize, StoreError> {
+    pub async fn refresh(&self, guest: GuestCalls) -> Result<Refreshed, StoreError> {
         let seen: HashMap<PluginKey, Arc<ActivePlugin>> = self.active.read().unwrap_or_else(|p| p.into_inner()).clone();
         let mut stored = HashSet::new();
         let mut updates = Vec::new();
+        let mut deferred = Vec::new();
         for company in self.store.list_children("").await? {
             if keys::check_segment("company", &company).is_err() {
                 continue;
@@ -384,11 +527,19 @@ impl Registry {
                     Some(current) if current.version == record.version => {
                         ActivePlugin { enabled: record.enabled, ..(**current).clone() }
                     }
-                    _ => match self.load_one(&company, &plugin).await {
+                    _ => match self.load_one(&company, &plugin, guest).await {
                         Ok(Some(loaded)) => loaded,
                         Ok(None) => continue,
+                        Err(InstallError::Undescribed) => {
+                            self.unloaded
+                                .write()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .insert(key.clone(), NotLoaded::Loading);
+                            deferred.push(key);
+                            continue;
+                        }
                         Err(e) => {
-                            tracing::error!(%company, %plugin, error = %e, "an active plugin could not be loaded; it is not running here");
+                            self.mark_unloaded(&key, &e);
                             continue;
                         }
                     },
@@ -409,6 +560,7 @@ impl Registry {
         for (key, updated) in updates {
             if untouched(&active, &key) {
                 tracing::info!(company = %key.company, plugin = %key.plugin, version = %&updated.version[..12.min(updated.version.len())], enabled = updated.enabled, "plugin version loaded from the store");
+                self.unloaded.write().unwrap_or_else(|p| p.into_inner()).remove(&key);
                 active.insert(key, Arc::new(updated));
                 changed += 1;
             }
@@ -420,10 +572,74 @@ impl Registry {
             active.remove(&key);
             changed += 1;
         }
-        Ok(changed)
+        let mut unloaded = self.unloaded.write().unwrap_or_else(|p| p.into_inner());
+        unloaded.retain(|key, _| stored.contains(key));
+        Ok(Refreshed { changed, deferred })
     }
 
-    async fn load_one(&self, company: &str, plugin: &str) -> Result<Option<ActivePlugin>, InstallError> {
+    /// Loads, after start, the plugins [`Registry::refresh`] deferred
+    /// because their guest code must be asked for their path or schedule:
+    /// each within its own limits, all at once, so that one that loops
+    /// delays none of the others. One that fails stays unloaded with its
+    /// reason. Returns how many loaded.
+    pub async fn load_deferred(&self, deferred: Vec<PluginKey>) -> usize {
+        let loads = deferred.into_iter().map(|key| async move {
+            let result = self.load_one(&key.company, &key.plugin, GuestCalls::Allowed).await;
+            (key, result)
+        });
+        let mut loaded = 0;
+        for (key, result) in futures::future::join_all(loads).await {
+            match result {
+                Ok(Some(prepared)) => {
+                    let _one_at_a_time = self.install_lock.lock().await;
+                    if self.get(&key.company, &key.plugin).is_some() {
+                        continue; // installed or activated meanwhile: that one stands
+                    }
+                    if let Err(e) = self.write_described(&key.company, &key.plugin, &prepared).await {
+                        tracing::warn!(company = %key.company, plugin = %key.plugin, error = %e, "could not keep the version's answers");
+                    }
+                    self.unloaded.write().unwrap_or_else(|p| p.into_inner()).remove(&key);
+                    self.active.write().unwrap_or_else(|p| p.into_inner()).insert(key, Arc::new(prepared));
+                    loaded += 1;
+                }
+                Ok(None) => {}
+                Err(e) => self.mark_unloaded(&key, &e),
+            }
+        }
+        loaded
+    }
+
+    fn mark_unloaded(&self, key: &PluginKey, error: &InstallError) {
+        tracing::error!(company = %key.company, plugin = %key.plugin, %error, "an active plugin could not be loaded; it is not running here");
+        let failed = NotLoaded::Failed(error.to_string());
+        self.unloaded.write().unwrap_or_else(|p| p.into_inner()).insert(key.clone(), failed);
+    }
+
+    /// `company`'s active plugins that are not served here, and why.
+    pub fn unloaded(&self, company: &str) -> Vec<(String, NotLoaded)> {
+        let unloaded = self.unloaded.read().unwrap_or_else(|p| p.into_inner());
+        let mut found: Vec<(String, NotLoaded)> = unloaded
+            .iter()
+            .filter(|(key, _)| key.company == company)
+            .map(|(key, why)| (key.plugin.clone(), why.clone()))
+            .collect();
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        found
+    }
+
+    /// How many active plugins, of every tenant, are (still loading, failed).
+    pub fn unloaded_count(&self) -> (usize, usize) {
+        let unloaded = self.unloaded.read().unwrap_or_else(|p| p.into_inner());
+        let loading = unloaded.values().filter(|why| **why == NotLoaded::Loading).count();
+        (loading, unloaded.len() - loading)
+    }
+
+    async fn load_one(
+        &self,
+        company: &str,
+        plugin: &str,
+        guest: GuestCalls,
+    ) -> Result<Option<ActivePlugin>, InstallError> {
         let Some(active) = self.store.get(&keys::plugin_active_key(company, plugin)).await? else {
             return Ok(None);
         };
@@ -443,7 +659,9 @@ impl Registry {
             .ok_or_else(|| missing("manifest"))?;
         let manifest = Manifest::parse(&String::from_utf8_lossy(&manifest.body))
             .map_err(|e| InstallError::Invalid(e.to_string()))?;
-        self.prepare(company, plugin, &component.body, manifest, record.enabled).await.map(Some)
+        let described = self.read_described(company, plugin, &record.version).await?;
+        let stored = Stored { component: component.body.to_vec(), manifest, described };
+        self.prepare(company, plugin, stored, record.enabled, guest).await.map(Some)
     }
 
     /// The active version of `company`'s `plugin`, from memory or, when
@@ -454,12 +672,12 @@ impl Registry {
         if let Some(active) = self.get(company, plugin) {
             return Some(active);
         }
-        let _one_at_a_time = self.install_lock.lock().await;
-        if let Some(active) = self.get(company, plugin) {
-            return Some(active);
-        }
-        match self.load_one(company, plugin).await {
+        match self.load_one(company, plugin, GuestCalls::Allowed).await {
             Ok(Some(loaded)) => {
+                let _one_at_a_time = self.install_lock.lock().await;
+                if let Some(active) = self.get(company, plugin) {
+                    return Some(active);
+                }
                 let active = Arc::new(loaded);
                 self.active.write().unwrap_or_else(|p| p.into_inner()).insert(active.key.clone(), active.clone());
                 tracing::info!(%company, %plugin, "plugin loaded from the store on first use here");
@@ -479,6 +697,13 @@ impl Registry {
         self.active.read().unwrap_or_else(|p| p.into_inner()).get(&key).cloned()
     }
 
+    /// Whether `id` is one of `company`'s plugins: an order source of that
+    /// name belongs to the plugin (DESIGN §8).
+    pub fn owns_source(&self, company: &str, id: &str) -> bool {
+        let key = PluginKey { company: company.to_string(), plugin: id.to_string() };
+        self.active.read().unwrap_or_else(|p| p.into_inner()).contains_key(&key)
+    }
+
     /// The push plugin `company` serves at `path`.
     pub fn route(&self, company: &str, path: &str) -> Option<Arc<ActivePlugin>> {
         let active = self.active.read().unwrap_or_else(|p| p.into_inner());
@@ -490,6 +715,64 @@ impl Registry {
         let mut all: Vec<_> = self.active.read().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
         all.sort_by(|a, b| (&a.key.company, &a.key.plugin).cmp(&(&b.key.company, &b.key.plugin)));
         all
+    }
+}
+
+impl Described {
+    /// Whether these answers are all that loading a version with `manifest` needs.
+    fn answers(&self, manifest: &Manifest) -> bool {
+        match manifest.kind {
+            PluginKind::PushSource => self.path.is_some(),
+            PluginKind::PullSource => {
+                self.cursor_name.is_some() && (manifest.schedule.is_some() || self.schedule.is_some())
+            }
+            PluginKind::Validator | PluginKind::Mapper | PluginKind::Warehouse | PluginKind::Auth => true,
+        }
+    }
+}
+
+/// Whether loading a version of `kind` needs answers from its code.
+fn needs_description(kind: PluginKind) -> bool {
+    matches!(kind, PluginKind::PushSource | PluginKind::PullSource)
+}
+
+/// Asks a version's code, within its limits, for its path — or its
+/// schedule (unless the manifest sets one) and cursor name.
+async fn describe(loaded: &LoadedPlugin, manifest: &Manifest) -> Result<Described, InstallError> {
+    let asked = |e: crate::engine::InvokeError| InstallError::Invalid(e.to_string());
+    Ok(match manifest.kind {
+        PluginKind::PushSource => Described {
+            path: Some(loaded.path(CallOptions::default()).await.map_err(asked)?.output),
+            ..Described::default()
+        },
+        PluginKind::PullSource => Described {
+            schedule: match &manifest.schedule {
+                Some(_) => None,
+                None => Some(loaded.schedule(CallOptions::default()).await.map_err(asked)?.output),
+            },
+            cursor_name: Some(loaded.cursor_key(CallOptions::default()).await.map_err(asked)?.output),
+            path: None,
+        },
+        PluginKind::Validator | PluginKind::Mapper | PluginKind::Warehouse | PluginKind::Auth => Described::default(),
+    })
+}
+
+/// Checks what a version's code answered (now, or when it was uploaded).
+fn check_described(manifest: &Manifest, described: &Described) -> Result<(), InstallError> {
+    let missing = |what: &str| InstallError::Invalid(format!("the plugin gave no {what}"));
+    match manifest.kind {
+        PluginKind::PushSource => {
+            check_path(described.path.as_deref().ok_or_else(|| missing("path"))?).map_err(InstallError::Invalid)
+        }
+        PluginKind::PullSource => {
+            let schedule = described.schedule.as_deref().ok_or_else(|| missing("schedule"))?;
+            croner::parser::CronParser::new()
+                .parse(schedule)
+                .map_err(|e| InstallError::Invalid(format!("schedule `{schedule}` is not a cron expression: {e}")))?;
+            let cursor = described.cursor_name.as_deref().ok_or_else(|| missing("cursor key"))?;
+            keys::check_segment("cursor key", cursor).map_err(|e| InstallError::Invalid(e.to_string()))
+        }
+        PluginKind::Validator | PluginKind::Mapper | PluginKind::Warehouse | PluginKind::Auth => Ok(()),
     }
 }
 

@@ -8,6 +8,12 @@
 //! company and name bound in as associated data so a blob cannot be moved
 //! to another tenant or name) and decrypted in memory for the host. No API
 //! returns a value: secrets are write-only.
+//!
+//! The server's key is configured (`secrets.key`) or generated at the first
+//! start (`platform_keys`). Earlier versions, unconfigured, sealed secrets
+//! with a key derived from a constant; [`SecretVault::load_all`] opens such
+//! a blob with that key once and seals it again under the server's key, so
+//! upgrading loses nothing and leaves nothing under a key anyone can read.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -78,13 +84,28 @@ pub struct SecretVault {
     store: Arc<dyn ObjectStore>,
     key: LessSafeKey,
     values: RwLock<HashMap<String, HashMap<String, SecretValue>>>,
-    development_key: bool,
 }
 
 impl fmt::Debug for SecretVault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SecretVault").field("development_key", &self.development_key).finish_non_exhaustive()
+        f.debug_struct("SecretVault").finish_non_exhaustive()
     }
+}
+
+/// What earlier versions derived their unconfigured key from. Only ever
+/// used to open a blob sealed with it, which is then sealed again.
+const LEGACY_KEY_SEED: &[u8] = b"portitor development secrets key";
+
+fn legacy_key() -> Option<LessSafeKey> {
+    UnboundKey::new(&AES_256_GCM, &Sha256::digest(LEGACY_KEY_SEED)).ok().map(LessSafeKey::new)
+}
+
+/// What [`SecretVault::load_all`] found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Loaded {
+    pub secrets: usize,
+    /// Sealed under the legacy key and sealed again under the server's.
+    pub resealed: usize,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -117,19 +138,11 @@ fn aad(company: &str, name: &str) -> String {
 }
 
 impl SecretVault {
-    /// A vault with `key` (base64 of 32 bytes); without one, a development
-    /// key derived from a constant, and a warning.
-    pub fn new(store: Arc<dyn ObjectStore>, key: Option<&str>) -> Result<Self, VaultError> {
-        let (bytes, development_key) = match key {
-            Some(encoded) => (STANDARD.decode(encoded.trim()).map_err(|_| VaultError::BadKey)?, false),
-            None => (Sha256::digest(b"portitor development secrets key").to_vec(), true),
-        };
+    /// A vault with `key` (base64 of 32 bytes).
+    pub fn new(store: Arc<dyn ObjectStore>, key: &str) -> Result<Self, VaultError> {
+        let bytes = STANDARD.decode(key.trim()).map_err(|_| VaultError::BadKey)?;
         let unbound = UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| VaultError::BadKey)?;
-        Ok(Self { store, key: LessSafeKey::new(unbound), values: RwLock::default(), development_key })
-    }
-
-    pub fn uses_development_key(&self) -> bool {
-        self.development_key
+        Ok(Self { store, key: LessSafeKey::new(unbound), values: RwLock::default() })
     }
 
     /// Stores (or replaces) a tenant's secret.
@@ -139,6 +152,13 @@ impl SecretVault {
         if value.is_empty() || value.len() > 65_536 {
             return Err(VaultError::BadValue);
         }
+        self.seal_and_store(company, name, value).await?;
+        let mut values = self.values.write().unwrap_or_else(|p| p.into_inner());
+        values.entry(company.to_string()).or_default().insert(name.to_string(), SecretValue::new(value));
+        Ok(())
+    }
+
+    async fn seal_and_store(&self, company: &str, name: &str, value: &str) -> Result<(), VaultError> {
         let mut nonce = [0u8; NONCE_LEN];
         SystemRandom::new()
             .fill(&mut nonce)
@@ -159,8 +179,6 @@ impl SecretVault {
         let body = serde_json::to_vec(&blob)
             .map_err(|e| StoreError::Corrupt { key: secret_key(company, name), reason: e.to_string() })?;
         self.store.put(&secret_key(company, name), Bytes::from(body)).await?;
-        let mut values = self.values.write().unwrap_or_else(|p| p.into_inner());
-        values.entry(company.to_string()).or_default().insert(name.to_string(), SecretValue::new(value));
         Ok(())
     }
 
@@ -172,9 +190,11 @@ impl SecretVault {
         names
     }
 
-    /// Loads and decrypts every tenant's secrets; returns how many.
-    pub async fn load_all(&self) -> Result<usize, StoreError> {
-        let mut loaded = 0;
+    /// Loads and decrypts every tenant's secrets; a secret still sealed
+    /// under the legacy key is sealed again under this vault's key.
+    pub async fn load_all(&self) -> Result<Loaded, VaultError> {
+        let mut loaded = Loaded::default();
+        let legacy = legacy_key();
         for company in self.store.list_children("").await? {
             if keys::check_segment("company", &company).is_err() {
                 continue;
@@ -186,11 +206,20 @@ impl SecretVault {
                 let Some(stored) = self.store.get(&object.key).await? else {
                     continue;
                 };
-                match self.open(&company, name, &stored.body) {
+                let mut value = open(&self.key, &company, name, &stored.body);
+                if value.is_none()
+                    && let Some(old) = legacy.as_ref().and_then(|key| open(key, &company, name, &stored.body))
+                {
+                    self.seal_and_store(&company, name, old.expose()).await?;
+                    tracing::info!(key = %object.key, "a secret sealed under the legacy built-in key is now sealed under this server's key");
+                    loaded.resealed += 1;
+                    value = Some(old);
+                }
+                match value {
                     Some(value) => {
                         let mut values = self.values.write().unwrap_or_else(|p| p.into_inner());
                         values.entry(company.clone()).or_default().insert(name.to_string(), value);
-                        loaded += 1;
+                        loaded.secrets += 1;
                     }
                     None => {
                         tracing::error!(key = %object.key, "a stored secret cannot be decrypted with this server's secrets.key")
@@ -199,17 +228,6 @@ impl SecretVault {
             }
         }
         Ok(loaded)
-    }
-
-    fn open(&self, company: &str, name: &str, body: &[u8]) -> Option<SecretValue> {
-        let blob: SealedSecret = serde_json::from_slice(body).ok()?;
-        let nonce: [u8; NONCE_LEN] = STANDARD.decode(blob.nonce).ok()?.try_into().ok()?;
-        let mut sealed = STANDARD.decode(blob.ciphertext).ok()?;
-        let plain = self
-            .key
-            .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(aad(company, name).as_bytes()), &mut sealed)
-            .ok()?;
-        Some(SecretValue::new(std::str::from_utf8(plain).ok()?))
     }
 
     /// The secrets of one tenant, as plugins' hosts see them.
@@ -221,6 +239,17 @@ impl SecretVault {
         let values = self.values.read().unwrap_or_else(|p| p.into_inner());
         values.get(company).and_then(|m| m.get(name)).cloned()
     }
+}
+
+/// The value in a sealed blob, if `key` opens it.
+fn open(key: &LessSafeKey, company: &str, name: &str, body: &[u8]) -> Option<SecretValue> {
+    let blob: SealedSecret = serde_json::from_slice(body).ok()?;
+    let nonce: [u8; NONCE_LEN] = STANDARD.decode(blob.nonce).ok()?.try_into().ok()?;
+    let mut sealed = STANDARD.decode(blob.ciphertext).ok()?;
+    let plain = key
+        .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(aad(company, name).as_bytes()), &mut sealed)
+        .ok()?;
+    Some(SecretValue::new(std::str::from_utf8(plain).ok()?))
 }
 
 /// One tenant's view of the vault: it can never read another tenant's secrets.
@@ -246,7 +275,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store: Arc<dyn ObjectStore> = Arc::new(FsStore::open(dir.path()).expect("store"));
         let key = STANDARD.encode([7u8; 32]);
-        let vault = Arc::new(SecretVault::new(store.clone(), Some(&key)).expect("vault"));
+        let vault = Arc::new(SecretVault::new(store.clone(), &key).expect("vault"));
         vault.put("acme", "api-key", "s3cr3t-value-123").await.expect("put");
 
         let stored = std::fs::read(dir.path().join("acme/secrets/api-key.json")).expect("stored");
@@ -260,17 +289,40 @@ mod tests {
 
         // A fresh vault with the same key reads it back; another key cannot.
         drop(vault);
-        let reloaded = Arc::new(SecretVault::new(store.clone(), Some(&key)).expect("vault"));
-        assert_eq!(reloaded.load_all().await.expect("load"), 1);
+        let reloaded = Arc::new(SecretVault::new(store.clone(), &key).expect("vault"));
+        assert_eq!(reloaded.load_all().await.expect("load").secrets, 1);
         assert!(reloaded.tenant("acme").get("api-key").is_some());
-        let wrong = Arc::new(SecretVault::new(store.clone(), Some(&STANDARD.encode([8u8; 32]))).expect("vault"));
-        assert_eq!(wrong.load_all().await.expect("load"), 0);
+        let wrong = Arc::new(SecretVault::new(store.clone(), &STANDARD.encode([8u8; 32])).expect("vault"));
+        assert_eq!(wrong.load_all().await.expect("load").secrets, 0);
 
         // A blob moved to another tenant does not decrypt there.
         std::fs::create_dir_all(dir.path().join("globex/secrets")).expect("mkdir");
         std::fs::write(dir.path().join("globex/secrets/api-key.json"), &stored).expect("copy");
-        let moved = Arc::new(SecretVault::new(store, Some(&key)).expect("vault"));
-        assert_eq!(moved.load_all().await.expect("load"), 1, "only acme's copy decrypts");
+        let moved = Arc::new(SecretVault::new(store, &key).expect("vault"));
+        assert_eq!(moved.load_all().await.expect("load").secrets, 1, "only acme's copy decrypts");
         assert!(moved.tenant("globex").get("api-key").is_none());
+    }
+
+    #[tokio::test]
+    async fn secrets_sealed_under_the_legacy_key_are_sealed_again_and_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store: Arc<dyn ObjectStore> = Arc::new(FsStore::open(dir.path()).expect("store"));
+        // What an earlier, unconfigured server wrote.
+        let legacy = STANDARD.encode(Sha256::digest(LEGACY_KEY_SEED));
+        let old = SecretVault::new(store.clone(), &legacy).expect("vault");
+        old.put("acme", "api-key", "kept-across-the-upgrade").await.expect("put");
+
+        let key = STANDARD.encode([9u8; 32]);
+        let vault = SecretVault::new(store.clone(), &key).expect("vault");
+        assert_eq!(vault.load_all().await.expect("load"), Loaded { secrets: 1, resealed: 1 });
+        assert_eq!(
+            vault.get("acme", "api-key").map(|v| v.expose().to_string()).as_deref(),
+            Some("kept-across-the-upgrade")
+        );
+        // Sealed under the new key now: the legacy key opens nothing, a second start reseals nothing.
+        let stored = store.get("acme/secrets/api-key.json").await.expect("get").expect("kept");
+        assert!(open(&legacy_key().expect("legacy"), "acme", "api-key", &stored.body).is_none());
+        let again = SecretVault::new(store, &key).expect("vault");
+        assert_eq!(again.load_all().await.expect("load"), Loaded { secrets: 1, resealed: 0 });
     }
 }

@@ -25,10 +25,11 @@ use crate::order_locks::OrderLocks;
 use crate::pipeline::Pipeline;
 use crate::pipeline::config::TenantConfigs;
 use crate::pipeline::schema::Schemas;
+use crate::platform_keys::{self, Generate};
 use crate::plugin_logs::PluginLogs;
 use crate::projections::Projections;
 use crate::queue;
-use crate::registry::Registry;
+use crate::registry::{GuestCalls, PluginKey, Registry};
 use crate::scheduler::{Runner, ScheduleLeases, Scheduler};
 use crate::secrets::SecretVault;
 use crate::shared_queue::SharedQueue;
@@ -63,35 +64,36 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn ObjectStore>>
 pub struct Runtime {
     pub state: AppState,
     pub config: Config,
+    /// Plugins to load once the server listens (their code must be asked first).
+    deferred: Vec<PluginKey>,
 }
 
 /// Opens the store and wires the runtime: secrets, the engine, the plugin
 /// registry (every tenant's active plugins loaded), ingest, the scheduler.
-pub async fn build(config: Config) -> anyhow::Result<Runtime> {
+pub async fn build(mut config: Config) -> anyhow::Result<Runtime> {
+    for generated in platform_keys::complete(&mut config, Generate::IfMissing)? {
+        tracing::info!(path = %generated.display(), "generated a key (readable by this user only); configure keys to choose your own");
+    }
     let store = open_store(&config).await?;
     let auth = Authenticator::from_config(&config.auth).map_err(anyhow::Error::msg)?;
-    if auth.uses_development_key() {
-        tracing::warn!(
-            "tokens are checked with the built-in development key: set auth.hs256_secret or a public key before exposing this server"
-        );
-    }
-    let vault = Arc::new(SecretVault::new(store.clone(), config.secrets.key.as_deref())?);
-    if vault.uses_development_key() {
-        tracing::warn!(
-            "tenants' secrets are encrypted with the built-in development key: set secrets.key before storing real secrets"
-        );
-    }
-    vault.load_all().await.context("loading tenants' secrets")?;
+    let secrets_key = config.secrets.key.as_deref().context("secrets.key is not set")?;
+    let vault = Arc::new(SecretVault::new(store.clone(), secrets_key)?);
+    let loaded = vault.load_all().await.context("loading tenants' secrets")?;
+    tracing::info!(secrets = loaded.secrets, resealed = loaded.resealed, "tenants' secrets loaded");
     let engine = Engine::new(EngineConfig {
         cache_dir: Some(config.data_dir.join(".compiled")),
         max_concurrent_instances: config.engine.max_concurrent_instances,
-        max_memory_mib: config.engine.max_memory_mib,
+        max_instances_per_tenant: config.engine.max_instances_per_tenant,
         max_component_bytes: config.engine.max_component_mib as usize * 1024 * 1024,
-        deny_private_networks: config.engine.deny_private_networks,
+        compile_cache_bytes: config.engine.compile_cache_mib * 1024 * 1024,
+        caps: config.engine.caps.clone(),
+        egress: config.egress.clone(),
     })?;
     let registry = Arc::new(Registry::new(engine, store.clone(), vault.clone()));
-    let plugins = registry.refresh().await.context("loading the active plugins")?;
-    tracing::info!(plugins, "plugins loaded");
+    // No guest code before listening: versions whose code must be asked
+    // for their path or schedule load once the server serves.
+    let refreshed = registry.refresh(GuestCalls::Deferred).await.context("loading the active plugins")?;
+    tracing::info!(plugins = refreshed.changed, deferred = refreshed.deferred.len(), "plugins loaded");
 
     let configs = Arc::new(TenantConfigs::new(store.clone()));
     configs.load_all().await.context("loading tenants' pipeline configurations")?;
@@ -121,18 +123,26 @@ pub async fn build(config: Config) -> anyhow::Result<Runtime> {
         }
         None => pointers,
     };
-    let pipeline = Arc::new(Pipeline::new(
-        log,
-        registry.clone(),
-        projections.clone(),
-        configs.clone(),
-        schemas.clone(),
-        queue.clone(),
-        locks,
-        Some(log_sink.clone()),
-        activity.clone(),
-        config.pipeline.workers,
-    ));
+    let pipeline = Arc::new(
+        Pipeline::new(
+            log,
+            registry.clone(),
+            projections.clone(),
+            configs.clone(),
+            schemas.clone(),
+            queue.clone(),
+            locks,
+            Some(log_sink.clone()),
+            activity.clone(),
+            config.pipeline.workers,
+        )
+        .with_tenant_share(
+            config
+                .pipeline
+                .workers_per_tenant
+                .unwrap_or(crate::pipeline::default_tenant_share(config.pipeline.workers)),
+        ),
+    );
     pipeline.spawn(pointers);
     // With several nodes on one store, each tick of a schedule is leased to one of them.
     let leases = (config.nodes > 1).then(|| {
@@ -165,7 +175,7 @@ pub async fn build(config: Config) -> anyhow::Result<Runtime> {
         configs,
         schemas,
     });
-    Ok(Runtime { state, config })
+    Ok(Runtime { state, config, deferred: refreshed.deferred })
 }
 
 /// Serves until `shutdown` resolves, then drains and returns.
@@ -185,8 +195,16 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let Runtime { state, config } = runtime;
+    let Runtime { state, config, deferred } = runtime;
     state.scheduler.sync();
+    let deferred_loads = (!deferred.is_empty()).then(|| {
+        let (registry, scheduler) = (state.registry.clone(), state.scheduler.clone());
+        tokio::spawn(async move {
+            let loaded = registry.load_deferred(deferred).await;
+            tracing::info!(loaded, "plugins loaded after start");
+            scheduler.sync();
+        })
+    });
     state.pipeline.recover().await;
     state.pipeline.spawn_sweeper();
     if config.nodes > 1 {
@@ -218,6 +236,9 @@ pub async fn run(
         () = async { stopped(stop_rx).await; tokio::time::sleep(grace).await } => {
             tracing::warn!("the shutdown grace period is over; exiting with requests still in flight");
         }
+    }
+    if let Some(loads) = deferred_loads {
+        loads.abort();
     }
     scheduler.stop(grace).await;
     tracing::info!("portitor stopped");

@@ -409,8 +409,10 @@ async fn bring_ftp_reads_and_archives_over_sftp_with_a_pinned_host_key() {
         .await
         .expect_err("wrong password");
     assert!(error.to_string().contains("refused the login"), "{error}");
-    // And the address is checked against the egress policy like any other.
-    let manifest = manifest.replace("private_hosts = [\"127.0.0.1\"]", "");
+    // And the address is checked against the egress policy like any other:
+    // a name that resolves to loopback, not listed as a granted private host.
+    let manifest =
+        manifest.replace("private_hosts = [\"127.0.0.1\"]", "").replace("host = \"127.0.0.1\"", "host = \"localhost\"");
     let error = support::load(&engine, "bring-ftp", &manifest, password())
         .fetch(None, None, CallOptions::default())
         .await

@@ -18,6 +18,7 @@ pub mod warehouse;
 use std::sync::Arc;
 
 use portitor::engine::{Engine, EngineConfig, LoadedPlugin};
+use portitor::host::egress::EgressGrants;
 use portitor::manifest::Manifest;
 use portitor::secrets::{SecretSource, StaticSecrets};
 
@@ -27,9 +28,11 @@ pub fn plugin_bytes(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// An engine with a small pool, as the tests need.
+/// An engine with a small pool, as the tests need, whose operator grants
+/// every tenant loopback (where the tests' partners listen).
 pub fn engine() -> Engine {
-    Engine::new(EngineConfig { max_concurrent_instances: 32, ..EngineConfig::default() }).expect("engine")
+    let egress = EgressGrants { private_hosts: vec!["127.0.0.1".into()], ..EgressGrants::default() };
+    Engine::new(EngineConfig { max_concurrent_instances: 32, egress, ..EngineConfig::default() }).expect("engine")
 }
 
 /// Loads plugin `name` for tenant `acme` with `manifest` (TOML) and `secrets`.

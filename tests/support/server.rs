@@ -20,6 +20,24 @@ pub struct Portitor {
     pub stdout: mpsc::Receiver<String>,
 }
 
+/// The keys every test server and `portitor token` call here share, so
+/// that a test mints tokens without knowing a server's data directory.
+/// Test support only: the binary has no key built in, and a server started
+/// `bare` generates its own.
+pub const TEST_JWT_KEY: &str = "portitor-test-harness-key-not-for-any-server";
+pub const TEST_SECRETS_KEY: &str = "dGVzdC1oYXJuZXNzLXNlY3JldHMta2V5LTMyLWJ5dGU=";
+
+/// What the harness configures on every server unless it starts `bare`:
+/// the test keys, and loopback granted to every tenant (the partners the
+/// tests start listen there).
+pub fn harness_env() -> Vec<(String, String)> {
+    vec![
+        ("PORTITOR_AUTH__HS256_SECRET".into(), TEST_JWT_KEY.into()),
+        ("PORTITOR_SECRETS__KEY".into(), TEST_SECRETS_KEY.into()),
+        ("PORTITOR_EGRESS__PRIVATE_HOSTS".into(), "[\"127.0.0.1\", \"localhost\"]".into()),
+    ]
+}
+
 /// How to start the server.
 #[derive(Default, Clone)]
 pub struct Options {
@@ -32,6 +50,8 @@ pub struct Options {
     pub keep_listen: bool,
     /// Write the server's log (stderr) to this file.
     pub stderr: Option<PathBuf>,
+    /// Started as the README starts it: no harness keys, no network grants.
+    pub bare: bool,
 }
 
 impl Portitor {
@@ -57,6 +77,9 @@ impl Portitor {
             command.current_dir(cwd);
         }
         command.env("RUST_LOG", "error");
+        if !options.bare {
+            command.envs(harness_env());
+        }
         for (key, value) in &options.env {
             command.env(key, value);
         }
@@ -117,6 +140,7 @@ pub fn token_with_env(company: &str, roles: &[&str], env: &[(&str, &str)]) -> St
     for role in roles {
         command.args(["--role", role]);
     }
+    command.envs(harness_env());
     for (key, value) in env {
         command.env(key, value);
     }

@@ -46,6 +46,10 @@ pub enum ApiError {
     /// An admin change was made but is missing from the audit trail.
     #[error("{0}")]
     AuditFailed(String),
+    /// The caller's tenant (or the server) is at its share: nothing was
+    /// done; retry after the `Retry-After` seconds.
+    #[error("{0}")]
+    TooManyRequests(String),
 }
 
 impl ApiError {
@@ -63,6 +67,7 @@ impl ApiError {
             Self::PluginFailed(status, _) => (*status, "plugin_failed"),
             Self::RetryLater(_) => (StatusCode::SERVICE_UNAVAILABLE, "retry_later"),
             Self::AuditFailed(_) => (StatusCode::INTERNAL_SERVER_ERROR, "audit_failed"),
+            Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
         }
     }
 }
@@ -82,7 +87,7 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let mut response = (status, Json(json!({ "error": { "code": code, "message": message } }))).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response

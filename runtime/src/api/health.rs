@@ -30,9 +30,20 @@ pub(super) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "the store did not answer within 2 s".to_string()),
     };
+    // Which plugins, of which tenants, is for their tenants to see (in
+    // the plugin's status), not for anyone who can reach /readyz.
+    let (loading, unloaded) = state.registry.unloaded_count();
+    let mut plugins = json!({ "loading": loading, "unloaded": unloaded });
+    if unloaded > 0 {
+        plugins["note"] = json!(format!(
+            "{unloaded} active plugin(s) could not be loaded and are not served; their tenants see why in the \
+             plugin's status; every other plugin is served"
+        ));
+    }
     let body = json!({
         "status": if status == StatusCode::OK { "ready" } else { "not ready" },
         "store": { "backend": state.store.describe(), "state": store, "conditionalWrites": conditional_writes },
+        "plugins": plugins,
     });
     (status, Json(body))
 }

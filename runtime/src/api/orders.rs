@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, AppState, RequestId, audited, authorize};
-use crate::auth::Role;
+use crate::auth::{Principal, Role};
 use crate::ingest::{OrderEnvelope, Origin};
 use crate::metrics::Metrics;
 use crate::orders::{self, OrderView};
@@ -40,6 +40,7 @@ pub(super) async fn create(
     let principal = authorize(&state, &headers, &company, &[Role::SourceAdapter])?;
     let payload = body(&state, payload)?;
     let envelope = OrderEnvelope::parse(&payload).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    check_source(&state, &principal, &company, &envelope.source)?;
     let origin = Origin::Api { subject: principal.subject, request_id: request_id.0 };
     let ingested = state.ingest.order(&company, &envelope, &origin).await.inspect_err(|_| {
         Metrics::inc(&state.metrics.store_unavailable);
@@ -58,6 +59,31 @@ pub(super) async fn create(
     ))
 }
 
+/// A source that names one of the tenant's plugins belongs to that plugin:
+/// no caller of the order API may pre-empt its orders (DESIGN §8). A token
+/// with a `sources` claim may use only those.
+fn check_source(state: &AppState, principal: &Principal, company: &str, source: &str) -> Result<(), ApiError> {
+    if state.registry.owns_source(company, source) {
+        return Err(ApiError::Forbidden(format!(
+            "source `{source}` belongs to the plugin `{source}`: its orders come only through that plugin"
+        )));
+    }
+    if !principal.may_use_source(source) {
+        return Err(ApiError::Forbidden(format!("this token may not send orders for source `{source}`")));
+    }
+    Ok(())
+}
+
+/// Whether `principal` may read an order from `source`: a tenant-admin or
+/// operator reads every order; a source-adapter only its own sources' — the
+/// ones its `sources` claim names, or without one those no plugin owns.
+fn may_read(state: &AppState, principal: &Principal, company: &str, source: &str) -> bool {
+    principal.has(Role::TenantAdmin)
+        || principal.has(Role::PlatformOperator)
+        || (principal.may_use_source(source)
+            && (principal.sources.is_some() || !state.registry.owns_source(company, source)))
+}
+
 #[derive(Debug, Deserialize)]
 pub(super) struct GetOptions {
     /// Include the order as received.
@@ -71,11 +97,21 @@ pub(super) async fn get(
     Query(options): Query<GetOptions>,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
-    authorize(&state, &headers, &company, &[Role::SourceAdapter, Role::TenantAdmin, Role::PlatformOperator])?;
+    let principal =
+        authorize(&state, &headers, &company, &[Role::SourceAdapter, Role::TenantAdmin, Role::PlatformOperator])?;
+    let full_reader = principal.has(Role::TenantAdmin) || principal.has(Role::PlatformOperator);
+    if options.payload && !full_reader {
+        return Err(ApiError::Forbidden("an order's payload needs the role tenant-admin or platform-operator".into()));
+    }
     let not_found = || ApiError::NotFound(format!("no order `{id}` for company `{company}`"));
     let id = uuid::Uuid::parse_str(&id).map_err(|_| not_found())?.to_string();
     let events = state.ingest.log().read(&company, orders::AGGREGATE, &id).await?;
     let view = OrderView::from_events(&events).ok_or_else(not_found)?;
+    // Another source's order is answered as if it did not exist: its id
+    // (deterministic from source and external id) must not tell it does.
+    if !may_read(&state, &principal, &company, &view.source) {
+        return Err(not_found());
+    }
     let mut body = serde_json::to_value(&view).map_err(|e| ApiError::Internal(e.to_string()))?;
     body["events"] = events
         .iter()

@@ -15,7 +15,7 @@ use super::orders::body;
 use super::{ApiError, AppState, audited, authorize};
 use crate::auth::Role;
 use crate::events::keys;
-use crate::registry::{ActivePlugin, InstallError};
+use crate::registry::{ActivePlugin, InstallError, NotLoaded};
 use crate::scheduler::{RunError, run};
 
 const ADMIN: &[Role] = &[Role::TenantAdmin, Role::PlatformOperator];
@@ -28,6 +28,7 @@ pub(super) fn describe(state: &AppState, plugin: &ActivePlugin) -> Value {
         "kind": plugin.plugin.kind().as_str(),
         "version": plugin.version,
         "enabled": plugin.enabled,
+        "status": "loaded",
         "path": plugin.path,
         "schedule": plugin.schedule,
         "cursorKey": plugin.cursor_name,
@@ -42,6 +43,7 @@ impl From<InstallError> for ApiError {
             InstallError::TooLarge(m) => Self::TooLarge(m),
             InstallError::PathTaken { .. } | InstallError::Conflict => Self::Conflict(e.to_string()),
             InstallError::NotFound(m) => Self::NotFound(m),
+            InstallError::Undescribed => Self::Internal(e.to_string()),
             InstallError::Store(e) => e.into(),
         }
     }
@@ -328,9 +330,21 @@ pub(super) async fn list(
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     authorize(&state, &headers, &company, ADMIN)?;
-    let plugins: Vec<Value> =
+    let mut plugins: Vec<Value> =
         state.registry.all().iter().filter(|p| p.key.company == company).map(|p| describe(&state, p)).collect();
+    plugins.extend(state.registry.unloaded(&company).into_iter().map(|(id, why)| unloaded(&id, &why)));
     Ok(Json(json!({ "plugins": plugins })))
+}
+
+/// An active plugin this node does not serve (yet), and why (its tenant's to fix).
+fn unloaded(id: &str, why: &NotLoaded) -> Value {
+    match why {
+        NotLoaded::Loading => json!({
+            "id": id, "status": "loading", "enabled": false,
+            "reason": "loading after start: its code is being asked for its path or schedule",
+        }),
+        NotLoaded::Failed(reason) => json!({ "id": id, "status": "unloaded", "enabled": false, "reason": reason }),
+    }
 }
 
 pub(super) async fn get(
@@ -339,9 +353,13 @@ pub(super) async fn get(
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     authorize(&state, &headers, &company, ADMIN)?;
-    let active =
-        state.registry.get(&company, &plugin).ok_or_else(|| ApiError::NotFound(format!("no plugin `{plugin}`")))?;
-    Ok(Json(describe(&state, &active)))
+    if let Some(active) = state.registry.get(&company, &plugin) {
+        return Ok(Json(describe(&state, &active)));
+    }
+    match state.registry.unloaded(&company).into_iter().find(|(id, _)| *id == plugin) {
+        Some((id, why)) => Ok(Json(unloaded(&id, &why))),
+        None => Err(ApiError::NotFound(format!("no plugin `{plugin}`"))),
+    }
 }
 
 pub(super) async fn run_now(

@@ -15,7 +15,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use chrono::Utc;
@@ -25,7 +25,9 @@ use sha2::{Digest, Sha256};
 use super::orders::body;
 use super::{ApiError, AppState, RequestId, authorize};
 use crate::auth::Role;
-use crate::engine::{CallOptions, CallerIdentity, InvokeError, PartnerRequest, PluginFailure, Verdict};
+use crate::engine::{
+    CallOptions, CallerIdentity, InvokeError, PartnerRequest, PartnerResponse, PluginFailure, Verdict, WhenBusy,
+};
 use crate::events::keys;
 use crate::ingest::{IngestError, Origin};
 use crate::manifest::{PluginKind, WebhookAuth};
@@ -38,7 +40,27 @@ fn delivery_key(company: &str, plugin: &str, delivery_id: &str) -> String {
     format!("{company}/deliveries/{plugin}/{}", hex::encode(Sha256::digest(delivery_id.as_bytes())))
 }
 
+/// Every answer on a push path — the plugin's or an error — is inert on
+/// the platform's origin: no page, no script, no sniffing (DESIGN §8).
 pub(super) async fn webhook(
+    state: State<AppState>,
+    request_id: Extension<RequestId>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    payload: Result<Bytes, BytesRejection>,
+) -> Response {
+    let mut response = match handle(state, request_id, method, uri, headers, payload).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
+async fn handle(
     State(state): State<AppState>,
     Extension(request_id): Extension<RequestId>,
     method: Method,
@@ -76,12 +98,13 @@ pub(super) async fn webhook(
         return Ok((StatusCode::OK, Json(json!({ "duplicate": true, "deliveryId": delivery }))).into_response());
     }
 
-    let options = CallOptions { log_sink: state.log_sink.clone(), invocation_id: Some(request_id.0.clone()) };
-    let handled = plugin.plugin.handle(&request, &identity, options).await;
+    let handled = plugin.plugin.handle(&request, &identity, partner_call(&state, &request_id)).await;
     let error = handled.as_ref().err().map(ToString::to_string);
     state.activity.record(company, &plugin.key.plugin, error.as_deref());
     let handled = match handled {
         Ok(handled) => handled,
+        // Nothing ran: no dead letter; the partner retries when the tenant has room.
+        Err(busy @ InvokeError::TenantBusy { .. }) => return Err(ApiError::TooManyRequests(busy.to_string())),
         Err(error) => {
             return Err(failed(&state, &plugin, &request, &request_id, &error.to_string(), status_of(&error)).await);
         }
@@ -125,21 +148,64 @@ pub(super) async fn webhook(
         state.store.put(&delivery_key(company, &plugin.key.plugin, delivery), Bytes::from(marker.to_string())).await?;
     }
     Ok(match handled.output.response {
-        Some(custom) => {
-            let mut response =
-                (StatusCode::from_u16(custom.status).unwrap_or(StatusCode::OK), custom.body).into_response();
-            for (name, value) in custom.headers {
-                if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
-                    response.headers_mut().insert(name, value);
-                }
-            }
-            response
-        }
+        Some(custom) => partner_response(custom),
         None => {
             let status = if created { StatusCode::CREATED } else { StatusCode::OK };
             (status, Json(json!({ "events": ingested }))).into_response()
         }
     })
+}
+
+/// Headers a plugin may set on its answer to a partner; others are dropped.
+/// `x-hook-secret` is the handshake some partners (Asana) verify.
+const PARTNER_HEADERS: &[&str] = &["cache-control", "etag", "last-modified", "retry-after", "x-hook-secret"];
+
+/// A plugin's answer to its partner, as the platform lets it out: a JSON,
+/// XML or plain-text content type (anything else is served as plain
+/// text), headers from [`PARTNER_HEADERS`] only.
+fn partner_response(custom: PartnerResponse) -> Response {
+    let content_type = custom
+        .headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+        .map(|(_, value)| value.as_str())
+        .filter(|value| is_data_content_type(value))
+        .and_then(|value| HeaderValue::from_str(value).ok())
+        .unwrap_or_else(|| HeaderValue::from_static("text/plain; charset=utf-8"));
+    let mut response = (StatusCode::from_u16(custom.status).unwrap_or(StatusCode::OK), custom.body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, content_type);
+    for (name, value) in custom.headers {
+        let name = name.to_ascii_lowercase();
+        if !PARTNER_HEADERS.contains(&name.as_str()) {
+            continue;
+        }
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            headers.insert(name, value);
+        }
+    }
+    response
+}
+
+/// JSON, XML or plain text, with any parameters (`; charset=utf-8`).
+fn is_data_content_type(value: &str) -> bool {
+    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let structured_suffix = essence.strip_prefix("application/").is_some_and(|subtype| {
+        (subtype.ends_with("+json") || subtype.ends_with("+xml"))
+            && subtype != "xhtml+xml"
+            && subtype.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'+'))
+    });
+    structured_suffix || matches!(essence.as_str(), "application/json" | "application/xml" | "text/xml" | "text/plain")
+}
+
+/// A call on a partner's behalf: answered 429 at once rather than queued
+/// when the tenant is at its share of the pool.
+fn partner_call(state: &AppState, request_id: &RequestId) -> CallOptions {
+    CallOptions {
+        log_sink: state.log_sink.clone(),
+        invocation_id: Some(request_id.0.clone()),
+        when_busy: WhenBusy::Refuse,
+    }
 }
 
 /// A push plugin's manifest without `webhook` takes a platform JWT.
@@ -209,8 +275,7 @@ async fn verify_with_plugin(
     if !active.enabled {
         return Err(ApiError::PluginUnavailable(format!("the auth plugin `{verifier}` is disabled")));
     }
-    let options = CallOptions { log_sink: state.log_sink.clone(), invocation_id: Some(request_id.0.clone()) };
-    let verdict = active.plugin.verify(request, options).await;
+    let verdict = active.plugin.verify(request, partner_call(state, request_id)).await;
     state.activity.record(&company, verifier, verdict.as_ref().err().map(ToString::to_string).as_deref());
     match verdict.map(|invocation| invocation.output) {
         Ok(Verdict::Verified { subject, delivery_id }) => {
@@ -223,6 +288,7 @@ async fn verify_with_plugin(
         Ok(Verdict::Unavailable { .. }) => Err(ApiError::PluginUnavailable(format!(
             "the auth plugin `{verifier}` cannot verify requests now; retry later"
         ))),
+        Err(busy @ InvokeError::TenantBusy { .. }) => Err(ApiError::TooManyRequests(busy.to_string())),
         Err(error) => {
             tracing::warn!(%company, plugin = %verifier, %error, "auth plugin failed");
             let message = format!("the auth plugin `{verifier}` failed; retry later");
@@ -316,6 +382,55 @@ async fn failed(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_plugin_answers_partners_with_data_never_pages_or_scripts() {
+        let custom = PartnerResponse {
+            status: 200,
+            headers: vec![
+                ("Content-Type".into(), "text/html".into()),
+                ("Service-Worker-Allowed".into(), "/".into()),
+                ("Set-Cookie".into(), "session=stolen".into()),
+                ("Location".into(), "https://evil.example".into()),
+                ("Content-Security-Policy".into(), "default-src *".into()),
+                ("Retry-After".into(), "5".into()),
+                ("X-Hook-Secret".into(), "handshake".into()),
+            ],
+            body: b"<script>alert(1)</script>".to_vec(),
+        };
+        let response = partner_response(custom);
+        let headers = response.headers();
+        assert_eq!(headers[header::CONTENT_TYPE], "text/plain; charset=utf-8");
+        for dropped in ["service-worker-allowed", "set-cookie", "location", "content-security-policy"] {
+            assert!(!headers.contains_key(dropped), "{dropped} must be dropped");
+        }
+        assert_eq!(headers["retry-after"], "5");
+        assert_eq!(headers["x-hook-secret"], "handshake");
+
+        for allowed in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "text/plain",
+            "application/xml",
+            "text/xml; charset=iso-8859-1",
+            "application/problem+json",
+            "application/soap+xml",
+        ] {
+            assert!(is_data_content_type(allowed), "{allowed}");
+        }
+        for refused in [
+            "text/html",
+            "application/javascript",
+            "text/javascript",
+            "image/svg+xml",
+            "application/xhtml+xml",
+            "multipart/form-data",
+            "application/x-shockwave-flash",
+            "",
+        ] {
+            assert!(!is_data_content_type(refused), "{refused}");
+        }
+    }
 
     #[test]
     fn dead_letters_keep_no_credentials() {

@@ -34,7 +34,7 @@ use sha2::{Digest, Sha256};
 use crate::api::AppState;
 use crate::auth::Role;
 
-const COMPANY: &str = "demo";
+pub const COMPANY: &str = "demo";
 const SHOPIFY_SECRET: &str = "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";
 const PRIME_CARGO_SECRET: &str = "pc-demo-callback-secret-2026-xyz";
 const SHOPIFY_ORDER: &str = include_str!("../../../tests/fixtures/shopify-orders-create.json");

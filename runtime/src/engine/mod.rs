@@ -20,6 +20,7 @@ mod kind;
 pub(crate) mod limits;
 pub mod output;
 pub(crate) mod plugin;
+mod shares;
 mod ticker;
 
 use std::path::PathBuf;
@@ -40,10 +41,11 @@ pub use self::output::{
 };
 pub use self::plugin::PluginLabel;
 use self::plugin::PluginShared;
-use crate::host::egress::EgressPolicy;
+pub use self::shares::WhenBusy;
+use crate::host::egress::{EgressGrants, EgressPolicy};
 use crate::host::log::LogBudget;
 use crate::host::{Checkpointer, CursorAccess, HostState, InvocationState, LogSink};
-use crate::manifest::{Limits, Manifest, PluginKind};
+use crate::manifest::{LimitCaps, Limits, Manifest, PluginKind};
 use crate::orders::Finding;
 use crate::secrets::SecretSource;
 
@@ -54,12 +56,16 @@ pub struct EngineConfig {
     pub cache_dir: Option<PathBuf>,
     /// How many plugin instances may run at once.
     pub max_concurrent_instances: u32,
-    /// The largest memory limit a manifest may ask for.
-    pub max_memory_mib: u32,
+    /// How many of one tenant's may run at once.
+    pub max_instances_per_tenant: u32,
     /// The largest component accepted.
     pub max_component_bytes: usize,
-    /// Refuse private, loopback and link-local addresses whatever manifests say.
-    pub deny_private_networks: bool,
+    /// The most the disk cache of compiled components may hold.
+    pub compile_cache_bytes: u64,
+    /// The platform's maximum for each limit a manifest may set.
+    pub caps: LimitCaps,
+    /// The private networks the operator grants tenants' plugins.
+    pub egress: EgressGrants,
 }
 
 impl Default for EngineConfig {
@@ -67,9 +73,11 @@ impl Default for EngineConfig {
         Self {
             cache_dir: None,
             max_concurrent_instances: 256,
-            max_memory_mib: 512,
+            max_instances_per_tenant: 8,
             max_component_bytes: 32 * 1024 * 1024,
-            deny_private_networks: false,
+            compile_cache_bytes: 1024 * 1024 * 1024,
+            caps: LimitCaps::default(),
+            egress: EgressGrants::default(),
         }
     }
 }
@@ -84,6 +92,7 @@ struct EngineInner {
     wasmtime: Arc<wasmtime::Engine>,
     linker: Linker<HostState>,
     cache: cache::CompileCache,
+    shares: shares::TenantShares,
     config: EngineConfig,
 }
 
@@ -130,13 +139,15 @@ pub enum InvokeError {
     WrongCall { label: PluginLabel, kind: PluginKind, call: &'static str },
     #[error("{label}: no instance slot is free; retry shortly")]
     Busy { label: PluginLabel },
+    #[error("{label}: its tenant already runs {share} invocations at once, its share; retry shortly")]
+    TenantBusy { label: PluginLabel, share: usize },
 }
 
 impl InvokeError {
     /// Whether trying again later may succeed.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Timeout { .. } | Self::Busy { .. } => true,
+            Self::Timeout { .. } | Self::Busy { .. } | Self::TenantBusy { .. } => true,
             Self::Plugin { failure, .. } => matches!(failure, PluginFailure::Transient(_)),
             _ => false,
         }
@@ -166,6 +177,8 @@ pub struct CallOptions {
     pub log_sink: Option<Arc<dyn LogSink>>,
     /// Used as the invocation id when set (e.g. the request id).
     pub invocation_id: Option<String>,
+    /// Whether to wait when the tenant is at its share of the pool.
+    pub when_busy: WhenBusy,
 }
 
 impl std::fmt::Debug for CallOptions {
@@ -189,7 +202,7 @@ impl Engine {
             .total_memories(instances.saturating_mul(2))
             .total_tables(instances.saturating_mul(8))
             .total_stacks(instances)
-            .max_memory_size(config.max_memory_mib as usize * 1024 * 1024)
+            .max_memory_size(config.caps.memory_mib as usize * 1024 * 1024)
             // A slot's memory is reset for its next instance either way; the
             // question is how. With `madvise` every call pays page faults
             // and TLB shootdowns across cores; instead, keep the first
@@ -207,8 +220,9 @@ impl Engine {
         let wasmtime = Arc::new(wasmtime::Engine::new(&wasm)?);
         ticker::spawn(Arc::downgrade(&wasmtime));
         let linker = crate::host::linker(&wasmtime)?;
-        let cache = cache::CompileCache::new(&wasmtime, config.cache_dir.clone());
-        Ok(Self { inner: Arc::new(EngineInner { wasmtime, linker, cache, config }) })
+        let cache = cache::CompileCache::new(&wasmtime, config.cache_dir.clone(), config.compile_cache_bytes);
+        let shares = shares::TenantShares::new(config.max_instances_per_tenant);
+        Ok(Self { inner: Arc::new(EngineInner { wasmtime, linker, cache, shares, config }) })
     }
 
     /// Loads version `component` of `company`'s plugin `plugin`: checks,
@@ -229,14 +243,13 @@ impl Engine {
         }
         kind::check_component_header(component)
             .map_err(|reason| LoadError::NotAComponent { label: label.clone(), reason })?;
-        let limits = manifest.limits();
-        let max_memory = config.max_memory_mib as usize * 1024 * 1024;
-        if limits.memory_bytes > max_memory {
-            return Err(LoadError::Manifest {
-                label,
-                reason: format!("limits.memory_mib is over the platform's maximum of {}", config.max_memory_mib),
-            });
-        }
+        config
+            .caps
+            .check(&manifest)
+            .map_err(|e| LoadError::Manifest { label: label.clone(), reason: e.to_string() })?;
+        let egress = EgressPolicy::for_plugin(company, &manifest, &config.egress)
+            .map_err(|e| LoadError::Manifest { label: label.clone(), reason: e.0 })?;
+        let limits = manifest.limits_within(&config.caps);
 
         let engine = &self.inner.wasmtime;
         let (compiled, source) = self
@@ -266,13 +279,16 @@ impl Engine {
             PluginKind::Auth => bindings::auth::AuthPre::new(pre).map(Handler::Auth),
         }
         .map_err(wrong_kind)?;
+        if source == CompileSource::Compiled {
+            self.inner.cache.remember(&version, &compiled);
+        }
 
-        let egress = Arc::new(EgressPolicy::from_manifest(&manifest, config.deny_private_networks));
+        let egress = Arc::new(egress);
         let http_client = crate::host::http::client_for(egress.clone()).map_err(|e| LoadError::Manifest {
             label: label.clone(),
             reason: format!("cannot build the HTTP client: {e}"),
         })?;
-        let shared = Arc::new(PluginShared::new(label, manifest, egress, http_client, secrets));
+        let shared = Arc::new(PluginShared::new(label, manifest, limits, egress, http_client, secrets));
         Ok(LoadedPlugin {
             inner: Arc::new(LoadedInner { engine: self.inner.clone(), shared, handler, status, source }),
         })
@@ -336,7 +352,7 @@ impl LoadedPlugin {
         let Handler::Push(pre) = &self.inner.handler else {
             return Err(self.wrong_call("path"));
         };
-        let mut call = self.begin(options, None);
+        let mut call = self.begin(options, None).await?;
         let result = call
             .run(async |store| {
                 pre.instantiate_async(&mut *store).await?.portitor_plugin_push_handler().call_path(store).await
@@ -357,7 +373,7 @@ impl LoadedPlugin {
         };
         let request = request.to_wit();
         let identity = identity.to_wit();
-        let mut call = self.begin(options, None);
+        let mut call = self.begin(options, None).await?;
         let result = call
             .run(async |store| {
                 let bindings = pre.instantiate_async(&mut *store).await?;
@@ -382,7 +398,7 @@ impl LoadedPlugin {
             return Err(self.wrong_call("verify"));
         };
         let request = request.to_wit();
-        let mut call = self.begin(options, None);
+        let mut call = self.begin(options, None).await?;
         let result = call
             .run(async |store| {
                 pre.instantiate_async(&mut *store)
@@ -415,7 +431,7 @@ impl LoadedPlugin {
         let Handler::Pull(pre) = &self.inner.handler else {
             return Err(self.wrong_call("schedule"));
         };
-        let mut call = self.begin(options, None);
+        let mut call = self.begin(options, None).await?;
         let result = call
             .run(async |store| {
                 pre.instantiate_async(&mut *store).await?.portitor_plugin_pull_handler().call_schedule(store).await
@@ -429,7 +445,7 @@ impl LoadedPlugin {
         let Handler::Pull(pre) = &self.inner.handler else {
             return Err(self.wrong_call("cursor-key"));
         };
-        let mut call = self.begin(options, None);
+        let mut call = self.begin(options, None).await?;
         let result = call
             .run(async |store| {
                 pre.instantiate_async(&mut *store).await?.portitor_plugin_pull_handler().call_cursor_key(store).await
@@ -451,7 +467,7 @@ impl LoadedPlugin {
             return Err(self.wrong_call("fetch"));
         };
         let access = CursorAccess::new(cursor.clone(), checkpointer);
-        let mut call = self.begin(options, Some(access));
+        let mut call = self.begin(options, Some(access)).await?;
         let result = call
             .run(async |store| {
                 let bindings = pre.instantiate_async(&mut *store).await?;
@@ -476,7 +492,7 @@ impl LoadedPlugin {
             return Err(self.wrong_call("validate"));
         };
         let order = order.to_wit();
-        let mut call = self.begin(options, None);
+        let mut call = self.begin(options, None).await?;
         let result = call
             .run(async |store| {
                 let bindings = pre.instantiate_async(&mut *store).await?;
@@ -498,7 +514,7 @@ impl LoadedPlugin {
             return Err(self.wrong_call("map"));
         };
         let order = order.to_wit();
-        let mut call = self.begin(options, None);
+        let mut call = self.begin(options, None).await?;
         let result = call
             .run(async |store| {
                 let bindings = pre.instantiate_async(&mut *store).await?;
@@ -530,7 +546,7 @@ impl LoadedPlugin {
             content_type: document.content_type.clone(),
             body: document.body.clone(),
         };
-        let mut call = self.begin(options, None);
+        let mut call = self.begin(options, None).await?;
         let result = call
             .run(async |store| {
                 let bindings = pre.instantiate_async(&mut *store).await?;
@@ -561,7 +577,7 @@ impl LoadedPlugin {
             return Ok(None);
         };
         let update = update.to_wit();
-        let mut call = self.begin(options, None);
+        let mut call = self.begin(options, None).await?;
         let result = call
             .run(async |store| {
                 let bindings = pre.instantiate_async(&mut *store).await?;
@@ -572,7 +588,11 @@ impl LoadedPlugin {
         outcome.try_map(|result| result.map_err(|failure| self.failed(failure.into()))).map(Some)
     }
 
-    fn begin(&self, options: CallOptions, cursor: Option<CursorAccess>) -> Call {
+    async fn begin(&self, options: CallOptions, cursor: Option<CursorAccess>) -> Result<Call, InvokeError> {
+        let engine = &self.inner.engine;
+        let Some(slot) = engine.shares.slot(&self.label().company, options.when_busy).await else {
+            return Err(InvokeError::TenantBusy { label: self.label().clone(), share: engine.shares.share() });
+        };
         let shared = self.inner.shared.clone();
         let limits = shared.limits.clone();
         let started = Instant::now();
@@ -588,6 +608,10 @@ impl LoadedPlugin {
         // Fuel is for accounting (and a hard stop for manifests that set a
         // limit); consume_fuel is on for the whole engine, so this never fails.
         let _ = store.set_fuel(limits.fuel);
+        // Guest code gives the executor back every slice of fuel, so a
+        // tenant's busy loop never holds a worker thread for long: another
+        // tenant's request waits a slice, not an epoch tick.
+        let _ = store.fuel_async_yield_interval(Some(FUEL_SLICE));
         store.set_epoch_deadline(1);
         let timeout = limits.timeout;
         store.epoch_deadline_callback(move |_| {
@@ -598,7 +622,7 @@ impl LoadedPlugin {
                 Ok(UpdateDeadline::Yield(1))
             }
         });
-        Call { store, started, limits }
+        Ok(Call { store, started, limits, _slot: slot })
     }
 
     fn wrong_call(&self, call: &'static str) -> InvokeError {
@@ -614,12 +638,18 @@ impl LoadedPlugin {
     }
 }
 
-/// One invocation in progress: its store, when it started and its limits.
+/// One invocation in progress: its store, when it started, its limits and
+/// its slot of the tenant's share.
 struct Call {
     store: Store<HostState>,
     started: Instant,
     limits: Limits,
+    _slot: tokio::sync::OwnedSemaphorePermit,
 }
+
+/// Fuel between two yields to the executor: roughly 50–100 µs of guest
+/// code on this kind of machine; a typical webhook call uses less in all.
+const FUEL_SLICE: u64 = 200_000;
 
 impl Call {
     /// Runs `f` on the store under the wall-clock timeout.

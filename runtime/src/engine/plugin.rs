@@ -47,11 +47,11 @@ impl PluginShared {
     pub(crate) fn new(
         label: PluginLabel,
         manifest: Manifest,
+        limits: Limits,
         egress: Arc<EgressPolicy>,
         http_client: reqwest::Client,
         secrets: Arc<dyn SecretSource>,
     ) -> Self {
-        let limits = manifest.limits();
         Self { label, manifest, limits, egress, http_client, secrets }
     }
 

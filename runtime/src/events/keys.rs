@@ -91,6 +91,12 @@ pub fn plugin_manifest_key(company: &str, plugin_id: &str, sha256: &str) -> Stri
     format!("{}{sha256}/manifest.json", plugin_versions_prefix(company, plugin_id))
 }
 
+/// `{company}/plugins/{plugin-id}/versions/{sha256}/described.json`: what
+/// the version's own code said at upload (path, schedule, cursor name).
+pub fn plugin_described_key(company: &str, plugin_id: &str, sha256: &str) -> String {
+    format!("{}{sha256}/described.json", plugin_versions_prefix(company, plugin_id))
+}
+
 /// `{company}/plugins/{plugin-id}/active.json`
 pub fn plugin_active_key(company: &str, plugin_id: &str) -> String {
     format!("{}{plugin_id}/active.json", plugins_prefix(company))

@@ -16,6 +16,7 @@
 //! - after each change the source plugin is told, if it listens.
 
 pub mod config;
+mod lanes;
 pub mod reference;
 pub mod schema;
 
@@ -55,10 +56,18 @@ pub struct Pipeline {
     queue: PointerQueue,
     locks: Arc<OrderLocks>,
     permits: Arc<Semaphore>,
+    /// Each tenant's share of the workers.
+    lanes: lanes::Lanes,
     /// Orders worked on at once; 0 on an ingest-only node.
     workers: usize,
     log_sink: Option<Arc<dyn LogSink>>,
     activity: Arc<PluginActivity>,
+}
+
+/// A tenant's share of `workers` unless configured: most of them, so one
+/// tenant alone keeps most of the throughput and others still find room.
+pub fn default_tenant_share(workers: usize) -> usize {
+    (workers - workers / 4).max(1)
 }
 
 /// What one step did.
@@ -107,10 +116,17 @@ impl Pipeline {
             queue,
             locks,
             permits: Arc::new(Semaphore::new(workers)),
+            lanes: lanes::Lanes::new(default_tenant_share(workers)),
             workers,
             log_sink,
             activity,
         }
+    }
+
+    /// At most `share` of one tenant's orders are worked at once.
+    pub fn with_tenant_share(mut self, share: usize) -> Self {
+        self.lanes = lanes::Lanes::new(share);
+        self
     }
 
     pub fn projections(&self) -> &Arc<Projections> {
@@ -173,12 +189,21 @@ impl Pipeline {
         })
     }
 
-    /// Works an order in the background, within the concurrency limit.
+    /// Works an order in the background, within the concurrency limit and
+    /// its tenant's share of it (past the share, it waits in its tenant's
+    /// lane and a worker of the same tenant takes it next).
     async fn work(self: &Arc<Self>, company: String, id: String) {
+        if !self.lanes.admit(&company, &id) {
+            return;
+        }
         let Ok(permit) = self.permits.clone().acquire_owned().await else { return };
         let pipeline = self.clone();
         tokio::spawn(async move {
-            pipeline.process(&company, &id).await;
+            let mut next = Some(id);
+            while let Some(id) = next {
+                pipeline.process(&company, &id).await;
+                next = pipeline.lanes.finish(&company);
+            }
             drop(permit);
         });
     }
@@ -521,7 +546,7 @@ impl Pipeline {
     }
 
     fn options(&self) -> CallOptions {
-        CallOptions { log_sink: self.log_sink.clone(), invocation_id: None }
+        CallOptions { log_sink: self.log_sink.clone(), ..CallOptions::default() }
     }
 
     /// Tells the order's source plugin what became of it, if it listens.

@@ -256,7 +256,11 @@ impl Runner {
         });
         let result = async {
             loop {
-                let options = CallOptions { log_sink: self.log_sink.clone(), invocation_id: Some(run_id.to_string()) };
+                let options = CallOptions {
+                    log_sink: self.log_sink.clone(),
+                    invocation_id: Some(run_id.to_string()),
+                    ..CallOptions::default()
+                };
                 let checkpointer: Arc<dyn Checkpointer> = Arc::new(RunCheckpointer(state.clone()));
                 let fetched = plugin.plugin.fetch(cursor.clone(), Some(checkpointer), options).await;
                 record.batches += 1;
