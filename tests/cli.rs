@@ -122,9 +122,12 @@ fn token_mints_a_jwt_with_the_claims_asked_for() {
 #[tokio::test]
 async fn demo_shows_every_flow_with_curl_alone() {
     let data = tempfile::tempdir().expect("tempdir");
+    // As the README starts it: no keys configured, no network granted but
+    // what `--demo` grants its own tenant.
     let server = Portitor::start_with(Options {
         data_dir: Some(data.path().to_path_buf()),
         args: vec!["--demo".into()],
+        bare: true,
         ..Options::default()
     });
     // The demo's instructions end with the line about unhandled orders;
