@@ -519,4 +519,21 @@ async fn nobody_can_pre_empt_a_plugins_orders_through_the_order_api() {
     let erp_id = created.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_string();
     assert_eq!(get(&server, &format!("/acme/order/{erp_id}"), &erp).await.status(), StatusCode::OK);
     assert_eq!(get(&server, &format!("/acme/order/{own_id}"), &erp).await.status(), StatusCode::NOT_FOUND);
+    // A claim naming a plugin's source widens nothing.
+    let claims_shopify = token_for(data.path(), "acme", &["source-adapter"], &["shopify-orders"]);
+    assert_eq!(post(claims_shopify.clone(), envelope("shopify-orders", "S-1")).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        get(&server, &format!("/acme/order/{shopify_id}"), &claims_shopify).await.status(),
+        StatusCode::NOT_FOUND
+    );
+
+    // A deleted plugin's source stays its own: its orders are still Shopify's.
+    let deleted = Portitor::client()
+        .delete(format!("{}/acme/plugins/shopify-orders", server.url))
+        .bearer_auth(&acme.admin)
+        .send()
+        .await
+        .expect("delete");
+    assert!(deleted.status().is_success(), "{}", deleted.status());
+    assert_eq!(post(source.clone(), envelope("shopify-orders", "S-2")).await.status(), StatusCode::FORBIDDEN);
 }

@@ -1,8 +1,8 @@
 //! One tenant's flood against another's latency, for BENCHMARKS.md (DESIGN
 //! §3: one tenant's loop or flood never starves another).
 //!
-//! A server on the `fs` store (its own runtime of two worker threads, as on
-//! this two-core machine) serves two tenants' push plugins (`test-relay`):
+//! A server on the `fs` store (on the runtime `portitor serve` uses, in
+//! threads of its own) serves two tenants' push plugins (`test-relay`):
 //! tenant B's relays each posted order into ingest (a durable write, 201);
 //! tenant A's loops until its 2 s time-out. B's webhooks are sent by 4
 //! clients, first alone, then while A's 64 clients send to the looping
@@ -10,8 +10,9 @@
 //! figures are B's median and p99 latency in each, and the ratio of B's p99
 //! under the flood to B's p99 without it.
 //!
-//! `cargo run --release -p portitor --example tenant_flood` (`PORTITOR_*`
-//! variables configure the server, e.g. another tenant share).
+//! `cargo run --release -p portitor --example tenant_flood` (`ROUNDS=5` for
+//! more rounds; `PORTITOR_*` variables configure the server, e.g. another
+//! tenant share).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -20,14 +21,15 @@ use std::time::{Duration, Instant};
 use portitor::config::Config;
 use serde_json::json;
 
-const ROUNDS: usize = 3;
 const B_CLIENTS: usize = 4;
 const B_REQUESTS_PER_CLIENT: usize = 150;
 const A_CLIENTS: usize = 64;
 
 fn main() -> anyhow::Result<()> {
+    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
     let dir = tempfile::tempdir()?;
-    let server_runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    // The runtime `portitor serve` uses (one worker per core: two here).
+    let server_runtime = portitor::server::tokio_runtime()?;
     let (url, state) = server_runtime.block_on(start(dir.path()))?;
     let clients = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     clients.block_on(async move {
@@ -36,7 +38,7 @@ fn main() -> anyhow::Result<()> {
         relay(&http, &url, "warm").await?;
         let mut rows = Vec::new();
         let sequence = AtomicU64::new(0);
-        for round in 0..ROUNDS {
+        for round in 0..rounds {
             let alone = measure_b(&http, &url, &sequence).await?;
             let (flooded, a_answers) = with_flood(&http, &url, &sequence).await?;
             println!(
@@ -68,7 +70,7 @@ fn main() -> anyhow::Result<()> {
             );
         }
         ratios.sort_by(f64::total_cmp);
-        println!("\nmedian p99 ratio over {ROUNDS} rounds: {:.2}×", ratios[ratios.len() / 2]);
+        println!("\nmedian p99 ratio over {rounds} rounds: {:.2}×", ratios[ratios.len() / 2]);
         drop(state);
         anyhow::Ok(())
     })?;

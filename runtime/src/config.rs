@@ -174,6 +174,14 @@ pub struct EngineSettings {
     /// named as in a manifest's `[limits]`).
     #[serde(default)]
     pub caps: LimitCaps,
+    /// Earlier name of `engine.caps.memory_mib`; read into it.
+    #[serde(default, skip_serializing)]
+    pub max_memory_mib: Option<u32>,
+    /// Earlier switch that refused private networks whatever manifests said;
+    /// now they are refused unless `[egress]` grants them, so `true` needs no
+    /// grants and contradicts any.
+    #[serde(default, skip_serializing)]
+    pub deny_private_networks: Option<bool>,
 }
 
 impl Default for EngineSettings {
@@ -184,6 +192,8 @@ impl Default for EngineSettings {
             max_component_mib: default_max_component_mib(),
             compile_cache_mib: default_compile_cache_mib(),
             caps: LimitCaps::default(),
+            max_memory_mib: None,
+            deny_private_networks: None,
         }
     }
 }
@@ -305,9 +315,12 @@ impl Config {
             (None, false) => from_env.join(", "),
             (None, true) => "defaults".to_string(),
         };
-        let config: Config = toml::Value::Table(table)
+        let mut config: Config = toml::Value::Table(table)
             .try_into()
             .map_err(|e: toml::de::Error| ConfigError::Invalid { origin: origin.clone(), message: e.to_string() })?;
+        if let Some(memory_mib) = config.engine.max_memory_mib.take() {
+            config.engine.caps.memory_mib = memory_mib;
+        }
         config.check().map_err(|message| ConfigError::Invalid { origin, message })?;
         Ok(config)
     }
@@ -340,6 +353,13 @@ impl Config {
             }
         }
         self.egress.check()?;
+        let grants =
+            !self.egress.private_hosts.is_empty() || self.egress.tenants.values().any(|t| !t.private_hosts.is_empty());
+        if self.engine.deny_private_networks == Some(true) && grants {
+            return Err("engine.deny_private_networks = true contradicts the [egress] grants; private networks are \
+                 now refused unless [egress] grants them: remove engine.deny_private_networks"
+                .into());
+        }
         if self.queue.nats_url.is_some() && self.nodes < 2 {
             return Err("queue.nats_url shares the pointer queue between several nodes: set nodes (2 or more) too, \
                  which turns on what several nodes need (schedule leases, appends checked across nodes, reading \
@@ -445,6 +465,25 @@ mod tests {
         )
         .expect("both keys");
         assert_eq!(config.nodes, 2);
+    }
+
+    #[test]
+    fn the_keys_of_earlier_versions_still_read() {
+        let config = Config::load(
+            None,
+            env(&[("PORTITOR_ENGINE__MAX_MEMORY_MIB", "256"), ("PORTITOR_ENGINE__DENY_PRIVATE_NETWORKS", "true")]),
+        )
+        .expect("old keys");
+        assert_eq!(config.engine.caps.memory_mib, 256);
+        let error = Config::load(
+            None,
+            env(&[
+                ("PORTITOR_ENGINE__DENY_PRIVATE_NETWORKS", "true"),
+                ("PORTITOR_EGRESS__PRIVATE_HOSTS", "[\"wms.internal\"]"),
+            ]),
+        )
+        .expect_err("contradiction");
+        assert!(error.to_string().contains("remove engine.deny_private_networks"), "{error}");
     }
 
     #[test]

@@ -115,7 +115,7 @@ fn serve(
         grants.extend(["127.0.0.1".to_string(), "localhost".to_string()]);
     }
     init_logging(&config.log_format);
-    let runtime = tokio::runtime::Runtime::new()?;
+    let runtime = portitor::server::tokio_runtime()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;

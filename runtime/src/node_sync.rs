@@ -52,8 +52,18 @@ impl NodeSync {
         if let Err(e) = self.schemas.load_all().await {
             tracing::warn!(error = %e, "could not read order schemas changed on other nodes; retrying");
         }
-        if let Err(e) = self.registry.refresh(crate::registry::GuestCalls::Allowed).await {
-            tracing::warn!(error = %e, "could not read plugins changed on other nodes; retrying");
+        // A version whose code must be asked first loads in a task of its
+        // own, within its limits: it holds up no other change in this pass.
+        match self.registry.refresh(crate::registry::GuestCalls::Deferred).await {
+            Ok(refreshed) if !refreshed.deferred.is_empty() => {
+                let (registry, scheduler) = (self.registry.clone(), self.scheduler.clone());
+                tokio::spawn(async move {
+                    registry.load_deferred(refreshed.deferred).await;
+                    scheduler.sync();
+                });
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not read plugins changed on other nodes; retrying"),
         }
         // Every pass, even after an error: a pass that loaded a pull plugin
         // and then failed must not leave it without its loop.

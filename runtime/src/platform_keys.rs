@@ -150,7 +150,8 @@ fn create_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let temporary = path.with_extension(format!("tmp-{}", std::process::id()));
+    // A name of its own: a file a crashed start left behind is never in the way.
+    let temporary = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4()));
     let mut file = options.open(&temporary)?;
     let written = file.write_all(bytes).and_then(|()| file.sync_all());
     let linked = written.and_then(|()| std::fs::hard_link(&temporary, path));

@@ -149,7 +149,10 @@ pub struct Registry {
     /// Active versions not loaded here: still loading, or failed (why).
     unloaded: RwLock<HashMap<PluginKey, NotLoaded>>,
     /// Compilations at once (each takes a core).
-    compile_slots: tokio::sync::Semaphore,
+    compile_slots: Arc<tokio::sync::Semaphore>,
+    /// Every plugin id this node has seen stored or installed, deleted ones
+    /// too: the order sources that belong to plugins (never given back).
+    known: RwLock<HashSet<PluginKey>>,
 }
 
 impl Registry {
@@ -162,9 +165,10 @@ impl Registry {
             install_lock: tokio::sync::Mutex::new(()),
             run_locks: std::sync::Mutex::default(),
             unloaded: RwLock::default(),
-            compile_slots: tokio::sync::Semaphore::new(
+            compile_slots: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
-            ),
+            )),
+            known: RwLock::default(),
         }
     }
 
@@ -288,7 +292,7 @@ impl Registry {
         };
         self.write_active(&prepared.key.company, &prepared.key.plugin, &record).await?;
         let active = Arc::new(prepared);
-        self.active.write().unwrap_or_else(|p| p.into_inner()).insert(active.key.clone(), active.clone());
+        self.serve(active.clone());
         tracing::info!(
             company = %active.key.company, plugin = %active.key.plugin, version = %&record.version[..12],
             kind = %active.plugin.kind(), enabled = active.enabled, "plugin version active"
@@ -441,17 +445,27 @@ impl Registry {
         component: Vec<u8>,
         manifest: Manifest,
     ) -> Result<LoadedPlugin, InstallError> {
-        let _slot = self.compile_slots.acquire().await.map_err(|_| InstallError::Invalid("shutting down".into()))?;
+        let slot = self
+            .compile_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| InstallError::Invalid("shutting down".into()))?;
         let engine = self.engine.clone();
         let secrets = self.vault.tenant(company);
         let (company, plugin) = (company.to_string(), plugin.to_string());
-        tokio::task::spawn_blocking(move || engine.load(&company, &plugin, &component, manifest, secrets))
-            .await
-            .map_err(|e| InstallError::Invalid(format!("loading the component failed: {e}")))?
-            .map_err(|e| match e {
-                LoadError::TooLarge { .. } => InstallError::TooLarge(e.to_string()),
-                other => InstallError::Invalid(other.to_string()),
-            })
+        // The slot goes with the compilation: an upload whose client hangs up
+        // does not free it while its compilation still runs.
+        tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            engine.load(&company, &plugin, &component, manifest, secrets)
+        })
+        .await
+        .map_err(|e| InstallError::Invalid(format!("loading the component failed: {e}")))?
+        .map_err(|e| match e {
+            LoadError::TooLarge { .. } => InstallError::TooLarge(e.to_string()),
+            other => InstallError::Invalid(other.to_string()),
+        })
     }
 
     async fn read_described(
@@ -516,16 +530,24 @@ impl Registry {
                 continue;
             }
             for plugin in self.store.list_children(&keys::plugins_prefix(&company)).await? {
+                let key = PluginKey { company: company.clone(), plugin: plugin.clone() };
+                // Every id ever stored owns its source, deleted or not.
+                self.known.write().unwrap_or_else(|p| p.into_inner()).insert(key.clone());
                 let Some(object) = self.store.get(&keys::plugin_active_key(&company, &plugin)).await? else {
                     continue;
                 };
-                let key = PluginKey { company: company.clone(), plugin: plugin.clone() };
                 stored.insert(key.clone());
                 let Ok(record) = serde_json::from_slice::<ActiveRecord>(&object.body) else { continue };
                 let updated = match seen.get(&key) {
                     Some(current) if current.version == record.version && current.enabled == record.enabled => continue,
                     Some(current) if current.version == record.version => {
                         ActivePlugin { enabled: record.enabled, ..(**current).clone() }
+                    }
+                    // Already being loaded after start (by `load_deferred`).
+                    _ if self.unloaded.read().unwrap_or_else(|p| p.into_inner()).get(&key)
+                        == Some(&NotLoaded::Loading) =>
+                    {
+                        continue;
                     }
                     _ => match self.load_one(&company, &plugin, guest).await {
                         Ok(Some(loaded)) => loaded,
@@ -561,6 +583,7 @@ impl Registry {
             if untouched(&active, &key) {
                 tracing::info!(company = %key.company, plugin = %key.plugin, version = %&updated.version[..12.min(updated.version.len())], enabled = updated.enabled, "plugin version loaded from the store");
                 self.unloaded.write().unwrap_or_else(|p| p.into_inner()).remove(&key);
+                self.known.write().unwrap_or_else(|p| p.into_inner()).insert(key.clone());
                 active.insert(key, Arc::new(updated));
                 changed += 1;
             }
@@ -592,14 +615,20 @@ impl Registry {
             match result {
                 Ok(Some(prepared)) => {
                     let _one_at_a_time = self.install_lock.lock().await;
-                    if self.get(&key.company, &key.plugin).is_some() {
-                        continue; // installed or activated meanwhile: that one stands
+                    let still_loading =
+                        self.unloaded.read().unwrap_or_else(|p| p.into_inner()).get(&key) == Some(&NotLoaded::Loading);
+                    // Installed, activated or deleted meanwhile: that change stands.
+                    if !still_loading || self.get(&key.company, &key.plugin).is_some() {
+                        continue;
+                    }
+                    if let Err(e) = self.check_route(&key.company, &key.plugin, prepared.path.as_deref()) {
+                        self.mark_unloaded(&key, &e);
+                        continue;
                     }
                     if let Err(e) = self.write_described(&key.company, &key.plugin, &prepared).await {
                         tracing::warn!(company = %key.company, plugin = %key.plugin, error = %e, "could not keep the version's answers");
                     }
-                    self.unloaded.write().unwrap_or_else(|p| p.into_inner()).remove(&key);
-                    self.active.write().unwrap_or_else(|p| p.into_inner()).insert(key, Arc::new(prepared));
+                    self.serve(Arc::new(prepared));
                     loaded += 1;
                 }
                 Ok(None) => {}
@@ -679,7 +708,7 @@ impl Registry {
                     return Some(active);
                 }
                 let active = Arc::new(loaded);
-                self.active.write().unwrap_or_else(|p| p.into_inner()).insert(active.key.clone(), active.clone());
+                self.serve(active.clone());
                 tracing::info!(%company, %plugin, "plugin loaded from the store on first use here");
                 Some(active)
             }
@@ -697,11 +726,21 @@ impl Registry {
         self.active.read().unwrap_or_else(|p| p.into_inner()).get(&key).cloned()
     }
 
-    /// Whether `id` is one of `company`'s plugins: an order source of that
-    /// name belongs to the plugin (DESIGN §8).
+    /// Whether `id` is one of `company`'s plugins — loaded, loading, failed
+    /// to load or deleted: an order source of that name belongs to the
+    /// plugin (DESIGN §8), for good.
     pub fn owns_source(&self, company: &str, id: &str) -> bool {
         let key = PluginKey { company: company.to_string(), plugin: id.to_string() };
-        self.active.read().unwrap_or_else(|p| p.into_inner()).contains_key(&key)
+        // One lock at a time (`refresh` takes `known` under `active`).
+        let known = self.known.read().unwrap_or_else(|p| p.into_inner()).contains(&key);
+        known || self.active.read().unwrap_or_else(|p| p.into_inner()).contains_key(&key)
+    }
+
+    /// Makes `active` the version served here.
+    fn serve(&self, active: Arc<ActivePlugin>) {
+        self.known.write().unwrap_or_else(|p| p.into_inner()).insert(active.key.clone());
+        self.unloaded.write().unwrap_or_else(|p| p.into_inner()).remove(&active.key);
+        self.active.write().unwrap_or_else(|p| p.into_inner()).insert(active.key.clone(), active);
     }
 
     /// The push plugin `company` serves at `path`.

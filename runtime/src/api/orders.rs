@@ -75,13 +75,13 @@ fn check_source(state: &AppState, principal: &Principal, company: &str, source: 
 }
 
 /// Whether `principal` may read an order from `source`: a tenant-admin or
-/// operator reads every order; a source-adapter only its own sources' — the
-/// ones its `sources` claim names, or without one those no plugin owns.
+/// operator reads every order; a source-adapter only its own sources' —
+/// those no plugin owns, and of those only the ones its `sources` claim
+/// names if it has one (a claim narrows, never widens).
 fn may_read(state: &AppState, principal: &Principal, company: &str, source: &str) -> bool {
     principal.has(Role::TenantAdmin)
         || principal.has(Role::PlatformOperator)
-        || (principal.may_use_source(source)
-            && (principal.sources.is_some() || !state.registry.owns_source(company, source)))
+        || (principal.may_use_source(source) && !state.registry.owns_source(company, source))
 }
 
 #[derive(Debug, Deserialize)]

@@ -172,7 +172,10 @@ fn partner_response(custom: PartnerResponse) -> Response {
         .filter(|value| is_data_content_type(value))
         .and_then(|value| HeaderValue::from_str(value).ok())
         .unwrap_or_else(|| HeaderValue::from_static("text/plain; charset=utf-8"));
-    let mut response = (StatusCode::from_u16(custom.status).unwrap_or(StatusCode::OK), custom.body).into_response();
+    // A final status only: a 1xx (`101 Switching Protocols`) could turn a
+    // proxy in front into a tunnel the platform never agreed to.
+    let status = StatusCode::from_u16(custom.status).ok().filter(|s| (200..600).contains(&s.as_u16()));
+    let mut response = (status.unwrap_or(StatusCode::OK), custom.body).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, content_type);
     for (name, value) in custom.headers {
@@ -400,12 +403,19 @@ mod tests {
         };
         let response = partner_response(custom);
         let headers = response.headers();
+        assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(headers[header::CONTENT_TYPE], "text/plain; charset=utf-8");
         for dropped in ["service-worker-allowed", "set-cookie", "location", "content-security-policy"] {
             assert!(!headers.contains_key(dropped), "{dropped} must be dropped");
         }
         assert_eq!(headers["retry-after"], "5");
         assert_eq!(headers["x-hook-secret"], "handshake");
+
+        let switching =
+            PartnerResponse { status: 101, headers: vec![("upgrade".into(), "websocket".into())], body: vec![] };
+        let response = partner_response(switching);
+        assert_eq!(response.status(), StatusCode::OK, "no 1xx on the platform's behalf");
+        assert!(!response.headers().contains_key("upgrade"));
 
         for allowed in [
             "application/json",

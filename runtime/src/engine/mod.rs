@@ -647,9 +647,9 @@ struct Call {
     _slot: tokio::sync::OwnedSemaphorePermit,
 }
 
-/// Fuel between two yields to the executor: roughly 50–100 µs of guest
-/// code on this kind of machine; a typical webhook call uses less in all.
-const FUEL_SLICE: u64 = 200_000;
+/// Fuel between two yields to the executor: a few tens of µs of guest code
+/// on this kind of machine; a typical webhook call uses less in all.
+const FUEL_SLICE: u64 = 100_000;
 
 impl Call {
     /// Runs `f` on the store under the wall-clock timeout.

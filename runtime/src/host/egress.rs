@@ -325,9 +325,10 @@ fn v6_class(ip: Ipv6Addr) -> Option<AddressClass> {
     } else if (s[0] & 0xfe00) == 0xfc00 {
         AddressClass::UniqueLocal
     } else if ip.to_ipv4_mapped().is_some()
-        // IPv4-compatible (::a.b.c.d), NAT64 (64:ff9b::/96 and the local-use 64:ff9b:1::/48),
+        // IPv4-compatible (::a.b.c.d), IPv4-translated (::ffff:0:a.b.c.d), NAT64 (64:ff9b::/96 and the local-use 64:ff9b:1::/48),
         // 6to4 (2002::/16) and Teredo (2001::/32).
         || s[..6] == [0; 6]
+        || s[..6] == [0, 0, 0, 0, 0xffff, 0]
         || s[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
         || s[..3] == [0x64, 0xff9b, 1]
         || s[0] == 0x2002
@@ -422,6 +423,7 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:169.254.169.254",
             "::ffff:8.8.8.8",
+            "::ffff:0:7f00:1",
             "2001:db8::1",
             "2001:2::1",
         ];

@@ -147,6 +147,9 @@ fn entry_from_mlsd(line: &str) -> Option<Entry> {
 
 impl ftp::Host for HostState {
     async fn list(&mut self, connection: String, dir: String) -> wasmtime::Result<Result<Vec<Entry>, FtpError>> {
+        if let Err(e) = plain_paths(&[&dir]) {
+            return Ok(Err(e));
+        }
         Ok(self
             .ftp_call(&connection, async move |session, _| match session {
                 Session::Ftp(ftp) => {
@@ -159,6 +162,9 @@ impl ftp::Host for HostState {
     }
 
     async fn retrieve(&mut self, connection: String, path: String) -> wasmtime::Result<Result<Vec<u8>, FtpError>> {
+        if let Err(e) = plain_paths(&[&path]) {
+            return Ok(Err(e));
+        }
         Ok(self
             .ftp_call(&connection, async move |session, cap| match session {
                 Session::Ftp(ftp) => ftp_retrieve(ftp, &path, cap).await,
@@ -179,6 +185,9 @@ impl ftp::Host for HostState {
         path: String,
         data: Vec<u8>,
     ) -> wasmtime::Result<Result<(), FtpError>> {
+        if let Err(e) = plain_paths(&[&path]) {
+            return Ok(Err(e));
+        }
         Ok(self
             .ftp_call(&connection, async move |session, cap| {
                 if data.len() > cap {
@@ -196,6 +205,9 @@ impl ftp::Host for HostState {
     }
 
     async fn rename(&mut self, connection: String, from: String, to: String) -> wasmtime::Result<Result<(), FtpError>> {
+        if let Err(e) = plain_paths(&[&from, &to]) {
+            return Ok(Err(e));
+        }
         Ok(self
             .ftp_call(&connection, async move |session, _| match session {
                 Session::Ftp(ftp) => ftp.rename(&from, &to).await.map_err(|e| client_error(e, "RNFR/RNTO")),
@@ -205,6 +217,9 @@ impl ftp::Host for HostState {
     }
 
     async fn delete(&mut self, connection: String, path: String) -> wasmtime::Result<Result<(), FtpError>> {
+        if let Err(e) = plain_paths(&[&path]) {
+            return Ok(Err(e));
+        }
         Ok(self
             .ftp_call(&connection, async move |session, _| match session {
                 Session::Ftp(ftp) => ftp.rm(&path).await.map_err(|e| client_error(e, "DELE")),
@@ -214,6 +229,9 @@ impl ftp::Host for HostState {
     }
 
     async fn make_dir(&mut self, connection: String, path: String) -> wasmtime::Result<Result<(), FtpError>> {
+        if let Err(e) = plain_paths(&[&path]) {
+            return Ok(Err(e));
+        }
         Ok(self
             .ftp_call(&connection, async move |session, _| match session {
                 Session::Ftp(ftp) => match ftp.mkdir(&path).await {
@@ -232,6 +250,15 @@ impl ftp::Host for HostState {
                 Session::Sftp(sftp) => sftp.make_dir(&path).await,
             })
             .await)
+    }
+}
+
+/// Refuses a path with a control character: on FTP's control connection a
+/// CR/LF would end the command and start another the plugin made up.
+fn plain_paths(paths: &[&str]) -> Result<(), FtpError> {
+    match paths.iter().find(|path| path.chars().any(char::is_control)) {
+        Some(path) => Err(FtpError::Denied(format!("the path {path:?} has a control character"))),
+        None => Ok(()),
     }
 }
 
@@ -258,6 +285,14 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_cannot_smuggle_a_command() {
+        assert!(plain_paths(&["/in/ORD_1.csv", "/in/archive/ORD 1.csv"]).is_ok());
+        for bad in ["/in/x\r\nDELE /in/other.csv", "/in/x\n", "/in/\0"] {
+            assert!(matches!(plain_paths(&["/ok", bad]), Err(FtpError::Denied(_))), "{bad:?}");
+        }
+    }
 
     #[test]
     fn mlsd_lines_become_entries() {

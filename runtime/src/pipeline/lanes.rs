@@ -1,8 +1,8 @@
 //! Each tenant's share of the pipeline's workers (DESIGN §3): at most
 //! `share` of one tenant's orders are worked at once; the rest wait in that
 //! tenant's own lane, so another tenant's orders never queue behind them.
-//! A worker that finishes an order goes on with the next one waiting in the
-//! same lane. A lane holds a bounded number of waiting orders; past it an
+//! When one of a tenant's orders ends, the next one waiting in its lane
+//! starts (and takes its turn for a worker like any other). A lane holds a bounded number of waiting orders; past it an
 //! order is left to the sweeper, which picks up every unfinished order
 //! (nothing acknowledged is lost: the order is durable).
 
@@ -42,6 +42,18 @@ impl Lanes {
             lane.waiting.push_back(id.to_string());
         }
         false
+    }
+
+    /// One of `company`'s orders ended without being worked (shutting
+    /// down): its place is free; those waiting stay for later turns.
+    pub(crate) fn give_back(&self, company: &str) {
+        let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(lane) = lanes.get_mut(company) {
+            lane.running = lane.running.saturating_sub(1);
+            if lane.running == 0 && lane.waiting.is_empty() {
+                lanes.remove(company);
+            }
+        }
     }
 
     /// One of `company`'s orders is done: the next one waiting in its lane
@@ -84,5 +96,10 @@ mod tests {
         assert_eq!(lanes.finish("a"), None);
         assert!(lanes.admit("a", "a5") && lanes.admit("a", "a6"), "a's share is free again");
         assert_eq!(lanes.finish("b"), None);
+        // A turn given back unworked frees its place and keeps those waiting.
+        assert!(!lanes.admit("a", "a7"));
+        lanes.give_back("a");
+        assert!(lanes.admit("a", "a8"), "the place is free");
+        assert_eq!(lanes.finish("a").as_deref(), Some("a7"), "a7 still waits its turn");
     }
 }

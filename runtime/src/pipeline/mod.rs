@@ -64,6 +64,28 @@ pub struct Pipeline {
     activity: Arc<PluginActivity>,
 }
 
+/// One admitted order's turn in its tenant's lane. When the order is done
+/// (or its work panicked), the lane's next order starts. When its task is
+/// dropped unfinished (the runtime is shutting down) the turn is only given
+/// back: starting the next there would be dropped at once in turn, lane
+/// after lane; the orders are durable and picked up at the next start.
+struct Turn {
+    pipeline: Arc<Pipeline>,
+    company: String,
+    /// Set once the order was worked (a `Cell`: read only by `drop`).
+    done: std::cell::Cell<bool>,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        if !self.done.get() {
+            self.pipeline.lanes.give_back(&self.company);
+        } else if let Some(next) = self.pipeline.lanes.finish(&self.company) {
+            self.pipeline.start(self.company.clone(), next);
+        }
+    }
+}
+
 /// A tenant's share of `workers` unless configured: most of them, so one
 /// tenant alone keeps most of the throughput and others still find room.
 pub fn default_tenant_share(workers: usize) -> usize {
@@ -190,21 +212,28 @@ impl Pipeline {
     }
 
     /// Works an order in the background, within the concurrency limit and
-    /// its tenant's share of it (past the share, it waits in its tenant's
-    /// lane and a worker of the same tenant takes it next).
+    /// its tenant's share of it: past the share, it waits in its tenant's
+    /// lane, and the tenant's next order starts when one of its own ends.
+    /// Never waits itself, so neither the dispatcher nor `recover` can be
+    /// held up by a busy tenant.
     async fn work(self: &Arc<Self>, company: String, id: String) {
-        if !self.lanes.admit(&company, &id) {
-            return;
+        if self.lanes.admit(&company, &id) {
+            self.start(company, id);
         }
-        let Ok(permit) = self.permits.clone().acquire_owned().await else { return };
-        let pipeline = self.clone();
+    }
+
+    /// Runs an admitted order when a worker is free. The worker is given
+    /// back after each order (waiters take turns, first come first served),
+    /// so no tenant keeps workers while its lane drains.
+    fn start(self: &Arc<Self>, company: String, id: String) {
+        let turn = Turn { pipeline: self.clone(), company, done: std::cell::Cell::new(false) };
         tokio::spawn(async move {
-            let mut next = Some(id);
-            while let Some(id) = next {
-                pipeline.process(&company, &id).await;
-                next = pipeline.lanes.finish(&company);
+            let Ok(_worker) = turn.pipeline.permits.clone().acquire_owned().await else { return };
+            let work = std::panic::AssertUnwindSafe(turn.pipeline.process(&turn.company, &id));
+            if futures::FutureExt::catch_unwind(work).await.is_err() {
+                tracing::error!(company = %turn.company, order = %id, "working the order panicked; the sweeper retries it");
             }
-            drop(permit);
+            turn.done.set(true);
         });
     }
 
