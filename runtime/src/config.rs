@@ -203,7 +203,9 @@ fn default_max_component_mib() -> u32 {
 }
 
 fn default_instances_per_tenant() -> u32 {
-    8
+    // Enough to keep two cores busy with one tenant's calls, few enough that
+    // its loops leave time for everyone else's (BENCHMARKS "One tenant's flood").
+    4
 }
 
 fn default_compile_cache_mib() -> u64 {

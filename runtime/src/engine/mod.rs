@@ -73,7 +73,7 @@ impl Default for EngineConfig {
         Self {
             cache_dir: None,
             max_concurrent_instances: 256,
-            max_instances_per_tenant: 8,
+            max_instances_per_tenant: 4,
             max_component_bytes: 32 * 1024 * 1024,
             compile_cache_bytes: 1024 * 1024 * 1024,
             caps: LimitCaps::default(),
