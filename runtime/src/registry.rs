@@ -212,20 +212,8 @@ impl Registry {
         // holds up nobody else's.
         let stored = self.read_described(company, plugin, &version).await?;
         let described_now = stored.is_none();
-        let prepared = self
-            .prepare(
-                company,
-                plugin,
-                Stored { component: component.to_vec(), manifest: manifest.clone(), described: stored },
-                true,
-                GuestCalls::Allowed,
-            )
-            .await?;
-
-        let _one_at_a_time = self.install_lock.lock().await;
-        self.check_kind(company, plugin, manifest.kind)?;
-        self.check_auth_plugin(company, &manifest)?;
-        self.check_route(company, plugin, prepared.path.as_deref())?;
+        let stored = Stored { component: component.to_vec(), manifest: manifest.clone(), described: stored };
+        let (prepared, _one_at_a_time) = self.prepare_then_lock(company, plugin, stored, true).await?;
         self.store
             .create_once(&keys::plugin_component_key(company, plugin, &version), Bytes::copy_from_slice(component))
             .await?;
@@ -240,6 +228,26 @@ impl Registry {
         }
         let active = self.make_active(prepared, actor).await?;
         Ok((version, Some(active)))
+    }
+
+    /// Prepares a version — compiled, its code asked — without the install
+    /// lock, then takes the lock and checks that the version still fits
+    /// (its kind, its auth plugin, its path): what is checked under the lock
+    /// is what another upload could have changed meanwhile.
+    async fn prepare_then_lock(
+        &self,
+        company: &str,
+        plugin: &str,
+        stored: Stored,
+        enabled: bool,
+    ) -> Result<(ActivePlugin, tokio::sync::MutexGuard<'_, ()>), InstallError> {
+        let manifest = stored.manifest.clone();
+        let prepared = self.prepare(company, plugin, stored, enabled, GuestCalls::Allowed).await?;
+        let one_at_a_time = self.install_lock.lock().await;
+        self.check_kind(company, plugin, manifest.kind)?;
+        self.check_auth_plugin(company, &manifest)?;
+        self.check_route(company, plugin, prepared.path.as_deref())?;
+        Ok((prepared, one_at_a_time))
     }
 
     /// A push path belongs to one plugin of a tenant.
@@ -328,20 +336,8 @@ impl Registry {
         let stored = self.read_described(company, plugin, version).await?;
         let described_now = stored.is_none();
         let enabled = self.get(company, plugin).is_none_or(|current| current.enabled);
-        let prepared = self
-            .prepare(
-                company,
-                plugin,
-                Stored { component: component.body.to_vec(), manifest: manifest.clone(), described: stored },
-                enabled,
-                GuestCalls::Allowed,
-            )
-            .await?;
-
-        let _one_at_a_time = self.install_lock.lock().await;
-        self.check_kind(company, plugin, manifest.kind)?;
-        self.check_auth_plugin(company, &manifest)?;
-        self.check_route(company, plugin, prepared.path.as_deref())?;
+        let stored = Stored { component: component.body.to_vec(), manifest: manifest.clone(), described: stored };
+        let (prepared, _one_at_a_time) = self.prepare_then_lock(company, plugin, stored, enabled).await?;
         if described_now {
             self.write_described(company, plugin, &prepared).await?;
         }
