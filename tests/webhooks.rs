@@ -337,3 +337,47 @@ async fn dead_letters_are_listed_newest_first_and_read_one_by_one() {
     let oldest: Value = tenant.get(&format!("/acme/deadletters/panics/{}", rest[0]["id"].as_str().expect("id"))).await;
     assert_eq!(STANDARD.decode(oldest["bodyBase64"].as_str().expect("body")).expect("base64"), b"{\"delivery\": 1}");
 }
+
+/// Issue 17, item 4: the delivery id is claimed before the plugin runs, so a
+/// concurrent duplicate never runs it twice, and released when the call
+/// fails, so the partner's retry runs it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_is_claimed_before_the_plugin_runs_and_released_when_it_fails() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let server = Portitor::start(data.path());
+    let tenant = Tenant::new(&server, "acme");
+    // Loops until its time-out: a call that fails after a while.
+    let manifest = "kind = \"push-source\"\n[limits]\ntimeout_ms = 1500\n[config]\npath = \"/slow\"\nloop = \"true\"\n";
+    tenant.install("slow", "test-relay", manifest).await;
+    let token = Portitor::token("acme", &["source-adapter"]);
+    let deliver = || {
+        let (url, token) = (format!("{}/acme/slow", server.url), token.clone());
+        async move {
+            let response = Portitor::client()
+                .post(url)
+                .bearer_auth(token)
+                .header("Idempotency-Key", "delivery-42")
+                .body("{}")
+                .send()
+                .await
+                .expect("deliver");
+            let status = response.status();
+            (status, response.text().await.unwrap_or_default())
+        }
+    };
+    let (first, second) = tokio::join!(deliver(), async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        deliver().await
+    });
+    assert_eq!(second.0, StatusCode::SERVICE_UNAVAILABLE, "{second:?}");
+    assert!(second.1.contains("being handled by another request"), "{second:?}");
+    assert_eq!(first.0, StatusCode::SERVICE_UNAVAILABLE, "the looping call timed out: {first:?}");
+    let letters = |v: Value| v["deadLetters"].as_array().map(Vec::len).unwrap_or_default();
+    assert_eq!(letters(tenant.get("/acme/deadletters").await), 1, "the plugin ran once");
+
+    // Released: the partner's retry runs the plugin again.
+    let retry = deliver().await;
+    assert_eq!(retry.0, StatusCode::SERVICE_UNAVAILABLE, "{retry:?}");
+    assert!(!retry.1.contains("being handled"), "{retry:?}");
+    assert_eq!(letters(tenant.get("/acme/deadletters").await), 2, "the retry ran the plugin");
+}

@@ -77,7 +77,8 @@ pub fn verify(
                 }
             }
             let t = timestamp.ok_or("`Stripe-Signature` has no timestamp")?;
-            if t < now - *tolerance_secs as i64 {
+            // abs_diff: no arithmetic a partner's timestamp can overflow.
+            if t < now && now.abs_diff(t) > *tolerance_secs {
                 return Err(format!("the signature's timestamp is older than the tolerance of {tolerance_secs} s"));
             }
             let prefix = format!("{t}.");
@@ -103,7 +104,7 @@ pub fn verify(
                 return Err("`webhook-id` and `webhook-timestamp` must not contain `.`".into());
             }
             let ts: i64 = timestamp.trim().parse().map_err(|_| "`webhook-timestamp` is not a number")?;
-            if (now - ts).abs() > *tolerance_secs as i64 {
+            if now.abs_diff(ts) > *tolerance_secs {
                 return Err(format!("the signature's timestamp is outside the tolerance of {tolerance_secs} s"));
             }
             let given: Vec<Vec<u8>> = signatures
@@ -219,6 +220,25 @@ mod tests {
             let error =
                 verify(&standard_webhooks(), &one, SW_BODY.as_bytes(), secret.clone(), now).expect_err("outside");
             assert!(error.contains("tolerance"), "{error}");
+        }
+    }
+
+    #[test]
+    fn extreme_timestamps_are_refused_not_overflowed() {
+        let secret = Some(SecretValue::new("whsec_bm9yZGljLWRlbW8tc2lnbmluZy1rZXktMzItYnl0ZXM="));
+        for timestamp in [i64::MIN.to_string(), i64::MAX.to_string(), "-9223372036854775808".into()] {
+            let headers = lookup(&[
+                ("webhook-id", "msg_1"),
+                ("webhook-timestamp", &timestamp),
+                ("webhook-signature", "v1,KYOEsRXDn+N9iAN5IhqIUROqPaSc1otzVGdbpUCvMuU="),
+            ]);
+            let error =
+                verify(&standard_webhooks(), &headers, b"{}", secret.clone(), 1_767_225_600).expect_err("refused");
+            assert!(error.contains("tolerance"), "{timestamp}: {error}");
+            let stripe = WebhookAuth::Stripe { secret: "stripe".into(), tolerance_secs: u64::MAX };
+            let header = format!("t={timestamp},v1=00");
+            let headers = lookup(&[("stripe-signature", &header)]);
+            assert!(verify(&stripe, &headers, b"{}", secret.clone(), i64::MAX).is_err(), "{timestamp}");
         }
     }
 

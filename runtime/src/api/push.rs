@@ -9,6 +9,7 @@
 //! dead-letter prefix for replay.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Extension;
 use axum::Json;
@@ -20,7 +21,6 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use chrono::Utc;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use super::orders::body;
 use super::{ApiError, AppState, RequestId, authorize};
@@ -29,16 +29,11 @@ use crate::engine::{
     CallOptions, CallerIdentity, InvokeError, PartnerRequest, PartnerResponse, PluginFailure, Verdict, WhenBusy,
 };
 use crate::events::keys;
+use crate::ingest::deliveries::{Claim, Deliveries, Delivery};
 use crate::ingest::{IngestError, Origin};
 use crate::manifest::{PluginKind, WebhookAuth};
 use crate::registry::ActivePlugin;
 use crate::webhooks;
-
-/// `{company}/deliveries/{plugin}/{sha256 of the delivery id}`: deliveries
-/// already handled, for replay protection.
-fn delivery_key(company: &str, plugin: &str, delivery_id: &str) -> String {
-    format!("{company}/deliveries/{plugin}/{}", hex::encode(Sha256::digest(delivery_id.as_bytes())))
-}
 
 /// Every answer on a push path — the plugin's or an error — is inert on
 /// the platform's origin: no page, no script, no sniffing (DESIGN §8).
@@ -91,14 +86,49 @@ async fn handle(
         body: payload.to_vec(),
     };
     let identity = authenticate(&state, &plugin, scheme, &headers, &request, &request_id).await?;
+    let Some(id) = identity.delivery_id.clone() else {
+        return run_and_ingest(&state, &plugin, &request, &identity, &request_id).await;
+    };
 
-    if let Some(delivery) = &identity.delivery_id
-        && state.store.get(&delivery_key(company, &plugin.key.plugin, delivery)).await?.is_some()
-    {
-        return Ok((StatusCode::OK, Json(json!({ "duplicate": true, "deliveryId": delivery }))).into_response());
+    // The delivery is claimed before the plugin runs: a concurrent delivery
+    // of the same id waits its turn, a handled one is a duplicate, and a
+    // failed one is released for the partner's retry.
+    let delivery = Delivery { company, plugin: &plugin.key.plugin, id: &id, request_id: &request_id.0 };
+    let deliveries = Deliveries::new(state.store.clone());
+    let stale_after = plugin.plugin.limits().timeout + Duration::from_secs(60);
+    match deliveries.claim(&delivery, stale_after).await? {
+        Claim::Done => {
+            return Ok((StatusCode::OK, Json(json!({ "duplicate": true, "deliveryId": id }))).into_response());
+        }
+        Claim::InProgress => {
+            return Err(ApiError::RetryLater(format!(
+                "delivery `{id}` is being handled by another request; retry later"
+            )));
+        }
+        Claim::Claimed => {}
     }
+    let answer = run_and_ingest(&state, &plugin, &request, &identity, &request_id).await;
+    let settled = match &answer {
+        Ok(_) => deliveries.done(&delivery).await,
+        Err(_) => deliveries.release(&delivery).await,
+    };
+    if let Err(error) = settled {
+        // Claimed, not settled: a retry takes the claim over once it is stale.
+        tracing::warn!(%company, plugin = %plugin.key.plugin, delivery = %id, %error, "could not settle a delivery's claim");
+    }
+    answer
+}
 
-    let handled = plugin.plugin.handle(&request, &identity, partner_call(&state, &request_id)).await;
+/// Runs the push plugin on an authenticated request and ingests its events.
+async fn run_and_ingest(
+    state: &AppState,
+    plugin: &Arc<ActivePlugin>,
+    request: &PartnerRequest,
+    identity: &CallerIdentity,
+    request_id: &RequestId,
+) -> Result<Response, ApiError> {
+    let company = plugin.key.company.as_str();
+    let handled = plugin.plugin.handle(request, identity, partner_call(state, request_id)).await;
     let error = handled.as_ref().err().map(ToString::to_string);
     state.activity.record(company, &plugin.key.plugin, error.as_deref());
     let handled = match handled {
@@ -106,7 +136,7 @@ async fn handle(
         // Nothing ran: no dead letter; the partner retries when the tenant has room.
         Err(busy @ InvokeError::TenantBusy { .. }) => return Err(ApiError::TooManyRequests(busy.to_string())),
         Err(error) => {
-            return Err(failed(&state, &plugin, &request, &request_id, &error.to_string(), status_of(&error)).await);
+            return Err(failed(state, plugin, request, request_id, &error.to_string(), status_of(&error)).await);
         }
     };
 
@@ -131,21 +161,11 @@ async fn handle(
             Err(unlinked @ IngestError::Unlinked { .. }) => return Err(ApiError::RetryLater(unlinked.to_string())),
             Err(IngestError::Envelope(e)) => {
                 let message = format!("event `{}`: {e}", event.external_id);
-                return Err(failed(
-                    &state,
-                    &plugin,
-                    &request,
-                    &request_id,
-                    &message,
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                )
-                .await);
+                return Err(
+                    failed(state, plugin, request, request_id, &message, StatusCode::INTERNAL_SERVER_ERROR).await
+                );
             }
         }
-    }
-    if let Some(delivery) = &identity.delivery_id {
-        let marker = json!({ "deliveryId": delivery, "at": Utc::now(), "requestId": request_id.0 });
-        state.store.put(&delivery_key(company, &plugin.key.plugin, delivery), Bytes::from(marker.to_string())).await?;
     }
     Ok(match handled.output.response {
         Some(custom) => partner_response(custom),
@@ -314,12 +334,15 @@ fn status_of(error: &InvokeError) -> StatusCode {
 
 const REDACTED: &str = "[redacted]";
 
-/// Whether a header or query parameter name carries a credential, which a
-/// dead letter must not keep (operators read dead letters).
+/// Whether a header or query parameter name carries a credential or a
+/// signature, which a dead letter must not keep: operators read dead
+/// letters, and a kept signature would be a ready replay of the request.
 fn is_credential(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     matches!(name.as_str(), "authorization" | "proxy-authorization" | "cookie")
-        || ["token", "secret", "key", "password", "auth"].iter().any(|word| name.contains(word))
+        || ["token", "secret", "key", "password", "auth", "signature", "hmac", "sig"]
+            .iter()
+            .any(|word| name.contains(word))
 }
 
 /// `a=1&api_key=s3cr3t` → `a=1&api_key=[redacted]`.
@@ -444,7 +467,17 @@ mod tests {
 
     #[test]
     fn dead_letters_keep_no_credentials() {
-        for name in ["Authorization", "cookie", "X-Api-Key", "x-auth-token", "X-Webhook-Secret"] {
+        for name in [
+            "Authorization",
+            "cookie",
+            "X-Api-Key",
+            "x-auth-token",
+            "X-Webhook-Secret",
+            "X-Shopify-Hmac-Sha256",
+            "Stripe-Signature",
+            "webhook-signature",
+            "X-Hub-Signature-256",
+        ] {
             assert!(is_credential(name), "{name}");
         }
         for name in ["content-type", "x-shopify-topic", "x-request-id"] {

@@ -91,6 +91,13 @@ pub fn plugin_manifest_key(company: &str, plugin_id: &str, sha256: &str) -> Stri
     format!("{}{sha256}/manifest.json", plugin_versions_prefix(company, plugin_id))
 }
 
+/// `{company}/deliveries/{plugin-id}/{sha256 of the delivery id}`: a
+/// partner's delivery, claimed or handled (replay protection).
+pub fn delivery_key(company: &str, plugin_id: &str, delivery_id: &str) -> String {
+    use sha2::Digest;
+    format!("{company}/deliveries/{plugin_id}/{}", hex::encode(sha2::Sha256::digest(delivery_id.as_bytes())))
+}
+
 /// `{company}/plugins/{plugin-id}/versions/{sha256}/described.json`: what
 /// the version's own code said at upload (path, schedule, cursor name).
 pub fn plugin_described_key(company: &str, plugin_id: &str, sha256: &str) -> String {

@@ -9,6 +9,7 @@
 //! 4. the caller answers. A store error is returned before anything is
 //!    acknowledged: an order that was not stored is never acknowledged.
 
+pub mod deliveries;
 pub mod envelope;
 mod shipped;
 
