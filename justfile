@@ -56,7 +56,7 @@ test-host: setup
 
 # End-to-end tests: the real binary.
 test-e2e: setup
-    cargo test -p portitor --test ingest --test cli --test webhooks --test pulls --test nodes --test pipeline --test pipeline_recovery --test lifecycle --test dashboard --test hostile_tenants
+    cargo test -p portitor --test ingest --test cli --test webhooks --test pulls --test nodes --test pipeline --test pipeline_recovery --test lifecycle --test dashboard --test hostile_tenants --test outsiders
 
 # Formatting and clippy, warnings as errors (the plugins too).
 lint: setup-build

@@ -51,6 +51,21 @@ pub struct Config {
     /// Private networks the operator grants tenants' plugins (none unless set).
     #[serde(default)]
     pub egress: EgressGrants,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+}
+
+/// Who may read `/metrics` (DESIGN §8: nothing internal to strangers).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Require a platform-wide `platform-operator` token.
+    #[serde(default)]
+    pub require_token: bool,
+    /// Serve `/metrics` on this address only (e.g. a private interface for
+    /// the scraper), not on the public listener.
+    #[serde(default)]
+    pub listen: Option<SocketAddr>,
 }
 
 /// This node's part in the order pipeline.
@@ -273,6 +288,7 @@ impl Default for Config {
             secrets: SecretsConfig::default(),
             pipeline: PipelineSettings::default(),
             egress: EgressGrants::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }

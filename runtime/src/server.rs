@@ -161,6 +161,7 @@ pub async fn build(mut config: Config) -> anyhow::Result<Runtime> {
         store,
         queue,
         metrics: Metrics::default(),
+        metrics_access: config.metrics.clone(),
         max_body_bytes: config.http.max_body_bytes,
         max_upload_bytes: (config.engine.max_component_mib as usize + 1) * 1024 * 1024,
         registry,
@@ -229,6 +230,17 @@ pub async fn run(
         let _ = rx.wait_for(|stop| *stop).await;
     };
     let scheduler = state.scheduler.clone();
+    // `/metrics` on an address of its own (for the scraper), if configured.
+    let metrics_server = match config.metrics.listen {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr).await.with_context(|| format!("metrics.listen {addr}"))?;
+            tracing::info!(addr = %listener.local_addr()?, "metrics served on their own address");
+            let serve =
+                axum::serve(listener, api::metrics_app(state.clone())).with_graceful_shutdown(stopped(stop_rx.clone()));
+            Some(tokio::spawn(async move { serve.await }))
+        }
+        None => None,
+    };
     let server = axum::serve(listener, api::app(state)).with_graceful_shutdown(stopped(stop_rx.clone()));
     let grace = Duration::from_secs(config.http.shutdown_grace_secs);
     tokio::select! {
@@ -239,6 +251,9 @@ pub async fn run(
     }
     if let Some(loads) = deferred_loads {
         loads.abort();
+    }
+    if let Some(metrics) = metrics_server {
+        metrics.abort();
     }
     scheduler.stop(grace).await;
     tracing::info!("portitor stopped");

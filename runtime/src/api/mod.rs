@@ -56,6 +56,8 @@ pub struct Shared {
     pub store: Arc<dyn ObjectStore>,
     pub queue: PointerQueue,
     pub metrics: Metrics,
+    /// Who may read `/metrics`, and where.
+    pub metrics_access: crate::config::MetricsConfig,
     pub max_body_bytes: usize,
     /// The largest plugin upload (component and manifest).
     pub max_upload_bytes: usize,
@@ -84,6 +86,11 @@ impl std::ops::Deref for AppState {
     fn deref(&self) -> &Shared {
         &self.inner
     }
+}
+
+/// `/metrics` alone, for `metrics.listen` (an address of its own).
+pub fn metrics_app(state: AppState) -> Router {
+    Router::new().route("/metrics", get(health::metrics_on_own_address)).with_state(state)
 }
 
 /// The request id of a request (from `x-request-id`, or a new one).
