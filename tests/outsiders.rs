@@ -68,3 +68,39 @@ async fn metrics_can_be_served_on_an_address_of_their_own() {
     assert_eq!(scraped.status(), StatusCode::OK);
     assert!(scraped.text().await.expect("text").contains("portitor_"));
 }
+
+/// Sends a request's head announcing a large body, and none of the body;
+/// what the server answers within `wait`, if anything.
+async fn head_without_body(url: &str, request_line: &str, token: &str, wait: std::time::Duration) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "{request_line} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: 900000\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.expect("write");
+    let mut answer = vec![0u8; 4096];
+    match tokio::time::timeout(wait, stream.read(&mut answer)).await {
+        Ok(Ok(n)) if n > 0 => Some(String::from_utf8_lossy(&answer[..n]).into_owned()),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn a_body_is_never_read_without_a_valid_token() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let server = start(data.path(), &[]);
+    let wait = std::time::Duration::from_secs(3);
+    let forged = head_without_body(&server.url, "POST /acme/order", "not-a-token", wait).await;
+    assert!(forged.as_deref().is_some_and(|a| a.starts_with("HTTP/1.1 401")), "answered before the body: {forged:?}");
+    let globex = Portitor::token("globex", &["source-adapter"]);
+    let other = head_without_body(&server.url, "POST /acme/order", &globex, wait).await;
+    assert!(other.as_deref().is_some_and(|a| a.starts_with("HTTP/1.1 403")), "{other:?}");
+    let admin = Portitor::token("globex", &["tenant-admin"]);
+    let upload = head_without_body(&server.url, "PUT /acme/plugins/x", &admin, wait).await;
+    assert!(upload.as_deref().is_some_and(|a| a.starts_with("HTTP/1.1 403")), "uploads too: {upload:?}");
+    // With a valid token the server waits for the body it was promised.
+    let acme = Portitor::token("acme", &["source-adapter"]);
+    let waiting = head_without_body(&server.url, "POST /acme/order", &acme, std::time::Duration::from_secs(1)).await;
+    assert_eq!(waiting, None, "a valid token's body is read");
+}

@@ -100,17 +100,23 @@ pub struct RequestId(pub String);
 /// The whole HTTP API.
 pub fn app(state: AppState) -> Router {
     let max_body = state.max_body_bytes;
+    // Routes that take a body check the token before they read it (DESIGN
+    // §8): a stranger cannot make the server buffer a body it would refuse.
+    let token_first = || middleware::from_fn_with_state(state.clone(), token_before_body);
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .route("/openapi.json", get(openapi::document))
-        .route("/{company}/order", post(orders::create))
+        .route("/{company}/order", post(orders::create).route_layer(token_first()))
         .route("/{company}/order/{id}", get(orders::get))
-        .route("/{company}/order/{id}/force", post(orders::force))
+        .route("/{company}/order/{id}/force", post(orders::force).route_layer(token_first()))
         .route("/{company}/orders", get(orders::list))
-        .route("/{company}/config/pipeline", get(config::get_pipeline).put(config::put_pipeline))
-        .route("/{company}/config/order-schema", put(config::put_order_schema))
+        .route(
+            "/{company}/config/pipeline",
+            get(config::get_pipeline).put(config::put_pipeline).route_layer(token_first()),
+        )
+        .route("/{company}/config/order-schema", put(config::put_order_schema).route_layer(token_first()))
         .route("/refs/{reference}", get(orders::resolve_reference))
         .route("/{company}/plugins", get(plugins::list))
         .route(
@@ -118,7 +124,8 @@ pub fn app(state: AppState) -> Router {
             put(plugins::install)
                 .layer(DefaultBodyLimit::max(state.max_upload_bytes))
                 .get(plugins::get)
-                .delete(plugins::delete),
+                .delete(plugins::delete)
+                .route_layer(token_first()),
         )
         .route("/{company}/plugins/{plugin}/run", post(plugins::run_now))
         .route("/{company}/plugins/{plugin}/runs", get(plugins::runs))
@@ -129,7 +136,7 @@ pub fn app(state: AppState) -> Router {
         .route("/{company}/plugins/{plugin}/logs", get(plugins::logs))
         .route(
             "/{company}/plugins/{plugin}/cursor",
-            get(plugins::get_cursor).put(plugins::set_cursor).delete(plugins::reset_cursor),
+            get(plugins::get_cursor).put(plugins::set_cursor).delete(plugins::reset_cursor).route_layer(token_first()),
         )
         .route("/{company}/audit", get(audit_log))
         .route("/{company}/stats/hourly", get(dashboard::hourly))
@@ -139,7 +146,7 @@ pub fn app(state: AppState) -> Router {
         .route("/{company}/dashboard/app.js", get(dashboard::script))
         .route("/{company}/dashboard/style.css", get(dashboard::style))
         .route("/{company}/secrets", get(secrets::list))
-        .route("/{company}/secrets/{name}", put(secrets::put))
+        .route("/{company}/secrets/{name}", put(secrets::put).route_layer(token_first()))
         .fallback(push::webhook)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn_with_state(state.clone(), request_context))
@@ -164,6 +171,25 @@ async fn request_context(State(state): State<AppState>, mut request: Request, ne
         response.headers_mut().insert("x-request-id", value);
     }
     response
+}
+
+/// Checks the bearer token — and that it is for the path's company — before
+/// the handler reads the body: 401 or 403 at once, the body never read.
+/// The handler then checks the role as before.
+async fn token_before_body(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let header = request.headers().get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let principal = match state.auth.verify_header(header) {
+        Ok(principal) => principal,
+        Err(error) => return axum::response::IntoResponse::into_response(ApiError::from(error)),
+    };
+    let company = request.uri().path().trim_start_matches('/').split('/').next().unwrap_or_default();
+    if let Some(own) = &principal.company
+        && own != company
+    {
+        let refused = ApiError::Forbidden(format!("this token is for company `{own}`, not `{company}`"));
+        return axum::response::IntoResponse::into_response(refused);
+    }
+    next.run(request).await
 }
 
 /// Authenticates the caller and authorizes `roles` on `company`.
