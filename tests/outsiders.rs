@@ -104,3 +104,30 @@ async fn a_body_is_never_read_without_a_valid_token() {
     let waiting = head_without_body(&server.url, "POST /acme/order", &acme, std::time::Duration::from_secs(1)).await;
     assert_eq!(waiting, None, "a valid token's body is read");
 }
+
+#[tokio::test]
+async fn an_upload_field_is_refused_the_moment_it_passes_its_limit() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let data = tempfile::tempdir().expect("tempdir");
+    let server = start(data.path(), &[]);
+    let admin = Portitor::token("acme", &["tenant-admin"]);
+    let addr = server.url.trim_start_matches("http://").to_string();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    // A manifest field of 100 KiB that never ends (its limit is 64 KiB), in
+    // a form announced as 30 MB.
+    let head = format!(
+        "PUT /acme/plugins/big HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {admin}\r\n\
+         Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: 30000000\r\n\r\n\
+         --XyZ\r\nContent-Disposition: form-data; name=\"manifest\"\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.expect("head");
+    stream.write_all(&vec![b'#'; 100 * 1024]).await.expect("field");
+    let mut answer = vec![0u8; 4096];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(3), stream.read(&mut answer)).await;
+    let answer = match read {
+        Ok(Ok(n)) => String::from_utf8_lossy(&answer[..n]).into_owned(),
+        other => panic!("no answer while the field went on: {other:?}"),
+    };
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("`manifest`"), "{answer}");
+}

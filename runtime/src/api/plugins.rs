@@ -80,8 +80,17 @@ pub(super) async fn install(
     let mut component = None;
     while let Some(field) = form.next_field().await.map_err(multipart_error)? {
         match field.name() {
-            Some("manifest") => manifest = Some(field.text().await.map_err(multipart_error)?),
-            Some("component") => component = Some(field.bytes().await.map_err(multipart_error)?),
+            Some("manifest") => {
+                let text = read_field(field, "manifest", MAX_MANIFEST_BYTES).await?;
+                manifest = Some(
+                    String::from_utf8(text)
+                        .map_err(|_| ApiError::BadRequest("the manifest is not UTF-8 text".into()))?,
+                );
+            }
+            Some("component") => {
+                let limit = state.registry.engine().max_component_bytes();
+                component = Some(read_field(field, "component", limit).await?);
+            }
             Some(other) => {
                 return Err(ApiError::BadRequest(format!(
                     "unexpected form field `{other}`; send `manifest` and `component`"
@@ -308,12 +317,34 @@ pub(super) async fn reset_cursor(
 /// Reads and drops the rest of a refused upload (within the upload limit),
 /// so that the client reads the refusal: closing a connection with unread
 /// request bytes makes the kernel reset it, and the answer is lost.
+/// Reads what is left of a refused upload without keeping it, so that the
+/// client gets its answer on a clean connection.
 async fn drain(form: &mut Multipart) {
-    while let Ok(Some(field)) = form.next_field().await {
-        if field.bytes().await.is_err() {
-            return;
-        }
+    while let Ok(Some(mut field)) = form.next_field().await {
+        while let Ok(Some(_discarded)) = field.chunk().await {}
     }
+}
+
+/// The largest manifest accepted (manifests are a few hundred bytes).
+const MAX_MANIFEST_BYTES: usize = 64 * 1024;
+
+/// A form field's bytes, refused (413) the moment they pass `limit` —
+/// never read to the end first.
+async fn read_field(
+    mut field: axum::extract::multipart::Field<'_>,
+    name: &str,
+    limit: usize,
+) -> Result<Vec<u8>, ApiError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+        if bytes.len() + chunk.len() > limit {
+            return Err(ApiError::TooLarge(format!(
+                "the upload is too large: the form field `{name}` is over its limit of {limit} bytes"
+            )));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
 }
 
 fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {

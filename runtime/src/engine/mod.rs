@@ -225,6 +225,11 @@ impl Engine {
         Ok(Self { inner: Arc::new(EngineInner { wasmtime, linker, cache, shares, config }) })
     }
 
+    /// The largest component this engine accepts.
+    pub fn max_component_bytes(&self) -> usize {
+        self.inner.config.max_component_bytes
+    }
+
     /// Loads version `component` of `company`'s plugin `plugin`: checks,
     /// compiles (or takes from the cache) and pre-instantiates it.
     pub fn load(
