@@ -7,7 +7,7 @@ use std::process::Command;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::server::{Options, Portitor, binary, token_with_env};
+use support::server::{Options, Portitor, binary, serve_refused, token_with_env};
 
 #[tokio::test]
 async fn serve_with_no_arguments_runs_the_embedded_default() {
@@ -84,14 +84,7 @@ async fn a_config_file_and_environment_variables_set_the_rest() {
 #[test]
 fn unknown_configuration_keys_stop_the_server_with_their_name() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let output = Command::new(binary())
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
-        .env("PORTITOR_STORE__BAKEND", "s3")
-        .output()
-        .expect("serve");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = serve_refused(dir.path(), &[("PORTITOR_STORE__BAKEND", "s3")]);
     assert!(stderr.contains("unknown field `bakend`") && stderr.contains("PORTITOR_STORE__BAKEND"), "{stderr}");
 
     let config = dir.path().join("bad.toml");

@@ -16,7 +16,7 @@ use portitor::store::fs::FsStore;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::orders::{SHOPIFY_SECRET, good_order, shopify_signature};
-use support::server::{Options, Portitor, binary};
+use support::server::{Options, Portitor, binary, serve_refused};
 use support::tenant::Tenant;
 
 /// `portitor serve` as the README runs it, on `data`.
@@ -122,14 +122,7 @@ async fn no_key_is_built_in_and_the_generated_ones_stay_with_their_data_director
 #[test]
 fn several_nodes_refuse_to_start_without_configured_keys_and_name_them() {
     let data = tempfile::tempdir().expect("tempdir");
-    let output = Command::new(binary())
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data.path())
-        .env("PORTITOR_NODES", "2")
-        .output()
-        .expect("serve");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = serve_refused(data.path(), &[("PORTITOR_NODES", "2")]);
     assert!(stderr.contains("auth.hs256_secret") && stderr.contains("secrets.key"), "{stderr}");
     assert!(!data.path().join(".keys").exists(), "no key generated for several nodes");
 }

@@ -133,6 +133,32 @@ impl Portitor {
     }
 }
 
+/// Runs `portitor serve` on `data_dir` with `env` (nothing else configured),
+/// expecting it to refuse to start; returns what it printed on stderr. A
+/// server that starts instead is killed after 30 s and the caller fails.
+pub fn serve_refused(data_dir: &Path, env: &[(&str, &str)]) -> String {
+    let mut command = Command::new(binary());
+    command.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(data_dir);
+    command.envs(env.iter().copied()).stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut child = command.spawn().expect("portitor starts");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("portitor started although it should have refused to");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success(), "portitor exited cleanly although it should have refused to start");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr).expect("stderr");
+    stderr
+}
+
 /// `portitor token` with extra environment (e.g. the server's configured key).
 pub fn token_with_env(company: &str, roles: &[&str], env: &[(&str, &str)]) -> String {
     let mut command = Command::new(binary());
