@@ -180,16 +180,38 @@ async fn token_before_body(State(state): State<AppState>, request: Request, next
     let header = request.headers().get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let principal = match state.auth.verify_header(header) {
         Ok(principal) => principal,
-        Err(error) => return axum::response::IntoResponse::into_response(ApiError::from(error)),
+        Err(error) => return refuse(request, ApiError::from(error), state.max_upload_bytes),
     };
     let company = request.uri().path().trim_start_matches('/').split('/').next().unwrap_or_default();
     if let Some(own) = &principal.company
         && own != company
     {
         let refused = ApiError::Forbidden(format!("this token is for company `{own}`, not `{company}`"));
-        return axum::response::IntoResponse::into_response(refused);
+        return refuse(request, refused, state.max_upload_bytes);
     }
     next.run(request).await
+}
+
+/// Answers a refused request at once, and lets whatever body the client is
+/// still sending run out in the background — discarded, at most `limit`
+/// bytes and 5 s (a lingering close, as nginx does): without it, closing the
+/// connection on a client mid-upload makes it see a broken pipe, not the 401.
+fn refuse(request: Request, error: ApiError, limit: usize) -> Response {
+    let body = request.into_body();
+    tokio::spawn(async move {
+        let mut stream = body.into_data_stream();
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            let mut seen = 0usize;
+            while let Some(Ok(chunk)) = futures::StreamExt::next(&mut stream).await {
+                seen += chunk.len();
+                if seen > limit {
+                    break;
+                }
+            }
+        })
+        .await;
+    });
+    axum::response::IntoResponse::into_response(error)
 }
 
 /// Authenticates the caller and authorizes `roles` on `company`.
