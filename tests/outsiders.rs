@@ -1,7 +1,7 @@
-//! End to end: what a stranger on the internet can reach and learn, against
-//! the real binary (issue "Outsiders and bad input"; the rest of it is still
-//! to come: time-outs and a connection limit, the token before the body, an
-//! overall 429, fuzzing).
+//! End to end: what a stranger on the internet can reach, learn and hold,
+//! against the real binary: connections that say nothing or say it slowly,
+//! bodies sent without a valid token, floods, and what `/readyz` and
+//! `/metrics` tell. (The webhook replay cases are in `webhooks.rs`.)
 
 #[path = "support/mod.rs"]
 mod support;
@@ -130,4 +130,173 @@ async fn an_upload_field_is_refused_the_moment_it_passes_its_limit() {
     };
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(answer.contains("`manifest`"), "{answer}");
+}
+
+/// Opens a connection and sends part of a request's head, never the end.
+async fn half_open(addr: &str) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n").as_bytes()).await.expect("write");
+    stream
+}
+
+/// How many files (sockets included) process `pid` has open.
+fn open_files(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).expect("/proc/<pid>/fd").count()
+}
+
+/// Whether the server closed `stream` (end of stream or a reset) within `wait`.
+async fn closed_within(stream: &mut tokio::net::TcpStream, wait: std::time::Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buffer = vec![0u8; 4096];
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buffer)).await {
+            Err(_) => return false,
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => {} // an answer; wait for the close
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_flood_of_half_open_connections_neither_exhausts_files_nor_keeps_clients_out() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let server = start(data.path(), &[("PORTITOR_HTTP__MAX_CONNECTIONS", "64")]);
+    let addr = server.url.trim_start_matches("http://").to_string();
+    let before = open_files(server.pid());
+    // 400 slowloris connections, far past the limit, held open by the attacker.
+    let mut flood = Vec::new();
+    for _ in 0..400 {
+        flood.push(half_open(&addr).await);
+    }
+    // Every new client is still served, at once, while the flood is held.
+    for round in 0..10 {
+        let fresh = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .timeout(std::time::Duration::from_secs(3))
+            .build()
+            .expect("client");
+        let response = fresh.get(format!("{}/healthz", server.url)).send().await;
+        assert!(
+            response.as_ref().is_ok_and(|r| r.status() == StatusCode::OK),
+            "round {round}: a client was kept out by the flood: {response:?}"
+        );
+        flood.push(half_open(&addr).await);
+    }
+    // The server holds at most its limit of connections, not the flood.
+    let during = open_files(server.pid());
+    assert!(during <= before + 64 + 8, "{during} files open during the flood ({before} before, limit 64)");
+    let metrics = Portitor::client().get(format!("{}/metrics", server.url)).send().await.expect("metrics");
+    let text = metrics.text().await.expect("text");
+    let shed = text
+        .lines()
+        .find_map(|line| line.strip_prefix("portitor_connections_shed_total "))
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(shed.is_some_and(|n| n >= 300), "the shed connections are counted: {shed:?}");
+    drop(flood);
+}
+
+#[tokio::test]
+async fn a_connection_has_only_so_long_to_send_its_request() {
+    use tokio::io::AsyncWriteExt;
+    let data = tempfile::tempdir().expect("tempdir");
+    let server = start(
+        data.path(),
+        &[
+            ("PORTITOR_HTTP__HEADER_READ_TIMEOUT_SECS", "1"),
+            ("PORTITOR_HTTP__KEEP_ALIVE_IDLE_SECS", "2"),
+            ("PORTITOR_HTTP__REQUEST_TIMEOUT_SECS", "1"),
+        ],
+    );
+    let addr = server.url.trim_start_matches("http://").to_string();
+    let seconds = std::time::Duration::from_secs;
+
+    // A client that connects and says nothing.
+    let mut silent = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    assert!(closed_within(&mut silent, seconds(4)).await, "a silent connection is closed");
+
+    // A head sent a byte at a time, never finished: the time counts from
+    // its first byte, not from the last.
+    let mut trickle = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    let started = std::time::Instant::now();
+    let mut closed = false;
+    for byte in b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".iter() {
+        if trickle.write_all(&[*byte]).await.is_err() {
+            closed = true;
+            break;
+        }
+        if closed_within(&mut trickle, std::time::Duration::from_millis(250)).await {
+            closed = true;
+            break;
+        }
+    }
+    assert!(closed, "a trickled head is cut off");
+    assert!(started.elapsed() < seconds(5), "cut off after {:?}", started.elapsed());
+
+    // A body announced and not sent, with a valid token: 408.
+    let token = Portitor::token("acme", &["source-adapter"]);
+    let answer = head_without_body(&server.url, "POST /acme/order", &token, seconds(4)).await;
+    assert!(answer.as_deref().is_some_and(|a| a.starts_with("HTTP/1.1 408")), "{answer:?}");
+
+    // A keep-alive connection idle past its time is closed; one request
+    // first shows the connection was served.
+    let mut idle = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    idle.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes()).await.expect("request");
+    let mut answer = vec![0u8; 1024];
+    let n = tokio::io::AsyncReadExt::read(&mut idle, &mut answer).await.expect("answer");
+    assert!(String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 200"));
+    assert!(!closed_within(&mut idle, std::time::Duration::from_millis(1500)).await, "idle is not a slow head");
+    assert!(closed_within(&mut idle, seconds(3)).await, "an idle keep-alive connection is closed");
+}
+
+#[tokio::test]
+async fn a_tenant_flood_is_answered_429_and_nothing_acknowledged_is_lost() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let server = start(data.path(), &[("PORTITOR_HTTP__MAX_REQUESTS_PER_TENANT", "4")]);
+    let acme = Portitor::token("acme", &["source-adapter", "tenant-admin"]);
+    let post = |company: &'static str, token: String, n: usize| {
+        let url = format!("{}/{company}/order", server.url);
+        async move {
+            let body = serde_json::json!({
+                "source": "woo-no",
+                "externalId": format!("flood-{n}"),
+                "order": { "orderNumber": n, "currency": "NOK", "lineItems": [{ "sku": "NV-1", "quantity": 1 }] }
+            });
+            let response = Portitor::client().post(url).bearer_auth(token).json(&body).send().await.expect("post");
+            let retry_after = response.headers().get("retry-after").map(|v| v.to_str().unwrap_or_default().to_string());
+            let status = response.status();
+            let answer: Value = response.json().await.unwrap_or_default();
+            (n, status, retry_after, answer)
+        }
+    };
+    let flood: Vec<_> = (0..300).map(|n| tokio::spawn(post("acme", acme.clone(), n))).collect();
+    // Another tenant, and the health check, are answered during the flood.
+    let globex = post("globex", Portitor::token("globex", &["source-adapter"]), 0).await;
+    assert_eq!(globex.1, StatusCode::CREATED, "another tenant is not refused: {:?}", globex.3);
+    let health = Portitor::client().get(format!("{}/healthz", server.url)).send().await.expect("healthz");
+    assert_eq!(health.status(), StatusCode::OK);
+
+    let mut acknowledged = Vec::new();
+    let mut refused = 0;
+    for answer in flood {
+        let (n, status, retry_after, body) = answer.await.expect("task");
+        match status {
+            StatusCode::CREATED => acknowledged.push(body["id"].as_str().expect("id").to_string()),
+            StatusCode::TOO_MANY_REQUESTS => {
+                refused += 1;
+                assert!(retry_after.is_some_and(|s| s.parse::<u64>().is_ok()), "429 without Retry-After ({n})");
+                assert_eq!(body["error"]["code"], "too_many_requests");
+            }
+            other => panic!("order {n}: {other} {body}"),
+        }
+    }
+    assert!(refused > 0, "a flood past the tenant's share is refused");
+    assert!(!acknowledged.is_empty(), "and the share is served");
+    // Every order acknowledged is there.
+    for id in &acknowledged {
+        let url = format!("{}/acme/order/{id}", server.url);
+        let response = Portitor::client().get(url).bearer_auth(&acme).send().await.expect("get");
+        assert_eq!(response.status(), StatusCode::OK, "acknowledged order {id} is lost");
+    }
 }

@@ -150,20 +150,48 @@ impl Default for AuthConfig {
     }
 }
 
+/// The HTTP server's limits (ARCHITECTURE "Connections"); every one has a
+/// default safe for a server on the internet.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
     /// Request bodies over this are refused with 413.
-    #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
     /// How long a graceful shutdown waits for requests in flight.
-    #[serde(default = "default_shutdown_grace_secs")]
     pub shutdown_grace_secs: u64,
+    /// How long a client has to send a request's headers: from connecting
+    /// (first request) or from the first byte of the head (later ones).
+    pub header_read_timeout_secs: u64,
+    /// How long a connection may sit idle between requests.
+    pub keep_alive_idle_secs: u64,
+    /// How long a request's body has to arrive once its headers are in
+    /// (408 after). The server's own work on a request is not limited.
+    pub request_timeout_secs: u64,
+    /// The most connections open at once (lowered to what the process's
+    /// file-descriptor limit allows). A client arriving at the limit takes
+    /// the place of the longest-idle connection.
+    pub max_connections: usize,
+    /// The most requests the server works on at once; past it, 429 with
+    /// `Retry-After` (health and metrics are always answered).
+    pub max_requests_in_flight: usize,
+    /// The most requests for one tenant (the path's first segment) at once;
+    /// past it, 429 with `Retry-After`, so one tenant's flood leaves room
+    /// for the others.
+    pub max_requests_per_tenant: usize,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { max_body_bytes: default_max_body_bytes(), shutdown_grace_secs: default_shutdown_grace_secs() }
+        Self {
+            max_body_bytes: 1024 * 1024,
+            shutdown_grace_secs: 30,
+            header_read_timeout_secs: 10,
+            keep_alive_idle_secs: 60,
+            request_timeout_secs: 60,
+            max_connections: 4096,
+            max_requests_in_flight: 1024,
+            max_requests_per_tenant: 256,
+        }
     }
 }
 
@@ -259,12 +287,6 @@ fn default_log_format() -> String {
 }
 fn default_algorithm() -> String {
     "HS256".into()
-}
-fn default_max_body_bytes() -> usize {
-    1024 * 1024
-}
-fn default_shutdown_grace_secs() -> u64 {
-    30
 }
 fn default_instances() -> u32 {
     256

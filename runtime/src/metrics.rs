@@ -12,6 +12,11 @@ pub struct Metrics {
     pub requests_4xx: AtomicU64,
     pub requests_5xx: AtomicU64,
     pub store_unavailable: AtomicU64,
+    /// Connections closed at once: at `http.max_connections`, every one busy.
+    pub connections_refused: AtomicU64,
+    /// Connections the server closed: too slow or idle too long, or the
+    /// longest-waiting one when a client came at the limit.
+    pub connections_shed: AtomicU64,
 }
 
 impl Metrics {
@@ -60,6 +65,18 @@ impl Metrics {
             "Requests answered 503 because the store was unavailable.",
             "",
             get(&self.store_unavailable),
+        );
+        counter(
+            "portitor_connections_refused_total",
+            "Connections closed on arrival: at http.max_connections with every connection busy.",
+            "",
+            get(&self.connections_refused),
+        );
+        counter(
+            "portitor_connections_shed_total",
+            "Connections the server closed: too slow to send a request, idle too long, or making room at the limit.",
+            "",
+            get(&self.connections_shed),
         );
         for (name, help, value) in extra {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");

@@ -115,6 +115,11 @@ impl Portitor {
         token_with_env(company, roles, &[])
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `kill -9`: no shutdown, no flushing, nothing.
     pub fn kill_9(&mut self) {
         self.child.kill().expect("kill -9");

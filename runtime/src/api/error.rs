@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::auth::AuthError;
+use crate::server::connections::BodyTimedOut;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +51,9 @@ pub enum ApiError {
     /// done; retry after the `Retry-After` seconds.
     #[error("{0}")]
     TooManyRequests(String),
+    /// The request's body did not arrive in time (`http.request_timeout_secs`).
+    #[error("{0}")]
+    RequestTimeout(String),
 }
 
 impl ApiError {
@@ -68,6 +72,7 @@ impl ApiError {
             Self::RetryLater(_) => (StatusCode::SERVICE_UNAVAILABLE, "retry_later"),
             Self::AuditFailed(_) => (StatusCode::INTERNAL_SERVER_ERROR, "audit_failed"),
             Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
+            Self::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
         }
     }
 }
@@ -91,6 +96,21 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
+    }
+}
+
+impl ApiError {
+    /// A body that could not be read: 408 if it came too slowly, else
+    /// `otherwise` (which says what was wrong with it).
+    pub(crate) fn unread_body(cause: &(dyn std::error::Error + 'static), otherwise: Self) -> Self {
+        let mut source = Some(cause);
+        while let Some(error) = source {
+            if let Some(late) = error.downcast_ref::<BodyTimedOut>() {
+                return Self::RequestTimeout(late.to_string());
+            }
+            source = error.source();
+        }
+        otherwise
     }
 }
 

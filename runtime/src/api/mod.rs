@@ -4,6 +4,7 @@
 //! Every tenant route is `/{company}/…`. Each handler authenticates first
 //! (401), then authorizes the company and role (403), then does its work.
 
+mod admission;
 mod config;
 mod dashboard;
 mod deadletters;
@@ -24,6 +25,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post, put};
 
+pub use self::admission::Admission;
 pub use self::error::ApiError;
 use crate::activity::PluginActivity;
 use crate::audit::Audit;
@@ -72,6 +74,8 @@ pub struct Shared {
     pub projections: Arc<Projections>,
     pub configs: Arc<TenantConfigs>,
     pub schemas: Arc<Schemas>,
+    /// Requests in flight, overall and per tenant (429 past the limits).
+    pub admission: Arc<Admission>,
 }
 
 impl AppState {
@@ -149,6 +153,7 @@ pub fn app(state: AppState) -> Router {
         .route("/{company}/secrets/{name}", put(secrets::put).route_layer(token_first()))
         .fallback(push::webhook)
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn_with_state(state.clone(), admission::admit))
         .layer(middleware::from_fn_with_state(state.clone(), request_context))
         .with_state(state)
 }

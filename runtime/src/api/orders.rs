@@ -25,7 +25,7 @@ pub(crate) fn body(state: &AppState, body: Result<Bytes, BytesRejection>) -> Res
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::PayloadTooLarge(state.max_body_bytes)
         } else {
-            ApiError::BadRequest(rejection.body_text())
+            ApiError::unread_body(&rejection, ApiError::BadRequest(rejection.body_text()))
         }
     })
 }

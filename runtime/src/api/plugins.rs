@@ -351,7 +351,10 @@ fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::TooLarge(format!("the upload is too large: {}", e.body_text()))
     } else {
-        ApiError::BadRequest(format!("the upload is not a valid multipart form: {}", e.body_text()))
+        ApiError::unread_body(
+            &e,
+            ApiError::BadRequest(format!("the upload is not a valid multipart form: {}", e.body_text())),
+        )
     }
 }
 

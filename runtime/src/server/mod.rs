@@ -2,6 +2,9 @@
 //! and serves until the shutdown signal. Shutdown is a parameter: the
 //! server stops accepting, lets requests in flight finish (up to the grace
 //! period) and only then returns — an acknowledged order is already durable.
+//! [`connections`] serves the sockets within `[http]`'s limits.
+
+pub mod connections;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -11,11 +14,12 @@ use anyhow::{Context, bail};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use self::connections::{ConnectionLimits, Shed};
 use crate::activity::PluginActivity;
 use crate::api::{self, AppState, Shared};
 use crate::audit::Audit;
 use crate::auth::Authenticator;
-use crate::config::{Config, StoreBackend};
+use crate::config::{Config, HttpConfig, StoreBackend};
 use crate::engine::{Engine, EngineConfig};
 use crate::events::EventLog;
 use crate::ingest::Ingest;
@@ -175,6 +179,10 @@ pub async fn build(mut config: Config) -> anyhow::Result<Runtime> {
         projections,
         configs,
         schemas,
+        admission: Arc::new(api::Admission::new(
+            config.http.max_requests_in_flight,
+            config.http.max_requests_per_tenant,
+        )),
     });
     Ok(Runtime { state, config, deferred: refreshed.deferred })
 }
@@ -230,21 +238,29 @@ pub async fn run(
         let _ = rx.wait_for(|stop| *stop).await;
     };
     let scheduler = state.scheduler.clone();
+    let limits = connection_limits(&config.http);
+    let on_shed = {
+        let state = state.clone();
+        move |shed| match shed {
+            Shed::Refused => Metrics::inc(&state.metrics.connections_refused),
+            Shed::Evicted | Shed::TimedOut => Metrics::inc(&state.metrics.connections_shed),
+        }
+    };
     // `/metrics` on an address of its own (for the scraper), if configured.
     let metrics_server = match config.metrics.listen {
         Some(addr) => {
             let listener = TcpListener::bind(addr).await.with_context(|| format!("metrics.listen {addr}"))?;
             tracing::info!(addr = %listener.local_addr()?, "metrics served on their own address");
             let serve =
-                axum::serve(listener, api::metrics_app(state.clone())).with_graceful_shutdown(stopped(stop_rx.clone()));
-            Some(tokio::spawn(async move { serve.await }))
+                connections::serve(listener, api::metrics_app(state.clone()), limits, on_shed.clone(), stop_rx.clone());
+            Some(tokio::spawn(serve))
         }
         None => None,
     };
-    let server = axum::serve(listener, api::app(state)).with_graceful_shutdown(stopped(stop_rx.clone()));
+    let server = connections::serve(listener, api::app(state), limits, on_shed, stop_rx.clone());
     let grace = Duration::from_secs(config.http.shutdown_grace_secs);
     tokio::select! {
-        result = server => result.context("the HTTP server failed")?,
+        () = server => {}
         () = async { stopped(stop_rx).await; tokio::time::sleep(grace).await } => {
             tracing::warn!("the shutdown grace period is over; exiting with requests still in flight");
         }
@@ -258,6 +274,32 @@ pub async fn run(
     scheduler.stop(grace).await;
     tracing::info!("portitor stopped");
     Ok(())
+}
+
+/// The connection limits of `[http]`, with `max_connections` lowered to
+/// what the process may open (its file-descriptor limit, less room for
+/// the store, the plugins' connections and the log).
+fn connection_limits(http: &HttpConfig) -> ConnectionLimits {
+    const RESERVED_FDS: u64 = 256;
+    let mut max_connections = http.max_connections;
+    if let Some(fds) = rustix::process::getrlimit(rustix::process::Resource::Nofile).current {
+        let allowed = usize::try_from(fds.saturating_sub(RESERVED_FDS).max(16)).unwrap_or(usize::MAX);
+        if allowed < max_connections {
+            tracing::warn!(
+                configured = max_connections,
+                allowed,
+                open_files = fds,
+                "http.max_connections lowered to fit the process's open-file limit (ulimit -n)"
+            );
+            max_connections = allowed;
+        }
+    }
+    ConnectionLimits {
+        header_read_timeout: Duration::from_secs(http.header_read_timeout_secs.max(1)),
+        keep_alive_idle: Duration::from_secs(http.keep_alive_idle_secs.max(1)),
+        request_timeout: Duration::from_secs(http.request_timeout_secs.max(1)),
+        max_connections,
+    }
 }
 
 /// The async runtime `portitor serve` runs on: tokio's multi-threaded one,
