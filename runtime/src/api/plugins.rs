@@ -69,38 +69,11 @@ pub(super) async fn install(
     headers: HeaderMap,
     mut form: Multipart,
 ) -> Result<impl IntoResponse, ApiError> {
-    let principal = match authorize(&state, &headers, &company, ADMIN) {
-        Ok(principal) => principal,
-        Err(refused) => {
-            drain(&mut form).await;
-            return Err(refused);
-        }
+    let read = match authorize(&state, &headers, &company, ADMIN) {
+        Ok(principal) => read_upload(&state, &mut form).await.map(|upload| (principal, upload)),
+        Err(refused) => Err(refused),
     };
-    let mut manifest = None;
-    let mut component = None;
-    while let Some(field) = form.next_field().await.map_err(multipart_error)? {
-        match field.name() {
-            Some("manifest") => {
-                let text = read_field(field, "manifest", MAX_MANIFEST_BYTES).await?;
-                manifest = Some(
-                    String::from_utf8(text)
-                        .map_err(|_| ApiError::BadRequest("the manifest is not UTF-8 text".into()))?,
-                );
-            }
-            Some("component") => {
-                let limit = state.registry.engine().max_component_bytes();
-                component = Some(read_field(field, "component", limit).await?);
-            }
-            Some(other) => {
-                return Err(ApiError::BadRequest(format!(
-                    "unexpected form field `{other}`; send `manifest` and `component`"
-                )));
-            }
-            None => return Err(ApiError::BadRequest("a form field has no name".into())),
-        }
-    }
-    let manifest = manifest.ok_or_else(|| ApiError::BadRequest("missing form field `manifest`".into()))?;
-    let component = component.ok_or_else(|| ApiError::BadRequest("missing form field `component`".into()))?;
+    let (principal, (manifest, component)) = read.inspect_err(|_| discard_rest(form))?;
     let (version, active) =
         state.registry.upload(&company, &plugin, &component, &manifest, &principal.subject, options.activate).await?;
     if active.is_some() {
@@ -314,15 +287,50 @@ pub(super) async fn reset_cursor(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Reads and drops the rest of a refused upload (within the upload limit),
-/// so that the client reads the refusal: closing a connection with unread
-/// request bytes makes the kernel reset it, and the answer is lost.
-/// Reads what is left of a refused upload without keeping it, so that the
-/// client gets its answer on a clean connection.
-async fn drain(form: &mut Multipart) {
-    while let Ok(Some(mut field)) = form.next_field().await {
-        while let Ok(Some(_discarded)) = field.chunk().await {}
+/// The manifest and component of an upload, each refused the moment it
+/// passes its limit.
+async fn read_upload(state: &AppState, form: &mut Multipart) -> Result<(String, Vec<u8>), ApiError> {
+    let mut manifest = None;
+    let mut component = None;
+    while let Some(field) = form.next_field().await.map_err(multipart_error)? {
+        match field.name() {
+            Some("manifest") => {
+                let text = read_field(field, "manifest", MAX_MANIFEST_BYTES).await?;
+                manifest = Some(
+                    String::from_utf8(text)
+                        .map_err(|_| ApiError::BadRequest("the manifest is not UTF-8 text".into()))?,
+                );
+            }
+            Some("component") => {
+                let limit = state.registry.engine().max_component_bytes();
+                component = Some(read_field(field, "component", limit).await?);
+            }
+            Some(other) => {
+                return Err(ApiError::BadRequest(format!(
+                    "unexpected form field `{other}`; send `manifest` and `component`"
+                )));
+            }
+            None => return Err(ApiError::BadRequest("a form field has no name".into())),
+        }
     }
+    let manifest = manifest.ok_or_else(|| ApiError::BadRequest("missing form field `manifest`".into()))?;
+    let component = component.ok_or_else(|| ApiError::BadRequest("missing form field `component`".into()))?;
+    Ok((manifest, component))
+}
+
+/// Reads what is left of a refused upload in the background without
+/// keeping it (at most the upload limit, 5 s), so that the client gets its
+/// answer on a clean connection: closing one with unread request bytes
+/// makes the kernel reset it, and the answer is lost.
+fn discard_rest(mut form: Multipart) {
+    tokio::spawn(async move {
+        let drain = async {
+            while let Ok(Some(mut field)) = form.next_field().await {
+                while let Ok(Some(_discarded)) = field.chunk().await {}
+            }
+        };
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), drain).await;
+    });
 }
 
 /// The largest manifest accepted (manifests are a few hundred bytes).
