@@ -17,7 +17,8 @@ pub mod ingest;
 pub mod manifest;
 pub mod metrics;
 pub mod node_sync;
-pub mod order_locks;
+pub mod order_book;
+mod order_locks;
 pub mod orders;
 pub mod per_plugin;
 pub mod pipeline;
@@ -32,6 +33,11 @@ pub mod server;
 pub mod shared_queue;
 pub mod store;
 pub mod webhooks;
+
+/// Entry points for `cargo fuzz` (FUZZING.md) to parsers that are not
+/// public API; built only under the fuzzer's `--cfg fuzzing`.
+#[cfg(fuzzing)]
+pub mod fuzzing;
 
 /// The example plugins, built from `plugins/` by `build.rs` and embedded.
 pub mod examples {

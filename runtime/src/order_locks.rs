@@ -17,7 +17,7 @@ use tokio::sync::OwnedMutexGuard;
 const FIRST_SWEEP_AT: usize = 1024;
 
 #[derive(Debug)]
-pub struct OrderLocks {
+pub(crate) struct OrderLocks {
     inner: Mutex<Locks>,
 }
 
@@ -35,7 +35,7 @@ impl Default for OrderLocks {
 
 impl OrderLocks {
     /// Waits until this process may append to order `id`.
-    pub async fn lock(&self, id: &str) -> OwnedMutexGuard<()> {
+    pub(crate) async fn lock(&self, id: &str) -> OwnedMutexGuard<()> {
         let lock = {
             let mut locks = self.inner.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(lock) = locks.by_order.get(id).and_then(Weak::upgrade) {

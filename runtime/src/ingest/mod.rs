@@ -20,12 +20,12 @@ use serde_json::value::RawValue;
 
 pub use self::envelope::{EnvelopeError, OrderEnvelope};
 use crate::engine::PluginEvent;
-use crate::events::{Actor, Appended, EventLog, NewEvent, keys};
+use crate::events::{Actor, Appended, EventLog, NewEvent, StoredEvent, keys};
 use crate::manifest::ValidationMode;
-use crate::order_locks::OrderLocks;
+use crate::order_book::OrderBook;
 use crate::orders::{self, event_types};
 use crate::pipeline::config::{PipelineConfig, TenantConfigs};
-use crate::projections::{OrderSummary, Projections};
+use crate::projections::OrderSummary;
 use crate::queue::{Pointer, PointerQueue};
 use crate::store::StoreError;
 
@@ -131,26 +131,18 @@ pub enum IngestError {
 
 #[derive(Debug, Clone)]
 pub struct Ingest {
-    log: EventLog,
+    book: Arc<OrderBook>,
     queue: PointerQueue,
     configs: Arc<TenantConfigs>,
-    projections: Arc<Projections>,
-    locks: Arc<OrderLocks>,
 }
 
 impl Ingest {
-    pub fn new(
-        log: EventLog,
-        queue: PointerQueue,
-        configs: Arc<TenantConfigs>,
-        projections: Arc<Projections>,
-        locks: Arc<OrderLocks>,
-    ) -> Self {
-        Self { log, queue, configs, projections, locks }
+    pub fn new(book: Arc<OrderBook>, queue: PointerQueue, configs: Arc<TenantConfigs>) -> Self {
+        Self { book, queue, configs }
     }
 
     pub fn log(&self) -> &EventLog {
-        &self.log
+        self.book.log()
     }
 
     /// Stores an order as `OrderReceived` and queues a pointer to it.
@@ -180,20 +172,18 @@ impl Ingest {
         };
         let event = NewEvent { event_type: event_types::RECEIVED.into(), actor: origin.actor(), data };
         let key = keys::event_key(company, orders::AGGREGATE, &id, 1, event_types::RECEIVED);
-        let created = match self.log.append_first(company, orders::AGGREGATE, &id, event).await? {
-            Appended::Stored { event, .. } => {
-                let arrival = &event.data.arrival;
-                let summary = OrderSummary::received(&id, arrival.source, arrival.external_id, event.occurred_at);
-                self.projections.put(company, summary);
-                self.queue.enqueue(Pointer {
-                    key: key.clone(),
-                    company: company.into(),
-                    event: event_types::RECEIVED.into(),
-                });
-                true
-            }
-            Appended::VersionTaken => false,
+        let summary = |event: &StoredEvent<Received<'_>>| {
+            let arrival = &event.data.arrival;
+            OrderSummary::received(&id, arrival.source, arrival.external_id, event.occurred_at)
         };
+        let created = self.book.receive(company, &id, event, summary).await?.is_some();
+        if created {
+            self.queue.enqueue(Pointer {
+                key: key.clone(),
+                company: company.into(),
+                event: event_types::RECEIVED.into(),
+            });
+        }
         Ok(Ingested { aggregate_type: orders::AGGREGATE.into(), id, created, key, order: None })
     }
 
@@ -236,7 +226,7 @@ impl Ingest {
         };
         let key = keys::event_key(company, &aggregate_type, &id, 1, &event_type);
         let stored = NewEvent { event_type: event_type.clone(), actor: origin.actor(), data };
-        let created = match self.log.append_first(company, &aggregate_type, &id, stored).await? {
+        let created = match self.book.log().append_first(company, &aggregate_type, &id, stored).await? {
             Appended::Stored { .. } => {
                 self.queue.enqueue(Pointer { key: key.clone(), company: company.into(), event: event_type });
                 true
@@ -247,7 +237,7 @@ impl Ingest {
         // named, whatever this copy names.
         let order_reference = match (created, order_reference) {
             (false, Some(_)) => {
-                let first = self.log.read_key(&key).await?;
+                let first = self.book.log().read_key(&key).await?;
                 first.data["orderReference"].as_str().map(str::to_string)
             }
             (_, reference) => reference,

@@ -16,8 +16,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::{Ingest, IngestError, Origin};
-use crate::events::{Appended, NewEvent, keys};
-use crate::orders::{self, OrderView, event_types};
+use crate::events::{NewEvent, keys};
+use crate::order_book::Change;
+use crate::orders::event_types;
 use crate::pipeline::reference;
 use crate::queue::Pointer;
 
@@ -69,7 +70,7 @@ impl Ingest {
         if reference::tenant_code_of(reference) != Some(reference::tenant_code(company).as_str()) {
             return Ok(None);
         }
-        let indexed = self.log.store().get(&keys::reference_key(company, reference)).await;
+        let indexed = self.book.log().store().get(&keys::reference_key(company, reference)).await;
         let Some(index) = indexed.map_err(|e| unlinked(e.to_string()))? else {
             return Ok(None);
         };
@@ -77,21 +78,21 @@ impl Ingest {
         let Some(order_id) = owner["orderId"].as_str() else {
             return Ok(None);
         };
-        let _one_writer = tokio::time::timeout(WAIT_FOR_THE_ORDER, self.locks.lock(order_id))
-            .await
-            .map_err(|_| unlinked("the order is being worked on".into()))?;
+        let held = self.book.hold_within(company, order_id, WAIT_FOR_THE_ORDER).await;
+        let mut order = held
+            .map_err(|e| unlinked(e.to_string()))?
+            .ok_or_else(|| unlinked("the order is being worked on".into()))?;
+        if order.view().is_none() {
+            return Ok(None);
+        }
         for _ in 0..ATTEMPTS {
-            let mut events =
-                self.log.read(company, orders::AGGREGATE, order_id).await.map_err(|e| unlinked(e.to_string()))?;
-            if OrderView::from_events(&events).is_none() {
-                return Ok(None);
-            }
-            let recorded =
-                events.iter().any(|e| e.event_type == event_types::SHIPPED && e.data["shipment"]["id"] == shipment.id);
+            let recorded = order
+                .events()
+                .iter()
+                .any(|e| e.event_type == event_types::SHIPPED && e.data["shipment"]["id"] == shipment.id);
             if recorded {
                 return Ok(Some(order_id.to_string()));
             }
-            let version = events.last().map(|e| e.version).unwrap_or(0) + 1;
             let event = NewEvent {
                 event_type: event_types::SHIPPED.into(),
                 actor: origin.actor(),
@@ -105,18 +106,15 @@ impl Ingest {
                     },
                 }),
             };
-            let appended = self.log.append(company, orders::AGGREGATE, order_id, version, event).await;
-            match appended.map_err(|e| unlinked(e.to_string()))? {
-                Appended::Stored { key, event } => {
-                    events.push(*event);
-                    self.projections.apply(company, &events);
+            match order.append(event).await.map_err(|e| unlinked(e.to_string()))? {
+                Change::Appended { key } => {
                     // The pipeline tells the order's source, as after its own changes.
                     self.queue.enqueue(Pointer { key, company: company.into(), event: event_types::SHIPPED.into() });
                     tracing::info!(%company, order = %order_id, %reference, shipment = %shipment.id, "order shipped");
                     return Ok(Some(order_id.to_string()));
                 }
-                // Another node appended first: read again.
-                Appended::VersionTaken => {}
+                // Another node appended first: the events are read again.
+                Change::Raced => {}
             }
         }
         Err(unlinked("the order kept changing".into()))

@@ -1,12 +1,12 @@
 //! The order pipeline (DESIGN §7): every stored order ends in a visible
 //! state — sent to the warehouse, or failed with the reason and a way out.
 //!
-//! The worker takes pointers off the queue and works one order at a time
-//! (a lock per order: one writer per aggregate). Each step reads the order's
-//! events, decides the next event from its state and the pipeline
-//! configuration the order was ingested with, and appends it as the next
-//! version; if someone else appended first it reads again and decides
-//! again. At start every order without a terminal event is picked up again.
+//! The worker takes pointers off the queue and holds each order it works
+//! in the [`OrderBook`] (one writer per order). Each step decides the next
+//! event from the order's state and the pipeline configuration the order
+//! was ingested with, and appends it as the next version; if someone else
+//! appended first it decides again on what the order is now. At start every
+//! order without a terminal event is picked up again.
 //!
 //! - `received` → `validate` (JSON Schema) and `semantic` (the validator
 //!   plugin) → the mode → `OrderValidated` or `OrderValidationFailed`;
@@ -31,30 +31,27 @@ use self::config::{PipelineConfig, Step, TenantConfigs};
 use self::schema::Schemas;
 use crate::activity::PluginActivity;
 use crate::engine::{CallOptions, InvokeError, OrderInput, OrderStatusUpdate, WarehouseDocument};
-use crate::events::{Actor, Appended, EventLog, NewEvent, StoredEvent, keys};
+use crate::events::{Actor, NewEvent, StoredEvent, keys};
 use crate::host::LogSink;
 use crate::manifest::{PluginKind, ValidationMode};
-use crate::order_locks::OrderLocks;
+use crate::order_book::{Change, HeldOrder, OrderBook};
 use crate::orders::validation::{Verdict, judge, resolve_mode};
 use crate::orders::{self, Finding, OrderState, OrderView, Severity, event_types};
 use crate::projections::Projections;
 use crate::queue::{Pointer, PointerQueue};
 use crate::registry::Registry;
-use crate::store::{CreateOutcome, ObjectStore, StoreError};
+use crate::store::{CreateOutcome, StoreError};
 
 /// Steps of one order in one go, a guard against a loop that never settles.
 const MAX_STEPS: usize = 16;
 
 #[derive(Debug)]
 pub struct Pipeline {
-    log: EventLog,
-    store: Arc<dyn ObjectStore>,
+    book: Arc<OrderBook>,
     registry: Arc<Registry>,
-    projections: Arc<Projections>,
     configs: Arc<TenantConfigs>,
     schemas: Arc<Schemas>,
     queue: PointerQueue,
-    locks: Arc<OrderLocks>,
     permits: Arc<Semaphore>,
     /// Each tenant's share of the workers.
     lanes: lanes::Lanes,
@@ -116,27 +113,21 @@ pub enum ForceError {
 impl Pipeline {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        log: EventLog,
+        book: Arc<OrderBook>,
         registry: Arc<Registry>,
-        projections: Arc<Projections>,
         configs: Arc<TenantConfigs>,
         schemas: Arc<Schemas>,
         queue: PointerQueue,
-        locks: Arc<OrderLocks>,
         log_sink: Option<Arc<dyn LogSink>>,
         activity: Arc<PluginActivity>,
         workers: usize,
     ) -> Self {
-        let store = log.store().clone();
         Self {
-            log,
-            store,
+            book,
             registry,
-            projections,
             configs,
             schemas,
             queue,
-            locks,
             permits: Arc::new(Semaphore::new(workers)),
             lanes: lanes::Lanes::new(default_tenant_share(workers)),
             workers,
@@ -152,7 +143,7 @@ impl Pipeline {
     }
 
     pub fn projections(&self) -> &Arc<Projections> {
-        &self.projections
+        self.book.projections()
     }
 
     /// Works the pointers from the queue until it closes (on an ingest-only
@@ -178,7 +169,7 @@ impl Pipeline {
         if self.workers == 0 {
             return 0;
         }
-        let unfinished = self.projections.unfinished();
+        let unfinished = self.projections().unfinished();
         let count = unfinished.len();
         for (company, id) in unfinished {
             self.work(company, id).await;
@@ -202,8 +193,8 @@ impl Pipeline {
             loop {
                 tick.tick().await;
                 let stale = chrono::Utc::now() - chrono::Duration::seconds(30);
-                for (company, id) in pipeline.projections.unfinished() {
-                    if pipeline.projections.get(&company, &id).is_some_and(|o| o.updated_at < stale) {
+                for (company, id) in pipeline.projections().unfinished() {
+                    if pipeline.projections().get(&company, &id).is_some_and(|o| o.updated_at < stale) {
                         pipeline.work(company, id).await;
                     }
                 }
@@ -243,7 +234,7 @@ impl Pipeline {
     fn announce(self: &Arc<Self>, company: String, id: String) {
         let pipeline = self.clone();
         tokio::spawn(async move {
-            match pipeline.log.read(&company, orders::AGGREGATE, &id).await {
+            match pipeline.book.log().read(&company, orders::AGGREGATE, &id).await {
                 Ok(events) => pipeline.notify_source(&company, &events).await,
                 Err(error) => {
                     tracing::warn!(%company, order = %id, %error, "could not read the order to tell its source")
@@ -254,61 +245,63 @@ impl Pipeline {
 
     /// Moves one order as far as it can go now.
     pub async fn process(self: &Arc<Self>, company: &str, id: &str) {
-        let _one_writer = self.locks.lock(id).await;
+        let mut order = match self.book.hold(company, id).await {
+            Ok(order) => order,
+            Err(error) => return self.retry_later(company, id, &error.into()),
+        };
         for _ in 0..MAX_STEPS {
-            match self.step(company, id).await {
+            match self.step(company, &mut order).await {
                 Ok(Progress::Continue) => {}
                 Ok(Progress::Done) => return,
-                Err(error) => {
-                    tracing::warn!(%company, order = %id, %error, "pipeline step failed; retrying in 5 s");
-                    let queue = self.queue.clone();
-                    let pointer = Pointer {
-                        key: keys::event_key(company, orders::AGGREGATE, id, 1, event_types::RECEIVED),
-                        company: company.to_string(),
-                        event: "Retry".into(),
-                    };
-                    tokio::spawn(async move {
-                        tokio::time::sleep(Duration::from_secs(5)).await;
-                        queue.enqueue(pointer);
-                    });
-                    return;
-                }
+                Err(error) => return self.retry_later(company, id, &error),
             }
         }
         tracing::error!(%company, order = %id, "the order did not settle; leaving it for the next pick-up");
     }
 
-    async fn step(&self, company: &str, id: &str) -> Result<Progress, StepError> {
-        let events = self.log.read(company, orders::AGGREGATE, id).await?;
-        let Some(view) = OrderView::from_events(&events) else {
+    /// Puts the order back on the queue in 5 s.
+    fn retry_later(&self, company: &str, id: &str, error: &StepError) {
+        tracing::warn!(%company, order = %id, %error, "pipeline step failed; retrying in 5 s");
+        let queue = self.queue.clone();
+        let pointer = Pointer {
+            key: keys::event_key(company, orders::AGGREGATE, id, 1, event_types::RECEIVED),
+            company: company.to_string(),
+            event: "Retry".into(),
+        };
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            queue.enqueue(pointer);
+        });
+    }
+
+    async fn step(&self, company: &str, order: &mut HeldOrder<'_>) -> Result<Progress, StepError> {
+        let Some(view) = order.view() else {
             return Ok(Progress::Done);
         };
-        self.projections.apply(company, &events);
-        let received = &events[0];
-        let pipeline = match serde_json::from_value::<PipelineConfig>(received.data["pipeline"].clone()) {
-            Ok(pipeline) => pipeline,
-            Err(_) => self.configs.pipeline(company),
-        };
-        let event = match view.state {
-            OrderState::Received => Some(self.validation(company, &view, received, &pipeline).await?),
-            OrderState::Validated | OrderState::Overridden if pipeline.steps.contains(&Step::Dispatch) => {
-                Some(self.deliver(company, &view, received, &pipeline).await?)
+        let event = {
+            let received = &order.events()[0];
+            let pipeline = match serde_json::from_value::<PipelineConfig>(received.data["pipeline"].clone()) {
+                Ok(pipeline) => pipeline,
+                Err(_) => self.configs.pipeline(company),
+            };
+            match view.state {
+                OrderState::Received => Some(self.validation(company, &view, received, &pipeline).await?),
+                OrderState::Validated | OrderState::Overridden if pipeline.steps.contains(&Step::Dispatch) => {
+                    Some(self.deliver(company, &view, received, &pipeline).await?)
+                }
+                _ => None,
             }
-            _ => None,
         };
         let Some(event) = event else {
             return Ok(Progress::Done);
         };
-        let version = events.last().map(|e| e.version).unwrap_or(0) + 1;
-        match self.log.append(company, orders::AGGREGATE, id, version, event).await? {
-            Appended::Stored { event, .. } => {
-                let mut events = events;
-                events.push(*event);
-                self.projections.apply(company, &events);
-                self.notify_source(company, &events).await;
+        match order.append(event).await? {
+            Change::Appended { .. } => {
+                self.notify_source(company, order.events()).await;
                 Ok(Progress::Continue)
             }
-            Appended::VersionTaken => Ok(Progress::Continue),
+            // Someone else changed the order: decide again on what it is now.
+            Change::Raced => Ok(Progress::Continue),
         }
     }
 
@@ -477,10 +470,10 @@ impl Pipeline {
             let candidate = reference::reference(company, &uuid, attempt);
             let key = keys::reference_key(company, &candidate);
             let body = Bytes::from(json!({ "orderId": id }).to_string());
-            match self.store.create_once(&key, body).await? {
+            match self.book.log().store().create_once(&key, body).await? {
                 CreateOutcome::Created { .. } => return Ok(candidate),
                 CreateOutcome::Exists => {
-                    let existing = self.store.get(&key).await?;
+                    let existing = self.book.log().store().get(&key).await?;
                     let owner = existing.and_then(|o| serde_json::from_slice::<Value>(&o.body).ok());
                     if owner.as_ref().and_then(|v| v["orderId"].as_str()) == Some(id) {
                         return Ok(candidate);
@@ -494,11 +487,12 @@ impl Pipeline {
     /// The (company, order id) a reference stands for.
     pub async fn resolve_reference(&self, reference: &str) -> Result<Option<(String, String)>, StoreError> {
         let Some(code) = reference::tenant_code_of(reference) else { return Ok(None) };
-        for company in self.store.list_children("").await? {
+        let store = self.book.log().store();
+        for company in store.list_children("").await? {
             if keys::check_segment("company", &company).is_err() || reference::tenant_code(&company) != code {
                 continue;
             }
-            if let Some(object) = self.store.get(&keys::reference_key(&company, reference)).await? {
+            if let Some(object) = store.get(&keys::reference_key(&company, reference)).await? {
                 let owner: Value = serde_json::from_slice(&object.body).unwrap_or(Value::Null);
                 if let Some(id) = owner["orderId"].as_str() {
                     return Ok(Some((company, id.to_string())));
@@ -516,46 +510,34 @@ impl Pipeline {
         operator: &str,
         reason: &str,
     ) -> Result<(), ForceError> {
-        {
-            let _one_writer = self.locks.lock(id).await;
-            let events = self.log.read(company, orders::AGGREGATE, id).await?;
-            let view = OrderView::from_events(&events).ok_or_else(|| ForceError::NotFound(id.to_string()))?;
-            // A dispatch-failed order is forced the same way: once the
-            // warehouse is back, the operator sends it again (same reference,
-            // which the warehouse plugin is idempotent on).
-            if !matches!(view.state, OrderState::Failed | OrderState::DispatchFailed) {
-                return Err(ForceError::NotFailed(view.state));
-            }
-            let version = events.last().map(|e| e.version).unwrap_or(0) + 1;
-            let event = NewEvent {
-                event_type: event_types::VALIDATION_OVERRIDDEN.into(),
-                actor: Actor {
-                    kind: "operator".into(),
-                    id: operator.to_string(),
-                    plugin_version: None,
-                    invocation: None,
-                },
-                data: json!({
-                    "by": operator, "reason": reason, "at": chrono::Utc::now(),
-                    "overriddenFindings": view.findings, "previousState": view.state,
-                }),
-            };
-            match self.log.append(company, orders::AGGREGATE, id, version, event).await? {
-                Appended::Stored { key, event } => {
-                    let mut events = events;
-                    events.push(*event);
-                    self.projections.apply(company, &events);
-                    self.notify_source(company, &events).await;
-                    self.queue.enqueue(Pointer {
-                        key,
-                        company: company.into(),
-                        event: event_types::VALIDATION_OVERRIDDEN.into(),
-                    });
-                }
-                Appended::VersionTaken => return Err(ForceError::Conflict),
-            }
+        let mut order = self.book.hold(company, id).await?;
+        let view = order.view().ok_or_else(|| ForceError::NotFound(id.to_string()))?;
+        // A dispatch-failed order is forced the same way: once the
+        // warehouse is back, the operator sends it again (same reference,
+        // which the warehouse plugin is idempotent on).
+        if !matches!(view.state, OrderState::Failed | OrderState::DispatchFailed) {
+            return Err(ForceError::NotFailed(view.state));
         }
-        Ok(())
+        let event = NewEvent {
+            event_type: event_types::VALIDATION_OVERRIDDEN.into(),
+            actor: Actor { kind: "operator".into(), id: operator.to_string(), plugin_version: None, invocation: None },
+            data: json!({
+                "by": operator, "reason": reason, "at": chrono::Utc::now(),
+                "overriddenFindings": view.findings, "previousState": view.state,
+            }),
+        };
+        match order.append(event).await? {
+            Change::Appended { key } => {
+                self.notify_source(company, order.events()).await;
+                self.queue.enqueue(Pointer {
+                    key,
+                    company: company.into(),
+                    event: event_types::VALIDATION_OVERRIDDEN.into(),
+                });
+                Ok(())
+            }
+            Change::Raced => Err(ForceError::Conflict),
+        }
     }
 
     fn input(&self, company: &str, view: &OrderView, order: &Value) -> OrderInput {

@@ -25,7 +25,7 @@ use crate::events::EventLog;
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
 use crate::node_sync::NodeSync;
-use crate::order_locks::OrderLocks;
+use crate::order_book::OrderBook;
 use crate::pipeline::Pipeline;
 use crate::pipeline::config::TenantConfigs;
 use crate::pipeline::schema::Schemas;
@@ -111,8 +111,8 @@ pub async fn build(mut config: Config) -> anyhow::Result<Runtime> {
     let plugin_logs = Arc::new(PluginLogs::default());
     let log_sink: Arc<dyn crate::host::LogSink> = plugin_logs.clone();
     let (queue, pointers) = queue::channel(config.queue.capacity);
-    let locks = Arc::new(OrderLocks::default());
-    let ingest = Ingest::new(log.clone(), queue.clone(), configs.clone(), projections.clone(), locks.clone());
+    let book = Arc::new(OrderBook::new(log.clone(), projections.clone()));
+    let ingest = Ingest::new(book.clone(), queue.clone(), configs.clone());
     let activity = Arc::new(PluginActivity::default());
     // This process among the nodes (schedule leases, the shared queue).
     let node = uuid::Uuid::new_v4().to_string();
@@ -129,13 +129,11 @@ pub async fn build(mut config: Config) -> anyhow::Result<Runtime> {
     };
     let pipeline = Arc::new(
         Pipeline::new(
-            log,
+            book,
             registry.clone(),
-            projections.clone(),
             configs.clone(),
             schemas.clone(),
             queue.clone(),
-            locks,
             Some(log_sink.clone()),
             activity.clone(),
             config.pipeline.workers,

@@ -1,0 +1,238 @@
+//! The one owner of changing an order. Every order event is written here:
+//! the first (`OrderReceived`, by ingest) through [`OrderBook::receive`],
+//! every later one — the pipeline's steps, an operator's force, a
+//! warehouse's shipment — through a [`HeldOrder`]: the order's lock in this
+//! process, its events read, the next version appended, the projections
+//! told. What follows a change (telling the source, queueing a pointer) is
+//! the caller's, which knows why it changed the order.
+//!
+//! An append is a create-once write of the next version, and the key holds
+//! the event type after the version, so two writers appending different
+//! types at one version would both succeed: the lock keeps them apart in one
+//! process, the event log's check after writing across nodes
+//! (ARCHITECTURE "Event log").
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::OwnedMutexGuard;
+
+use crate::events::{Appended, EventLog, NewEvent, StoredEvent};
+use crate::order_locks::OrderLocks;
+use crate::orders::{self, OrderView};
+use crate::projections::{OrderSummary, Projections};
+use crate::store::StoreError;
+
+#[derive(Debug)]
+pub struct OrderBook {
+    log: EventLog,
+    locks: OrderLocks,
+    projections: Arc<Projections>,
+}
+
+/// What an append did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// The event is stored at `key` and is now the order's last.
+    Appended { key: String },
+    /// Another writer (on another node) took the version first; the held
+    /// events are read again, for the caller to decide again.
+    Raced,
+}
+
+impl OrderBook {
+    pub fn new(log: EventLog, projections: Arc<Projections>) -> Self {
+        Self { log, locks: OrderLocks::default(), projections }
+    }
+
+    /// The event log (for the other aggregates, and reading).
+    pub fn log(&self) -> &EventLog {
+        &self.log
+    }
+
+    pub fn projections(&self) -> &Arc<Projections> {
+        &self.projections
+    }
+
+    /// Stores an order's first event: the create-once alone decides, on
+    /// any number of nodes. The stored event if it is new, `None` if the
+    /// order was received before.
+    pub async fn receive<D: Serialize>(
+        &self,
+        company: &str,
+        id: &str,
+        event: NewEvent<D>,
+        summary: impl FnOnce(&StoredEvent<D>) -> OrderSummary,
+    ) -> Result<Option<String>, StoreError> {
+        match self.log.append_first(company, orders::AGGREGATE, id, event).await? {
+            Appended::Stored { key, event } => {
+                self.projections.put(company, summary(&event));
+                Ok(Some(key))
+            }
+            Appended::VersionTaken => Ok(None),
+        }
+    }
+
+    /// Holds order `id` for changing: waits for its writer in this process,
+    /// then reads its events.
+    pub async fn hold(&self, company: &str, id: &str) -> Result<HeldOrder<'_>, StoreError> {
+        let writer = self.locks.lock(id).await;
+        self.held(company, id, writer).await
+    }
+
+    /// [`Self::hold`], waiting at most `wait` for the order's writer;
+    /// `None` if it is still busy then.
+    pub async fn hold_within(
+        &self,
+        company: &str,
+        id: &str,
+        wait: Duration,
+    ) -> Result<Option<HeldOrder<'_>>, StoreError> {
+        match tokio::time::timeout(wait, self.locks.lock(id)).await {
+            Ok(writer) => Ok(Some(self.held(company, id, writer).await?)),
+            Err(_) => Ok(None),
+        }
+    }
+
+    async fn held(&self, company: &str, id: &str, writer: OwnedMutexGuard<()>) -> Result<HeldOrder<'_>, StoreError> {
+        let mut held = HeldOrder {
+            book: self,
+            company: company.to_string(),
+            id: id.to_string(),
+            events: Vec::new(),
+            _writer: writer,
+        };
+        held.read_again().await?;
+        Ok(held)
+    }
+}
+
+/// An order held for changing (its lock in this process), with its events
+/// as last read or written.
+#[derive(Debug)]
+pub struct HeldOrder<'a> {
+    book: &'a OrderBook,
+    company: String,
+    id: String,
+    events: Vec<StoredEvent>,
+    _writer: OwnedMutexGuard<()>,
+}
+
+impl HeldOrder<'_> {
+    /// The order's events, in version order (empty: no such order).
+    pub fn events(&self) -> &[StoredEvent] {
+        &self.events
+    }
+
+    /// The order's state folded from its events; `None` if there is no order.
+    pub fn view(&self) -> Option<OrderView> {
+        OrderView::from_events(&self.events)
+    }
+
+    /// Reads the order's events again (another node may have changed it)
+    /// and brings the projections up to them.
+    pub async fn read_again(&mut self) -> Result<(), StoreError> {
+        self.events = self.book.log.read(&self.company, orders::AGGREGATE, &self.id).await?;
+        if !self.events.is_empty() {
+            self.book.projections.apply(&self.company, &self.events);
+        }
+        Ok(())
+    }
+
+    /// Appends `event` as the order's next version. Durable on return.
+    pub async fn append(&mut self, event: NewEvent) -> Result<Change, StoreError> {
+        let version = self.events.last().map_or(0, |e| e.version) + 1;
+        match self.book.log.append(&self.company, orders::AGGREGATE, &self.id, version, event).await? {
+            Appended::Stored { key, event } => {
+                self.events.push(*event);
+                self.book.projections.apply(&self.company, &self.events);
+                Ok(Change::Appended { key })
+            }
+            Appended::VersionTaken => {
+                self.read_again().await?;
+                Ok(Change::Raced)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::events::Actor;
+    use crate::orders::{OrderState, event_types};
+    use crate::store::fs::FsStore;
+
+    fn event(event_type: &str, data: serde_json::Value) -> NewEvent {
+        NewEvent { event_type: event_type.into(), actor: Actor::system("test"), data }
+    }
+
+    async fn book(dir: &std::path::Path) -> OrderBook {
+        let store: Arc<dyn crate::store::ObjectStore> = Arc::new(FsStore::open(dir).expect("store"));
+        let log = EventLog::new(store);
+        let projections = Arc::new(Projections::rebuild(&log).await.expect("projections"));
+        OrderBook::new(log, projections)
+    }
+
+    fn received() -> NewEvent {
+        event(
+            event_types::RECEIVED,
+            json!({"source": "shop", "externalId": "1", "order": {"orderNumber": "1"}, "receivedVia": "api"}),
+        )
+    }
+
+    #[tokio::test]
+    async fn changes_append_the_next_version_and_keep_the_projections_current() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let book = book(dir.path()).await;
+        let summary = |e: &StoredEvent| OrderSummary::received("o-1", "shop", "1", e.occurred_at);
+        assert!(book.receive("acme", "o-1", received(), summary).await.expect("receive").is_some());
+        assert!(book.receive("acme", "o-1", received(), summary).await.expect("again").is_none(), "received once");
+
+        let mut held = book.hold("acme", "o-1").await.expect("hold");
+        assert_eq!(held.view().expect("an order").state, OrderState::Received);
+        let failed = event(event_types::VALIDATION_FAILED, json!({"mode": "strict", "findings": []}));
+        let change = held.append(failed).await.expect("append");
+        assert!(matches!(change, Change::Appended { ref key } if key.contains("/0000000002/")), "{change:?}");
+        assert_eq!(held.events().len(), 2);
+        assert_eq!(book.projections().get("acme", "o-1").expect("summary").state, OrderState::Failed);
+        drop(held);
+
+        // An order that is not there holds nothing to change.
+        let nothing = book.hold("acme", "o-2").await.expect("hold");
+        assert!(nothing.view().is_none());
+    }
+
+    #[tokio::test]
+    async fn one_writer_at_a_time_and_a_busy_order_can_be_waited_for_only_so_long() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let book = book(dir.path()).await;
+        let summary = |e: &StoredEvent| OrderSummary::received("o-1", "shop", "1", e.occurred_at);
+        book.receive("acme", "o-1", received(), summary).await.expect("receive");
+        let held = book.hold("acme", "o-1").await.expect("hold");
+        let busy = book.hold_within("acme", "o-1", Duration::from_millis(50)).await.expect("no store error");
+        assert!(busy.is_none(), "the order is held");
+        drop(held);
+        let free = book.hold_within("acme", "o-1", Duration::from_millis(50)).await.expect("no store error");
+        assert!(free.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_version_taken_meanwhile_is_read_again_not_overwritten() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let book = book(dir.path()).await;
+        let summary = |e: &StoredEvent| OrderSummary::received("o-1", "shop", "1", e.occurred_at);
+        book.receive("acme", "o-1", received(), summary).await.expect("receive");
+        let mut held = book.hold("acme", "o-1").await.expect("hold");
+        // Another node writes version 2 behind this process's lock.
+        let other = event(event_types::VALIDATION_FAILED, json!({"mode": "strict", "findings": []}));
+        book.log().append("acme", orders::AGGREGATE, "o-1", 2, other.clone()).await.expect("other node");
+        let change = held.append(other).await.expect("append");
+        assert_eq!(change, Change::Raced);
+        assert_eq!(held.events().len(), 2, "the other writer's event is read");
+        assert_eq!(held.view().expect("order").state, OrderState::Failed);
+    }
+}
