@@ -3,7 +3,8 @@
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
 # Where tools the tests need are installed (outside the clone, reused across runs).
-tools := env_var_or_default("PORTITOR_TOOLS", env_var("HOME") / ".cache/portitor-tools")
+# Named outside `PORTITOR_*`, which is the server's configuration namespace.
+tools := env_var_or_default("TEST_TOOLS_DIR", env_var("HOME") / ".cache/portitor-tools")
 
 # List the recipes.
 default:
@@ -63,6 +64,24 @@ lint: setup-build
     cargo fmt --all -- --check
     cargo fmt --manifest-path plugins/Cargo.toml --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+
+# Where the fuzz targets are built (outside the clone, reused across runs).
+fuzz_target_dir := env_var_or_default("FUZZ_TARGET_DIR", env_var("HOME") / ".cache/portitor/fuzz-target")
+
+# Build every fuzz target (FUZZING.md): nightly, cargo-fuzz and the nightly wasm target are installed if missing.
+fuzz-build:
+    rustup toolchain install nightly --profile minimal
+    rustup target add wasm32-wasip2 --toolchain nightly
+    command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+    cd fuzz && cargo +nightly fuzz build --target-dir "{{fuzz_target_dir}}"
+
+# Fuzz one target for SECONDS (`cargo fuzz list` names them); crashes land in fuzz/artifacts/.
+fuzz TARGET SECONDS="300": fuzz-build
+    cd fuzz && cargo +nightly fuzz run --target-dir "{{fuzz_target_dir}}" {{TARGET}} -- -max_total_time={{SECONDS}}
+
+# Fuzz every target for SECONDS each, one after another (FUZZING.md).
+fuzz-all SECONDS="240": fuzz-build
+    scripts/fuzz-all.sh {{SECONDS}}
 
 # Criterion benchmarks of the engine (release build).
 bench-engine: setup-build

@@ -23,7 +23,10 @@ pub struct Verified {
     pub delivery_id: Option<String>,
 }
 
-fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+/// HMAC-SHA256 of `parts` one after another under `key` (any length): the
+/// one helper the webhook schemes, the `crypto` host interface and the demo's
+/// partners use.
+pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     let mut mac =
         <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
     for part in parts {

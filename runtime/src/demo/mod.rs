@@ -28,7 +28,6 @@ use std::time::Duration;
 use anyhow::Context;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 use crate::api::AppState;
@@ -52,9 +51,7 @@ pub struct Demo {
 }
 
 fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("any key length"));
-    mac.update(data);
-    mac.finalize().into_bytes().to_vec()
+    crate::webhooks::hmac_sha256(key, &[data])
 }
 
 /// Provisions the demo tenant on a server that will listen at `addr`.

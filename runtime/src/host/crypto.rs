@@ -2,15 +2,12 @@
 //! (`secrets.keys`); the host computes with them inside, so their values
 //! never cross into the sandbox.
 
-use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use wasmtime::component::{HasSelf, Linker};
 
 use super::HostState;
 use crate::engine::bindings::crypto::{self, CryptoError, Key};
-
-type HmacSha256 = Hmac<Sha256>;
 
 impl HostState {
     fn key_bytes(&self, key: Key) -> Result<Vec<u8>, CryptoError> {
@@ -26,10 +23,7 @@ impl HostState {
 }
 
 fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
-    // HMAC accepts keys of any length.
-    let mut mac = <HmacSha256 as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
-    mac.update(data);
-    mac.finalize().into_bytes().to_vec()
+    crate::webhooks::hmac_sha256(key, &[data])
 }
 
 impl crypto::Host for HostState {

@@ -248,7 +248,7 @@ fn normalize(host: &str) -> String {
 
 /// Why an address is not a public one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum AddressClass {
+pub(crate) enum AddressClass {
     Loopback,
     Private,
     LinkLocal,
@@ -266,7 +266,7 @@ enum AddressClass {
 }
 
 impl AddressClass {
-    fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             Self::Loopback => "loopback",
             Self::Private => "private",
@@ -283,7 +283,7 @@ impl AddressClass {
 }
 
 /// The class of `addr`, or `None` for an address on the public internet.
-fn special_class(addr: IpAddr) -> Option<AddressClass> {
+pub(crate) fn special_class(addr: IpAddr) -> Option<AddressClass> {
     match addr {
         IpAddr::V4(v4) => v4_class(v4),
         IpAddr::V6(v6) => v6_class(v6),

@@ -135,7 +135,7 @@ fn client_error(error: ClientError, op: &str) -> FtpError {
 }
 
 /// One MLSD line as an entry; `.` and `..` are skipped.
-fn entry_from_mlsd(line: &str) -> Option<Entry> {
+pub(crate) fn entry_from_mlsd(line: &str) -> Option<Entry> {
     let lower = line.to_ascii_lowercase();
     if lower.contains("type=cdir;") || lower.contains("type=pdir;") {
         return None;
