@@ -134,13 +134,19 @@ fn client_error(error: ClientError, op: &str) -> FtpError {
     }
 }
 
-/// One MLSD line as an entry; `.` and `..` are skipped.
+/// One MLSD line as an entry; the directory itself and its parent are
+/// skipped, whether the server marks them (`type=cdir`, `type=pdir`) or
+/// only names them (`.`, `..`): a plugin that walks its listing must never
+/// be handed a way back up.
 pub(crate) fn entry_from_mlsd(line: &str) -> Option<Entry> {
     let lower = line.to_ascii_lowercase();
     if lower.contains("type=cdir;") || lower.contains("type=pdir;") {
         return None;
     }
     let file = suppaftp::list::ListParser::parse_mlsd(line).ok()?;
+    if matches!(file.name(), "." | "..") {
+        return None;
+    }
     let modified = file.modified().duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs()).filter(|s| *s > 0);
     Some(Entry { name: file.name().to_string(), size: file.size() as u64, modified, is_dir: file.is_directory() })
 }
@@ -304,5 +310,14 @@ mod tests {
         assert!(entry_from_mlsd("type=cdir;modify=20260314101500; .").is_none());
         let dir = entry_from_mlsd("type=dir;modify=20260314101500; archive").expect("dir");
         assert!(dir.is_dir);
+    }
+
+    /// Found by the `ftp_listing` fuzz target: a line whose `type` fact is
+    /// garbled still names `.`, which was handed to the plugin as a file.
+    #[test]
+    fn a_listing_never_names_the_directory_or_its_parent() {
+        for line in ["pe=cdir; .", "type=file;size=1; .", "type=dir; ..", "modify=20260314101500; .."] {
+            assert!(entry_from_mlsd(line).is_none(), "{line:?}");
+        }
     }
 }
