@@ -8,14 +8,12 @@
 //! appended first it decides again on what the order is now. At start every
 //! order without a terminal event is picked up again.
 //!
-//! - `received` → `validate` (JSON Schema) and `semantic` (the validator
-//!   plugin) → the mode → `OrderValidated` or `OrderValidationFailed`;
-//! - `validated` / `overridden` → `map` (the mapper plugin) → the reference
-//!   → `dispatch` (the warehouse plugin, transient errors retried with
-//!   backoff) → `OrderSentToWarehouse` or `OrderDispatchFailed`;
-//! - after each change the source plugin is told, if it listens.
+//! What the next event is, is [`decide`]'s (a function of the order and
+//! its configuration, the plugins behind a trait this module implements).
+//! After each change the order's source plugin is told, if it listens.
 
 pub mod config;
+pub mod decide;
 mod lanes;
 pub mod reference;
 pub mod schema;
@@ -27,7 +25,8 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
-use self::config::{PipelineConfig, Step, TenantConfigs};
+use self::config::{PipelineConfig, TenantConfigs};
+use self::decide::{Dispatched, PluginError, Plugins, Undecided};
 use self::schema::Schemas;
 use crate::activity::PluginActivity;
 use crate::engine::{CallOptions, InvokeError, OrderInput, OrderStatusUpdate, WarehouseDocument};
@@ -35,11 +34,10 @@ use crate::events::{Actor, NewEvent, StoredEvent, keys};
 use crate::host::LogSink;
 use crate::manifest::{PluginKind, ValidationMode};
 use crate::order_book::{Change, HeldOrder, OrderBook};
-use crate::orders::validation::{Verdict, judge, resolve_mode};
-use crate::orders::{self, Finding, OrderState, OrderView, Severity, event_types};
+use crate::orders::{self, Finding, OrderState, OrderView, event_types};
 use crate::projections::Projections;
 use crate::queue::{Pointer, PointerQueue};
-use crate::registry::Registry;
+use crate::registry::{ActivePlugin, Registry};
 use crate::store::{CreateOutcome, StoreError};
 
 /// Steps of one order in one go, a guard against a loop that never settles.
@@ -260,7 +258,7 @@ impl Pipeline {
     }
 
     /// Puts the order back on the queue in 5 s.
-    fn retry_later(&self, company: &str, id: &str, error: &StepError) {
+    fn retry_later(&self, company: &str, id: &str, error: &Undecided) {
         tracing::warn!(%company, order = %id, %error, "pipeline step failed; retrying in 5 s");
         let queue = self.queue.clone();
         let pointer = Pointer {
@@ -274,7 +272,7 @@ impl Pipeline {
         });
     }
 
-    async fn step(&self, company: &str, order: &mut HeldOrder<'_>) -> Result<Progress, StepError> {
+    async fn step(&self, company: &str, order: &mut HeldOrder<'_>) -> Result<Progress, Undecided> {
         let Some(view) = order.view() else {
             return Ok(Progress::Done);
         };
@@ -284,13 +282,7 @@ impl Pipeline {
                 Ok(pipeline) => pipeline,
                 Err(_) => self.configs.pipeline(company),
             };
-            match view.state {
-                OrderState::Received => Some(self.validation(company, &view, received, &pipeline).await?),
-                OrderState::Validated | OrderState::Overridden if pipeline.steps.contains(&Step::Dispatch) => {
-                    Some(self.deliver(company, &view, received, &pipeline).await?)
-                }
-                _ => None,
-            }
+            decide::next_event(self, company, &view, received, &pipeline).await?
         };
         let Some(event) = event else {
             return Ok(Progress::Done);
@@ -303,163 +295,6 @@ impl Pipeline {
             // Someone else changed the order: decide again on what it is now.
             Change::Raced => Ok(Progress::Continue),
         }
-    }
-
-    /// `validate` and `semantic`, then the mode: the validation event.
-    async fn validation(
-        &self,
-        company: &str,
-        view: &OrderView,
-        received: &StoredEvent,
-        pipeline: &PipelineConfig,
-    ) -> Result<NewEvent, StepError> {
-        let order = &received.data["order"];
-        let flag =
-            serde_json::from_value::<Option<ValidationMode>>(received.data["validationMode"].clone()).unwrap_or(None);
-        let source_default = self
-            .registry
-            .get(company, &view.source)
-            .filter(|p| p.plugin.kind().is_source())
-            .and_then(|p| p.plugin.manifest().validation_mode);
-        let (mode, mode_source) = resolve_mode(flag, source_default);
-        let mut findings = Vec::new();
-        for step in &pipeline.steps {
-            match step {
-                Step::Validate => findings.extend(self.schemas.validate(company, order)),
-                Step::Semantic => findings.extend(self.semantic(company, view, order, pipeline).await?),
-                Step::Map | Step::Dispatch => {}
-            }
-        }
-        let (event_type, findings) = match judge(mode, findings) {
-            Verdict::Validated(findings) => (event_types::VALIDATED, findings),
-            Verdict::Failed(findings) => (event_types::VALIDATION_FAILED, findings),
-        };
-        Ok(NewEvent {
-            event_type: event_type.into(),
-            actor: Actor::system("pipeline"),
-            data: json!({ "mode": mode, "modeSource": mode_source, "findings": findings }),
-        })
-    }
-
-    /// The validator plugin's findings; a transient failure retries later.
-    async fn semantic(
-        &self,
-        company: &str,
-        view: &OrderView,
-        order: &Value,
-        pipeline: &PipelineConfig,
-    ) -> Result<Vec<Finding>, StepError> {
-        let Some(validator) = &pipeline.validator else {
-            return Ok(vec![info("semantic", "", "no validator plugin is configured; semantic checks skipped")]);
-        };
-        let Some(plugin) =
-            self.registry.get_or_load(company, validator).await.filter(|p| p.plugin.kind() == PluginKind::Validator)
-        else {
-            return Ok(vec![error(
-                "semantic",
-                validator,
-                &format!("the validator plugin `{validator}` is not installed"),
-            )]);
-        };
-        let input = self.input(company, view, order);
-        let validated = plugin.plugin.validate(&input, self.options()).await;
-        self.observe(company, validator, &validated);
-        match validated {
-            Ok(done) => Ok(done.output),
-            Err(e) if e.is_transient() => Err(StepError::Later(e.to_string())),
-            Err(e) => Ok(vec![error("semantic", validator, &format!("the validator failed: {e}"))]),
-        }
-    }
-
-    /// `map`, the reference, `dispatch`: the delivery event.
-    async fn deliver(
-        &self,
-        company: &str,
-        view: &OrderView,
-        received: &StoredEvent,
-        pipeline: &PipelineConfig,
-    ) -> Result<NewEvent, StepError> {
-        let order = &received.data["order"];
-        let input = self.input(company, view, order);
-        let failed = |field: &str, value: &str, message: String, reference: Option<&str>| NewEvent {
-            event_type: event_types::DISPATCH_FAILED.into(),
-            actor: Actor::system("pipeline"),
-            data: json!({ "findings": [error(field, value, &message)], "reference": reference }),
-        };
-
-        let document = match pipeline.steps.contains(&Step::Map).then_some(pipeline.mapper.as_ref()).flatten() {
-            None => WarehouseDocument { content_type: "application/json".into(), body: order.to_string().into_bytes() },
-            Some(mapper) => {
-                let Some(plugin) =
-                    self.registry.get_or_load(company, mapper).await.filter(|p| p.plugin.kind() == PluginKind::Mapper)
-                else {
-                    return Ok(failed("map", mapper, format!("the mapper plugin `{mapper}` is not installed"), None));
-                };
-                let mapped = plugin.plugin.map(&input, self.options()).await;
-                self.observe(company, mapper, &mapped);
-                match mapped {
-                    Ok(done) => done.output,
-                    Err(e) if e.is_transient() => return Err(StepError::Later(e.to_string())),
-                    Err(e) => return Ok(failed("map", mapper, format!("mapping failed: {e}"), None)),
-                }
-            }
-        };
-        let reference = self.assign_reference(company, &view.id).await?;
-
-        let warehouse_id = received.data["warehouseId"].as_str();
-        let Some(warehouse) = pipeline.warehouse_for(warehouse_id) else {
-            let message = match warehouse_id {
-                Some(id) => format!("no warehouse plugin is configured for warehouse `{id}`"),
-                None => "no warehouse plugin is configured".to_string(),
-            };
-            return Ok(failed("dispatch", warehouse_id.unwrap_or_default(), message, Some(&reference)));
-        };
-        let Some(plugin) =
-            self.registry.get_or_load(company, warehouse).await.filter(|p| p.plugin.kind() == PluginKind::Warehouse)
-        else {
-            return Ok(failed(
-                "dispatch",
-                warehouse,
-                format!("the warehouse plugin `{warehouse}` is not installed"),
-                Some(&reference),
-            ));
-        };
-        let policy = &pipeline.dispatch;
-        let mut backoff = Duration::from_millis(policy.initial_backoff_ms);
-        for attempt in 1..=policy.attempts {
-            let dispatched = plugin.plugin.dispatch(&document, &reference, self.options()).await;
-            self.observe(company, warehouse, &dispatched);
-            match dispatched {
-                Ok(done) => {
-                    return Ok(NewEvent {
-                        event_type: event_types::SENT_TO_WAREHOUSE.into(),
-                        actor: Actor {
-                            kind: "plugin".into(),
-                            id: warehouse.to_string(),
-                            plugin_version: Some(plugin.version.clone()),
-                            invocation: Some(done.stats.invocation_id),
-                        },
-                        data: json!({
-                            "reference": reference,
-                            "warehouse": warehouse,
-                            "warehouseOrderId": done.output.warehouse_order_id,
-                            "message": done.output.message,
-                            "attempts": attempt,
-                        }),
-                    });
-                }
-                Err(e) if e.is_transient() && attempt < policy.attempts => {
-                    tracing::info!(%company, order = %view.id, %reference, attempt, error = %e, "dispatch failed; retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_millis(policy.max_backoff_ms));
-                }
-                Err(e) => {
-                    let message = format!("dispatch failed after {attempt} attempt(s): {}", dispatch_message(&e));
-                    return Ok(failed("dispatch", warehouse, message, Some(&reference)));
-                }
-            }
-        }
-        Ok(failed("dispatch", warehouse, "no dispatch attempt was made".into(), Some(&reference)))
     }
 
     /// The order's reference, indexed under `{company}/refs/` (create-once).
@@ -540,16 +375,6 @@ impl Pipeline {
         }
     }
 
-    fn input(&self, company: &str, view: &OrderView, order: &Value) -> OrderInput {
-        OrderInput {
-            id: view.id.clone(),
-            company: company.to_string(),
-            source: view.source.clone(),
-            external_id: view.external_id.clone(),
-            payload: order.clone(),
-        }
-    }
-
     /// Counts a plugin call for the operators' view of plugin activity.
     fn observe<T>(&self, company: &str, plugin: &str, result: &Result<T, InvokeError>) {
         let error = result.as_ref().err().map(ToString::to_string);
@@ -583,29 +408,11 @@ impl Pipeline {
     }
 }
 
-/// Why a step stopped without an event.
-#[derive(Debug, thiserror::Error)]
-enum StepError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// A plugin is unavailable for now; the order is tried again later.
-    #[error("{0}")]
-    Later(String),
-}
-
 /// The order id of a pointer to an order event.
 fn order_of(pointer: &Pointer) -> Option<String> {
     let prefix = keys::aggregate_type_prefix(&pointer.company, orders::AGGREGATE);
     let rest = pointer.key.strip_prefix(&prefix)?;
     rest.split('/').next().map(str::to_string)
-}
-
-fn error(field: &str, value: &str, message: &str) -> Finding {
-    Finding { field: field.into(), value: value.into(), severity: Severity::Error, message: message.into() }
-}
-
-fn info(field: &str, value: &str, message: &str) -> Finding {
-    Finding { field: field.into(), value: value.into(), severity: Severity::Info, message: message.into() }
 }
 
 /// What the operator reads about a failed dispatch.
@@ -614,4 +421,76 @@ fn dispatch_message(error: &InvokeError) -> String {
         InvokeError::Plugin { failure, .. } => failure.to_string(),
         other => other.to_string(),
     }
+}
+
+/// The decisions' plugins: the tenant's installed plugins through the
+/// registry and engine (each call counted for the dashboard), its order
+/// schema, and the reference index in the store.
+#[async_trait::async_trait]
+impl Plugins for Pipeline {
+    fn source_mode(&self, company: &str, source: &str) -> Option<ValidationMode> {
+        self.registry
+            .get(company, source)
+            .filter(|p| p.plugin.kind().is_source())
+            .and_then(|p| p.plugin.manifest().validation_mode)
+    }
+
+    fn schema_findings(&self, company: &str, order: &Value) -> Vec<Finding> {
+        self.schemas.validate(company, order)
+    }
+
+    async fn validate(&self, company: &str, validator: &str, input: &OrderInput) -> Result<Vec<Finding>, PluginError> {
+        let plugin = self.installed(company, validator, PluginKind::Validator).await?;
+        let validated = plugin.plugin.validate(input, self.options()).await;
+        self.observe(company, validator, &validated);
+        validated.map(|done| done.output).map_err(|e| plugin_error(&e, e.to_string()))
+    }
+
+    async fn map(&self, company: &str, mapper: &str, input: &OrderInput) -> Result<WarehouseDocument, PluginError> {
+        let plugin = self.installed(company, mapper, PluginKind::Mapper).await?;
+        let mapped = plugin.plugin.map(input, self.options()).await;
+        self.observe(company, mapper, &mapped);
+        mapped.map(|done| done.output).map_err(|e| plugin_error(&e, e.to_string()))
+    }
+
+    async fn reference(&self, company: &str, order_id: &str) -> Result<String, StoreError> {
+        self.assign_reference(company, order_id).await
+    }
+
+    async fn dispatch(
+        &self,
+        company: &str,
+        warehouse: &str,
+        document: &WarehouseDocument,
+        reference: &str,
+    ) -> Result<Dispatched, PluginError> {
+        let plugin = self.installed(company, warehouse, PluginKind::Warehouse).await?;
+        let dispatched = plugin.plugin.dispatch(document, reference, self.options()).await;
+        self.observe(company, warehouse, &dispatched);
+        match dispatched {
+            Ok(done) => Ok(Dispatched {
+                warehouse_order_id: done.output.warehouse_order_id,
+                message: done.output.message,
+                plugin_version: plugin.version.clone(),
+                invocation: done.stats.invocation_id,
+            }),
+            Err(e) => Err(plugin_error(&e, dispatch_message(&e))),
+        }
+    }
+}
+
+impl Pipeline {
+    /// The tenant's plugin `id`, if one of `kind` is installed (loaded now if need be).
+    async fn installed(&self, company: &str, id: &str, kind: PluginKind) -> Result<Arc<ActivePlugin>, PluginError> {
+        self.registry
+            .get_or_load(company, id)
+            .await
+            .filter(|p| p.plugin.kind() == kind)
+            .ok_or(PluginError::NotInstalled)
+    }
+}
+
+/// A failed call as the decisions see it; `message` is what the operator reads.
+fn plugin_error(error: &InvokeError, message: String) -> PluginError {
+    if error.is_transient() { PluginError::Transient(message) } else { PluginError::Failed(message) }
 }
