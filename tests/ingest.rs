@@ -280,3 +280,34 @@ async fn graceful_shutdown_under_load_finishes_requests_in_flight() {
     let restarted = Portitor::start(data.path());
     assert_all_stored(&restarted.url, &ids).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn shutdown_under_load_ends_every_background_task() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let log = data.path().join("server.log");
+    let mut server = Portitor::start_with(Options {
+        data_dir: Some(data.path().join("data")),
+        env: vec![("RUST_LOG".into(), "info".into())],
+        stderr: Some(log.clone()),
+        ..Options::default()
+    });
+    let token = Portitor::token("acme", &["source-adapter"]);
+    // Orders keep the pipeline's workers, retries and sweeper busy while the server stops.
+    let (acknowledged, stop, tasks) = load(server.url.clone(), token, 16);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let started = std::time::Instant::now();
+    assert!(server.terminate(), "portitor exits cleanly on SIGTERM");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for task in tasks {
+        task.await.expect("client");
+    }
+    assert!(acknowledged.lock().expect("lock").len() > 20, "the load was too light to mean anything");
+    let printed = std::fs::read_to_string(&log).expect("server log");
+    assert!(
+        printed.contains("every background task ended"),
+        "a task outlived the server ({} bytes of log):\n{printed}",
+        printed.len()
+    );
+    assert!(!printed.contains("background tasks still running"), "{printed}");
+    assert!(started.elapsed() < Duration::from_secs(30), "stopping took {:?}", started.elapsed());
+}

@@ -32,6 +32,7 @@ pub mod secrets;
 pub mod server;
 pub mod shared_queue;
 pub mod store;
+pub mod tasks;
 pub mod webhooks;
 
 /// Entry points for `cargo fuzz` (FUZZING.md) to parsers that are not

@@ -12,6 +12,7 @@ use crate::pipeline::schema::Schemas;
 use crate::registry::Registry;
 use crate::scheduler::Scheduler;
 use crate::secrets::SecretVault;
+use crate::tasks::Tasks;
 
 /// How often a node reads back what other nodes changed.
 pub const SYNC_EVERY: Duration = Duration::from_secs(3);
@@ -24,12 +25,14 @@ pub struct NodeSync {
     pub configs: Arc<TenantConfigs>,
     pub schemas: Arc<Schemas>,
     pub scheduler: Arc<Scheduler>,
+    pub tasks: Tasks,
 }
 
 impl NodeSync {
-    /// Reads the store again every [`SYNC_EVERY`] until the runtime stops.
-    pub fn spawn(self) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
+    /// Reads the store again every [`SYNC_EVERY`] until the server stops.
+    pub fn spawn(self) {
+        let tasks = self.tasks.clone();
+        tasks.spawn("node sync", async move {
             let mut tick = tokio::time::interval(SYNC_EVERY);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             tick.tick().await;
@@ -37,7 +40,7 @@ impl NodeSync {
                 tick.tick().await;
                 self.once().await;
             }
-        })
+        });
     }
 
     /// One pass: secrets first, so that a plugin loaded in this pass finds
@@ -57,7 +60,7 @@ impl NodeSync {
         match self.registry.refresh(crate::registry::GuestCalls::Deferred).await {
             Ok(refreshed) if !refreshed.deferred.is_empty() => {
                 let (registry, scheduler) = (self.registry.clone(), self.scheduler.clone());
-                tokio::spawn(async move {
+                self.tasks.spawn("node sync: deferred loads", async move {
                     registry.load_deferred(refreshed.deferred).await;
                     scheduler.sync();
                 });

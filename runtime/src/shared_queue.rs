@@ -32,6 +32,7 @@ use crate::events::{EventLog, keys};
 use crate::orders;
 use crate::projections::Projections;
 use crate::queue::Pointer;
+use crate::tasks::Tasks;
 
 const STREAM: &str = "PORTITOR_POINTERS";
 const POINTERS: &str = "portitor.pointers";
@@ -78,6 +79,7 @@ impl SharedQueue {
         pipeline: mpsc::Sender<Pointer>,
         projections: Arc<Projections>,
         log: EventLog,
+        tasks: &Tasks,
     ) -> anyhow::Result<()> {
         let url = &self.url;
         let client = async_nats::connect(url).await.with_context(|| format!("connecting to NATS at {url}"))?;
@@ -87,13 +89,13 @@ impl SharedQueue {
         let (changes_tx, changes_rx) = mpsc::channel(MAX_PENDING_CHANGES);
         projections.announce_changes(changes_tx);
 
-        tokio::spawn(forward(js.clone(), local, self.works_orders.then(|| pipeline.clone())));
+        tasks.spawn("shared queue: forward", forward(js.clone(), local, self.works_orders.then(|| pipeline.clone())));
         if self.works_orders {
             let batch = pipeline.max_capacity();
-            tokio::spawn(consume(js, consumer, pipeline, batch));
+            tasks.spawn("shared queue: consume", consume(js, consumer, pipeline, batch));
         }
-        tokio::spawn(announce(client, self.node.clone(), changes_rx));
-        tokio::spawn(follow(followed, self.node, projections, log));
+        tasks.spawn("shared queue: announce", announce(client, self.node.clone(), changes_rx));
+        tasks.spawn("shared queue: follow", follow(followed, self.node, projections, log));
         tracing::info!(%url, works_orders = self.works_orders, "the pointer queue is shared through NATS JetStream");
         Ok(())
     }

@@ -39,6 +39,7 @@ use crate::projections::Projections;
 use crate::queue::{Pointer, PointerQueue};
 use crate::registry::{ActivePlugin, Registry};
 use crate::store::{CreateOutcome, StoreError};
+use crate::tasks::Tasks;
 
 /// Steps of one order in one go, a guard against a loop that never settles.
 const MAX_STEPS: usize = 16;
@@ -57,6 +58,8 @@ pub struct Pipeline {
     workers: usize,
     log_sink: Option<Arc<dyn LogSink>>,
     activity: Arc<PluginActivity>,
+    /// Where its work runs: stopped and waited for at shutdown.
+    tasks: Tasks,
 }
 
 /// One admitted order's turn in its tenant's lane. When the order is done
@@ -119,6 +122,7 @@ impl Pipeline {
         log_sink: Option<Arc<dyn LogSink>>,
         activity: Arc<PluginActivity>,
         workers: usize,
+        tasks: Tasks,
     ) -> Self {
         Self {
             book,
@@ -131,6 +135,7 @@ impl Pipeline {
             workers,
             log_sink,
             activity,
+            tasks,
         }
     }
 
@@ -146,9 +151,9 @@ impl Pipeline {
 
     /// Works the pointers from the queue until it closes (on an ingest-only
     /// node, takes them off the queue and leaves the orders to others).
-    pub fn spawn(self: &Arc<Self>, mut pointers: tokio::sync::mpsc::Receiver<Pointer>) -> tokio::task::JoinHandle<()> {
+    pub fn spawn(self: &Arc<Self>, mut pointers: tokio::sync::mpsc::Receiver<Pointer>) {
         let pipeline = self.clone();
-        tokio::spawn(async move {
+        self.tasks.spawn("pipeline: dispatcher", async move {
             while let Some(pointer) = pointers.recv().await {
                 match order_of(&pointer) {
                     // Told even on an ingest-only node (with a shared queue, by
@@ -159,7 +164,7 @@ impl Pipeline {
                     None => tracing::trace!(key = %pointer.key, "not an order; no pipeline"),
                 }
             }
-        })
+        });
     }
 
     /// Picks up every order without a terminal event (after a restart).
@@ -180,12 +185,12 @@ impl Pipeline {
 
     /// Every 30 s, picks up orders that have been unfinished for a while (a
     /// pointer dropped by a full queue, a retry that was lost).
-    pub fn spawn_sweeper(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+    pub fn spawn_sweeper(self: &Arc<Self>) {
+        if self.workers == 0 {
+            return;
+        }
         let pipeline = self.clone();
-        tokio::spawn(async move {
-            if pipeline.workers == 0 {
-                return;
-            }
+        self.tasks.spawn("pipeline: sweeper", async move {
             let mut tick = tokio::time::interval(Duration::from_secs(30));
             tick.tick().await;
             loop {
@@ -197,7 +202,7 @@ impl Pipeline {
                     }
                 }
             }
-        })
+        });
     }
 
     /// Works an order in the background, within the concurrency limit and
@@ -216,7 +221,7 @@ impl Pipeline {
     /// so no tenant keeps workers while its lane drains.
     fn start(self: &Arc<Self>, company: String, id: String) {
         let turn = Turn { pipeline: self.clone(), company, done: std::cell::Cell::new(false) };
-        tokio::spawn(async move {
+        self.tasks.spawn("pipeline: order", async move {
             let Ok(_worker) = turn.pipeline.permits.clone().acquire_owned().await else { return };
             let work = std::panic::AssertUnwindSafe(turn.pipeline.process(&turn.company, &id));
             if futures::FutureExt::catch_unwind(work).await.is_err() {
@@ -231,7 +236,7 @@ impl Pipeline {
     /// workers: shipments come at the partners' pace, one call each.
     fn announce(self: &Arc<Self>, company: String, id: String) {
         let pipeline = self.clone();
-        tokio::spawn(async move {
+        self.tasks.spawn("pipeline: announce", async move {
             match pipeline.book.log().read(&company, orders::AGGREGATE, &id).await {
                 Ok(events) => pipeline.notify_source(&company, &events).await,
                 Err(error) => {
@@ -266,7 +271,7 @@ impl Pipeline {
             company: company.to_string(),
             event: "Retry".into(),
         };
-        tokio::spawn(async move {
+        self.tasks.spawn("pipeline: retry", async move {
             tokio::time::sleep(Duration::from_secs(5)).await;
             queue.enqueue(pointer);
         });

@@ -40,6 +40,7 @@ use crate::shared_queue::SharedQueue;
 use crate::store::fs::FsStore;
 use crate::store::s3::S3Store;
 use crate::store::{ConditionalWrites, ObjectStore};
+use crate::tasks::Tasks;
 
 /// Opens the configured store; refuses a multi-node deployment on a store
 /// without conditional writes.
@@ -70,6 +71,8 @@ pub struct Runtime {
     pub config: Config,
     /// Plugins to load once the server listens (their code must be asked first).
     deferred: Vec<PluginKey>,
+    /// Every background task, stopped and waited for at shutdown.
+    tasks: Tasks,
 }
 
 /// Opens the store and wires the runtime: secrets, the engine, the plugin
@@ -111,6 +114,7 @@ pub async fn build(mut config: Config) -> anyhow::Result<Runtime> {
     let plugin_logs = Arc::new(PluginLogs::default());
     let log_sink: Arc<dyn crate::host::LogSink> = plugin_logs.clone();
     let (queue, pointers) = queue::channel(config.queue.capacity);
+    let tasks = Tasks::new();
     let book = Arc::new(OrderBook::new(log.clone(), projections.clone()));
     let ingest = Ingest::new(book.clone(), queue.clone(), configs.clone());
     let activity = Arc::new(PluginActivity::default());
@@ -122,7 +126,7 @@ pub async fn build(mut config: Config) -> anyhow::Result<Runtime> {
             let (to_pipeline, from_shared) = tokio::sync::mpsc::channel(config.pipeline.workers.clamp(1, 64));
             let shared =
                 SharedQueue { url: url.clone(), node: node.clone(), works_orders: config.pipeline.workers > 0 };
-            shared.start(pointers, to_pipeline, projections.clone(), log.clone()).await?;
+            shared.start(pointers, to_pipeline, projections.clone(), log.clone(), &tasks).await?;
             from_shared
         }
         None => pointers,
@@ -137,6 +141,7 @@ pub async fn build(mut config: Config) -> anyhow::Result<Runtime> {
             Some(log_sink.clone()),
             activity.clone(),
             config.pipeline.workers,
+            tasks.clone(),
         )
         .with_tenant_share(
             config
@@ -182,7 +187,7 @@ pub async fn build(mut config: Config) -> anyhow::Result<Runtime> {
             config.http.max_requests_per_tenant,
         )),
     });
-    Ok(Runtime { state, config, deferred: refreshed.deferred })
+    Ok(Runtime { state, config, deferred: refreshed.deferred, tasks })
 }
 
 /// Serves until `shutdown` resolves, then drains and returns.
@@ -202,16 +207,16 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let Runtime { state, config, deferred } = runtime;
+    let Runtime { state, config, deferred, tasks } = runtime;
     state.scheduler.sync();
-    let deferred_loads = (!deferred.is_empty()).then(|| {
+    if !deferred.is_empty() {
         let (registry, scheduler) = (state.registry.clone(), state.scheduler.clone());
-        tokio::spawn(async move {
+        tasks.spawn("loads after start", async move {
             let loaded = registry.load_deferred(deferred).await;
             tracing::info!(loaded, "plugins loaded after start");
             scheduler.sync();
-        })
-    });
+        });
+    }
     state.pipeline.recover().await;
     state.pipeline.spawn_sweeper();
     if config.nodes > 1 {
@@ -221,6 +226,7 @@ pub async fn run(
             configs: state.configs.clone(),
             schemas: state.schemas.clone(),
             scheduler: state.scheduler.clone(),
+            tasks: tasks.clone(),
         }
         .spawn();
     }
@@ -228,7 +234,7 @@ pub async fn run(
     tracing::info!(%addr, store = %state.store.describe(), "portitor listening");
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    tokio::spawn(async move {
+    tasks.spawn("shutdown signal", async move {
         shutdown.await;
         let _ = stop_tx.send(true);
     });
@@ -245,16 +251,13 @@ pub async fn run(
         }
     };
     // `/metrics` on an address of its own (for the scraper), if configured.
-    let metrics_server = match config.metrics.listen {
-        Some(addr) => {
-            let listener = TcpListener::bind(addr).await.with_context(|| format!("metrics.listen {addr}"))?;
-            tracing::info!(addr = %listener.local_addr()?, "metrics served on their own address");
-            let serve =
-                connections::serve(listener, api::metrics_app(state.clone()), limits, on_shed.clone(), stop_rx.clone());
-            Some(tokio::spawn(serve))
-        }
-        None => None,
-    };
+    if let Some(addr) = config.metrics.listen {
+        let listener = TcpListener::bind(addr).await.with_context(|| format!("metrics.listen {addr}"))?;
+        tracing::info!(addr = %listener.local_addr()?, "metrics served on their own address");
+        let serve =
+            connections::serve(listener, api::metrics_app(state.clone()), limits, on_shed.clone(), stop_rx.clone());
+        tasks.spawn("metrics listener", serve);
+    }
     let server = connections::serve(listener, api::app(state), limits, on_shed, stop_rx.clone());
     let grace = Duration::from_secs(config.http.shutdown_grace_secs);
     tokio::select! {
@@ -263,13 +266,11 @@ pub async fn run(
             tracing::warn!("the shutdown grace period is over; exiting with requests still in flight");
         }
     }
-    if let Some(loads) = deferred_loads {
-        loads.abort();
-    }
-    if let Some(metrics) = metrics_server {
-        metrics.abort();
-    }
     scheduler.stop(grace).await;
+    match tasks.stop(grace).await {
+        0 => tracing::info!("every background task ended"),
+        left => tracing::warn!(left, "background tasks still running at exit"),
+    }
     tracing::info!("portitor stopped");
     Ok(())
 }
