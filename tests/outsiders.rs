@@ -1,14 +1,16 @@
 //! End to end: what a stranger on the internet can reach, learn and hold,
 //! against the real binary: connections that say nothing or say it slowly,
 //! bodies sent without a valid token, floods, and what `/readyz` and
-//! `/metrics` tell. (The webhook replay cases are in `webhooks.rs`.)
+//! `/metrics` tell; webhook deliveries replayed, re-sent at once, or
+//! stamped with an impossible time.
 
 #[path = "support/mod.rs"]
 mod support;
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use support::server::{Options, Portitor};
+use support::server::{Options, Portitor, files_under};
+use support::tenant::Tenant;
 
 fn start(data: &std::path::Path, env: &[(&str, &str)]) -> Portitor {
     Portitor::start_with(Options {
@@ -299,4 +301,123 @@ async fn a_tenant_flood_is_answered_429_and_nothing_acknowledged_is_lost() {
         let response = Portitor::client().get(url).bearer_auth(&acme).send().await.expect("get");
         assert_eq!(response.status(), StatusCode::OK, "acknowledged order {id} is lost");
     }
+}
+
+/// The delivery id is claimed before the plugin runs, so a concurrent
+/// duplicate never runs it twice, and released when the call fails, so the
+/// partner's retry runs it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_is_claimed_before_the_plugin_runs_and_released_when_it_fails() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let server = Portitor::start(data.path());
+    let tenant = Tenant::new(&server, "acme");
+    // Loops until its time-out: a call that fails after a while.
+    let manifest = "kind = \"push-source\"\n[limits]\ntimeout_ms = 1500\n[config]\npath = \"/slow\"\nloop = \"true\"\n";
+    tenant.install("slow", "test-relay", manifest).await;
+    let token = Portitor::token("acme", &["source-adapter"]);
+    let deliver = || {
+        let (url, token) = (format!("{}/acme/slow", server.url), token.clone());
+        async move {
+            let response = Portitor::client()
+                .post(url)
+                .bearer_auth(token)
+                .header("Idempotency-Key", "delivery-42")
+                .body("{}")
+                .send()
+                .await
+                .expect("deliver");
+            let status = response.status();
+            (status, response.text().await.unwrap_or_default())
+        }
+    };
+    let (first, second) = tokio::join!(deliver(), async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        deliver().await
+    });
+    assert_eq!(second.0, StatusCode::SERVICE_UNAVAILABLE, "{second:?}");
+    assert!(second.1.contains("being handled by another request"), "{second:?}");
+    assert_eq!(first.0, StatusCode::SERVICE_UNAVAILABLE, "the looping call timed out: {first:?}");
+    let letters = |v: Value| v["deadLetters"].as_array().map(Vec::len).unwrap_or_default();
+    assert_eq!(letters(tenant.get("/acme/deadletters").await), 1, "the plugin ran once");
+
+    // Released: the partner's retry runs the plugin again.
+    let retry = deliver().await;
+    assert_eq!(retry.0, StatusCode::SERVICE_UNAVAILABLE, "{retry:?}");
+    assert!(!retry.1.contains("being handled"), "{retry:?}");
+    assert_eq!(letters(tenant.get("/acme/deadletters").await), 2, "the retry ran the plugin");
+}
+
+#[tokio::test]
+async fn a_dead_letter_keeps_no_signature_or_credential() {
+    use base64::Engine as _;
+    let data = tempfile::tempdir().expect("tempdir");
+    let server = start(data.path(), &[]);
+    let tenant = Tenant::new(&server, "acme");
+    let secret = "partner-shared-secret";
+    tenant.secret("partner-secret", secret).await;
+    // Verified by the runtime, then the plugin traps: a dead letter.
+    let manifest = "kind = \"push-source\"\n[webhook]\nscheme = \"hmac-sha256\"\nheader = \"X-Partner-Signature\"\nsecret = \"partner-secret\"\nencoding = \"base64\"\n";
+    tenant.install("panics", "test-panic", manifest).await;
+    let body = "{\"order\": 1}";
+    let signature = base64::engine::general_purpose::STANDARD
+        .encode(portitor::webhooks::hmac_sha256(secret.as_bytes(), &[body.as_bytes()]));
+    let response = Portitor::client()
+        .post(format!("{}/acme/test/panic?page=1&api_key=k3y", server.url))
+        .header("X-Partner-Signature", &signature)
+        .header("X-Partner", "acme-partner")
+        .body(body)
+        .send()
+        .await
+        .expect("send");
+    assert!(response.status().is_server_error(), "the plugin trapped: {}", response.status());
+    let listed = tenant.get("/acme/deadletters").await;
+    let id = listed["deadLetters"][0]["id"].as_str().expect("a dead letter").to_string();
+    let letter = tenant.get(&format!("/acme/deadletters/panics/{id}")).await;
+    let text = letter.to_string();
+    assert!(!text.contains(&signature), "the dead letter keeps the signature: {text}");
+    assert!(!text.contains("k3y"), "the dead letter keeps a credential in the query: {text}");
+    assert!(text.contains("acme-partner"), "the other headers are kept: {text}");
+    // What was kept is what the partner sent, minus what would replay it.
+    let stored = files_under(&data.path().join("acme/deadletter/panics"));
+    let raw = std::fs::read_to_string(data.path().join("acme/deadletter/panics").join(&stored[0])).expect("read");
+    assert!(!raw.contains(&signature), "nor on disk");
+}
+
+#[tokio::test]
+async fn an_impossible_webhook_timestamp_is_answered_401() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let server = start(data.path(), &[]);
+    let tenant = Tenant::new(&server, "acme");
+    tenant.secret("sw-secret", "whsec_c2VjcmV0LWtleS1mb3ItdGhlLXRlc3Q=").await;
+    let manifest = "kind = \"push-source\"\n[webhook]\nscheme = \"standard-webhooks\"\nsecret = \"sw-secret\"\n";
+    tenant.install("counter", "test-counter", manifest).await;
+    let stripe_manifest = "kind = \"push-source\"\n[webhook]\nscheme = \"stripe\"\nsecret = \"sw-secret\"\n[config]\npath = \"/stripe\"\n";
+    tenant.install("stripe", "test-relay", stripe_manifest).await;
+    let extremes =
+        [i64::MAX.to_string(), i64::MIN.to_string(), "99999999999999999999999".to_string(), "-0".to_string()];
+    for timestamp in &extremes {
+        let response = Portitor::client()
+            .post(format!("{}/acme/test/counter", server.url))
+            .header("webhook-id", "msg_1")
+            .header("webhook-timestamp", timestamp)
+            .header("webhook-signature", "v1,c2lnbmF0dXJl")
+            .body("{}")
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "webhook-timestamp {timestamp}");
+    }
+    for timestamp in &extremes {
+        let stripe = Portitor::client()
+            .post(format!("{}/acme/stripe", server.url))
+            .header("stripe-signature", format!("t={timestamp},v1=00"))
+            .body("{}")
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(stripe.status(), StatusCode::UNAUTHORIZED, "Stripe-Signature t={timestamp}");
+    }
+    // And the server is still there.
+    let health = Portitor::client().get(format!("{}/healthz", server.url)).send().await.expect("healthz");
+    assert_eq!(health.status(), StatusCode::OK);
 }
