@@ -128,11 +128,6 @@ pub enum VaultError {
     Store(#[from] StoreError),
 }
 
-/// `{company}/secrets/{name}.json`
-fn secret_key(company: &str, name: &str) -> String {
-    format!("{company}/secrets/{name}.json")
-}
-
 fn aad(company: &str, name: &str) -> String {
     format!("portitor-secret:{company}/{name}")
 }
@@ -177,8 +172,8 @@ impl SecretVault {
             ciphertext: STANDARD.encode(sealed),
         };
         let body = serde_json::to_vec(&blob)
-            .map_err(|e| StoreError::Corrupt { key: secret_key(company, name), reason: e.to_string() })?;
-        self.store.put(&secret_key(company, name), Bytes::from(body)).await?;
+            .map_err(|e| StoreError::Corrupt { key: keys::secret_key(company, name), reason: e.to_string() })?;
+        self.store.put(&keys::secret_key(company, name), Bytes::from(body)).await?;
         Ok(())
     }
 
@@ -199,7 +194,7 @@ impl SecretVault {
             if keys::check_segment("company", &company).is_err() {
                 continue;
             }
-            for object in self.store.list(&format!("{company}/secrets/")).await? {
+            for object in self.store.list(&keys::secrets_prefix(&company)).await? {
                 let Some(name) = object.key.rsplit('/').next().and_then(|n| n.strip_suffix(".json")) else {
                     continue;
                 };

@@ -436,7 +436,7 @@ pub(super) async fn runs(
 ) -> Result<impl IntoResponse, ApiError> {
     authorize(&state, &headers, &company, ADMIN)?;
     crate::events::keys::check_segment("plugin id", &plugin).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let listed = state.store.list(&run::runs_prefix(&company, &plugin)).await?;
+    let listed = state.store.list(&keys::runs_prefix(&company, &plugin)).await?;
     let mut runs = Vec::new();
     // Newest first, the last 100.
     for meta in listed.iter().rev().take(100) {

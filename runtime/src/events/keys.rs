@@ -66,6 +66,27 @@ pub fn parse_event_key<'a>(prefix: &str, key: &'a str) -> Option<(u64, &'a str)>
     Some((version.parse().ok()?, event_type))
 }
 
+/// `{company}/plugins/{plugin-id}/runs/` — a pull plugin's run history.
+pub fn runs_prefix(company: &str, plugin_id: &str) -> String {
+    format!("{company}/plugins/{plugin_id}/runs/")
+}
+
+/// `{company}/plugins/{plugin-id}/runs/{started}-{run-id}.json`, `started`
+/// a sortable UTC time, so the history lists oldest first.
+pub fn run_key(company: &str, plugin_id: &str, started: &str, run_id: &str) -> String {
+    format!("{}{started}-{run_id}.json", runs_prefix(company, plugin_id))
+}
+
+/// `{company}/secrets/` — a tenant's sealed secrets.
+pub fn secrets_prefix(company: &str) -> String {
+    format!("{company}/secrets/")
+}
+
+/// `{company}/secrets/{name}.json`
+pub fn secret_key(company: &str, name: &str) -> String {
+    format!("{}{name}.json", secrets_prefix(company))
+}
+
 /// `{company}/cursors/{plugin-id}/{name}.json` (`cursor.json` by default).
 pub fn cursor_key(company: &str, plugin_id: &str, name: &str) -> String {
     format!("{company}/cursors/{plugin_id}/{name}.json")

@@ -90,11 +90,6 @@ pub fn cursor_key(plugin: &ActivePlugin) -> String {
     keys::cursor_key(&plugin.key.company, &plugin.key.plugin, plugin.cursor_name.as_deref().unwrap_or("cursor"))
 }
 
-/// `{company}/plugins/{plugin}/runs/` — the run history.
-pub fn runs_prefix(company: &str, plugin: &str) -> String {
-    format!("{company}/plugins/{plugin}/runs/")
-}
-
 /// Reads a cursor: its value and entity tag.
 pub async fn read_cursor(store: &dyn ObjectStore, key: &str) -> Result<(Option<String>, Option<String>), StoreError> {
     match store.get(key).await? {
@@ -283,12 +278,8 @@ impl Runner {
     }
 
     async fn save(&self, plugin: &ActivePlugin, record: &RunRecord) {
-        let key = format!(
-            "{}{}-{}.json",
-            runs_prefix(&plugin.key.company, &plugin.key.plugin),
-            record.started_at.format("%Y%m%dT%H%M%S%3fZ"),
-            record.run_id
-        );
+        let started = record.started_at.format("%Y%m%dT%H%M%S%3fZ").to_string();
+        let key = keys::run_key(&plugin.key.company, &plugin.key.plugin, &started, &record.run_id);
         let saved = match serde_json::to_vec(record) {
             Ok(body) => self.store.put(&key, Bytes::from(body)).await.map(|_| ()),
             Err(e) => Err(StoreError::Corrupt { key: key.clone(), reason: e.to_string() }),
