@@ -83,145 +83,142 @@ pub async fn next_event(
     received: &StoredEvent,
     pipeline: &PipelineConfig,
 ) -> Result<Option<NewEvent>, Undecided> {
+    let order = Deciding { plugins, company, view, received, pipeline };
     match view.state {
-        OrderState::Received => Ok(Some(validation(plugins, company, view, received, pipeline).await?)),
+        OrderState::Received => Ok(Some(order.validation().await?)),
         OrderState::Validated | OrderState::Overridden if pipeline.steps.contains(&Step::Dispatch) => {
-            Ok(Some(delivery(plugins, company, view, received, pipeline).await?))
+            Ok(Some(order.delivery().await?))
         }
         _ => Ok(None),
     }
 }
 
-/// `validate` and `semantic`, then the mode: the validation event.
-async fn validation(
-    plugins: &dyn Plugins,
-    company: &str,
-    view: &OrderView,
-    received: &StoredEvent,
-    pipeline: &PipelineConfig,
-) -> Result<NewEvent, Undecided> {
-    let order = &received.data["order"];
-    let flag =
-        serde_json::from_value::<Option<ValidationMode>>(received.data["validationMode"].clone()).unwrap_or(None);
-    let (mode, mode_source) = resolve_mode(flag, plugins.source_mode(company, &view.source));
-    let mut findings = Vec::new();
-    for step in &pipeline.steps {
-        match step {
-            Step::Validate => findings.extend(plugins.schema_findings(company, order)),
-            Step::Semantic => findings.extend(semantic(plugins, company, view, order, pipeline).await?),
-            Step::Map | Step::Dispatch => {}
-        }
-    }
-    let (event_type, findings) = match judge(mode, findings) {
-        Verdict::Validated(findings) => (event_types::VALIDATED, findings),
-        Verdict::Failed(findings) => (event_types::VALIDATION_FAILED, findings),
-    };
-    Ok(NewEvent {
-        event_type: event_type.into(),
-        actor: Actor::system("pipeline"),
-        data: json!({ "mode": mode, "modeSource": mode_source, "findings": findings }),
-    })
+/// One order being decided on, with what the decisions need.
+struct Deciding<'a> {
+    plugins: &'a dyn Plugins,
+    company: &'a str,
+    view: &'a OrderView,
+    received: &'a StoredEvent,
+    pipeline: &'a PipelineConfig,
 }
 
-/// The validator plugin's findings; a transient failure decides later.
-async fn semantic(
-    plugins: &dyn Plugins,
-    company: &str,
-    view: &OrderView,
-    order: &Value,
-    pipeline: &PipelineConfig,
-) -> Result<Vec<Finding>, Undecided> {
-    let Some(validator) = &pipeline.validator else {
-        return Ok(vec![info("semantic", "", "no validator plugin is configured; semantic checks skipped")]);
-    };
-    match plugins.validate(company, validator, &input(company, view, order)).await {
-        Ok(findings) => Ok(findings),
-        Err(PluginError::NotInstalled) => {
-            Ok(vec![error("semantic", validator, &format!("the validator plugin `{validator}` is not installed"))])
-        }
-        Err(PluginError::Transient(message)) => Err(Undecided::Later(message)),
-        Err(PluginError::Failed(message)) => {
-            Ok(vec![error("semantic", validator, &format!("the validator failed: {message}"))])
-        }
-    }
-}
-
-/// `map`, the reference, `dispatch`: the delivery event.
-async fn delivery(
-    plugins: &dyn Plugins,
-    company: &str,
-    view: &OrderView,
-    received: &StoredEvent,
-    pipeline: &PipelineConfig,
-) -> Result<NewEvent, Undecided> {
-    let order = &received.data["order"];
-    let failed = |field: &str, value: &str, message: String, reference: Option<&str>| NewEvent {
-        event_type: event_types::DISPATCH_FAILED.into(),
-        actor: Actor::system("pipeline"),
-        data: json!({ "findings": [error(field, value, &message)], "reference": reference }),
-    };
-
-    let document = match pipeline.steps.contains(&Step::Map).then_some(pipeline.mapper.as_ref()).flatten() {
-        None => WarehouseDocument { content_type: "application/json".into(), body: order.to_string().into_bytes() },
-        Some(mapper) => match plugins.map(company, mapper, &input(company, view, order)).await {
-            Ok(document) => document,
-            Err(PluginError::NotInstalled) => {
-                return Ok(failed("map", mapper, format!("the mapper plugin `{mapper}` is not installed"), None));
+impl Deciding<'_> {
+    /// `validate` and `semantic`, then the mode: the validation event.
+    async fn validation(&self) -> Result<NewEvent, Undecided> {
+        let Self { plugins, company, view, received, pipeline } = *self;
+        let order = &received.data["order"];
+        let flag =
+            serde_json::from_value::<Option<ValidationMode>>(received.data["validationMode"].clone()).unwrap_or(None);
+        let (mode, mode_source) = resolve_mode(flag, plugins.source_mode(company, &view.source));
+        let mut findings = Vec::new();
+        for step in &pipeline.steps {
+            match step {
+                Step::Validate => findings.extend(plugins.schema_findings(company, order)),
+                Step::Semantic => findings.extend(self.semantic(order).await?),
+                Step::Map | Step::Dispatch => {}
             }
-            Err(PluginError::Transient(message)) => return Err(Undecided::Later(message)),
-            Err(PluginError::Failed(message)) => {
-                return Ok(failed("map", mapper, format!("mapping failed: {message}"), None));
-            }
-        },
-    };
-    let reference = plugins.reference(company, &view.id).await?;
-
-    let warehouse_id = received.data["warehouseId"].as_str();
-    let Some(warehouse) = pipeline.warehouse_for(warehouse_id) else {
-        let message = match warehouse_id {
-            Some(id) => format!("no warehouse plugin is configured for warehouse `{id}`"),
-            None => "no warehouse plugin is configured".to_string(),
+        }
+        let (event_type, findings) = match judge(mode, findings) {
+            Verdict::Validated(findings) => (event_types::VALIDATED, findings),
+            Verdict::Failed(findings) => (event_types::VALIDATION_FAILED, findings),
         };
-        return Ok(failed("dispatch", warehouse_id.unwrap_or_default(), message, Some(&reference)));
-    };
-    let policy = &pipeline.dispatch;
-    let mut backoff = Duration::from_millis(policy.initial_backoff_ms);
-    for attempt in 1..=policy.attempts {
-        match plugins.dispatch(company, warehouse, &document, &reference).await {
-            Ok(done) => {
-                return Ok(NewEvent {
-                    event_type: event_types::SENT_TO_WAREHOUSE.into(),
-                    actor: Actor {
-                        kind: "plugin".into(),
-                        id: warehouse.to_string(),
-                        plugin_version: Some(done.plugin_version),
-                        invocation: Some(done.invocation),
-                    },
-                    data: json!({
-                        "reference": reference,
-                        "warehouse": warehouse,
-                        "warehouseOrderId": done.warehouse_order_id,
-                        "message": done.message,
-                        "attempts": attempt,
-                    }),
-                });
-            }
+        Ok(NewEvent {
+            event_type: event_type.into(),
+            actor: Actor::system("pipeline"),
+            data: json!({ "mode": mode, "modeSource": mode_source, "findings": findings }),
+        })
+    }
+
+    /// The validator plugin's findings; a transient failure decides later.
+    async fn semantic(&self, order: &Value) -> Result<Vec<Finding>, Undecided> {
+        let Self { plugins, company, view, pipeline, .. } = *self;
+        let Some(validator) = &pipeline.validator else {
+            return Ok(vec![info("semantic", "", "no validator plugin is configured; semantic checks skipped")]);
+        };
+        match plugins.validate(company, validator, &input(company, view, order)).await {
+            Ok(findings) => Ok(findings),
             Err(PluginError::NotInstalled) => {
-                let message = format!("the warehouse plugin `{warehouse}` is not installed");
-                return Ok(failed("dispatch", warehouse, message, Some(&reference)));
+                Ok(vec![error("semantic", validator, &format!("the validator plugin `{validator}` is not installed"))])
             }
-            Err(PluginError::Transient(message)) if attempt < policy.attempts => {
-                tracing::info!(%company, order = %view.id, %reference, attempt, error = %message, "dispatch failed; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_millis(policy.max_backoff_ms));
-            }
-            Err(PluginError::Transient(message) | PluginError::Failed(message)) => {
-                let message = format!("dispatch failed after {attempt} attempt(s): {message}");
-                return Ok(failed("dispatch", warehouse, message, Some(&reference)));
+            Err(PluginError::Transient(message)) => Err(Undecided::Later(message)),
+            Err(PluginError::Failed(message)) => {
+                Ok(vec![error("semantic", validator, &format!("the validator failed: {message}"))])
             }
         }
     }
-    Ok(failed("dispatch", warehouse, "no dispatch attempt was made".into(), Some(&reference)))
+
+    /// `map`, the reference, `dispatch`: the delivery event.
+    async fn delivery(&self) -> Result<NewEvent, Undecided> {
+        let Self { plugins, company, view, received, pipeline } = *self;
+        let order = &received.data["order"];
+        let failed = |field: &str, value: &str, message: String, reference: Option<&str>| NewEvent {
+            event_type: event_types::DISPATCH_FAILED.into(),
+            actor: Actor::system("pipeline"),
+            data: json!({ "findings": [error(field, value, &message)], "reference": reference }),
+        };
+
+        let document = match pipeline.steps.contains(&Step::Map).then_some(pipeline.mapper.as_ref()).flatten() {
+            None => WarehouseDocument { content_type: "application/json".into(), body: order.to_string().into_bytes() },
+            Some(mapper) => match plugins.map(company, mapper, &input(company, view, order)).await {
+                Ok(document) => document,
+                Err(PluginError::NotInstalled) => {
+                    return Ok(failed("map", mapper, format!("the mapper plugin `{mapper}` is not installed"), None));
+                }
+                Err(PluginError::Transient(message)) => return Err(Undecided::Later(message)),
+                Err(PluginError::Failed(message)) => {
+                    return Ok(failed("map", mapper, format!("mapping failed: {message}"), None));
+                }
+            },
+        };
+        let reference = plugins.reference(company, &view.id).await?;
+
+        let warehouse_id = received.data["warehouseId"].as_str();
+        let Some(warehouse) = pipeline.warehouse_for(warehouse_id) else {
+            let message = match warehouse_id {
+                Some(id) => format!("no warehouse plugin is configured for warehouse `{id}`"),
+                None => "no warehouse plugin is configured".to_string(),
+            };
+            return Ok(failed("dispatch", warehouse_id.unwrap_or_default(), message, Some(&reference)));
+        };
+        let policy = &pipeline.dispatch;
+        let mut backoff = Duration::from_millis(policy.initial_backoff_ms);
+        for attempt in 1..=policy.attempts {
+            match plugins.dispatch(company, warehouse, &document, &reference).await {
+                Ok(done) => {
+                    return Ok(NewEvent {
+                        event_type: event_types::SENT_TO_WAREHOUSE.into(),
+                        actor: Actor {
+                            kind: "plugin".into(),
+                            id: warehouse.to_string(),
+                            plugin_version: Some(done.plugin_version),
+                            invocation: Some(done.invocation),
+                        },
+                        data: json!({
+                            "reference": reference,
+                            "warehouse": warehouse,
+                            "warehouseOrderId": done.warehouse_order_id,
+                            "message": done.message,
+                            "attempts": attempt,
+                        }),
+                    });
+                }
+                Err(PluginError::NotInstalled) => {
+                    let message = format!("the warehouse plugin `{warehouse}` is not installed");
+                    return Ok(failed("dispatch", warehouse, message, Some(&reference)));
+                }
+                Err(PluginError::Transient(message)) if attempt < policy.attempts => {
+                    tracing::info!(%company, order = %view.id, %reference, attempt, error = %message, "dispatch failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_millis(policy.max_backoff_ms));
+                }
+                Err(PluginError::Transient(message) | PluginError::Failed(message)) => {
+                    let message = format!("dispatch failed after {attempt} attempt(s): {message}");
+                    return Ok(failed("dispatch", warehouse, message, Some(&reference)));
+                }
+            }
+        }
+        Ok(failed("dispatch", warehouse, "no dispatch attempt was made".into(), Some(&reference)))
+    }
 }
 
 /// What a plugin is given of an order.
