@@ -378,7 +378,7 @@ async fn the_failed_queue_of_10000_orders_renders_its_first_page() {
             (
                 2,
                 "OrderValidationFailed",
-                json!({"mode": "strict", "findings": [{"field": "currency", "value": "SKR", "severity": "error", "message": "`SKR` is not an ISO 4217 currency code"}]}),
+                json!({"mode": "strict", "modeSource": "platform", "findings": [{"field": "currency", "value": "SKR", "severity": "error", "message": "`SKR` is not an ISO 4217 currency code"}]}),
             ),
         ] {
             let event = json!({

@@ -122,9 +122,15 @@ async fn rebuild() -> anyhow::Result<()> {
             let version = i as u64 + 1;
             let data = match *event_type {
                 "OrderReceived" => json!({"source": "bench", "externalId": n.to_string(), "order": order(n)}),
-                "OrderValidated" => json!({"mode": "strict", "findings": []}),
-                "OrderSentToWarehouse" => json!({"reference": format!("PBENCH-{n:014}")}),
-                _ => json!({"by": "ops", "reason": "bench"}),
+                "OrderValidated" => json!({"mode": "strict", "modeSource": "platform", "findings": []}),
+                "OrderSentToWarehouse" => json!({
+                    "reference": format!("PBENCH-{n:014}"), "warehouse": "bench", "warehouseOrderId": null,
+                    "message": "", "attempts": 1,
+                }),
+                _ => json!({
+                    "by": "ops", "reason": "bench", "at": chrono::Utc::now(), "overriddenFindings": [],
+                    "previousState": "failed",
+                }),
             };
             let event = StoredEvent {
                 id: uuid::Uuid::new_v4(),

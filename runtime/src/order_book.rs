@@ -125,9 +125,10 @@ impl HeldOrder<'_> {
         &self.events
     }
 
-    /// The order's state folded from its events; `None` if there is no order.
-    pub fn view(&self) -> Option<OrderView> {
-        OrderView::from_events(&self.events)
+    /// The order's state folded from its events; `None` if there is no
+    /// order, an error if one of its events is unreadable.
+    pub fn view(&self) -> Result<Option<OrderView>, StoreError> {
+        Ok(OrderView::from_events(&self.events)?)
     }
 
     /// Reads the order's events again (another node may have changed it)
@@ -193,8 +194,9 @@ mod tests {
         assert!(book.receive("acme", "o-1", received(), summary).await.expect("again").is_none(), "received once");
 
         let mut held = book.hold("acme", "o-1").await.expect("hold");
-        assert_eq!(held.view().expect("an order").state, OrderState::Received);
-        let failed = event(event_types::VALIDATION_FAILED, json!({"mode": "strict", "findings": []}));
+        assert_eq!(held.view().expect("readable").expect("an order").state, OrderState::Received);
+        let failed =
+            event(event_types::VALIDATION_FAILED, json!({"mode": "strict", "modeSource": "platform", "findings": []}));
         let change = held.append(failed).await.expect("append");
         assert!(matches!(change, Change::Appended { ref key } if key.contains("/0000000002/")), "{change:?}");
         assert_eq!(held.events().len(), 2);
@@ -203,7 +205,7 @@ mod tests {
 
         // An order that is not there holds nothing to change.
         let nothing = book.hold("acme", "o-2").await.expect("hold");
-        assert!(nothing.view().is_none());
+        assert!(nothing.view().expect("readable").is_none());
     }
 
     #[tokio::test]
@@ -228,11 +230,12 @@ mod tests {
         book.receive("acme", "o-1", received(), summary).await.expect("receive");
         let mut held = book.hold("acme", "o-1").await.expect("hold");
         // Another node writes version 2 behind this process's lock.
-        let other = event(event_types::VALIDATION_FAILED, json!({"mode": "strict", "findings": []}));
+        let other =
+            event(event_types::VALIDATION_FAILED, json!({"mode": "strict", "modeSource": "platform", "findings": []}));
         book.log().append("acme", orders::AGGREGATE, "o-1", 2, other.clone()).await.expect("other node");
         let change = held.append(other).await.expect("append");
         assert_eq!(change, Change::Raced);
         assert_eq!(held.events().len(), 2, "the other writer's event is read");
-        assert_eq!(held.view().expect("order").state, OrderState::Failed);
+        assert_eq!(held.view().expect("readable").expect("order").state, OrderState::Failed);
     }
 }

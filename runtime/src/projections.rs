@@ -15,6 +15,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::events::{EventLog, StoredEvent, keys};
+use crate::orders::events::Unreadable;
 use crate::orders::{self, Finding, OrderState, OrderView};
 use crate::store::StoreError;
 
@@ -60,10 +61,9 @@ impl OrderSummary {
     }
 
     /// The summary of an order's events (version order).
-    pub fn from_events(events: &[StoredEvent]) -> Option<Self> {
-        let view = OrderView::from_events(events)?;
-        let first = events.first()?;
-        let last = events.last()?;
+    pub fn from_events(events: &[StoredEvent]) -> Result<Option<Self>, Unreadable> {
+        let Some(view) = OrderView::from_events(events)? else { return Ok(None) };
+        let (Some(first), Some(last)) = (events.first(), events.last()) else { return Ok(None) };
         let failed_at = events
             .iter()
             .find(|e| {
@@ -73,7 +73,7 @@ impl OrderSummary {
                 )
             })
             .map(|e| e.occurred_at);
-        Some(Self {
+        Ok(Some(Self {
             id: view.id,
             source: view.source,
             external_id: view.external_id,
@@ -84,7 +84,7 @@ impl OrderSummary {
             updated_at: last.occurred_at,
             failed_at,
             version: last.version,
-        })
+        }))
     }
 
     /// Whether the pipeline has nothing more to do with it.
@@ -191,7 +191,7 @@ impl Projections {
 
     /// Brings an order's summary up to date with its events.
     pub fn apply(&self, company: &str, events: &[StoredEvent]) {
-        if let Some(summary) = OrderSummary::from_events(events) {
+        if let Some(summary) = readable(company, events) {
             self.put(company, summary);
         }
     }
@@ -228,7 +228,7 @@ impl Projections {
     /// Brings an order's summary up to date after another node changed it
     /// (not announced again).
     pub fn apply_from_peer(&self, company: &str, events: &[StoredEvent]) {
-        if let Some(summary) = OrderSummary::from_events(events) {
+        if let Some(summary) = readable(company, events) {
             let _ = self.keep(company, summary);
         }
     }
@@ -308,6 +308,19 @@ impl Projections {
     }
 }
 
+/// An order's summary, or `None` — logged, never guessed — when one of
+/// its events is unreadable: the order stays out of the lists until fixed.
+fn readable(company: &str, events: &[StoredEvent]) -> Option<OrderSummary> {
+    match OrderSummary::from_events(events) {
+        Ok(summary) => summary,
+        Err(error) => {
+            let order = events.first().map(|e| e.aggregate_id.as_str()).unwrap_or_default();
+            tracing::error!(%company, %order, %error, "an order event is unreadable; the order is left out of the lists");
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeDelta;
@@ -327,7 +340,28 @@ mod tests {
             company: "acme".into(),
             occurred_at: at,
             actor: Actor::system("test"),
-            data: json!({ "source": "woo-no", "externalId": "NV-1" }),
+            data: data_of(event_type, "PABCDE-0123456789ABCD"),
+        }
+    }
+
+    /// Stored data each order event type reads as.
+    fn data_of(event_type: &str, reference: &str) -> serde_json::Value {
+        match event_type {
+            event_types::RECEIVED => json!({ "source": "woo-no", "externalId": "NV-1", "order": {} }),
+            event_types::VALIDATED | event_types::VALIDATION_FAILED => {
+                json!({ "mode": "strict", "modeSource": "platform", "findings": [] })
+            }
+            event_types::VALIDATION_OVERRIDDEN => json!({
+                "by": "op", "reason": "r", "at": Utc::now(), "overriddenFindings": [], "previousState": "failed"
+            }),
+            event_types::SENT_TO_WAREHOUSE => json!({
+                "reference": reference, "warehouse": "wms", "warehouseOrderId": null, "message": "", "attempts": 1
+            }),
+            event_types::SHIPPED => json!({
+                "reference": reference,
+                "shipment": { "type": "shipments", "id": "s-1", "externalId": "1", "source": "wms" }
+            }),
+            other => panic!("no test data for {other}"),
         }
     }
 
@@ -358,13 +392,13 @@ mod tests {
         let projections = Projections::default();
         let now = Utc::now();
         let mut sent = event(3, event_types::SENT_TO_WAREHOUSE, now);
-        sent.data = json!({ "reference": "PABCDE-0123456789ABCD" });
+        sent.data = data_of(event_types::SENT_TO_WAREHOUSE, "PABCDE-0123456789ABCD");
         let mut events = vec![event(1, event_types::RECEIVED, now), event(2, event_types::VALIDATED, now), sent];
         projections.apply("acme", &events);
         assert_eq!(projections.list("acme", Queue::Unhandled, 0, 10).total, 1);
 
         let mut shipped = event(4, event_types::SHIPPED, now);
-        shipped.data = json!({ "reference": "PABCDE-0123456789ABCD", "shipment": { "id": "s-1" } });
+        shipped.data = data_of(event_types::SHIPPED, "PABCDE-0123456789ABCD");
         events.push(shipped);
         projections.apply("acme", &events);
         assert_eq!(projections.list("acme", Queue::Unhandled, 0, 10).total, 0);
@@ -382,7 +416,7 @@ mod tests {
             event(3, event_types::SHIPPED, now),
             event(4, event_types::SENT_TO_WAREHOUSE, now),
         ];
-        assert_eq!(OrderView::from_events(&early).expect("view").state, OrderState::Shipped);
+        assert_eq!(OrderView::from_events(&early).expect("readable").expect("view").state, OrderState::Shipped);
     }
 
     #[test]

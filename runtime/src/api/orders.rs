@@ -15,9 +15,11 @@ use super::{ApiError, AppState, RequestId, audited, authorize};
 use crate::auth::{Principal, Role};
 use crate::ingest::{OrderEnvelope, Origin};
 use crate::metrics::Metrics;
+use crate::orders::events::{OrderEvent, Unreadable, received_order};
 use crate::orders::{self, OrderView};
 use crate::pipeline::ForceError;
 use crate::projections::Queue;
+use crate::store::StoreError;
 
 /// The body, or 413 when it is over the limit.
 pub(crate) fn body(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
@@ -106,7 +108,9 @@ pub(super) async fn get(
     let not_found = || ApiError::NotFound(format!("no order `{id}` for company `{company}`"));
     let id = uuid::Uuid::parse_str(&id).map_err(|_| not_found())?.to_string();
     let events = state.ingest.log().read(&company, orders::AGGREGATE, &id).await?;
-    let view = OrderView::from_events(&events).ok_or_else(not_found)?;
+    let unreadable = |e: Unreadable| ApiError::from(StoreError::from(e));
+    let view = OrderView::from_events(&events).map_err(unreadable)?.ok_or_else(not_found)?;
+    let typed = events.iter().map(OrderEvent::read).collect::<Result<Vec<_>, _>>().map_err(unreadable)?;
     // Another source's order is answered as if it did not exist: its id
     // (deterministic from source and external id) must not tell it does.
     if !may_read(&state, &principal, &company, &view.source) {
@@ -115,7 +119,9 @@ pub(super) async fn get(
     let mut body = serde_json::to_value(&view).map_err(|e| ApiError::Internal(e.to_string()))?;
     body["events"] = events
         .iter()
-        .map(|e| {
+        .zip(&typed)
+        .map(|(e, typed)| {
+            let data = typed.data();
             let mut summary = json!({
                 "version": e.version,
                 "type": e.event_type,
@@ -125,11 +131,11 @@ pub(super) async fn get(
             let fields =
                 ["findings", "mode", "modeSource", "reference", "warehouse", "attempts", "previousState", "shipment"];
             for field in fields {
-                if let Some(value) = e.data.get(field) {
+                if let Some(value) = data.get(field) {
                     summary[field] = value.clone();
                 }
             }
-            if let Some(reason) = e.data.get("reason") {
+            if let Some(reason) = data.get("reason") {
                 summary["reason"] = reason.clone();
             }
             summary
@@ -137,12 +143,14 @@ pub(super) async fn get(
         .collect::<Vec<Value>>()
         .into();
     if options.payload {
-        body["order"] = events[0].data["order"].clone();
-        body["envelope"] = json!({
-            "validationMode": events[0].data.get("validationMode"),
-            "warehouseId": events[0].data.get("warehouseId"),
-            "receivedVia": events[0].data.get("receivedVia"),
-        });
+        body["order"] = received_order(&events[0]).map_err(unreadable)?.clone();
+        if let Some(OrderEvent::Received(received)) = typed.first() {
+            body["envelope"] = json!({
+                "validationMode": received.validation_mode,
+                "warehouseId": received.warehouse_id,
+                "receivedVia": received.received_via,
+            });
+        }
     }
     Ok(Json(body))
 }

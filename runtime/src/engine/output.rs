@@ -165,8 +165,8 @@ fn event_from_wit(index: usize, event: types::Event, limits: &Limits) -> Result<
         return Err(invalid(format!("external id must be 1 to {MAX_EXTERNAL_ID_CHARS} printable characters")));
     }
     let payload = RawValue::from_string(event.payload).map_err(|e| invalid(format!("payload is not JSON: {e}")))?;
-    if !crate::ingest::envelope::is_object(&payload) {
-        return Err(invalid("payload must be a JSON object".into()));
+    if let Err(problem) = crate::ingest::envelope::readable_object(&payload) {
+        return Err(invalid(format!("payload {problem}")));
     }
     if let Some(warehouse) = &event.warehouse_id
         && (warehouse.is_empty() || warehouse.len() > 64)

@@ -77,10 +77,10 @@ impl OrderEnvelope {
         let order = match fields.remove("order") {
             None => return Err(EnvelopeError::Missing("order")),
             Some(raw) if raw.get() == "null" => return Err(EnvelopeError::Missing("order")),
-            Some(raw) if is_object(raw) => raw.to_owned(),
-            Some(_) => {
-                return Err(EnvelopeError::Invalid { field: "order", problem: "must be a JSON object".into() });
-            }
+            Some(raw) => match readable_object(raw) {
+                Ok(()) => raw.to_owned(),
+                Err(problem) => return Err(EnvelopeError::Invalid { field: "order", problem }),
+            },
         };
         let validation_mode = match small_value(&mut fields, "validationMode") {
             Value::Null => None,
@@ -107,9 +107,63 @@ impl OrderEnvelope {
     }
 }
 
-/// Whether well-formed JSON text is an object (the parser trims whitespace).
-pub(crate) fn is_object(raw: &RawValue) -> bool {
-    raw.get().starts_with('{')
+/// Checks that well-formed JSON text is an object that reads back as it
+/// will be read once stored: as a `serde_json::Value`, where a number
+/// beyond `f64`'s range is an error. Such an object, stored, would be an
+/// order nobody can read again — the pipeline, the lists, a restart — so it
+/// is refused here (found by the `order_envelope` fuzz target). The walk
+/// builds nothing.
+pub(crate) fn readable_object(raw: &RawValue) -> Result<(), String> {
+    // The parser trims whitespace: an object starts with `{`.
+    if !raw.get().starts_with('{') {
+        return Err("must be a JSON object".into());
+    }
+    serde_json::from_str::<Readable>(raw.get()).map(|_| ()).map_err(|e| format!("is not readable JSON: {e}"))
+}
+
+/// Any JSON value, walked as `serde_json::Value` would parse it, kept as nothing.
+struct Readable;
+
+impl<'de> serde::Deserialize<'de> for Readable {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ReadableVisitor)
+    }
+}
+
+struct ReadableVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ReadableVisitor {
+    type Value = Readable;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+    fn visit_unit<E>(self) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut items: A) -> Result<Readable, A::Error> {
+        while items.next_element::<Readable>()?.is_some() {}
+        Ok(Readable)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut fields: A) -> Result<Readable, A::Error> {
+        while fields.next_entry::<serde::de::IgnoredAny, Readable>()?.is_some() {}
+        Ok(Readable)
+    }
 }
 
 /// A field that is absent or JSON `null` is `Value::Null`. Only the small
@@ -130,6 +184,20 @@ fn required_string(fields: &mut RawFields<'_>, field: &'static str) -> Result<St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `order_envelope` fuzz target: an order with a number
+    /// beyond f64's range was accepted and stored, and then no read of the
+    /// order could parse it again — the pipeline, the lists, a restart.
+    #[test]
+    fn an_order_that_would_not_read_back_is_refused() {
+        let body = br#"{"source": "woo-no", "externalId": "oslo", "order": {"lineItems": [{"quantity": 2153257926892.0425838e379}]}}"#;
+        let refused = OrderEnvelope::parse(body).expect_err("refused");
+        assert!(refused.to_string().contains("`order` is not readable JSON"), "{refused}");
+        let fine = br#"{"source": "s", "externalId": "1", "order": {"n": 1.5e300, "big": 18446744073709551616, "deep": [[{"a": null}]]}}"#;
+        let envelope = OrderEnvelope::parse(fine).expect("numbers within range");
+        let stored: Value = serde_json::from_str(envelope.order.get()).expect("reads back");
+        assert!(stored["big"].is_number());
+    }
 
     #[test]
     fn a_complete_envelope_parses() {

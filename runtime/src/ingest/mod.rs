@@ -23,8 +23,9 @@ use crate::engine::PluginEvent;
 use crate::events::{Actor, Appended, EventLog, NewEvent, StoredEvent, keys};
 use crate::manifest::ValidationMode;
 use crate::order_book::OrderBook;
+use crate::orders::events::ReceivedWrite;
 use crate::orders::{self, event_types};
-use crate::pipeline::config::{PipelineConfig, TenantConfigs};
+use crate::pipeline::config::TenantConfigs;
 use crate::projections::OrderSummary;
 use crate::queue::{Pointer, PointerQueue};
 use crate::store::StoreError;
@@ -69,27 +70,13 @@ impl Origin {
 }
 
 /// A checked envelope, borrowed: from the order API's body or a plugin's event.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug)]
 struct Arrival<'a> {
     source: &'a str,
     external_id: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
     validation_mode: Option<ValidationMode>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     warehouse_id: Option<&'a str>,
     order: &'a RawValue,
-}
-
-/// The data of `OrderReceived`: the envelope, how it came, and the
-/// pipeline it keeps. The order is written as the JSON text it arrived as.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Received<'a> {
-    #[serde(flatten)]
-    arrival: Arrival<'a>,
-    received_via: &'static str,
-    pipeline: PipelineConfig,
 }
 
 /// The data of `{Kind}Received` for a plugin's other events.
@@ -164,17 +151,20 @@ impl Ingest {
 
     async fn received(&self, company: &str, arrival: Arrival<'_>, origin: &Origin) -> Result<Ingested, StoreError> {
         let id = orders::order_id(company, arrival.source, arrival.external_id).to_string();
-        let data = Received {
-            arrival,
+        let data = ReceivedWrite {
+            source: arrival.source,
+            external_id: arrival.external_id,
+            validation_mode: arrival.validation_mode,
+            warehouse_id: arrival.warehouse_id,
+            order: arrival.order,
             received_via: origin.via(),
             // The order keeps the pipeline it was ingested with.
             pipeline: self.configs.pipeline(company),
         };
         let event = NewEvent { event_type: event_types::RECEIVED.into(), actor: origin.actor(), data };
         let key = keys::event_key(company, orders::AGGREGATE, &id, 1, event_types::RECEIVED);
-        let summary = |event: &StoredEvent<Received<'_>>| {
-            let arrival = &event.data.arrival;
-            OrderSummary::received(&id, arrival.source, arrival.external_id, event.occurred_at)
+        let summary = |event: &StoredEvent<ReceivedWrite<'_>>| {
+            OrderSummary::received(&id, event.data.source, event.data.external_id, event.occurred_at)
         };
         let created = self.book.receive(company, &id, event, summary).await?.is_some();
         if created {
@@ -201,8 +191,8 @@ impl Ingest {
         origin: &Origin,
     ) -> Result<Ingested, IngestError> {
         if event.kind == "order" {
-            if !envelope::is_object(&event.payload) {
-                return Err(EnvelopeError::Invalid { field: "order", problem: "must be a JSON object".into() }.into());
+            if let Err(problem) = envelope::readable_object(&event.payload) {
+                return Err(EnvelopeError::Invalid { field: "order", problem }.into());
             }
             let arrival = Arrival {
                 source: plugin,

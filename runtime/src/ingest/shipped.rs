@@ -13,12 +13,13 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{Ingest, IngestError, Origin};
-use crate::events::{NewEvent, keys};
+use crate::events::keys;
 use crate::order_book::Change;
 use crate::orders::event_types;
+use crate::orders::events::{OrderEvent, ShipmentRef, Shipped};
 use crate::pipeline::reference;
 use crate::queue::Pointer;
 
@@ -82,30 +83,26 @@ impl Ingest {
         let mut order = held
             .map_err(|e| unlinked(e.to_string()))?
             .ok_or_else(|| unlinked("the order is being worked on".into()))?;
-        if order.view().is_none() {
+        if order.view().map_err(|e| unlinked(e.to_string()))?.is_none() {
             return Ok(None);
         }
         for _ in 0..ATTEMPTS {
-            let recorded = order
-                .events()
-                .iter()
-                .any(|e| e.event_type == event_types::SHIPPED && e.data["shipment"]["id"] == shipment.id);
+            let recorded = order.events().iter().any(|e| {
+                matches!(OrderEvent::read(e), Ok(OrderEvent::Shipped(shipped)) if shipped.shipment.id == shipment.id)
+            });
             if recorded {
                 return Ok(Some(order_id.to_string()));
             }
-            let event = NewEvent {
-                event_type: event_types::SHIPPED.into(),
-                actor: origin.actor(),
-                data: json!({
-                    "reference": reference,
-                    "shipment": {
-                        "type": shipment.aggregate_type,
-                        "id": shipment.id,
-                        "externalId": shipment.external_id,
-                        "source": shipment.source,
-                    },
-                }),
-            };
+            let event = OrderEvent::Shipped(Shipped {
+                reference: reference.to_string(),
+                shipment: ShipmentRef {
+                    aggregate_type: shipment.aggregate_type.to_string(),
+                    id: shipment.id.to_string(),
+                    external_id: shipment.external_id.to_string(),
+                    source: shipment.source.to_string(),
+                },
+            })
+            .by(origin.actor());
             match order.append(event).await.map_err(|e| unlinked(e.to_string()))? {
                 Change::Appended { key } => {
                     // The pipeline tells the order's source, as after its own changes.

@@ -1,12 +1,13 @@
 //! The order domain in plain Rust: deterministic order ids, the order's
 //! state as a fold over its events, and findings. No I/O here.
 
+pub mod events;
 pub mod validation;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use uuid::Uuid;
 
+use self::events::{OrderEvent, Unreadable};
 use crate::events::StoredEvent;
 
 /// Aggregate type of orders in keys.
@@ -82,13 +83,19 @@ pub struct OrderView {
 }
 
 impl OrderView {
-    /// Folds an order's events (version order); `None` without `OrderReceived`.
-    pub fn from_events(events: &[StoredEvent]) -> Option<Self> {
-        let first = events.first().filter(|e| e.event_type == event_types::RECEIVED)?;
+    /// Folds an order's events (version order); `None` without
+    /// `OrderReceived`, an error if an event does not read as its type.
+    pub fn from_events(events: &[StoredEvent]) -> Result<Option<Self>, Unreadable> {
+        let Some(first) = events.first().filter(|e| e.event_type == event_types::RECEIVED) else {
+            return Ok(None);
+        };
+        let OrderEvent::Received(received) = OrderEvent::read(first)? else {
+            return Ok(None);
+        };
         let mut view = Self {
             id: first.aggregate_id.clone(),
-            source: first.data["source"].as_str().unwrap_or_default().to_string(),
-            external_id: first.data["externalId"].as_str().unwrap_or_default().to_string(),
+            source: received.source,
+            external_id: received.external_id,
             state: OrderState::Received,
             findings: Vec::new(),
             reference: None,
@@ -97,51 +104,47 @@ impl OrderView {
         // (after an operator forced it out again); the events keep them.
         let mut before_dispatch_failures = None;
         for event in &events[1..] {
-            if event.event_type == event_types::DISPATCH_FAILED {
+            let event = OrderEvent::read(event)?;
+            if matches!(event, OrderEvent::DispatchFailed(_)) {
                 before_dispatch_failures.get_or_insert(view.findings.len());
             }
+            let sent = matches!(event, OrderEvent::SentToWarehouse(_));
             view.apply(event);
-            if event.event_type == event_types::SENT_TO_WAREHOUSE
-                && let Some(len) = before_dispatch_failures.take()
-            {
+            if sent && let Some(len) = before_dispatch_failures.take() {
                 view.findings.truncate(len);
             }
         }
-        Some(view)
+        Ok(Some(view))
     }
 
-    fn apply(&mut self, event: &StoredEvent) {
-        use event_types::*;
+    fn apply(&mut self, event: OrderEvent) {
         // Once the warehouse has shipped it, a dispatch answer recorded
         // later does not make it less than shipped.
         let shipped = self.state == OrderState::Shipped;
-        let findings =
-            |data: &Value| -> Vec<Finding> { serde_json::from_value(data["findings"].clone()).unwrap_or_default() };
-        match event.event_type.as_str() {
-            VALIDATED => {
+        match event {
+            OrderEvent::Validated(validation) => {
                 self.state = OrderState::Validated;
-                self.findings = findings(&event.data);
+                self.findings = validation.findings;
             }
-            VALIDATION_FAILED => {
+            OrderEvent::ValidationFailed(validation) => {
                 self.state = OrderState::Failed;
-                self.findings = findings(&event.data);
+                self.findings = validation.findings;
             }
-            VALIDATION_OVERRIDDEN => self.state = OrderState::Overridden,
-            SENT_TO_WAREHOUSE => {
+            OrderEvent::ValidationOverridden(_) => self.state = OrderState::Overridden,
+            OrderEvent::SentToWarehouse(sent) => {
                 self.state = OrderState::Sent;
-                self.reference = event.data["reference"].as_str().map(str::to_string);
+                self.reference = Some(sent.reference);
             }
-            DISPATCH_FAILED => {
+            OrderEvent::DispatchFailed(failure) => {
                 self.state = OrderState::DispatchFailed;
-                self.findings.extend(findings(&event.data));
+                self.findings.extend(failure.findings);
             }
-            SHIPPED => {
+            OrderEvent::Shipped(shipped) => {
                 self.state = OrderState::Shipped;
-                if self.reference.is_none() {
-                    self.reference = event.data["reference"].as_str().map(str::to_string);
-                }
+                self.reference.get_or_insert(shipped.reference);
             }
-            _ => {}
+            // Only ever version 1, which the fold starts from.
+            OrderEvent::Received(_) => {}
         }
         if shipped {
             self.state = OrderState::Shipped;

@@ -13,14 +13,15 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::config::{PipelineConfig, Step};
 use crate::engine::{OrderInput, WarehouseDocument};
-use crate::events::{Actor, NewEvent, StoredEvent};
+use crate::events::{Actor, NewEvent};
 use crate::manifest::ValidationMode;
+use crate::orders::events::{DispatchFailure, OrderEvent, Received, Sent, Validation};
 use crate::orders::validation::{Verdict, judge, resolve_mode};
-use crate::orders::{Finding, OrderState, OrderView, Severity, event_types};
+use crate::orders::{Finding, OrderState, OrderView, Severity};
 use crate::store::StoreError;
 
 /// Why a plugin call gave no answer.
@@ -75,15 +76,24 @@ pub enum Undecided {
     Later(String),
 }
 
+/// The order decided on: its state, its `OrderReceived`, and the order as
+/// it arrived.
+#[derive(Debug, Clone, Copy)]
+pub struct Order<'a> {
+    pub view: &'a OrderView,
+    pub received: &'a Received,
+    pub payload: &'a Value,
+}
+
 /// The order's next event, or `None` when there is nothing to do now.
 pub async fn next_event(
     plugins: &dyn Plugins,
     company: &str,
-    view: &OrderView,
-    received: &StoredEvent,
+    order: &Order<'_>,
     pipeline: &PipelineConfig,
 ) -> Result<Option<NewEvent>, Undecided> {
-    let order = Deciding { plugins, company, view, received, pipeline };
+    let Order { view, received, payload } = *order;
+    let order = Deciding { plugins, company, view, received, payload, pipeline };
     match view.state {
         OrderState::Received => Ok(Some(order.validation().await?)),
         OrderState::Validated | OrderState::Overridden if pipeline.steps.contains(&Step::Dispatch) => {
@@ -98,18 +108,16 @@ struct Deciding<'a> {
     plugins: &'a dyn Plugins,
     company: &'a str,
     view: &'a OrderView,
-    received: &'a StoredEvent,
+    received: &'a Received,
+    payload: &'a Value,
     pipeline: &'a PipelineConfig,
 }
 
 impl Deciding<'_> {
     /// `validate` and `semantic`, then the mode: the validation event.
     async fn validation(&self) -> Result<NewEvent, Undecided> {
-        let Self { plugins, company, view, received, pipeline } = *self;
-        let order = &received.data["order"];
-        let flag =
-            serde_json::from_value::<Option<ValidationMode>>(received.data["validationMode"].clone()).unwrap_or(None);
-        let (mode, mode_source) = resolve_mode(flag, plugins.source_mode(company, &view.source));
+        let Self { plugins, company, view, received, payload: order, pipeline } = *self;
+        let (mode, mode_source) = resolve_mode(received.validation_mode, plugins.source_mode(company, &view.source));
         let mut findings = Vec::new();
         for step in &pipeline.steps {
             match step {
@@ -118,15 +126,11 @@ impl Deciding<'_> {
                 Step::Map | Step::Dispatch => {}
             }
         }
-        let (event_type, findings) = match judge(mode, findings) {
-            Verdict::Validated(findings) => (event_types::VALIDATED, findings),
-            Verdict::Failed(findings) => (event_types::VALIDATION_FAILED, findings),
+        let event = match judge(mode, findings) {
+            Verdict::Validated(findings) => OrderEvent::Validated(Validation { mode, mode_source, findings }),
+            Verdict::Failed(findings) => OrderEvent::ValidationFailed(Validation { mode, mode_source, findings }),
         };
-        Ok(NewEvent {
-            event_type: event_type.into(),
-            actor: Actor::system("pipeline"),
-            data: json!({ "mode": mode, "modeSource": mode_source, "findings": findings }),
-        })
+        Ok(event.by(Actor::system("pipeline")))
     }
 
     /// The validator plugin's findings; a transient failure decides later.
@@ -149,12 +153,11 @@ impl Deciding<'_> {
 
     /// `map`, the reference, `dispatch`: the delivery event.
     async fn delivery(&self) -> Result<NewEvent, Undecided> {
-        let Self { plugins, company, view, received, pipeline } = *self;
-        let order = &received.data["order"];
-        let failed = |field: &str, value: &str, message: String, reference: Option<&str>| NewEvent {
-            event_type: event_types::DISPATCH_FAILED.into(),
-            actor: Actor::system("pipeline"),
-            data: json!({ "findings": [error(field, value, &message)], "reference": reference }),
+        let Self { plugins, company, view, received, payload: order, pipeline } = *self;
+        let failed = |field: &str, value: &str, message: String, reference: Option<&str>| {
+            let findings = vec![error(field, value, &message)];
+            OrderEvent::DispatchFailed(DispatchFailure { findings, reference: reference.map(str::to_string) })
+                .by(Actor::system("pipeline"))
         };
 
         let document = match pipeline.steps.contains(&Step::Map).then_some(pipeline.mapper.as_ref()).flatten() {
@@ -172,7 +175,7 @@ impl Deciding<'_> {
         };
         let reference = plugins.reference(company, &view.id).await?;
 
-        let warehouse_id = received.data["warehouseId"].as_str();
+        let warehouse_id = received.warehouse_id.as_deref();
         let Some(warehouse) = pipeline.warehouse_for(warehouse_id) else {
             let message = match warehouse_id {
                 Some(id) => format!("no warehouse plugin is configured for warehouse `{id}`"),
@@ -185,22 +188,20 @@ impl Deciding<'_> {
         for attempt in 1..=policy.attempts {
             match plugins.dispatch(company, warehouse, &document, &reference).await {
                 Ok(done) => {
-                    return Ok(NewEvent {
-                        event_type: event_types::SENT_TO_WAREHOUSE.into(),
-                        actor: Actor {
-                            kind: "plugin".into(),
-                            id: warehouse.to_string(),
-                            plugin_version: Some(done.plugin_version),
-                            invocation: Some(done.invocation),
-                        },
-                        data: json!({
-                            "reference": reference,
-                            "warehouse": warehouse,
-                            "warehouseOrderId": done.warehouse_order_id,
-                            "message": done.message,
-                            "attempts": attempt,
-                        }),
-                    });
+                    let actor = Actor {
+                        kind: "plugin".into(),
+                        id: warehouse.to_string(),
+                        plugin_version: Some(done.plugin_version),
+                        invocation: Some(done.invocation),
+                    };
+                    let sent = Sent {
+                        reference,
+                        warehouse: warehouse.to_string(),
+                        warehouse_order_id: done.warehouse_order_id,
+                        message: done.message,
+                        attempts: attempt,
+                    };
+                    return Ok(OrderEvent::SentToWarehouse(sent).by(actor));
                 }
                 Err(PluginError::NotInstalled) => {
                     let message = format!("the warehouse plugin `{warehouse}` is not installed");
@@ -245,7 +246,10 @@ mod tests {
     use std::collections::VecDeque;
     use std::sync::Mutex;
 
+    use serde_json::json;
+
     use super::*;
+    use crate::orders::event_types;
     use crate::pipeline::config::DispatchPolicy;
 
     /// Plugins that answer as scripted, and say what they were asked.
@@ -290,26 +294,30 @@ mod tests {
         }
     }
 
-    fn received(data: Value) -> StoredEvent {
-        StoredEvent {
-            id: uuid::Uuid::nil(),
-            event_type: event_types::RECEIVED.into(),
-            aggregate_type: "orders".into(),
-            aggregate_id: "o-1".into(),
-            version: 1,
-            company: "acme".into(),
-            occurred_at: chrono::Utc::now(),
-            actor: Actor::system("test"),
-            data,
-        }
+    /// An order as the pipeline reads it: its `OrderReceived` and the order.
+    struct Fixture {
+        received: Received,
+        payload: Value,
     }
 
-    fn order(extra: Value) -> StoredEvent {
+    fn order(extra: Value) -> Fixture {
         let mut data = json!({"source": "shop", "externalId": "1", "order": {"orderNumber": "1"}});
         if let (Some(data), Some(extra)) = (data.as_object_mut(), extra.as_object()) {
             data.extend(extra.clone());
         }
-        received(data)
+        let received = serde::Deserialize::deserialize(&data).expect("an OrderReceived");
+        Fixture { received, payload: data["order"].clone() }
+    }
+
+    async fn next_event(
+        plugins: &Scripted,
+        company: &str,
+        view: &OrderView,
+        fixture: &Fixture,
+        pipeline: &PipelineConfig,
+    ) -> Result<Option<NewEvent>, Undecided> {
+        let order = Order { view, received: &fixture.received, payload: &fixture.payload };
+        super::next_event(plugins, company, &order, pipeline).await
     }
 
     fn view(state: OrderState) -> OrderView {
@@ -349,12 +357,7 @@ mod tests {
 
     const ALL: &[Step] = &[Step::Validate, Step::Semantic, Step::Map, Step::Dispatch];
 
-    async fn decide(
-        plugins: &Scripted,
-        state: OrderState,
-        received: &StoredEvent,
-        pipeline: &PipelineConfig,
-    ) -> NewEvent {
+    async fn decide(plugins: &Scripted, state: OrderState, received: &Fixture, pipeline: &PipelineConfig) -> NewEvent {
         next_event(plugins, "acme", &view(state), received, pipeline).await.expect("decided").expect("an event")
     }
 

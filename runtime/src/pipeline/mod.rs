@@ -25,15 +25,16 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
-use self::config::{PipelineConfig, TenantConfigs};
+use self::config::TenantConfigs;
 use self::decide::{Dispatched, PluginError, Plugins, Undecided};
 use self::schema::Schemas;
 use crate::activity::PluginActivity;
 use crate::engine::{CallOptions, InvokeError, OrderInput, OrderStatusUpdate, WarehouseDocument};
-use crate::events::{Actor, NewEvent, StoredEvent, keys};
+use crate::events::{Actor, StoredEvent, keys};
 use crate::host::LogSink;
 use crate::manifest::{PluginKind, ValidationMode};
 use crate::order_book::{Change, HeldOrder, OrderBook};
+use crate::orders::events::{OrderEvent, Overridden, received_order};
 use crate::orders::{self, Finding, OrderState, OrderView, event_types};
 use crate::projections::Projections;
 use crate::queue::{Pointer, PointerQueue};
@@ -278,16 +279,19 @@ impl Pipeline {
     }
 
     async fn step(&self, company: &str, order: &mut HeldOrder<'_>) -> Result<Progress, Undecided> {
-        let Some(view) = order.view() else {
+        let Some(view) = order.view()? else {
             return Ok(Progress::Done);
         };
         let event = {
-            let received = &order.events()[0];
-            let pipeline = match serde_json::from_value::<PipelineConfig>(received.data["pipeline"].clone()) {
-                Ok(pipeline) => pipeline,
-                Err(_) => self.configs.pipeline(company),
+            let first = &order.events()[0];
+            let OrderEvent::Received(received) = OrderEvent::read(first).map_err(StoreError::from)? else {
+                return Ok(Progress::Done);
             };
-            decide::next_event(self, company, &view, received, &pipeline).await?
+            let payload = received_order(first).map_err(StoreError::from)?;
+            // Orders stored before they kept their configuration take the tenant's current one.
+            let pipeline = received.pipeline.clone().unwrap_or_else(|| self.configs.pipeline(company));
+            let order = decide::Order { view: &view, received: &received, payload };
+            decide::next_event(self, company, &order, &pipeline).await?
         };
         let Some(event) = event else {
             return Ok(Progress::Done);
@@ -351,21 +355,22 @@ impl Pipeline {
         reason: &str,
     ) -> Result<(), ForceError> {
         let mut order = self.book.hold(company, id).await?;
-        let view = order.view().ok_or_else(|| ForceError::NotFound(id.to_string()))?;
+        let view = order.view()?.ok_or_else(|| ForceError::NotFound(id.to_string()))?;
         // A dispatch-failed order is forced the same way: once the
         // warehouse is back, the operator sends it again (same reference,
         // which the warehouse plugin is idempotent on).
         if !matches!(view.state, OrderState::Failed | OrderState::DispatchFailed) {
             return Err(ForceError::NotFailed(view.state));
         }
-        let event = NewEvent {
-            event_type: event_types::VALIDATION_OVERRIDDEN.into(),
-            actor: Actor { kind: "operator".into(), id: operator.to_string(), plugin_version: None, invocation: None },
-            data: json!({
-                "by": operator, "reason": reason, "at": chrono::Utc::now(),
-                "overriddenFindings": view.findings, "previousState": view.state,
-            }),
+        let overridden = Overridden {
+            by: operator.to_string(),
+            reason: reason.to_string(),
+            at: chrono::Utc::now(),
+            overridden_findings: view.findings,
+            previous_state: view.state,
         };
+        let actor = Actor { kind: "operator".into(), id: operator.to_string(), plugin_version: None, invocation: None };
+        let event = OrderEvent::ValidationOverridden(overridden).by(actor);
         match order.append(event).await? {
             Change::Appended { key } => {
                 self.notify_source(company, order.events()).await;
@@ -392,7 +397,14 @@ impl Pipeline {
 
     /// Tells the order's source plugin what became of it, if it listens.
     async fn notify_source(&self, company: &str, events: &[StoredEvent]) {
-        let Some(view) = OrderView::from_events(events) else { return };
+        let view = match OrderView::from_events(events) {
+            Ok(Some(view)) => view,
+            Ok(None) => return,
+            Err(error) => {
+                tracing::error!(%company, %error, "an order event is unreadable; its source is not told");
+                return;
+            }
+        };
         let Some(source) = self.registry.get(company, &view.source).filter(|p| p.plugin.receives_status()) else {
             return;
         };
