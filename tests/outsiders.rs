@@ -421,3 +421,28 @@ async fn an_impossible_webhook_timestamp_is_answered_401() {
     let health = Portitor::client().get(format!("{}/healthz", server.url)).send().await.expect("healthz");
     assert_eq!(health.status(), StatusCode::OK);
 }
+
+/// Found by fuzzing: such an order was acknowledged, and then neither the
+/// pipeline nor a restart could read it again.
+#[tokio::test]
+async fn an_order_that_could_not_be_read_back_is_refused_and_the_server_restarts() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut server = start(data.path(), &[]);
+    let token = Portitor::token("acme", &["source-adapter"]);
+    let body = r#"{"source": "woo-no", "externalId": "x1", "order": {"lineItems": [{"quantity": 1e400}]}}"#;
+    let response = Portitor::client()
+        .post(format!("{}/acme/order", server.url))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let answer: Value = response.json().await.expect("json");
+    assert!(answer["error"]["message"].as_str().unwrap_or_default().contains("not readable JSON"), "{answer}");
+    assert!(server.terminate());
+    let restarted = start(data.path(), &[]);
+    let health = Portitor::client().get(format!("{}/readyz", restarted.url)).send().await.expect("readyz");
+    assert_eq!(health.status(), StatusCode::OK);
+}
