@@ -11,6 +11,7 @@
 
 pub mod deliveries;
 pub mod envelope;
+pub mod push;
 mod shipped;
 
 use std::sync::Arc;

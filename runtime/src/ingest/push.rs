@@ -1,0 +1,371 @@
+//! A partner's request to a push plugin, as a use case: authenticated per
+//! the plugin's manifest (a platform JWT, which the HTTP layer verified; a
+//! built-in signature scheme; the tenant's `auth` plugin; or the plugin
+//! itself), claimed on the partner's delivery id, handed to the plugin, its
+//! events ingested in the tenant of the path — never one a plugin names.
+//! A plugin that fails leaves the raw request as a dead letter, its
+//! credentials and signatures redacted, and the partner is told to retry.
+//! The HTTP handler (`api/push.rs`) maps requests and answers only.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use chrono::Utc;
+use serde_json::{Value, json};
+
+use super::deliveries::{Claim, Deliveries, Delivery};
+use super::{Ingest, IngestError, Origin};
+use crate::activity::PluginActivity;
+use crate::engine::{
+    CallOptions, CallerIdentity, InvokeError, PartnerRequest, PartnerResponse, PluginFailure, Verdict, WhenBusy,
+};
+use crate::events::keys;
+use crate::host::LogSink;
+use crate::manifest::{PluginKind, WebhookAuth};
+use crate::registry::{ActivePlugin, Registry};
+use crate::secrets::SecretVault;
+use crate::store::{ObjectStore, StoreError};
+use crate::webhooks;
+
+/// What a push call needs of the runtime.
+#[derive(Debug)]
+pub struct Pushes<'a> {
+    pub ingest: &'a Ingest,
+    pub registry: &'a Registry,
+    pub vault: &'a Arc<SecretVault>,
+    pub activity: &'a PluginActivity,
+    pub store: &'a Arc<dyn ObjectStore>,
+    pub log_sink: Option<Arc<dyn LogSink>>,
+}
+
+/// One partner request to `plugin`.
+#[derive(Debug)]
+pub struct Push<'a> {
+    pub plugin: &'a Arc<ActivePlugin>,
+    pub request: PartnerRequest,
+    /// Every header as received, for the signature schemes.
+    pub headers: &'a [(String, String)],
+    /// The platform JWT's subject, when the manifest asks for one (the HTTP
+    /// layer verified the token; `None` if it was not asked to).
+    pub jwt_subject: Option<String>,
+    pub request_id: &'a str,
+}
+
+/// What became of a push.
+#[derive(Debug)]
+pub enum Pushed {
+    /// The delivery id was handled before: nothing ran.
+    Duplicate { delivery_id: String },
+    /// The plugin ran; its events are durable.
+    Handled { created: bool, events: Vec<Value>, response: Option<PartnerResponse> },
+}
+
+/// Why a push was not handled.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Nothing ran: the tenant is at its share of plugin calls.
+    #[error("{0}")]
+    TenantBusy(String),
+    /// A plugin the request needs is missing, disabled or unavailable now.
+    #[error("{0}")]
+    PluginUnavailable(String),
+    /// The plugin refused the input (the message names the dead letter).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The plugin failed with `status` (the message names the dead letter).
+    #[error("{message}")]
+    PluginFailed { status: u16, message: String },
+    /// Part of it is done and durable, the rest is not yet: retry.
+    #[error("{0}")]
+    RetryLater(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A push plugin's manifest without `webhook` takes a platform JWT.
+pub static DEFAULT_AUTH: WebhookAuth = WebhookAuth::Jwt;
+
+impl Pushes<'_> {
+    /// Authenticates, claims, runs and ingests one push.
+    pub async fn push(&self, push: Push<'_>) -> Result<Pushed, PushError> {
+        let plugin = push.plugin;
+        let scheme = plugin.plugin.manifest().webhook.as_ref().unwrap_or(&DEFAULT_AUTH);
+        let identity = self.authenticate(&push, scheme).await?;
+        let Some(id) = identity.delivery_id.clone() else {
+            return self.run_and_ingest(&push, &identity).await;
+        };
+        // The delivery is claimed before the plugin runs: a concurrent
+        // delivery of the same id waits its turn, a handled one is a
+        // duplicate, and a failed one is released for the partner's retry.
+        let company = plugin.key.company.as_str();
+        let delivery = Delivery { company, plugin: &plugin.key.plugin, id: &id, request_id: push.request_id };
+        let deliveries = Deliveries::new(self.store.clone());
+        let stale_after = plugin.plugin.limits().timeout + Duration::from_secs(60);
+        match deliveries.claim(&delivery, stale_after).await? {
+            Claim::Done => return Ok(Pushed::Duplicate { delivery_id: id }),
+            Claim::InProgress => {
+                return Err(PushError::RetryLater(format!(
+                    "delivery `{id}` is being handled by another request; retry later"
+                )));
+            }
+            Claim::Claimed => {}
+        }
+        let pushed = self.run_and_ingest(&push, &identity).await;
+        let settled = match &pushed {
+            Ok(_) => deliveries.done(&delivery).await,
+            Err(_) => deliveries.release(&delivery).await,
+        };
+        if let Err(error) = settled {
+            // Claimed, not settled: a retry takes the claim over once it is stale.
+            tracing::warn!(%company, plugin = %plugin.key.plugin, delivery = %id, %error, "could not settle a delivery's claim");
+        }
+        pushed
+    }
+
+    /// Runs the push plugin on an authenticated request and ingests its events.
+    async fn run_and_ingest(&self, push: &Push<'_>, identity: &CallerIdentity) -> Result<Pushed, PushError> {
+        let plugin = push.plugin;
+        let company = plugin.key.company.as_str();
+        let handled = plugin.plugin.handle(&push.request, identity, self.partner_call(push.request_id)).await;
+        let error = handled.as_ref().err().map(ToString::to_string);
+        self.activity.record(company, &plugin.key.plugin, error.as_deref());
+        let handled = match handled {
+            Ok(handled) => handled,
+            // Nothing ran: no dead letter; the partner retries when the tenant has room.
+            Err(busy @ InvokeError::TenantBusy { .. }) => return Err(PushError::TenantBusy(busy.to_string())),
+            Err(error) => return Err(self.dead_letter(push, &error.to_string(), status_of(&error)).await),
+        };
+        let origin = Origin::Push {
+            plugin: plugin.key.plugin.clone(),
+            version: plugin.version.clone(),
+            request_id: push.request_id.to_string(),
+        };
+        let mut created = false;
+        let mut events = Vec::new();
+        for event in &handled.output.events {
+            match self.ingest.plugin_event(company, &plugin.key.plugin, event, &origin).await {
+                Ok(done) => {
+                    created |= done.created;
+                    let mut answer = json!({ "kind": event.kind, "id": done.id, "duplicate": !done.created });
+                    if let Some(order) = done.order {
+                        answer["order"] = order.into();
+                    }
+                    events.push(answer);
+                }
+                Err(IngestError::Store(e)) => return Err(e.into()),
+                Err(unlinked @ IngestError::Unlinked { .. }) => {
+                    return Err(PushError::RetryLater(unlinked.to_string()));
+                }
+                Err(IngestError::Envelope(e)) => {
+                    let message = format!("event `{}`: {e}", event.external_id);
+                    return Err(self.dead_letter(push, &message, 500).await);
+                }
+            }
+        }
+        Ok(Pushed::Handled { created, events, response: handled.output.response })
+    }
+
+    /// A call on a partner's behalf: refused at once rather than queued
+    /// when the tenant is at its share of the pool.
+    fn partner_call(&self, request_id: &str) -> CallOptions {
+        CallOptions {
+            log_sink: self.log_sink.clone(),
+            invocation_id: Some(request_id.to_string()),
+            when_busy: WhenBusy::Refuse,
+        }
+    }
+
+    /// Who sent the request, per the plugin's manifest.
+    async fn authenticate(&self, push: &Push<'_>, scheme: &WebhookAuth) -> Result<CallerIdentity, PushError> {
+        let company = push.plugin.key.company.clone();
+        let header = |name: &str| {
+            push.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, value)| value.clone())
+        };
+        match scheme {
+            WebhookAuth::Jwt => {
+                let subject = push
+                    .jwt_subject
+                    .clone()
+                    .ok_or_else(|| PushError::Unauthorized("this webhook takes a platform token".into()))?;
+                Ok(CallerIdentity {
+                    company,
+                    scheme: "jwt".into(),
+                    subject: Some(subject),
+                    delivery_id: header("idempotency-key"),
+                })
+            }
+            WebhookAuth::None => {
+                Ok(CallerIdentity { company, scheme: "none".into(), subject: None, delivery_id: None })
+            }
+            WebhookAuth::Plugin { plugin: verifier } => self.verify_with_plugin(company, verifier, push).await,
+            auth => {
+                let secret_name = match auth {
+                    WebhookAuth::HmacSha256 { secret, .. }
+                    | WebhookAuth::Stripe { secret, .. }
+                    | WebhookAuth::StandardWebhooks { secret, .. } => secret.as_str(),
+                    WebhookAuth::Jwt | WebhookAuth::Plugin { .. } | WebhookAuth::None => "",
+                };
+                let secret = self.vault.tenant(&company).get(secret_name);
+                let verified = webhooks::verify(auth, header, &push.request.body, secret, Utc::now().timestamp())
+                    .map_err(|reason| PushError::Unauthorized(format!("webhook signature refused: {reason}")))?;
+                Ok(CallerIdentity {
+                    company,
+                    scheme: verified.scheme.into(),
+                    subject: None,
+                    delivery_id: verified.delivery_id,
+                })
+            }
+        }
+    }
+
+    /// Asks the tenant's auth plugin `verifier` about the request. Its
+    /// failure leaves no dead letter: the request is not authenticated, and
+    /// the partner's retry is what recovers it.
+    async fn verify_with_plugin(
+        &self,
+        company: String,
+        verifier: &str,
+        push: &Push<'_>,
+    ) -> Result<CallerIdentity, PushError> {
+        let active = self.registry.get(&company, verifier).filter(|active| active.plugin.kind() == PluginKind::Auth);
+        let Some(active) = active else {
+            return Err(PushError::PluginUnavailable(format!(
+                "the auth plugin `{verifier}` this webhook names is not installed"
+            )));
+        };
+        if !active.enabled {
+            return Err(PushError::PluginUnavailable(format!("the auth plugin `{verifier}` is disabled")));
+        }
+        let verdict = active.plugin.verify(&push.request, self.partner_call(push.request_id)).await;
+        self.activity.record(&company, verifier, verdict.as_ref().err().map(ToString::to_string).as_deref());
+        match verdict.map(|invocation| invocation.output) {
+            Ok(Verdict::Verified { subject, delivery_id }) => {
+                Ok(CallerIdentity { company, scheme: "plugin".into(), subject, delivery_id })
+            }
+            Ok(Verdict::Refused { reason }) => {
+                Err(PushError::Unauthorized(format!("refused by the auth plugin `{verifier}`: {reason}")))
+            }
+            // The reason is in the plugin's log (the engine wrote it there); the partner is told to retry.
+            Ok(Verdict::Unavailable { .. }) => Err(PushError::PluginUnavailable(format!(
+                "the auth plugin `{verifier}` cannot verify requests now; retry later"
+            ))),
+            Err(busy @ InvokeError::TenantBusy { .. }) => Err(PushError::TenantBusy(busy.to_string())),
+            Err(error) => {
+                tracing::warn!(%company, plugin = %verifier, %error, "auth plugin failed");
+                let message = format!("the auth plugin `{verifier}` failed; retry later");
+                Err(match status_of(&error) {
+                    503 => PushError::PluginUnavailable(message),
+                    _ => PushError::PluginFailed { status: 500, message },
+                })
+            }
+        }
+    }
+
+    /// Keeps the raw request, its credentials redacted, in the dead-letter
+    /// prefix; the error the partner is answered with.
+    async fn dead_letter(&self, push: &Push<'_>, error: &str, status: u16) -> PushError {
+        let (plugin, request) = (push.plugin, &push.request);
+        // Time-ordered, so that listing sorts letters by their keys alone.
+        let id = uuid::Uuid::now_v7().to_string();
+        let key = keys::deadletter_key(&plugin.key.company, &plugin.key.plugin, &id);
+        let headers: Vec<(String, String)> = request
+            .headers
+            .iter()
+            .map(|(n, v)| (n.clone(), if is_credential(n) { REDACTED.into() } else { v.clone() }))
+            .collect();
+        let query = request.query.as_deref().map(redact_query);
+        let letter = json!({
+            "id": id,
+            "requestId": push.request_id,
+            "receivedAt": Utc::now(),
+            "plugin": plugin.key.plugin,
+            "version": plugin.version,
+            "method": request.method,
+            "path": request.path,
+            "query": query,
+            "headers": headers,
+            "bodyBase64": base64::engine::general_purpose::STANDARD.encode(&request.body),
+            "error": error,
+            "status": status,
+        });
+        if let Err(e) = self.store.put(&key, Bytes::from(letter.to_string())).await {
+            tracing::error!(%key, error = %e, "could not keep the failed request as a dead letter");
+            return PushError::Store(e);
+        }
+        tracing::warn!(company = %plugin.key.company, plugin = %plugin.key.plugin, dead_letter = %id, %error, "push plugin failed");
+        let message = format!(
+            "plugin `{}` could not handle the request; it was kept for replay as dead letter {id}",
+            plugin.key.plugin
+        );
+        match status {
+            400 => PushError::BadRequest(format!("{message}: {error}")),
+            401 => PushError::Unauthorized(message),
+            status => PushError::PluginFailed { status, message },
+        }
+    }
+}
+
+/// The HTTP status a plugin's failure is answered with.
+fn status_of(error: &InvokeError) -> u16 {
+    match error {
+        InvokeError::Plugin { failure: PluginFailure::InvalidInput(_), .. } => 400,
+        InvokeError::Plugin { failure: PluginFailure::Unauthorized(_), .. } => 401,
+        error if error.is_transient() => 503,
+        _ => 500,
+    }
+}
+
+const REDACTED: &str = "[redacted]";
+
+/// Whether a header or query parameter name carries a credential or a
+/// signature, which a dead letter must not keep: operators read dead
+/// letters, and a kept signature would be a ready replay of the request.
+fn is_credential(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    matches!(name.as_str(), "authorization" | "proxy-authorization" | "cookie")
+        || ["token", "secret", "key", "password", "auth", "signature", "hmac", "sig"]
+            .iter()
+            .any(|word| name.contains(word))
+}
+
+/// `a=1&api_key=s3cr3t` → `a=1&api_key=[redacted]`.
+fn redact_query(query: &str) -> String {
+    query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if is_credential(name) => format!("{name}={REDACTED}"),
+            _ => pair.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dead_letters_keep_no_credentials() {
+        for name in [
+            "Authorization",
+            "cookie",
+            "X-Api-Key",
+            "x-auth-token",
+            "X-Webhook-Secret",
+            "X-Shopify-Hmac-Sha256",
+            "Stripe-Signature",
+            "webhook-signature",
+            "X-Hub-Signature-256",
+        ] {
+            assert!(is_credential(name), "{name}");
+        }
+        for name in ["content-type", "x-shopify-topic", "x-request-id"] {
+            assert!(!is_credential(name), "{name}");
+        }
+        assert_eq!(redact_query("page=2&apikey=s3cr3t&token=t"), "page=2&apikey=[redacted]&token=[redacted]");
+    }
+}
