@@ -3,7 +3,8 @@
 //! history"): orders of one tenant spread over the last DAYS days, in the
 //! mix of states a shop sees — most shipped, some waiting at the warehouse,
 //! some failed validation (a few of those forced through), some failed
-//! dispatch, a few still in the pipeline — about four events per order,
+//! dispatch, a few still in the pipeline — about four events per order
+//! (250,000 orders make about a million events),
 //! each written as the server writes it (`OrderEvent`).
 //!
 //! ```sh
@@ -131,13 +132,13 @@ fn history_of(n: usize, now: DateTime<Utc>, days: i64) -> Vec<StoredEvent> {
             attempts,
         })
     };
-    let shipped = || {
+    let shipped = |part: u32| {
         OrderEvent::Shipped(Shipped {
             reference: reference.clone(),
             shipment: ShipmentRef {
                 aggregate_type: "shipment".into(),
-                id: format!("s-{n}"),
-                external_id: format!("S{n}"),
+                id: format!("s-{n}-{part}"),
+                external_id: format!("S{n}-{part}"),
                 source: "prime-cargo".into(),
             },
         })
@@ -151,7 +152,9 @@ fn history_of(n: usize, now: DateTime<Utc>, days: i64) -> Vec<StoredEvent> {
     };
     let mut fate = vec![received(&external_id)];
     match spread % 100 {
-        0..=69 => fate.extend([validated(), sent(1), shipped()]),
+        // Six in ten shipped orders leave in two parcels.
+        0..=69 if spread / 100 % 10 < 6 => fate.extend([validated(), sent(1), shipped(1), shipped(2)]),
+        0..=69 => fate.extend([validated(), sent(1), shipped(1)]),
         70..=81 => fate.extend([validated(), sent(1)]),
         82..=89 => fate.push(failed()),
         90..=92 => fate.extend([
