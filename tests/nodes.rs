@@ -2,7 +2,9 @@
 //! binaries on one moto bucket. Each tick of a pull schedule runs on one
 //! node; what the admin API changes on one node reaches the other; with
 //! NATS JetStream, an order ingested on one node is worked on another and
-//! both list it as it is.
+//! both list it as it is; a pull run longer than its period never overlaps
+//! the next tick's on the other node; three nodes list the same failed
+//! queue, and an order left unfinished is picked up by one of them.
 
 #[path = "support/mod.rs"]
 mod support;
@@ -227,4 +229,103 @@ async fn through_nats_an_order_ingested_on_one_node_is_worked_on_another() {
     let validated_on_b =
         on_b["orders"].as_array().expect("orders").iter().filter(|o| o["state"] == "validated").count();
     assert_eq!(validated_on_b, ids.len() + 1, "{on_b}");
+}
+
+/// The runs of a plugin as (started, finished) times.
+fn run_spans(runs: &Value) -> Vec<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> {
+    let time = |value: &Value| serde_json::from_value::<chrono::DateTime<chrono::Utc>>(value.clone()).expect("a time");
+    let mut spans: Vec<_> = runs["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .filter(|run| !run["endedAt"].is_null())
+        .map(|run| (time(&run["startedAt"]), time(&run["endedAt"])))
+        .collect();
+    spans.sort();
+    spans
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_run_longer_than_its_period_never_overlaps_the_next_ticks_run_on_another_node() {
+    const KEY: &str = "0123456789abcdef0123456789abcdef";
+    // Each run waits 3 s for the partner; the schedule ticks every second.
+    let partner = partner::postnord_answering_after(KEY, Duration::from_secs(3)).await;
+    let s3 = S3Server::moto().await;
+    let (dir_a, dir_b) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+    let a = node(&s3, dir_a.path());
+    let tenant = Tenant::new(&a, "acme");
+    tenant.secret("postnord-api-key", KEY).await;
+    let manifest = partner::postnord_manifest(&partner.url(), "* * * * * *", "00373500489001234567", 10);
+    tenant.install("postnord-tracking", "postnord-tracking", &manifest).await;
+    let _b = node(&s3, dir_b.path());
+
+    tokio::time::sleep(Duration::from_secs(16)).await;
+    let spans = run_spans(&tenant.get("/acme/plugins/postnord-tracking/runs").await);
+    assert!(spans.len() >= 3, "runs of about 3 s for 16 s: {spans:?}");
+    for pair in spans.windows(2) {
+        assert!(pair[0].1 <= pair[1].0, "two runs overlapped: {pair:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_list_the_same_failed_queue_and_one_of_them_picks_up_each_stuck_order() {
+    const ORDERS: usize = 6;
+    let s3 = S3Server::moto().await;
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("tempdir")).collect();
+    let three = |workers: Option<&str>| {
+        let mut env = vec![("PORTITOR_NODES", "3".to_string()), ("PORTITOR_PIPELINE__SWEEP_SECS", "2".to_string())];
+        env.extend(workers.map(|w| ("PORTITOR_PIPELINE__WORKERS", w.to_string())));
+        env
+    };
+    // A ingests only and has no shared queue: what it takes is left for
+    // the others' sweepers, as if the node that took it had died.
+    let a = node_with(&s3, dirs[0].path(), three(Some("0")));
+    let tenant = Tenant::new(&a, "acme");
+    tenant.install("rules-validator", "rules-validator", "kind = \"validator\"").await;
+    let configured = Portitor::client()
+        .put(format!("{}/acme/config/pipeline", a.url))
+        .bearer_auth(&tenant.admin)
+        .json(&serde_json::json!({"steps": ["validate", "semantic"], "validator": "rules-validator"}))
+        .send()
+        .await
+        .expect("pipeline config");
+    assert_eq!(configured.status(), StatusCode::OK);
+    let b = node_with(&s3, dirs[1].path(), three(None));
+    let c = node_with(&s3, dirs[2].path(), three(None));
+
+    for number in 0..ORDERS {
+        let mut order = good_order(&format!("NV-4000{number}"));
+        order["currency"] = serde_json::json!("SKR");
+        let response = Portitor::client()
+            .post(format!("{}/acme/order", a.url))
+            .bearer_auth(Portitor::token("acme", &["source-adapter"]))
+            .json(&serde_json::json!({"source": "woo-no", "externalId": format!("4000{number}"), "order": order}))
+            .send()
+            .await
+            .expect("order");
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+    let failed = async |node: &Portitor| {
+        let page: Value = Tenant::new(node, "acme").get("/acme/orders?state=failed&limit=50").await;
+        let ids: Vec<Value> = page["orders"].as_array().expect("orders").iter().map(|o| o["id"].clone()).collect();
+        (page["total"].clone(), ids)
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let on_a = failed(&a).await;
+        if on_a.0 == ORDERS {
+            assert_eq!(failed(&b).await, on_a, "B lists the failed queue as A does");
+            assert_eq!(failed(&c).await, on_a, "C lists the failed queue as A does");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the stuck orders were not all picked up: {on_a:?}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // Each order was validated by one node: one validator call each.
+    let calls = async |node: &Portitor| {
+        let plugin = Tenant::new(node, "acme").get("/acme/plugins/rules-validator").await;
+        plugin["activity"]["calls"].as_u64().unwrap_or(0)
+    };
+    let (on_b, on_c) = (calls(&b).await, calls(&c).await);
+    assert_eq!(on_b + on_c, ORDERS as u64, "B called the validator {on_b} times, C {on_c}");
 }

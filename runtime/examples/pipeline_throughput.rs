@@ -3,7 +3,8 @@
 //!    the rules-validator plugin, the ongoing-mapper plugin, the reference,
 //!    and the ongoing-wms plugin dispatching to a local WMS over HTTP — on
 //!    the `fs` store;
-//! 2. the time to rebuild the projections from 100,000 events on `fs`.
+//! 2. the time `portitor reindex` takes to rebuild the projections from
+//!    100,000 events on `fs`.
 //!
 //! `cargo run --release -p portitor --example pipeline_throughput`
 
@@ -91,8 +92,8 @@ async fn throughput() -> anyhow::Result<()> {
     }
     let ingested = started.elapsed();
     loop {
-        let sent = state.projections.list(company, Queue::Unhandled, 0, 1).total;
-        let failed = state.projections.list(company, Queue::Failed, 0, 1).total;
+        let sent = state.projections.list(company, Queue::Unhandled, None, 0, 1).await?.total;
+        let failed = state.projections.list(company, Queue::Failed, None, 0, 1).await?.total;
         if sent + failed == ORDERS {
             anyhow::ensure!(failed == 0, "{failed} orders failed");
             break;
@@ -111,7 +112,7 @@ async fn throughput() -> anyhow::Result<()> {
 }
 
 /// 25,000 orders of 4 events each, written straight into an fs store's
-/// layout (the rebuild reads them as it would any), then rebuilt.
+/// layout (the reindex reads them as it would any), then reindexed.
 async fn rebuild() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let root = dir.path();
@@ -150,17 +151,17 @@ async fn rebuild() -> anyhow::Result<()> {
     }
     let store: std::sync::Arc<dyn portitor::store::ObjectStore> =
         std::sync::Arc::new(portitor::store::fs::FsStore::open(root)?);
-    let log = EventLog::new(store);
+    let projections = Projections::new(EventLog::new(store));
     let mut times = Vec::new();
     for _ in 0..3 {
         let started = Instant::now();
-        let projections = Projections::rebuild(&log).await?;
+        portitor::projections::reindex::reindex(&projections).await?;
         times.push(started.elapsed().as_secs_f64());
-        anyhow::ensure!(projections.list("bench", Queue::Unhandled, 0, 1).total == REBUILD_ORDERS);
+        anyhow::ensure!(projections.list("bench", Queue::Unhandled, None, 0, 1).await?.total == REBUILD_ORDERS);
     }
     times.sort_by(f64::total_cmp);
     println!(
-        "rebuild: {} events ({REBUILD_ORDERS} orders) in {:.2} s median of 3 (min {:.2} s, max {:.2} s), page cache warm",
+        "reindex: {} events ({REBUILD_ORDERS} orders) in {:.2} s median of 3 (min {:.2} s, max {:.2} s), page cache warm",
         REBUILD_ORDERS * types.len(),
         times[1],
         times[0],

@@ -80,12 +80,20 @@ pub struct PipelineSettings {
     /// unset: three quarters of the workers.
     #[serde(default)]
     pub workers_per_tenant: Option<usize>,
+    /// How often the sweeper looks for orders unfinished for as long, in
+    /// seconds.
+    #[serde(default = "default_sweep_secs")]
+    pub sweep_secs: u64,
 }
 
 impl Default for PipelineSettings {
     fn default() -> Self {
-        Self { workers: default_workers(), workers_per_tenant: None }
+        Self { workers: default_workers(), workers_per_tenant: None, sweep_secs: default_sweep_secs() }
     }
+}
+
+fn default_sweep_secs() -> u64 {
+    30
 }
 
 fn default_workers() -> usize {

@@ -3,7 +3,8 @@
 //! every later one — the pipeline's steps, an operator's force, a
 //! warehouse's shipment — through a [`HeldOrder`]: the order's lock in this
 //! process, its events read, the next version appended, the projections
-//! told. What follows a change (telling the source, queueing a pointer) is
+//! brought up to it (a marker before the event, the derived writes after:
+//! see `projections::derived`). What follows a change (telling the source, queueing a pointer) is
 //! the caller's, which knows why it changed the order.
 //!
 //! An append is a create-once write of the next version, and the key holds
@@ -65,12 +66,21 @@ impl OrderBook {
         event: NewEvent<D>,
         summary: impl FnOnce(&StoredEvent<D>) -> OrderSummary,
     ) -> Result<Option<String>, StoreError> {
-        match self.log.append_first(company, orders::AGGREGATE, id, event).await? {
-            Appended::Stored { key, event } => {
-                self.projections.put(company, summary(&event));
+        let marker = self.projections.open(company, id).await?;
+        match self.log.append_first(company, orders::AGGREGATE, id, event).await {
+            Ok(Appended::Stored { key, event }) => {
+                self.projections.settle(company, Some(summary(&event)), marker).await;
                 Ok(Some(key))
             }
-            Appended::VersionTaken => Ok(None),
+            Ok(Appended::VersionTaken) => {
+                self.projections.close(marker);
+                Ok(None)
+            }
+            Err(error) => {
+                // Not known whether it was written: the marker stays for the repair.
+                drop(marker);
+                Err(error)
+            }
         }
     }
 
@@ -131,28 +141,32 @@ impl HeldOrder<'_> {
         Ok(OrderView::from_events(&self.events)?)
     }
 
-    /// Reads the order's events again (another node may have changed it)
-    /// and brings the projections up to them.
+    /// Reads the order's events again (another node may have changed it).
     pub async fn read_again(&mut self) -> Result<(), StoreError> {
         self.events = self.book.log.read(&self.company, orders::AGGREGATE, &self.id).await?;
-        if !self.events.is_empty() {
-            self.book.projections.apply(&self.company, &self.events);
-        }
         Ok(())
     }
 
     /// Appends `event` as the order's next version. Durable on return.
     pub async fn append(&mut self, event: NewEvent) -> Result<Change, StoreError> {
         let version = self.events.last().map_or(0, |e| e.version) + 1;
-        match self.book.log.append(&self.company, orders::AGGREGATE, &self.id, version, event).await? {
-            Appended::Stored { key, event } => {
+        let projections = &self.book.projections;
+        let marker = projections.open(&self.company, &self.id).await?;
+        match self.book.log.append(&self.company, orders::AGGREGATE, &self.id, version, event).await {
+            Ok(Appended::Stored { key, event }) => {
                 self.events.push(*event);
-                self.book.projections.apply(&self.company, &self.events);
+                projections.settle_events(&self.company, &self.events, marker).await;
                 Ok(Change::Appended { key })
             }
-            Appended::VersionTaken => {
+            Ok(Appended::VersionTaken) => {
+                // The other writer's marker covers its event.
+                projections.close(marker);
                 self.read_again().await?;
                 Ok(Change::Raced)
+            }
+            Err(error) => {
+                drop(marker);
+                Err(error)
             }
         }
     }
@@ -174,7 +188,7 @@ mod tests {
     async fn book(dir: &std::path::Path) -> OrderBook {
         let store: Arc<dyn crate::store::ObjectStore> = Arc::new(FsStore::open(dir).expect("store"));
         let log = EventLog::new(store);
-        let projections = Arc::new(Projections::rebuild(&log).await.expect("projections"));
+        let projections = Arc::new(Projections::new(log.clone()));
         OrderBook::new(log, projections)
     }
 
@@ -200,7 +214,8 @@ mod tests {
         let change = held.append(failed).await.expect("append");
         assert!(matches!(change, Change::Appended { ref key } if key.contains("/0000000002/")), "{change:?}");
         assert_eq!(held.events().len(), 2);
-        assert_eq!(book.projections().get("acme", "o-1").expect("summary").state, OrderState::Failed);
+        let summary = book.projections().get("acme", "o-1").await.expect("read").expect("summary");
+        assert_eq!(summary.state, OrderState::Failed);
         drop(held);
 
         // An order that is not there holds nothing to change.

@@ -13,31 +13,22 @@
 //! (nothing waits on NATS for long); an ingest-only node keeps the pointer
 //! and tries again until NATS is back.
 //!
-//! Projections follow across nodes: each node announces the orders whose
-//! summary it moved forward on a plain NATS subject, and the others read
-//! those orders again from the log. An announcement lost (NATS down, or too
-//! many waiting) leaves that order's line in the other nodes' lists behind
-//! until its next change or their restart.
+//! Projections need nothing from NATS: they are kept in the store, which
+//! every node reads.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
 use async_nats::jetstream;
 use futures::StreamExt;
-use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use crate::events::{EventLog, keys};
-use crate::orders;
-use crate::projections::Projections;
 use crate::queue::Pointer;
 use crate::tasks::Tasks;
 
 const STREAM: &str = "PORTITOR_POINTERS";
 const POINTERS: &str = "portitor.pointers";
 const CONSUMER: &str = "pipeline";
-const CHANGES: &str = "portitor.changes";
 
 /// How long a publish may take before NATS counts as down.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);
@@ -47,16 +38,6 @@ const LOCAL_FOR: Duration = Duration::from_secs(10);
 /// How long the server waits for a pointer's acknowledgement before giving
 /// it to another node.
 const ACK_WAIT: Duration = Duration::from_secs(120);
-/// Announcements waiting to be sent; more are dropped (lists lag, see above).
-const MAX_PENDING_CHANGES: usize = 10_000;
-
-/// An order a node changed.
-#[derive(Debug, Serialize, Deserialize)]
-struct Change {
-    node: String,
-    company: String,
-    order: String,
-}
 
 /// This node's end of the shared queue.
 #[derive(Debug)]
@@ -71,31 +52,23 @@ pub struct SharedQueue {
 impl SharedQueue {
     /// Connects, makes sure the stream and its consumer exist, and starts
     /// moving pointers: from `local` (this node's ingest) to the stream, and
-    /// from the stream to `pipeline`; and order changes between the nodes'
-    /// projections. Fails if NATS cannot be reached now.
+    /// from the stream to `pipeline`. Fails if NATS cannot be reached now.
     pub async fn start(
         self,
         local: mpsc::Receiver<Pointer>,
         pipeline: mpsc::Sender<Pointer>,
-        projections: Arc<Projections>,
-        log: EventLog,
         tasks: &Tasks,
     ) -> anyhow::Result<()> {
         let url = &self.url;
         let client = async_nats::connect(url).await.with_context(|| format!("connecting to NATS at {url}"))?;
-        let js = jetstream::new(client.clone());
+        let js = jetstream::new(client);
         let consumer = pipeline_consumer(&js).await.map_err(|e| anyhow!("{e} (at {url})"))?;
-        let followed = client.subscribe(CHANGES).await.map_err(|e| anyhow!("subscribing to {CHANGES}: {e}"))?;
-        let (changes_tx, changes_rx) = mpsc::channel(MAX_PENDING_CHANGES);
-        projections.announce_changes(changes_tx);
 
         tasks.spawn("shared queue: forward", forward(js.clone(), local, self.works_orders.then(|| pipeline.clone())));
         if self.works_orders {
             let batch = pipeline.max_capacity();
             tasks.spawn("shared queue: consume", consume(js, consumer, pipeline, batch));
         }
-        tasks.spawn("shared queue: announce", announce(client, self.node.clone(), changes_rx));
-        tasks.spawn("shared queue: follow", follow(followed, self.node, projections, log));
         tracing::info!(%url, works_orders = self.works_orders, "the pointer queue is shared through NATS JetStream");
         Ok(())
     }
@@ -224,34 +197,5 @@ async fn consume(
             }
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-}
-
-/// The orders this node moved forward, to the other nodes.
-async fn announce(client: async_nats::Client, node: String, mut changes: mpsc::Receiver<(String, String)>) {
-    while let Some((company, order)) = changes.recv().await {
-        let change = Change { node: node.clone(), company, order };
-        let Ok(body) = serde_json::to_vec(&change) else { continue };
-        match tokio::time::timeout(PUBLISH_TIMEOUT, client.publish(CHANGES, body.into())).await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::debug!(%error, "an order change was not announced"),
-            Err(_) => tracing::debug!("an order change was not announced: NATS did not answer in time"),
-        }
-    }
-}
-
-/// The orders other nodes changed, read again into this node's projections.
-async fn follow(mut followed: async_nats::Subscriber, node: String, projections: Arc<Projections>, log: EventLog) {
-    while let Some(message) = followed.next().await {
-        let Ok(change) = serde_json::from_slice::<Change>(&message.payload) else { continue };
-        if change.node == node || keys::check_segment("company", &change.company).is_err() {
-            continue;
-        }
-        match log.read(&change.company, orders::AGGREGATE, &change.order).await {
-            Ok(events) => projections.apply_from_peer(&change.company, &events),
-            Err(error) => {
-                tracing::warn!(company = %change.company, order = %change.order, %error, "could not read an order another node changed")
-            }
-        }
     }
 }

@@ -78,6 +78,11 @@ impl Drop for Partner {
 /// A PostNord Track & Trace simulator: every item id answers the partner
 /// document's fixture (four scans) under that id, for the API key `key`.
 pub async fn postnord(key: &'static str) -> Partner {
+    postnord_answering_after(key, std::time::Duration::ZERO).await
+}
+
+/// [`postnord`], answering each request only after `delay`.
+pub async fn postnord_answering_after(key: &'static str, delay: std::time::Duration) -> Partner {
     let fixture: Value =
         serde_json::from_str(include_str!("../fixtures/postnord-trackandtrace.json")).expect("fixture");
     let app = Router::new().route(
@@ -85,6 +90,7 @@ pub async fn postnord(key: &'static str) -> Partner {
         get(move |Path(id): Path<String>, Query(query): Query<std::collections::HashMap<String, String>>| {
             let mut response = fixture.clone();
             async move {
+                tokio::time::sleep(delay).await;
                 if query.get("apikey").map(String::as_str) != Some(key) {
                     return Json(json!({"compositeFault": {"faults": [{"faultCode": "UNAUTHORIZED"}]}}));
                 }

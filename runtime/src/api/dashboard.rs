@@ -68,5 +68,5 @@ pub(super) async fn hourly(
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     authorize(&state, &headers, &company, &[Role::TenantAdmin, Role::PlatformOperator])?;
-    Ok(Json(state.projections.hourly(&company, query.hours.clamp(1, 24 * 14))))
+    Ok(Json(state.projections.hourly(&company, query.hours.clamp(1, 24 * 14)).await?))
 }

@@ -188,6 +188,8 @@ pub(super) async fn force(
 pub(super) struct ListOptions {
     #[serde(default = "all")]
     state: String,
+    /// Every order from this source (with `state=all` only).
+    source: Option<String>,
     #[serde(default)]
     offset: usize,
     #[serde(default = "fifty")]
@@ -202,7 +204,7 @@ fn fifty() -> usize {
     50
 }
 
-/// `GET /{company}/orders?state=failed|unhandled|in-progress|all&offset=&limit=`
+/// `GET /{company}/orders?state=failed|unhandled|in-progress|all&source=&offset=&limit=`
 pub(super) async fn list(
     State(state): State<AppState>,
     Path(company): Path<String>,
@@ -213,7 +215,11 @@ pub(super) async fn list(
     let queue = Queue::parse(&options.state).ok_or_else(|| {
         ApiError::BadRequest(format!("state `{}` is not one of failed, unhandled, in-progress, all", options.state))
     })?;
-    let page = state.projections.list(&company, queue, options.offset, options.limit.clamp(1, 500));
+    if options.source.is_some() && queue != Queue::All {
+        return Err(ApiError::BadRequest("`source` lists every order of a source: use it with state=all".into()));
+    }
+    let limit = options.limit.clamp(1, 500);
+    let page = state.projections.list(&company, queue, options.source.as_deref(), options.offset, limit).await?;
     Ok(Json(page))
 }
 

@@ -66,6 +66,41 @@ pub fn parse_event_key<'a>(prefix: &str, key: &'a str) -> Option<(u64, &'a str)>
     Some((version.parse().ok()?, event_type))
 }
 
+/// `{company}/derived/`: state derived from the event log (projections),
+/// which `portitor reindex` deletes and writes again.
+pub fn derived_prefix(company: &str) -> String {
+    format!("{company}/derived/")
+}
+
+/// `{company}/derived/orders/{order-id}`: an order's summary.
+pub fn summary_key(company: &str, order_id: &str) -> String {
+    format!("{}orders/{order_id}", derived_prefix(company))
+}
+
+/// `{company}/derived/lists/{list}/`: one entry per order in a list
+/// (`failed`, `unhandled`, `in-progress`, `all`, `source-{source}`).
+pub fn list_prefix(company: &str, list: &str) -> String {
+    format!("{}lists/{list}/", derived_prefix(company))
+}
+
+/// `{company}/derived/hours/{yyyymmddhh}/{what}/`: the orders received, or
+/// first failed, in one hour (UTC).
+pub fn hour_prefix(company: &str, hour: &str, what: &str) -> String {
+    format!("{}hours/{hour}/{what}/", derived_prefix(company))
+}
+
+/// `{company}/derived/claims/{order-id}`: which node sweeps an unfinished
+/// order (several nodes).
+pub fn sweep_claim_key(company: &str, order_id: &str) -> String {
+    format!("{}claims/{order_id}", derived_prefix(company))
+}
+
+/// `{company}/derived/open/`: markers of changes whose derived writes may
+/// not have happened yet.
+pub fn open_prefix(company: &str) -> String {
+    format!("{}open/", derived_prefix(company))
+}
+
 /// `{company}/plugins/{plugin-id}/runs/` — a pull plugin's run history.
 pub fn runs_prefix(company: &str, plugin_id: &str) -> String {
     format!("{company}/plugins/{plugin_id}/runs/")

@@ -17,6 +17,7 @@ pub mod decide;
 mod lanes;
 pub mod reference;
 pub mod schema;
+pub mod sweep_claims;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,6 +62,11 @@ pub struct Pipeline {
     activity: Arc<PluginActivity>,
     /// Where its work runs: stopped and waited for at shutdown.
     tasks: Tasks,
+    /// With several nodes: an unfinished order is picked up by one of them.
+    claims: Option<sweep_claims::SweepClaims>,
+    /// How often the sweeper looks, and how long an order must have sat
+    /// still to be picked up.
+    sweep_every: Duration,
 }
 
 /// One admitted order's turn in its tenant's lane. When the order is done
@@ -137,6 +143,33 @@ impl Pipeline {
             log_sink,
             activity,
             tasks,
+            claims: None,
+            sweep_every: Duration::from_secs(30),
+        }
+    }
+
+    /// With several nodes: claims each unfinished order before picking it up.
+    pub fn with_sweep_claims(mut self, claims: sweep_claims::SweepClaims) -> Self {
+        self.claims = Some(claims);
+        self
+    }
+
+    /// Sweeps every `every` for orders unfinished for as long.
+    pub fn with_sweep_every(mut self, every: Duration) -> Self {
+        self.sweep_every = every;
+        self
+    }
+
+    /// Whether this node picks up unfinished order `id` (with several
+    /// nodes, only the one whose claim succeeds).
+    async fn claimed(&self, company: &str, id: &str) -> bool {
+        let Some(claims) = &self.claims else { return true };
+        match claims.claim(company, id).await {
+            Ok(claimed) => claimed,
+            Err(error) => {
+                tracing::warn!(%company, order = %id, %error, "could not claim an unfinished order; leaving it for now");
+                false
+            }
         }
     }
 
@@ -173,10 +206,19 @@ impl Pipeline {
         if self.workers == 0 {
             return 0;
         }
-        let unfinished = self.projections().unfinished();
-        let count = unfinished.len();
-        for (company, id) in unfinished {
-            self.work(company, id).await;
+        let unfinished = match self.projections().unfinished().await {
+            Ok(unfinished) => unfinished,
+            Err(error) => {
+                tracing::error!(%error, "could not list the unfinished orders; the sweeper picks them up");
+                return 0;
+            }
+        };
+        let mut count = 0;
+        for order in unfinished {
+            if self.claimed(&order.company, &order.id).await {
+                count += 1;
+                self.work(order.company, order.id).await;
+            }
         }
         if count > 0 {
             tracing::info!(orders = count, "picked up unfinished orders");
@@ -184,22 +226,31 @@ impl Pipeline {
         count
     }
 
-    /// Every 30 s, picks up orders that have been unfinished for a while (a
-    /// pointer dropped by a full queue, a retry that was lost).
+    /// Every `sweep_every` (30 s), picks up orders unfinished for as long
+    /// (a pointer dropped by a full queue, a retry that was lost, a node
+    /// that died).
     pub fn spawn_sweeper(self: &Arc<Self>) {
         if self.workers == 0 {
             return;
         }
         let pipeline = self.clone();
         self.tasks.spawn("pipeline: sweeper", async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(30));
+            let every = pipeline.sweep_every;
+            let mut tick = tokio::time::interval(every);
             tick.tick().await;
             loop {
                 tick.tick().await;
-                let stale = chrono::Utc::now() - chrono::Duration::seconds(30);
-                for (company, id) in pipeline.projections().unfinished() {
-                    if pipeline.projections().get(&company, &id).is_some_and(|o| o.updated_at < stale) {
-                        pipeline.work(company, id).await;
+                let stale = chrono::Utc::now() - chrono::TimeDelta::from_std(every).unwrap_or(chrono::TimeDelta::MAX);
+                let unfinished = match pipeline.projections().unfinished().await {
+                    Ok(unfinished) => unfinished,
+                    Err(error) => {
+                        tracing::warn!(%error, "could not list the unfinished orders; sweeping again later");
+                        continue;
+                    }
+                };
+                for order in unfinished.into_iter().filter(|order| order.updated_at < stale) {
+                    if pipeline.claimed(&order.company, &order.id).await {
+                        pipeline.work(order.company, order.id).await;
                     }
                 }
             }

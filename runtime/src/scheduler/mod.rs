@@ -90,10 +90,11 @@ impl Scheduler {
             if !active.enabled {
                 continue;
             }
-            if let Some(leases) = &self.leases {
-                match leases.take(&key, next).await {
-                    Ok(true) => {}
-                    Ok(false) => {
+            let held = match &self.leases {
+                None => None,
+                Some(leases) => match leases.take(&key, next).await {
+                    Ok(Some(held)) => Some(held),
+                    Ok(None) => {
                         tracing::debug!(company = %key.company, plugin = %key.plugin, tick = %next, "tick taken by another node");
                         continue;
                     }
@@ -101,9 +102,14 @@ impl Scheduler {
                         tracing::warn!(company = %key.company, plugin = %key.plugin, error = %e, "tick skipped: the schedule lease could not be taken");
                         continue;
                     }
-                }
-            }
-            match self.runner.run(&active, "schedule").await {
+                },
+            };
+            let run = self.runner.run(&active, "schedule");
+            let ran = match held {
+                Some(held) => held.hold_while(run).await,
+                None => run.await,
+            };
+            match ran {
                 Ok(record) => tracing::info!(
                     company = %key.company, plugin = %key.plugin, run = %record.run_id,
                     events = record.events, created = record.created, error = ?record.error, "scheduled run done"

@@ -29,6 +29,7 @@ use crate::order_book::OrderBook;
 use crate::pipeline::Pipeline;
 use crate::pipeline::config::TenantConfigs;
 use crate::pipeline::schema::Schemas;
+use crate::pipeline::sweep_claims::SweepClaims;
 use crate::platform_keys::{self, Generate};
 use crate::plugin_logs::PluginLogs;
 use crate::projections::Projections;
@@ -107,14 +108,20 @@ pub async fn build(mut config: Config) -> anyhow::Result<Runtime> {
     let schemas = Arc::new(Schemas::new(store.clone()).map_err(anyhow::Error::msg)?);
     schemas.load_all().await.context("loading tenants' order schemas")?;
     let log = EventLog::new(store.clone()).across_nodes(config.nodes > 1);
-    let started = std::time::Instant::now();
-    let projections = Arc::new(Projections::rebuild(&log).await.context("rebuilding the projections")?);
-    tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "projections rebuilt from the event log");
+    let projections = Arc::new(Projections::new(log.clone()));
+    // Alone on the store, no change of another node can be under way: every
+    // marker a crash left is repaired now; with several, the old ones.
+    let grace = (config.nodes > 1).then_some(crate::projections::MARKER_GRACE);
+    let repaired = projections.repair(grace).await.context("repairing the projections after a crash")?;
+    if repaired > 0 {
+        tracing::info!(orders = repaired, "projections repaired where a crash had left them behind the log");
+    }
 
     let plugin_logs = Arc::new(PluginLogs::default());
     let log_sink: Arc<dyn crate::host::LogSink> = plugin_logs.clone();
     let (queue, pointers) = queue::channel(config.queue.capacity);
     let tasks = Tasks::new();
+    projections.spawn_upkeep(&tasks);
     let book = Arc::new(OrderBook::new(log.clone(), projections.clone()));
     let ingest = Ingest::new(book.clone(), queue.clone(), configs.clone());
     let activity = Arc::new(PluginActivity::default());
@@ -126,30 +133,30 @@ pub async fn build(mut config: Config) -> anyhow::Result<Runtime> {
             let (to_pipeline, from_shared) = tokio::sync::mpsc::channel(config.pipeline.workers.clamp(1, 64));
             let shared =
                 SharedQueue { url: url.clone(), node: node.clone(), works_orders: config.pipeline.workers > 0 };
-            shared.start(pointers, to_pipeline, projections.clone(), log.clone(), &tasks).await?;
+            shared.start(pointers, to_pipeline, &tasks).await?;
             from_shared
         }
         None => pointers,
     };
-    let pipeline = Arc::new(
-        Pipeline::new(
-            book,
-            registry.clone(),
-            configs.clone(),
-            schemas.clone(),
-            queue.clone(),
-            Some(log_sink.clone()),
-            activity.clone(),
-            config.pipeline.workers,
-            tasks.clone(),
-        )
-        .with_tenant_share(
-            config
-                .pipeline
-                .workers_per_tenant
-                .unwrap_or(crate::pipeline::default_tenant_share(config.pipeline.workers)),
-        ),
-    );
+    let mut pipeline = Pipeline::new(
+        book,
+        registry.clone(),
+        configs.clone(),
+        schemas.clone(),
+        queue.clone(),
+        Some(log_sink.clone()),
+        activity.clone(),
+        config.pipeline.workers,
+        tasks.clone(),
+    )
+    .with_tenant_share(
+        config.pipeline.workers_per_tenant.unwrap_or(crate::pipeline::default_tenant_share(config.pipeline.workers)),
+    )
+    .with_sweep_every(Duration::from_secs(config.pipeline.sweep_secs.max(1)));
+    if config.nodes > 1 {
+        pipeline = pipeline.with_sweep_claims(SweepClaims::new(store.clone(), node.clone()));
+    }
+    let pipeline = Arc::new(pipeline);
     pipeline.spawn(pointers);
     // With several nodes on one store, each tick of a schedule is leased to one of them.
     let leases = (config.nodes > 1).then(|| {
@@ -208,6 +215,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let Runtime { state, config, deferred, tasks } = runtime;
+    let projections = state.projections.clone();
     state.scheduler.sync();
     if !deferred.is_empty() {
         let (registry, scheduler) = (state.registry.clone(), state.scheduler.clone());
@@ -270,6 +278,10 @@ pub async fn run(
     match tasks.stop(grace).await {
         0 => tracing::info!("every background task ended"),
         left => tracing::warn!(left, "background tasks still running at exit"),
+    }
+    // What is left open is repaired at the next start; closed now, it need not be.
+    if let Err(error) = projections.close_markers().await {
+        tracing::warn!(%error, "closing the last projection markers failed; the next start repairs them");
     }
     tracing::info!("portitor stopped");
     Ok(())

@@ -13,6 +13,10 @@
 //!   multiplies throughput; on a filesystem shared with busy neighbours it
 //!   also flushes their data, so it is opt-in.
 //!
+//! The [relaxed](ObjectStore::relaxed) view, for derived state, skips
+//! both: its writes are in place when they return and durable at the next
+//! `syncfs` ([`ObjectStore::flush`]).
+//!
 //! A `create_once` that finds the key taken waits for durability too: the
 //! object it found may have been linked a moment ago by a writer still
 //! waiting for its fsync, and "already stored" must mean stored.
@@ -55,6 +59,18 @@ pub enum FsSync {
 #[derive(Debug, Clone)]
 pub struct FsStore {
     inner: Arc<Inner>,
+    /// Whether this view's writes return before they are durable
+    /// ([`ObjectStore::relaxed`]).
+    wait: Wait,
+}
+
+/// Whether a write waits until it is durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wait {
+    Durable,
+    /// In place and readable on return; durable at the next `syncfs`
+    /// ([`ObjectStore::flush`]).
+    Relaxed,
 }
 
 #[derive(Debug)]
@@ -166,7 +182,7 @@ impl FsStore {
                 synced: Condvar::new(),
             }),
         };
-        Ok(Self { inner: Arc::new(Inner { root, tmp, stripes, group, _lock: lock }) })
+        Ok(Self { inner: Arc::new(Inner { root, tmp, stripes, group, _lock: lock }), wait: Wait::Durable })
     }
 
     /// In `group` mode, (writes made durable, `syncfs` rounds run).
@@ -214,10 +230,10 @@ impl Inner {
     }
 
     /// In `each` mode, fsyncs a directory whose entries changed.
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        match self.group {
-            None => fsync_dir(dir),
-            Some(_) => Ok(()),
+    fn sync_dir(&self, dir: &Path, wait: Wait) -> io::Result<()> {
+        match (&self.group, wait) {
+            (None, Wait::Durable) => fsync_dir(dir),
+            _ => Ok(()),
         }
     }
 
@@ -225,70 +241,80 @@ impl Inner {
     /// waiting for a shared `syncfs`; in `each` mode they already are, but
     /// `dir` — which holds an entry another writer may not have fsynced
     /// yet — is fsynced once more.
-    fn durable(&self, dir: &Path) -> io::Result<()> {
+    fn durable(&self, dir: &Path, wait: Wait) -> io::Result<()> {
+        match (&self.group, wait) {
+            (_, Wait::Relaxed) => Ok(()),
+            (None, Wait::Durable) => fsync_dir(dir),
+            (Some(group), Wait::Durable) => group.wait(),
+        }
+    }
+
+    /// Makes every write so far durable: one `syncfs` (shared with the
+    /// writers waiting for one in `group` mode).
+    fn flush(&self) -> io::Result<()> {
         match &self.group {
-            None => fsync_dir(dir),
             Some(group) => group.wait(),
+            None => rustix::fs::syncfs(File::open(&self.root)?).map_err(io::Error::from),
         }
     }
 
     /// Creates `dir` and any missing parents, syncing each new entry.
-    fn ensure_dir(&self, dir: &Path) -> io::Result<()> {
+    fn ensure_dir(&self, dir: &Path, wait: Wait) -> io::Result<()> {
         if dir.is_dir() {
             return Ok(());
         }
         let parent = dir.parent().ok_or_else(|| io::Error::other("no parent directory"))?;
-        self.ensure_dir(parent)?;
+        self.ensure_dir(parent, wait)?;
         match fs::create_dir(dir) {
-            Ok(()) => self.sync_dir(parent),
+            Ok(()) => self.sync_dir(parent, wait),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
             Err(e) => Err(e),
         }
     }
 
     /// Writes `body` to a fresh temporary file (fsynced in `each` mode).
-    fn write_temp(&self, body: &[u8]) -> io::Result<PathBuf> {
+    fn write_temp(&self, body: &[u8], wait: Wait) -> io::Result<PathBuf> {
         let tmp = self.tmp.join(uuid::Uuid::new_v4().to_string());
         let mut file = File::create_new(&tmp)?;
         file.write_all(body)?;
-        if self.group.is_none() {
+        if self.group.is_none() && wait == Wait::Durable {
             file.sync_data()?;
         }
         Ok(tmp)
     }
 
-    fn put(&self, key: &str, body: &[u8]) -> Result<String, StoreError> {
+    fn put(&self, key: &str, body: &[u8], wait: Wait) -> Result<String, StoreError> {
         let path = self.path(key);
         let parent = path.parent().unwrap_or(&self.root).to_path_buf();
         let write = || -> io::Result<()> {
-            self.ensure_dir(&parent)?;
-            let tmp = self.write_temp(body)?;
+            self.ensure_dir(&parent, wait)?;
+            let tmp = self.write_temp(body, wait)?;
             fs::rename(&tmp, &path)?;
-            self.durable(&parent)
+            self.durable(&parent, wait)
         };
         write().map_err(|e| io_error(key, e))?;
         Ok(etag_of(body))
     }
 
-    fn create_once(&self, key: &str, body: &[u8]) -> Result<CreateOutcome, StoreError> {
+    fn create_once(&self, key: &str, body: &[u8], wait: Wait) -> Result<CreateOutcome, StoreError> {
         let path = self.path(key);
         let parent = path.parent().unwrap_or(&self.root).to_path_buf();
         let result = (|| -> io::Result<CreateOutcome> {
             if path.exists() {
-                self.durable(&parent)?;
+                self.durable(&parent, wait)?;
                 return Ok(CreateOutcome::Exists);
             }
-            self.ensure_dir(&parent)?;
-            let tmp = self.write_temp(body)?;
+            self.ensure_dir(&parent, wait)?;
+            let tmp = self.write_temp(body, wait)?;
             let linked = fs::hard_link(&tmp, &path);
             let _ = fs::remove_file(&tmp);
             match linked {
                 Ok(()) => {
-                    self.durable(&parent)?;
+                    self.durable(&parent, wait)?;
                     Ok(CreateOutcome::Created { etag: etag_of(body) })
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    self.durable(&parent)?;
+                    self.durable(&parent, wait)?;
                     Ok(CreateOutcome::Exists)
                 }
                 Err(e) => Err(e),
@@ -308,7 +334,13 @@ impl Inner {
         }
     }
 
-    fn compare_and_swap(&self, key: &str, expected: Option<&str>, body: &[u8]) -> Result<CasOutcome, StoreError> {
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&str>,
+        body: &[u8],
+        wait: Wait,
+    ) -> Result<CasOutcome, StoreError> {
         let _guard = self.stripe(key).lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let current = self.get(key)?;
         let matches = match (&current, expected) {
@@ -319,16 +351,16 @@ impl Inner {
         if !matches {
             return Ok(CasOutcome::Conflict);
         }
-        let etag = self.put(key, body)?;
+        let etag = self.put(key, body, wait)?;
         Ok(CasOutcome::Swapped { etag })
     }
 
-    fn delete(&self, key: &str) -> Result<(), StoreError> {
+    fn delete(&self, key: &str, wait: Wait) -> Result<(), StoreError> {
         let path = self.path(key);
         match fs::remove_file(&path) {
             Ok(()) => {
                 let parent = path.parent().unwrap_or(&self.root);
-                self.durable(parent).map_err(|e| io_error(key, e))
+                self.durable(parent, wait).map_err(|e| io_error(key, e))
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(io_error(key, e)),
@@ -405,7 +437,8 @@ impl ObjectStore for FsStore {
     async fn put(&self, key: &str, body: Bytes) -> Result<String, StoreError> {
         validate_key(key)?;
         let key = key.to_string();
-        self.blocking(move |inner| inner.put(&key, &body)).await
+        let wait = self.wait;
+        self.blocking(move |inner| inner.put(&key, &body, wait)).await
     }
 
     async fn get(&self, key: &str) -> Result<Option<Object>, StoreError> {
@@ -431,20 +464,23 @@ impl ObjectStore for FsStore {
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         validate_key(key)?;
         let key = key.to_string();
-        self.blocking(move |inner| inner.delete(&key)).await
+        let wait = self.wait;
+        self.blocking(move |inner| inner.delete(&key, wait)).await
     }
 
     async fn create_once(&self, key: &str, body: Bytes) -> Result<CreateOutcome, StoreError> {
         validate_key(key)?;
         let key = key.to_string();
-        self.blocking(move |inner| inner.create_once(&key, &body)).await
+        let wait = self.wait;
+        self.blocking(move |inner| inner.create_once(&key, &body, wait)).await
     }
 
     async fn compare_and_swap(&self, key: &str, expected: Option<&str>, body: Bytes) -> Result<CasOutcome, StoreError> {
         validate_key(key)?;
         let key = key.to_string();
         let expected = expected.map(str::to_string);
-        self.blocking(move |inner| inner.compare_and_swap(&key, expected.as_deref(), &body)).await
+        let wait = self.wait;
+        self.blocking(move |inner| inner.compare_and_swap(&key, expected.as_deref(), &body, wait)).await
     }
 
     fn conditional_writes(&self) -> ConditionalWrites {
@@ -453,5 +489,13 @@ impl ObjectStore for FsStore {
 
     fn describe(&self) -> String {
         format!("fs:{}", self.inner.root.display())
+    }
+
+    fn relaxed(&self) -> Arc<dyn ObjectStore> {
+        Arc::new(Self { inner: self.inner.clone(), wait: Wait::Relaxed })
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.blocking(|inner| inner.flush().map_err(|e| io_error("(syncfs)", e))).await
     }
 }

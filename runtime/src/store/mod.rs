@@ -11,6 +11,7 @@ pub mod fs;
 pub mod s3;
 
 use std::fmt;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -106,6 +107,18 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
 
     /// A short description for logs and `/readyz` (backend and location).
     fn describe(&self) -> String;
+
+    /// This store for derived state, which can be rebuilt from the event
+    /// log: its writes are readable when they return but may be durable
+    /// only after the next [`Self::flush`]. A store whose every write is
+    /// durable anyway gives itself.
+    fn relaxed(&self) -> Arc<dyn ObjectStore>;
+
+    /// Makes every write made so far, through any view of this store,
+    /// durable.
+    async fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// Checks that `key` is a key Portitor could have built.

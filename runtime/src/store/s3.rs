@@ -324,6 +324,10 @@ impl ObjectStore for S3Store {
         self.mode
     }
 
+    fn relaxed(&self) -> Arc<dyn ObjectStore> {
+        Arc::new(self.clone())
+    }
+
     fn describe(&self) -> String {
         format!("s3:{}/{}", self.endpoint, self.bucket)
     }

@@ -1,0 +1,513 @@
+//! Projections of the order log (ADR-013): the failed orders queue, the
+//! unhandled orders (sent to the warehouse, not yet shipped), the orders in
+//! progress, every order by source, and the orders received and failed per
+//! hour — kept in the store itself, under `{company}/derived/`
+//! (ARCHITECTURE "Projections"):
+//! - a summary per order (`derived/orders/{id}`), a pure function of the
+//!   order's events;
+//! - an empty entry per order in each list it is in
+//!   (`derived/lists/{list}/{rank}.{id}`), named so that a list sorts most
+//!   recently changed first: a page is one listing and a read per row;
+//! - an empty marker per order in the hour it was received, and in the
+//!   hour it first failed (`derived/hours/{yyyymmddhh}/…/{id}`).
+//!
+//! A node keeps none of it in memory and rebuilds nothing at start; every
+//! node reads the same lists. Writing them, and repairing them after a
+//! crash, is [`derived`]'s; rebuilding them from the log, [`reindex`]'s.
+
+mod derived;
+pub mod reindex;
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+
+pub use self::derived::{MARKER_GRACE, Marker};
+use crate::events::{EventLog, StoredEvent, keys};
+use crate::orders::events::Unreadable;
+use crate::orders::{self, Finding, OrderState, OrderView};
+use crate::store::{ObjectStore, StoreError};
+
+/// Summaries read at once for a page or a chart.
+const READ_CONCURRENCY: usize = 16;
+
+/// One order, as lists show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderSummary {
+    pub id: String,
+    pub source: String,
+    pub external_id: String,
+    pub state: OrderState,
+    pub findings: Vec<Finding>,
+    pub reference: Option<String>,
+    pub received_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// When it first failed (validation or dispatch), even if forced since:
+    /// the hourly figures count it in that hour.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_at: Option<DateTime<Utc>>,
+    pub version: u64,
+}
+
+impl OrderSummary {
+    /// The summary of an order just received (its `OrderReceived` alone):
+    /// what [`Self::from_events`] gives for that one event, without
+    /// building the stored order into a JSON tree.
+    pub fn received(id: &str, source: &str, external_id: &str, at: DateTime<Utc>) -> Self {
+        Self {
+            id: id.to_string(),
+            source: source.to_string(),
+            external_id: external_id.to_string(),
+            state: OrderState::Received,
+            findings: Vec::new(),
+            reference: None,
+            received_at: at,
+            updated_at: at,
+            failed_at: None,
+            version: 1,
+        }
+    }
+
+    /// The summary of an order's events (version order).
+    pub fn from_events(events: &[StoredEvent]) -> Result<Option<Self>, Unreadable> {
+        let Some(view) = OrderView::from_events(events)? else { return Ok(None) };
+        let (Some(first), Some(last)) = (events.first(), events.last()) else { return Ok(None) };
+        let failed_at = events
+            .iter()
+            .find(|e| {
+                matches!(
+                    e.event_type.as_str(),
+                    orders::event_types::VALIDATION_FAILED | orders::event_types::DISPATCH_FAILED
+                )
+            })
+            .map(|e| e.occurred_at);
+        Ok(Some(Self {
+            id: view.id,
+            source: view.source,
+            external_id: view.external_id,
+            state: view.state,
+            findings: view.findings,
+            reference: view.reference,
+            received_at: first.occurred_at,
+            updated_at: last.occurred_at,
+            failed_at,
+            version: last.version,
+        }))
+    }
+
+    /// Whether the pipeline has nothing more to do with it.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self.state, OrderState::Failed | OrderState::Sent | OrderState::DispatchFailed | OrderState::Shipped)
+    }
+}
+
+/// Which orders a list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Queue {
+    /// Validation failed, or dispatch failed after its last attempt.
+    Failed,
+    /// Sent to the warehouse and waiting for it to ship.
+    Unhandled,
+    /// Still moving through the pipeline.
+    InProgress,
+    All,
+}
+
+impl Queue {
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "failed" => Some(Self::Failed),
+            "unhandled" => Some(Self::Unhandled),
+            "in-progress" => Some(Self::InProgress),
+            "all" => Some(Self::All),
+            _ => None,
+        }
+    }
+
+    /// The name of its list in the store.
+    fn list_name(self) -> &'static str {
+        match self {
+            Self::Failed => "failed",
+            Self::Unhandled => "unhandled",
+            Self::InProgress => "in-progress",
+            Self::All => "all",
+        }
+    }
+
+    /// The queue (other than `All`) an order in `state` is in, if any.
+    fn of(state: OrderState) -> Option<Self> {
+        [Self::Failed, Self::Unhandled, Self::InProgress].into_iter().find(|queue| queue.holds(state))
+    }
+
+    fn holds(self, state: OrderState) -> bool {
+        match self {
+            Self::Failed => matches!(state, OrderState::Failed | OrderState::DispatchFailed),
+            Self::Unhandled => state == OrderState::Sent,
+            Self::InProgress => matches!(state, OrderState::Received | OrderState::Validated | OrderState::Overridden),
+            Self::All => true,
+        }
+    }
+}
+
+/// A page of a list, newest change first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Page {
+    pub orders: Vec<OrderSummary>,
+    pub total: usize,
+    pub offset: usize,
+}
+
+/// Orders ingested and failed in one hour.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HourCount {
+    pub hour: DateTime<Utc>,
+    pub ingested: usize,
+    pub failed: usize,
+}
+
+/// An order the pipeline has not finished, as the in-progress list names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unfinished {
+    pub company: String,
+    pub id: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The projections in the store: read by the API, written by the order
+/// book (see [`derived`]).
+#[derive(Debug)]
+pub struct Projections {
+    log: EventLog,
+    /// The store's relaxed view: derived writes are made durable by a
+    /// `flush` before the markers that cover them are deleted.
+    derived: Arc<dyn ObjectStore>,
+    /// Markers whose changes are written, to delete after the next flush.
+    closing: Mutex<Vec<String>>,
+}
+
+impl Projections {
+    pub fn new(log: EventLog) -> Self {
+        let derived = log.store().relaxed();
+        Self { log, derived, closing: Mutex::default() }
+    }
+
+    /// An order's summary; `None` if there is none (yet).
+    pub async fn get(&self, company: &str, id: &str) -> Result<Option<OrderSummary>, StoreError> {
+        Ok(self.stored(company, id).await?.map(|stored| stored.summary))
+    }
+
+    /// A page of `queue` — or, with `source`, of every order from that
+    /// source — for `company`, most recently changed first.
+    pub async fn list(
+        &self,
+        company: &str,
+        queue: Queue,
+        source: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
+        let list = match source {
+            Some(source) => derived::source_list(source),
+            None => queue.list_name().to_string(),
+        };
+        let names = self.derived.list_children(&keys::list_prefix(company, &list)).await?;
+        let total = names.len();
+        let rows: Vec<(String, String)> = names
+            .into_iter()
+            .skip(offset)
+            .take(limit)
+            .filter_map(|name| Some((derived::entry_id(&name)?.to_string(), name)))
+            .collect();
+        let read = futures::stream::iter(rows)
+            .map(|(id, name)| async move { Ok::<_, StoreError>((name, self.get(company, &id).await?)) })
+            .buffered(READ_CONCURRENCY);
+        let orders = read
+            .try_filter_map(|(name, summary)| async move {
+                // An entry whose summary has moved on (being moved now, or
+                // left by a writer that crashed) is not shown.
+                Ok(summary.filter(|s| {
+                    derived::entry_name(s) == name
+                        && queue.holds(s.state)
+                        && source.is_none_or(|source| s.source == source)
+                }))
+            })
+            .try_collect()
+            .await?;
+        Ok(Page { orders, total, offset })
+    }
+
+    /// Orders received, and orders that failed, per hour over the last
+    /// `hours`; an order counts as failed in the hour it first failed, also
+    /// once it has been forced since.
+    pub async fn hourly(&self, company: &str, hours: usize) -> Result<Vec<HourCount>, StoreError> {
+        use chrono::{DurationRound, TimeDelta};
+        let now = Utc::now().duration_trunc(TimeDelta::hours(1)).unwrap_or_else(|_| Utc::now());
+        let first = now - TimeDelta::hours(hours.saturating_sub(1) as i64);
+        let count = |hour: DateTime<Utc>, what: &'static str| async move {
+            let prefix = keys::hour_prefix(company, &derived::hour_segment(hour), what);
+            Ok::<_, StoreError>(self.derived.list_children(&prefix).await?.len())
+        };
+        futures::stream::iter((0..hours).map(|h| first + TimeDelta::hours(h as i64)))
+            .map(|hour| async move {
+                let (ingested, failed) = futures::try_join!(count(hour, "received"), count(hour, "failed"))?;
+                Ok::<_, StoreError>(HourCount { hour, ingested, failed })
+            })
+            .buffered(READ_CONCURRENCY / 2)
+            .try_collect()
+            .await
+    }
+
+    /// Every order of every tenant the pipeline has not finished, oldest
+    /// change first.
+    pub async fn unfinished(&self) -> Result<Vec<Unfinished>, StoreError> {
+        let mut unfinished = Vec::new();
+        for company in self.companies().await? {
+            let names = self.derived.list_children(&keys::list_prefix(&company, Queue::InProgress.list_name())).await?;
+            for name in names.iter().rev() {
+                if let (Some(id), Some(updated_at)) = (derived::entry_id(name), derived::entry_time(name)) {
+                    unfinished.push(Unfinished { company: company.clone(), id: id.to_string(), updated_at });
+                }
+            }
+        }
+        Ok(unfinished)
+    }
+
+    /// The tenants with data in the store.
+    async fn companies(&self) -> Result<Vec<String>, StoreError> {
+        let mut companies = self.derived.list_children("").await?;
+        companies.retain(|company| keys::check_segment("company", company).is_ok());
+        Ok(companies)
+    }
+}
+
+/// An order's summary, or `None` — logged, never guessed — when one of
+/// its events is unreadable: the order stays out of the lists until fixed.
+fn readable(company: &str, events: &[StoredEvent]) -> Option<OrderSummary> {
+    match OrderSummary::from_events(events) {
+        Ok(summary) => summary,
+        Err(error) => {
+            let order = events.first().map(|e| e.aggregate_id.as_str()).unwrap_or_default();
+            tracing::error!(%company, %order, %error, "an order event is unreadable; the order is left out of the lists");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+    use serde_json::json;
+
+    use super::*;
+    use crate::events::Actor;
+    use crate::orders::event_types;
+    use crate::store::fs::FsStore;
+
+    fn event(version: u64, event_type: &str, at: DateTime<Utc>) -> StoredEvent {
+        StoredEvent {
+            id: uuid::Uuid::new_v4(),
+            event_type: event_type.into(),
+            aggregate_type: orders::AGGREGATE.into(),
+            aggregate_id: "order-1".into(),
+            version,
+            company: "acme".into(),
+            occurred_at: at,
+            actor: Actor::system("test"),
+            data: data_of(event_type, "PABCDE-0123456789ABCD"),
+        }
+    }
+
+    /// Stored data each order event type reads as.
+    fn data_of(event_type: &str, reference: &str) -> serde_json::Value {
+        match event_type {
+            event_types::RECEIVED => json!({ "source": "woo-no", "externalId": "NV-1", "order": {} }),
+            event_types::VALIDATED | event_types::VALIDATION_FAILED => {
+                json!({ "mode": "strict", "modeSource": "platform", "findings": [] })
+            }
+            event_types::VALIDATION_OVERRIDDEN => json!({
+                "by": "op", "reason": "r", "at": Utc::now(), "overriddenFindings": [], "previousState": "failed"
+            }),
+            event_types::SENT_TO_WAREHOUSE => json!({
+                "reference": reference, "warehouse": "wms", "warehouseOrderId": null, "message": "", "attempts": 1
+            }),
+            event_types::SHIPPED => json!({
+                "reference": reference,
+                "shipment": { "type": "shipments", "id": "s-1", "externalId": "1", "source": "wms" }
+            }),
+            other => panic!("no test data for {other}"),
+        }
+    }
+
+    fn projections(dir: &std::path::Path) -> Projections {
+        let store: Arc<dyn ObjectStore> = Arc::new(FsStore::open(dir).expect("store"));
+        Projections::new(EventLog::new(store))
+    }
+
+    async fn apply(projections: &Projections, events: &[StoredEvent]) {
+        let marker = projections.open("acme", "order-1").await.expect("marker");
+        projections.settle_events("acme", events, marker).await;
+    }
+
+    /// Writes `event` into the log as an append would.
+    async fn store_event(projections: &Projections, event: &StoredEvent) {
+        let key = keys::event_key("acme", orders::AGGREGATE, "order-1", event.version, &event.event_type);
+        let body = serde_json::to_vec(event).expect("json");
+        projections.log.store().put(&key, body.into()).await.expect("event");
+    }
+
+    async fn total(projections: &Projections, queue: Queue) -> usize {
+        let page = projections.list("acme", queue, None, 0, 10).await.expect("list");
+        assert_eq!(page.total, page.orders.len(), "no entry is stale here");
+        page.total
+    }
+
+    #[tokio::test]
+    async fn a_forced_order_still_counts_as_failed_in_the_hour_it_failed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let projections = projections(dir.path());
+        let now = Utc::now();
+        let failed_hour = now - TimeDelta::hours(3);
+        let mut events =
+            vec![event(1, event_types::RECEIVED, failed_hour), event(2, event_types::VALIDATION_FAILED, failed_hour)];
+        apply(&projections, &events).await;
+        let failed = async |projections: &Projections| -> Vec<usize> {
+            projections.hourly("acme", 24).await.expect("hourly").iter().map(|h| h.failed).collect()
+        };
+        let before = failed(&projections).await;
+        assert_eq!(before.iter().sum::<usize>(), 1);
+        assert_eq!(before[20], 1, "three hours ago");
+        events.push(event(3, event_types::VALIDATION_OVERRIDDEN, now));
+        events.push(event(4, event_types::SENT_TO_WAREHOUSE, now));
+        apply(&projections, &events).await;
+        assert_eq!(failed(&projections).await, before, "forcing it later does not move or remove its failure");
+        let summary = projections.get("acme", "order-1").await.expect("read").expect("summary");
+        assert_eq!(summary.state, OrderState::Sent);
+        assert_eq!(summary.failed_at, Some(failed_hour));
+        assert_eq!(total(&projections, Queue::Failed).await, 0);
+        assert_eq!(total(&projections, Queue::Unhandled).await, 1);
+    }
+
+    #[tokio::test]
+    async fn a_shipped_order_leaves_the_unhandled_orders_and_stays_shipped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let projections = projections(dir.path());
+        let now = Utc::now();
+        let mut events = vec![
+            event(1, event_types::RECEIVED, now),
+            event(2, event_types::VALIDATED, now),
+            event(3, event_types::SENT_TO_WAREHOUSE, now),
+        ];
+        apply(&projections, &events).await;
+        assert_eq!(total(&projections, Queue::Unhandled).await, 1);
+
+        events.push(event(4, event_types::SHIPPED, now + TimeDelta::seconds(1)));
+        apply(&projections, &events).await;
+        assert_eq!(total(&projections, Queue::Unhandled).await, 0);
+        assert_eq!(total(&projections, Queue::InProgress).await, 0);
+        assert_eq!(total(&projections, Queue::All).await, 1);
+        let by_source = projections.list("acme", Queue::All, Some("woo-no"), 0, 10).await.expect("list");
+        assert_eq!(by_source.orders.len(), 1);
+        let summary = projections.get("acme", "order-1").await.expect("read").expect("summary");
+        assert_eq!(summary.state, OrderState::Shipped);
+        assert!(summary.is_terminal());
+        assert_eq!(summary.reference.as_deref(), Some("PABCDE-0123456789ABCD"));
+
+        // A dispatch answer recorded after the warehouse shipped it (the
+        // callback outran the pipeline) does not make it less than shipped.
+        let early = vec![
+            event(1, event_types::RECEIVED, now),
+            event(2, event_types::VALIDATED, now),
+            event(3, event_types::SHIPPED, now),
+            event(4, event_types::SENT_TO_WAREHOUSE, now),
+        ];
+        assert_eq!(OrderView::from_events(&early).expect("readable").expect("view").state, OrderState::Shipped);
+    }
+
+    #[tokio::test]
+    async fn a_summary_never_goes_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let projections = projections(dir.path());
+        let now = Utc::now();
+        let received = vec![event(1, event_types::RECEIVED, now)];
+        let mut validated = received.clone();
+        validated.push(event(2, event_types::VALIDATED, now + TimeDelta::seconds(1)));
+
+        apply(&projections, &validated).await;
+        // Another writer's older read arrives late: the summary stays.
+        apply(&projections, &received).await;
+        assert_eq!(
+            projections.get("acme", "order-1").await.expect("read").expect("summary").state,
+            OrderState::Validated
+        );
+        assert_eq!(total(&projections, Queue::All).await, 1, "one entry, not one per write");
+        assert_eq!(total(&projections, Queue::InProgress).await, 1);
+    }
+
+    #[tokio::test]
+    async fn a_change_cut_short_is_repaired_from_its_marker_and_a_stale_entry_is_never_shown() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let projections = projections(dir.path());
+        let now = Utc::now();
+        let received = vec![event(1, event_types::RECEIVED, now)];
+        store_event(&projections, &received[0]).await;
+        apply(&projections, &received).await;
+        // A crash after the event, before its derived writes: the marker
+        // stays, and the event is in the log.
+        let marker = projections.open("acme", "order-1").await.expect("marker");
+        let failed = event(2, event_types::VALIDATION_FAILED, now + TimeDelta::seconds(1));
+        store_event(&projections, &failed).await;
+        drop(marker);
+        // … and an entry a crashed writer left in a list.
+        let mut ghost =
+            OrderSummary::from_events(&[received[0].clone(), failed.clone()]).expect("readable").expect("summary");
+        ghost.updated_at += TimeDelta::seconds(5);
+        let ghost_key = format!("{}{}", keys::list_prefix("acme", "failed"), derived::entry_name(&ghost));
+        projections.derived.put(&ghost_key, bytes::Bytes::new()).await.expect("ghost");
+
+        let failed_page = projections.list("acme", Queue::Failed, None, 0, 10).await.expect("list");
+        assert!(
+            failed_page.orders.is_empty(),
+            "neither the stale entry nor a summary the log has passed: {failed_page:?}"
+        );
+
+        assert_eq!(projections.repair(None).await.expect("repair"), 1);
+        assert_eq!(projections.get("acme", "order-1").await.expect("read").expect("summary").state, OrderState::Failed);
+        let failed_page = projections.list("acme", Queue::Failed, None, 0, 10).await.expect("list");
+        assert_eq!(failed_page.orders.len(), 1, "shown once, at its place");
+        assert_eq!(total(&projections, Queue::InProgress).await, 0);
+        assert!(projections.derived.list_children(&keys::open_prefix("acme")).await.expect("markers").is_empty());
+        assert_eq!(projections.repair(None).await.expect("repair"), 0, "nothing left open");
+
+        // A full rebuild gives the same summary, and cleans the ghost.
+        let rebuilt = reindex::summaries_from_log(&projections.log, "acme").await.expect("rebuild");
+        assert_eq!(rebuilt, vec![projections.get("acme", "order-1").await.expect("read").expect("summary")]);
+        reindex::reindex(&projections).await.expect("reindex");
+        assert_eq!(projections.list("acme", Queue::Failed, None, 0, 10).await.expect("list").total, 1);
+    }
+
+    #[tokio::test]
+    async fn pages_go_newest_first_and_count_the_whole_list() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let projections = projections(dir.path());
+        let now = Utc::now();
+        for n in 0..7 {
+            let id = format!("order-{n}");
+            let mut received = event(1, event_types::RECEIVED, now - TimeDelta::seconds(n));
+            received.aggregate_id = id.clone();
+            let marker = projections.open("acme", &id).await.expect("marker");
+            projections.settle_events("acme", &[received], marker).await;
+        }
+        let page = projections.list("acme", Queue::InProgress, None, 2, 3).await.expect("list");
+        assert_eq!(page.total, 7);
+        let ids: Vec<&str> = page.orders.iter().map(|o| o.id.as_str()).collect();
+        assert_eq!(ids, ["order-2", "order-3", "order-4"]);
+        let unfinished = projections.unfinished().await.expect("unfinished");
+        assert_eq!(unfinished.first().map(|o| o.id.as_str()), Some("order-6"), "oldest change first");
+        assert_eq!(projections.hourly("acme", 2).await.expect("hourly").iter().map(|h| h.ingested).sum::<usize>(), 7);
+    }
+}
