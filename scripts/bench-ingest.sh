@@ -26,7 +26,8 @@ PATHS="${PATHS:-order-api baseline webhook order-api-group webhook-group}"
 command -v wrk >/dev/null || apt-get install -y wrk >/dev/null
 cargo build --release -p portitor --bin portitor --example ingest_baseline
 target="${CARGO_TARGET_DIR:-target}"
-bin="$target/release/portitor"
+# PORTITOR_BIN: another build to measure (say, the previous commit's, side by side).
+bin="${PORTITOR_BIN:-$target/release/portitor}"
 baseline="$target/release/examples/ingest_baseline"
 plugin="$target/wasm-plugins/wasm32-wasip2/release/shopify_orders.wasm"
 fixture="$PWD/tests/fixtures/shopify-orders-create.json"

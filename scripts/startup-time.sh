@@ -14,7 +14,7 @@ export RUST_LOG=warn
 start=$(date +%s.%N)
 "$bin" serve --data-dir "$data_dir" --listen "127.0.0.1:$port" >/dev/null 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null || true' EXIT
+trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT
 until curl -fs -o /dev/null "http://127.0.0.1:$port/readyz"; do
     kill -0 $pid 2>/dev/null || { echo "the server exited" >&2; exit 1; }
     sleep 0.05

@@ -13,7 +13,9 @@
 //! # the configured store (PORTITOR_STORE__BACKEND=s3, PORTITOR_STORE__S3__…), through its API
 //! cargo run --release -p portitor --example history -- --store --orders 25000
 //! ```
-//! Prints the orders and events written and the time taken.
+//! Prints the orders and events written and the time taken. The server
+//! reads its lists from derived state in the store: write it with
+//! `portitor reindex --data-dir DIR` before starting a server on the history.
 
 use std::path::PathBuf;
 use std::sync::Arc;
