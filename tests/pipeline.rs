@@ -71,7 +71,15 @@ async fn orders_go_through_validation_mapping_and_dispatch_and_failures_have_a_w
         .find(|f| f["field"] == "currency")
         .expect("currency finding");
     assert_eq!((currency["value"].as_str(), currency["severity"].as_str()), (Some("SKR"), Some("error")));
-    let queue: Value = tenant.get("/acme/orders?state=failed").await;
+    // The lists follow the log within moments (they are derived from it).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let queue = loop {
+        let queue: Value = tenant.get("/acme/orders?state=failed").await;
+        if queue["orders"][0]["id"] == failed_id.as_str() || Instant::now() > deadline {
+            break queue;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!(queue["total"], 1);
     assert_eq!(queue["orders"][0]["id"], failed_id.as_str());
     assert!(!queue["orders"][0]["findings"].as_array().expect("findings").is_empty());
