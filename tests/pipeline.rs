@@ -82,6 +82,14 @@ async fn orders_go_through_validation_mapping_and_dispatch_and_failures_have_a_w
     };
     assert_eq!(queue["total"], 1);
     assert_eq!(queue["orders"][0]["id"], failed_id.as_str());
+    // A source that is no key segment is refused, not looked up.
+    let odd = Portitor::client()
+        .get(format!("{}/acme/orders?state=all&source=a%2F..%2F..%2Fglobex", server.url))
+        .bearer_auth(&tenant.admin)
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(odd.status(), StatusCode::BAD_REQUEST);
     assert!(!queue["orders"][0]["findings"].as_array().expect("findings").is_empty());
     let deadline = Instant::now() + Duration::from_secs(10);
     while !updates

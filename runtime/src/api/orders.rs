@@ -215,8 +215,11 @@ pub(super) async fn list(
     let queue = Queue::parse(&options.state).ok_or_else(|| {
         ApiError::BadRequest(format!("state `{}` is not one of failed, unhandled, in-progress, all", options.state))
     })?;
-    if options.source.is_some() && queue != Queue::All {
-        return Err(ApiError::BadRequest("`source` lists every order of a source: use it with state=all".into()));
+    if let Some(source) = &options.source {
+        if queue != Queue::All {
+            return Err(ApiError::BadRequest("`source` lists every order of a source: use it with state=all".into()));
+        }
+        crate::events::keys::check_segment("source", source).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     }
     let limit = options.limit.clamp(1, 500);
     let page = state.projections.list(&company, queue, options.source.as_deref(), options.offset, limit).await?;
