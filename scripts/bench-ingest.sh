@@ -26,8 +26,12 @@ PATHS="${PATHS:-order-api baseline webhook order-api-group webhook-group}"
 command -v wrk >/dev/null || apt-get install -y wrk >/dev/null
 cargo build --release -p portitor --bin portitor --example ingest_baseline
 target="${CARGO_TARGET_DIR:-target}"
-# PORTITOR_BIN: another build to measure (say, the previous commit's, side by side).
+# PORTITOR_BIN: another build to measure instead of this one.
 bin="${PORTITOR_BIN:-$target/release/portitor}"
+# PREVIOUS_BIN: a second build (say, the previous commit's) measured in the
+# same rounds as paths `order-api-prev` and `webhook-prev`, alternated with
+# this one's: add them to PATHS.
+previous_bin="${PREVIOUS_BIN:-}"
 baseline="$target/release/examples/ingest_baseline"
 plugin="$target/wasm-plugins/wasm32-wasip2/release/shopify_orders.wasm"
 fixture="$PWD/tests/fixtures/shopify-orders-create.json"
@@ -51,12 +55,12 @@ start_server() { # kind -> prints the base URL; leaves the server running as a j
     echo http://127.0.0.1:18091
     return
   fi
-  local sync=each
-  case "$1" in *-group) sync=group ;; esac
-  PORTITOR_STORE__FS_SYNC=$sync PORTITOR_PIPELINE__WORKERS=0 RUST_LOG=error "$bin" serve --listen 127.0.0.1:18090 --data-dir "$dir" > "$work/server.out" &
+  local sync=each server="$bin"
+  case "$1" in *-group) sync=group ;; *-prev) server="${previous_bin:?PREVIOUS_BIN names the build of the -prev paths}" ;; esac
+  PORTITOR_STORE__FS_SYNC=$sync PORTITOR_PIPELINE__WORKERS=0 RUST_LOG=error "$server" serve --listen 127.0.0.1:18090 --data-dir "$dir" > "$work/server.out" &
   echo $! > "$work/pid"
   until grep -q listening "$work/server.out" 2>/dev/null; do sleep 0.1; done
-  if [ "${1%-group}" = webhook ]; then
+  if [ "${1%-*}" = webhook ] || [ "$1" = webhook ]; then
     curl -sf -X PUT http://127.0.0.1:18090/acme/plugins/shopify-orders -H "Authorization: Bearer $admin_token" \
       -F 'manifest=kind = "push-source"
 webhook = { scheme = "jwt" }' -F "component=@$plugin" > /dev/null
@@ -109,7 +113,7 @@ sort -k1,1 -k2,2n -t' ' "$results" | awk '
   END {
     split("1 16 64", conns, " "); n = split(paths, names, " ")
     for (i=1; i<=3; i++) for (j=1; j<=n; j++) { name=names[j]; c=conns[i];
-      api = (name ~ /-group$/) ? "order-api-group" : "order-api"
+      api = (name ~ /-group$/) ? "order-api-group" : (name ~ /-prev$/) ? "order-api-prev" : "order-api"
       printf "| %s | %s | %.0f | %s | %s | %.2f× | %.2f× | %s |\n", name, c, rps[name,c], p50[name,c], p99[name,c],
         rps[name,c]/rps["baseline",c], rps[name,c]/rps[api,c], err[name,c] }
   }'
@@ -130,7 +134,7 @@ awk -v paths="$PATHS" -v rounds="$ROUNDS" '
     split("1 16 64", conns, " "); n = split(paths, names, " ")
     for (i=1; i<=3; i++) for (j=1; j<=n; j++) { name=names[j]; c=conns[i]
       if (name == "baseline") continue
-      api = (name ~ /-group$/) ? "order-api-group" : "order-api"
+      api = (name ~ /-group$/) ? "order-api-group" : (name ~ /-prev$/) ? "order-api-prev" : "order-api"
       vb=""; va=""
       for (k=1; k<=rounds; k++) {
         if (rps["baseline",c,k] > 0) vb = vb sprintf(" %.2f", rps[name,c,k]/rps["baseline",c,k])
