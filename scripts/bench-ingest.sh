@@ -60,7 +60,7 @@ start_server() { # kind -> prints the base URL; leaves the server running as a j
   PORTITOR_STORE__FS_SYNC=$sync PORTITOR_PIPELINE__WORKERS=0 RUST_LOG=error "$server" serve --listen 127.0.0.1:18090 --data-dir "$dir" > "$work/server.out" &
   echo $! > "$work/pid"
   until grep -q listening "$work/server.out" 2>/dev/null; do sleep 0.1; done
-  if [ "${1%-*}" = webhook ] || [ "$1" = webhook ]; then
+  if [[ "$1" == webhook* ]]; then
     curl -sf -X PUT http://127.0.0.1:18090/acme/plugins/shopify-orders -H "Authorization: Bearer $admin_token" \
       -F 'manifest=kind = "push-source"
 webhook = { scheme = "jwt" }' -F "component=@$plugin" > /dev/null

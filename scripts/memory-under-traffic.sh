@@ -7,7 +7,7 @@
 # memory at ready, every minute, and at the end, with its peak (VmHWM)
 # (BENCHMARKS "Start-up and memory against history").
 # Usage: scripts/memory-under-traffic.sh DATA_DIR [BINARY]
-#   SECONDS=600 CONNECTIONS=4 PAUSE_MS=10
+#   (SECONDS_OF_TRAFFIC=600 CONNECTIONS=4 PAUSE_MS=10 COMPANY=history)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data_dir="$1"
@@ -17,21 +17,13 @@ connections="${CONNECTIONS:-4}"
 pause="${PAUSE_MS:-10}"
 company="${COMPANY:-history}"
 command -v wrk >/dev/null || apt-get install -y wrk >/dev/null
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export PORTITOR_AUTH__HS256_SECRET="traffic-bench-$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
 export RUST_LOG=warn
 source_token=$("$bin" token --company "$company" --role source-adapter --ttl 7200)
 admin_token=$("$bin" token --company "$company" --role tenant-admin --ttl 7200)
-start=$(date +%s.%N)
-"$bin" serve --data-dir "$data_dir" --listen "127.0.0.1:$port" >/dev/null 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT
-until curl -fs -o /dev/null "http://127.0.0.1:$port/readyz"; do
-    kill -0 $pid 2>/dev/null || { echo "the server exited" >&2; exit 1; }
-    sleep 0.05
-done
-rss() { awk '/VmRSS/ {printf "%d", $2 / 1024}' /proc/$pid/status; }
-printf 'ready in %.2f s, resident %s MB\n' "$(echo "$(date +%s.%N) - $start" | bc)" "$(rss)"
+source scripts/serve-until-ready.sh
+serve_until_ready "$data_dir" "$bin"
+printf 'ready in %.2f s, resident %s MB\n' "$(echo "$(date +%s.%N) - $started" | bc)" "$(resident_mb)"
 wrk -t2 -c"$connections" -d"${seconds}s" --latency -s scripts/wrk-traffic.lua "http://127.0.0.1:$port" -- \
     "$company" "$source_token" "$admin_token" "$PWD/tests/fixtures/shopify-orders-create.json" "$pause" \
     > /tmp/wrk-traffic.out 2>&1 &
@@ -39,9 +31,8 @@ wrk_pid=$!
 for ((minute = 1; minute * 60 <= seconds; minute++)); do
     sleep 60
     kill -0 $pid 2>/dev/null || { echo "the server exited" >&2; exit 1; }
-    echo "after ${minute} min: resident $(rss) MB"
+    echo "after ${minute} min: resident $(resident_mb) MB"
 done
 wait $wrk_pid
 grep RESULT /tmp/wrk-traffic.out
-peak=$(awk '/VmHWM/ {printf "%d", $2 / 1024}' /proc/$pid/status)
-echo "after traffic: resident $(rss) MB, peak $peak MB"
+echo "after traffic: resident $(resident_mb) MB, peak $(resident_mb VmHWM) MB"
