@@ -13,6 +13,7 @@ mod support;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures::StreamExt;
 use portitor::store::fs::{FsStore, FsSync};
 use portitor::store::s3::S3Store;
 use portitor::store::{CasOutcome, ConditionalWrites, CreateOutcome, ObjectStore, StoreError};
@@ -171,6 +172,47 @@ async fn fs_backend_with_group_commit_conforms_and_shares_syncs() {
     let (writes, rounds) = store.group_commit_counts().expect("group mode");
     assert_eq!(writes - before_writes, 64, "every write took a ticket and was synced");
     assert!(rounds - before_rounds < 64, "64 concurrent writes shared rounds: {} rounds", rounds - before_rounds);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fs_relaxed_view_conforms_and_its_empty_objects_take_no_inode_of_their_own() {
+    use std::os::unix::fs::MetadataExt;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = FsStore::open(dir.path()).expect("open");
+    let relaxed = store.relaxed();
+    conformance(relaxed.clone()).await;
+
+    // Empty objects are links to one shared empty file: no inode each.
+    for n in 0..3 {
+        relaxed.put(&format!("entries/{n}"), Bytes::new()).await.expect("put empty");
+    }
+    let inode = |key: &str| std::fs::metadata(dir.path().join(key)).expect("stored").ino();
+    assert_eq!(inode("entries/0"), inode("entries/1"));
+    assert_eq!(inode("entries/1"), inode("entries/2"));
+    // An empty object put over one with content replaces it; the content
+    // put over an empty one never reaches the shared file.
+    relaxed.put("entries/full", Bytes::from_static(b"content")).await.expect("put");
+    relaxed.put("entries/full", Bytes::new()).await.expect("put empty over content");
+    assert_eq!(relaxed.get("entries/full").await.expect("get").expect("present").body, Bytes::new());
+    relaxed.put("entries/0", Bytes::from_static(b"content")).await.expect("put content over empty");
+    assert_eq!(relaxed.get("entries/0").await.expect("get").expect("present").body, Bytes::from_static(b"content"));
+    assert_eq!(relaxed.get("entries/1").await.expect("get").expect("present").body, Bytes::new());
+    // Deleting one leaves the others.
+    relaxed.delete("entries/1").await.expect("delete");
+    assert_eq!(relaxed.get("entries/1").await.expect("get"), None);
+    assert_eq!(relaxed.get("entries/2").await.expect("get").expect("present").body, Bytes::new());
+
+    // Past an inode's link limit (65,000 on ext4) a new shared file is started.
+    let many = 66_000;
+    let puts = (0..many).map(|n| {
+        let relaxed = relaxed.clone();
+        async move { relaxed.put(&format!("many/{}/{n}", n % 64), Bytes::new()).await }
+    });
+    let results = futures::stream::iter(puts).buffer_unordered(16).collect::<Vec<_>>().await;
+    assert!(results.iter().all(Result::is_ok), "every empty put succeeded");
+    assert_eq!(relaxed.list("many/").await.expect("list").len(), many);
+    store.flush().await.expect("flush");
 }
 
 #[tokio::test]
