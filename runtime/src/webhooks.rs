@@ -134,7 +134,7 @@ pub fn verify(
 
 #[cfg(test)]
 mod tests {
-    //! The partners' own test vectors (`../shared/partners/`).
+    //! The partners' own test vectors (`docs/partners.md`).
 
     use std::collections::HashMap;
 

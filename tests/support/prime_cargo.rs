@@ -1,5 +1,5 @@
 //! Prime Cargo's callback signature for the tests: a JWT (HS256) over the
-//! body, as `../shared/partners/prime-cargo.md` describes it.
+//! body, as `docs/partners.md` ("Prime Cargo") describes it.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

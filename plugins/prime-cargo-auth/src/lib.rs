@@ -1,7 +1,7 @@
 //! Prime Cargo's callback signature, which no built-in scheme covers:
 //! `Authorization: Bearer <JWT>`, HS256 with a per-owner shared secret,
 //! whose `body_sha256` claim binds the token to the raw body and whose `jti`
-//! is the event id (`../shared/partners/prime-cargo.md`).
+//! is the event id (`docs/partners.md`, "Prime Cargo").
 //!
 //! An `auth` plugin: the runtime calls `verify` before the push plugin that
 //! names it (`webhook = { scheme = "plugin", plugin = "prime-cargo-auth" }`)
