@@ -1,4 +1,4 @@
-//! End to end: `portitor serve` and `portitor token` as DESIGN §9 says.
+//! End to end: `portitor serve` and `portitor token` as docs/DESIGN.md §9 says.
 
 #[path = "support/mod.rs"]
 mod support;

@@ -1,4 +1,4 @@
-//! End to end: several nodes on one store (DESIGN §10) — two `portitor`
+//! End to end: several nodes on one store (docs/DESIGN.md §11) — two `portitor`
 //! binaries on one moto bucket. Each tick of a pull schedule runs on one
 //! node; what the admin API changes on one node reaches the other; with
 //! NATS JetStream, an order ingested on one node is worked on another and

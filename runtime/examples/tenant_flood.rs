@@ -1,5 +1,5 @@
-//! One tenant's flood against another's latency, for BENCHMARKS.md (DESIGN
-//! §3: one tenant's loop or flood never starves another).
+//! One tenant's flood against another's latency, for BENCHMARKS.md
+//! (docs/DESIGN.md §3: one tenant's loop or flood never starves another).
 //!
 //! A server on the `fs` store (on the runtime `portitor serve` uses, in
 //! threads of its own) serves two tenants' push plugins (`test-relay`):

@@ -1,4 +1,4 @@
-//! Who may do what (DESIGN §8): bearer JWTs with `sub`, `company` (or `*`
+//! Who may do what (docs/DESIGN.md §8): bearer JWTs with `sub`, `company` (or `*`
 //! for a platform-wide operator) and `roles`; `exp` required; `iss` and
 //! `aud` checked when configured. No or a bad token is 401; a token for
 //! another company, or without a role the route needs, is 403.
@@ -51,7 +51,7 @@ pub struct Claims {
     #[serde(default)]
     pub roles: Vec<String>,
     /// For a `source-adapter`: the order sources it may post and read
-    /// (DESIGN §8). Absent: any source that no plugin of the tenant owns.
+    /// (docs/DESIGN.md §8). Absent: any source that no plugin of the tenant owns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sources: Option<Vec<String>>,
     pub exp: u64,

@@ -27,7 +27,7 @@ pub struct Config {
     pub listen: SocketAddr,
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
-    /// How many runtime nodes share the store (DESIGN §10). More than one
+    /// How many runtime nodes share the store (docs/DESIGN.md §11). More than one
     /// requires a store with conditional writes.
     #[serde(default = "default_nodes")]
     pub nodes: u32,
@@ -55,7 +55,7 @@ pub struct Config {
     pub metrics: MetricsConfig,
 }
 
-/// Who may read `/metrics` (DESIGN §8: nothing internal to strangers).
+/// Who may read `/metrics` (docs/DESIGN.md §8: nothing internal to strangers).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsConfig {
@@ -76,7 +76,7 @@ pub struct PipelineSettings {
     /// node, or this one after a restart, picks the orders up).
     #[serde(default = "default_workers")]
     pub workers: usize,
-    /// How many of one tenant's orders are worked at once (DESIGN §3);
+    /// How many of one tenant's orders are worked at once (docs/DESIGN.md §3);
     /// unset: three quarters of the workers.
     #[serde(default)]
     pub workers_per_tenant: Option<usize>,
@@ -132,7 +132,7 @@ pub enum StoreBackend {
     S3,
 }
 
-/// JWT verification (DESIGN §8).
+/// JWT verification (docs/DESIGN.md §8).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
@@ -158,7 +158,7 @@ impl Default for AuthConfig {
     }
 }
 
-/// The HTTP server's limits (ARCHITECTURE "Connections"); every one has a
+/// The HTTP server's limits (docs/decisions/0010-connections.md); every one has a
 /// default safe for a server on the internet.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -209,7 +209,7 @@ impl Default for HttpConfig {
 pub struct EngineSettings {
     #[serde(default = "default_instances")]
     pub max_concurrent_instances: u32,
-    /// How many of one tenant's plugin calls run at once (DESIGN §3: one
+    /// How many of one tenant's plugin calls run at once (docs/DESIGN.md §3: one
     /// tenant's flood never starves another); a partner's request past it
     /// is answered 429, other calls wait.
     #[serde(default = "default_instances_per_tenant")]
@@ -269,7 +269,7 @@ pub struct QueueConfig {
     #[serde(default = "default_queue_capacity")]
     pub capacity: usize,
     /// A NATS server with JetStream (`nats://host:4222`): the pointer queue
-    /// shared by the nodes (DESIGN §10). Without it each node works the
+    /// shared by the nodes (docs/DESIGN.md §11). Without it each node works the
     /// orders it ingested.
     #[serde(default)]
     pub nats_url: Option<String>,

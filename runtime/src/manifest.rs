@@ -49,7 +49,7 @@ impl std::fmt::Display for PluginKind {
     }
 }
 
-/// `strict` or `lenient`; see DESIGN §7.
+/// `strict` or `lenient`; see docs/DESIGN.md §7.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ValidationMode {

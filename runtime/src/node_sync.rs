@@ -1,4 +1,4 @@
-//! Several nodes on one store (DESIGN §10): what the admin API changes on
+//! Several nodes on one store (docs/DESIGN.md §11): what the admin API changes on
 //! one node — plugin versions and whether they are enabled, secrets,
 //! pipeline configurations, order schemas — the other nodes read back from
 //! the store every few seconds. A node that served the change has it at

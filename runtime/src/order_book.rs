@@ -11,7 +11,7 @@
 //! the event type after the version, so two writers appending different
 //! types at one version would both succeed: the lock keeps them apart in one
 //! process, the event log's check after writing across nodes
-//! (ARCHITECTURE "Event log").
+//! (docs/decisions/0012-event-log.md).
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -5,7 +5,7 @@
 //! An append is a create-once write of the next version, and the key holds
 //! the event type after the version, so two writers appending different
 //! types at one version would both succeed; the lock is what keeps them
-//! apart in one process (ARCHITECTURE "Event log"). One lock per order, not
+//! apart in one process (docs/decisions/0012-event-log.md). One lock per order, not
 //! shared stripes: a shipment never waits for another order's dispatch.
 
 use std::collections::HashMap;

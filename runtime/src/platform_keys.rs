@@ -1,5 +1,5 @@
 //! The platform's own keys: the HS256 key tokens are signed with and the
-//! key tenants' secrets are encrypted with (DESIGN §8: no key is built into
+//! key tenants' secrets are encrypted with (docs/DESIGN.md §8: no key is built into
 //! the binary).
 //!
 //! A configured key (`auth.hs256_secret`, `secrets.key`) is used as it is.

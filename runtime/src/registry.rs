@@ -10,7 +10,7 @@
 //! ([`Registry::unloaded`]), never stopping the others.
 //!
 //! Guest code runs only inside an invocation with the plugin's limits, and
-//! never under the install lock every tenant shares (DESIGN §3): a
+//! never under the install lock every tenant shares (docs/DESIGN.md §3): a
 //! version's `path()` — or `schedule()` and `cursor-key()` — is asked once,
 //! at upload, before the lock is taken, and its answers are kept beside
 //! the version (`described.json`), so that loading it again (at start, on
@@ -505,7 +505,7 @@ impl Registry {
     }
 
     /// Brings this node's active plugins in line with the store: at start,
-    /// every tenant's active plugins; then, with several nodes (DESIGN §10),
+    /// every tenant's active plugins; then, with several nodes (docs/DESIGN.md §11),
     /// the changes made through another node. A new or
     /// changed `active.json` loads its version (the compile cache makes that
     /// cheap for a version compiled before), a changed `enabled` applies, a
@@ -724,7 +724,7 @@ impl Registry {
 
     /// Whether `id` is one of `company`'s plugins — loaded, loading, failed
     /// to load or deleted: an order source of that name belongs to the
-    /// plugin (DESIGN §8), for good.
+    /// plugin (docs/DESIGN.md §8), for good.
     pub fn owns_source(&self, company: &str, id: &str) -> bool {
         let key = PluginKey { company: company.to_string(), plugin: id.to_string() };
         // One lock at a time (`refresh` takes `known` under `active`).

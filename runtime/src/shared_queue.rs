@@ -1,4 +1,4 @@
-//! The pointer queue shared by several nodes (DESIGN §10): NATS JetStream.
+//! The pointer queue shared by several nodes (docs/DESIGN.md §11): NATS JetStream.
 //!
 //! Ingest still puts pointers on this node's in-process queue; a task moves
 //! them to a JetStream stream with work-queue retention, and every node with

@@ -1,4 +1,4 @@
-//! The built-in webhook signature schemes (DESIGN §8): HMAC-SHA256 of the
+//! The built-in webhook signature schemes (docs/DESIGN.md §8): HMAC-SHA256 of the
 //! raw body in a header, hex or base64 (Shopify, GitHub); Stripe's
 //! `Stripe-Signature`; Standard Webhooks. All compare in constant time, all
 //! check the raw bytes before anything parses them, and the timestamped

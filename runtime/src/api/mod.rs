@@ -1,4 +1,4 @@
-//! The HTTP surface (DESIGN §8), built in one function, [`app`], so tests
+//! The HTTP surface (docs/DESIGN.md §8), built in one function, [`app`], so tests
 //! can call it directly as well as over a socket.
 //!
 //! Every tenant route is `/{company}/…`. Each handler authenticates first
@@ -104,8 +104,8 @@ pub struct RequestId(pub String);
 /// The whole HTTP API.
 pub fn app(state: AppState) -> Router {
     let max_body = state.max_body_bytes;
-    // Routes that take a body check the token before they read it (DESIGN
-    // §8): a stranger cannot make the server buffer a body it would refuse.
+    // Routes that take a body check the token before they read it
+    // (docs/DESIGN.md §8): a stranger cannot make the server buffer a body it would refuse.
     let token_first = || middleware::from_fn_with_state(state.clone(), token_before_body);
     Router::new()
         .route("/healthz", get(health::healthz))

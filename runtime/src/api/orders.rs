@@ -62,7 +62,7 @@ pub(super) async fn create(
 }
 
 /// A source that names one of the tenant's plugins belongs to that plugin:
-/// no caller of the order API may pre-empt its orders (DESIGN §8). A token
+/// no caller of the order API may pre-empt its orders (docs/DESIGN.md §8). A token
 /// with a `sources` claim may use only those.
 fn check_source(state: &AppState, principal: &Principal, company: &str, source: &str) -> Result<(), ApiError> {
     if state.registry.owns_source(company, source) {

@@ -21,7 +21,7 @@ use crate::ingest::push::{DEFAULT_AUTH, Push, PushError, Pushed, Pushes};
 use crate::manifest::WebhookAuth;
 
 /// Every answer on a push path — the plugin's or an error — is inert on
-/// the platform's origin: no page, no script, no sniffing (DESIGN §8).
+/// the platform's origin: no page, no script, no sniffing (docs/DESIGN.md §8).
 pub(super) async fn webhook(
     state: State<AppState>,
     request_id: Extension<RequestId>,

@@ -1,4 +1,4 @@
-//! Each tenant's share of the instance pool (DESIGN §3): at most so many
+//! Each tenant's share of the instance pool (docs/DESIGN.md §3): at most so many
 //! of one tenant's invocations run at once, so that one tenant's flood or
 //! loop leaves the rest of the pool — and the cores — to the others. A call
 //! past its tenant's share waits for a slot, or is refused at once when its

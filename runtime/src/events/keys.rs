@@ -1,4 +1,4 @@
-//! The key schema of DESIGN §4, tenant first so that a tenant's data is
+//! The key schema of docs/DESIGN.md §4, tenant first so that a tenant's data is
 //! one prefix. Every key Portitor writes is built here, from checked
 //! segments: plugins and partners never choose a key.
 
@@ -166,7 +166,7 @@ pub fn plugin_active_key(company: &str, plugin_id: &str) -> String {
 }
 
 /// `{company}/plugins/{plugin-id}/schedule-lease.json`: the last tick of
-/// the plugin's schedule a node took (several nodes, DESIGN §10).
+/// the plugin's schedule a node took (several nodes, docs/DESIGN.md §11).
 pub fn schedule_lease_key(company: &str, plugin_id: &str) -> String {
     format!("{}{plugin_id}/schedule-lease.json", plugins_prefix(company))
 }

@@ -3,7 +3,7 @@
 //!
 //! Appending is a create-once write of the next version: a conflict means
 //! someone else appended first, so the caller reloads and decides again.
-//! The key carries the event type (DESIGN §4), so two writers appending
+//! The key carries the event type (docs/DESIGN.md §4), so two writers appending
 //! *different* types at one version would not collide on the key. In one
 //! process Portitor rules that out with a single writer per aggregate at a
 //! time (the order locks; the ingest writes only version 1). Across nodes

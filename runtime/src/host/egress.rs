@@ -6,7 +6,7 @@
 //! pointing at `127.0.0.1` or `169.254.169.254` is refused too). The address
 //! that was checked is the one connected to.
 //!
-//! Who may open what is split on purpose (DESIGN §3): a tenant's manifest
+//! Who may open what is split on purpose (docs/DESIGN.md §3): a tenant's manifest
 //! lists the hosts its plugin calls (`network.allowed_hosts`) and the ones
 //! it needs on a private network (`network.private_hosts`), but only the
 //! platform's operator grants private networks, in the server's

@@ -1,4 +1,4 @@
-//! Replay protection for partners' deliveries (DESIGN §8). A delivery id is
+//! Replay protection for partners' deliveries (docs/DESIGN.md §8). A delivery id is
 //! **claimed** with a create-once write before the push plugin runs, so two
 //! concurrent deliveries of one id run the plugin once; the claim becomes
 //! **done** once the events are durable, and is **released** (deleted) when

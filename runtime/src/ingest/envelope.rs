@@ -1,4 +1,4 @@
-//! The order envelope (DESIGN §5): what `POST /{company}/order` takes and
+//! The order envelope (docs/DESIGN.md §5): what `POST /{company}/order` takes and
 //! what the runtime builds from a plugin's `order` event. Checking it is
 //! the only refusal ingest makes: malformed JSON or a missing or mistyped
 //! envelope field, each with a message that says which.

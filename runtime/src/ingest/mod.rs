@@ -1,5 +1,5 @@
 //! Ingest: the one path by which anything enters Portitor — the order API,
-//! push plugins and pull runs alike (DESIGN §5).
+//! push plugins and pull runs alike (docs/DESIGN.md §5).
 //!
 //! 1. the envelope was checked by the caller ([`OrderEnvelope::parse`], or
 //!    the engine's checks of a plugin's events);

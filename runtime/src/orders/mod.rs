@@ -13,7 +13,7 @@ use crate::events::StoredEvent;
 /// Aggregate type of orders in keys.
 pub const AGGREGATE: &str = "orders";
 
-/// Order events (DESIGN §7).
+/// Order events (docs/DESIGN.md §7).
 pub mod event_types {
     pub const RECEIVED: &str = "OrderReceived";
     pub const VALIDATED: &str = "OrderValidated";
@@ -22,7 +22,7 @@ pub mod event_types {
     pub const SENT_TO_WAREHOUSE: &str = "OrderSentToWarehouse";
     pub const DISPATCH_FAILED: &str = "OrderDispatchFailed";
     /// The warehouse shipped it (a `shipment` naming its reference); not in
-    /// DESIGN §7's list, see ARCHITECTURE "Shipments".
+    /// docs/DESIGN.md §7's list, see docs/decisions/0031-shipments-close-the-order.md.
     pub const SHIPPED: &str = "OrderShipped";
 }
 

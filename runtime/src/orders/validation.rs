@@ -1,4 +1,4 @@
-//! Validation modes and verdicts (DESIGN §7, ADR-013), in plain Rust.
+//! Validation modes and verdicts (docs/DESIGN.md §7, ADR-013), in plain Rust.
 //!
 //! The mode is the order's flag, else its source plugin's default, else the
 //! platform default `strict`. Strict: every finding that is not `info` is an

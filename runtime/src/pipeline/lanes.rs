@@ -1,4 +1,4 @@
-//! Each tenant's share of the pipeline's workers (DESIGN §3): at most
+//! Each tenant's share of the pipeline's workers (docs/DESIGN.md §3): at most
 //! `share` of one tenant's orders are worked at once; the rest wait in that
 //! tenant's own lane, so another tenant's orders never queue behind them.
 //! When one of a tenant's orders ends, the next one waiting in its lane

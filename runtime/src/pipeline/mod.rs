@@ -1,4 +1,4 @@
-//! The order pipeline (DESIGN §7): every stored order ends in a visible
+//! The order pipeline (docs/DESIGN.md §7): every stored order ends in a visible
 //! state — sent to the warehouse, or failed with the reason and a way out.
 //!
 //! The worker takes pointers off the queue and holds each order it works

@@ -65,7 +65,7 @@ pub(super) struct StoredSummary {
 impl Projections {
     /// Before changing order `id`: marks that its derived state may fall
     /// behind. Durable, or at least in place before the event it covers
-    /// (see ARCHITECTURE "Projections").
+    /// (see docs/decisions/0033-derived-state-repair.md).
     pub async fn open(&self, company: &str, id: &str) -> Result<Marker, StoreError> {
         let nonce = uuid::Uuid::new_v4().simple();
         let key = format!("{}{id}.{}.{nonce}", keys::open_prefix(company), Utc::now().timestamp_millis());

@@ -2,7 +2,7 @@
 //! unhandled orders (sent to the warehouse, not yet shipped), the orders in
 //! progress, every order by source, and the orders received and failed per
 //! hour — kept in the store itself, under `{company}/derived/`
-//! (ARCHITECTURE "Projections"):
+//! (docs/decisions/0032-projections.md):
 //! - a summary per order (`derived/orders/{id}`), a pure function of the
 //!   order's events;
 //! - an empty entry per order in each list it is in

@@ -1,4 +1,4 @@
-//! Schedule leases (DESIGN §10): when several nodes share the store, each
+//! Schedule leases (docs/DESIGN.md §11): when several nodes share the store, each
 //! tick of a pull plugin's schedule is run by one of them.
 //!
 //! The lease is one object per plugin,

@@ -1,4 +1,4 @@
-//! One pull run (DESIGN §6): read the cursor → `fetch` → ingest every event
+//! One pull run (docs/DESIGN.md §6): read the cursor → `fetch` → ingest every event
 //! → compare-and-swap the cursor, once per batch, while the plugin says
 //! more is waiting. If anything fails the cursor stays where it was and the
 //! next run fetches the same batch again; deterministic ids make that safe.

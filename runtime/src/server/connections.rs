@@ -1,6 +1,6 @@
 //! The HTTP listener: accepts connections and serves each with hyper within
 //! `[http]`'s limits, so that no client — silent, slow or one of many —
-//! holds what other clients need (ARCHITECTURE "Connections").
+//! holds what other clients need (docs/decisions/0010-connections.md).
 //!
 //! - A connection has `header_read_timeout` to send a request's head: from
 //!   when it connects for its first request, from the head's first byte for

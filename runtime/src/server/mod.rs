@@ -318,7 +318,7 @@ fn connection_limits(http: &HttpConfig) -> ConnectionLimits {
 /// tasks it runs instead of every 61. With a tenant's looping plugin calls
 /// keeping the workers busy (each yields every fuel slice), another tenant's
 /// request bytes and answers are then noticed within a few slices, not 61
-/// (DESIGN §3: one tenant's loop never starves another; BENCHMARKS "One
+/// (docs/DESIGN.md §3: one tenant's loop never starves another; BENCHMARKS "One
 /// tenant's flood").
 pub fn tokio_runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().event_interval(8).build()
