@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use portitor::secrets::SecretVault;
+use portitor::security::secrets::SecretVault;
 use portitor::store::ObjectStore;
 use portitor::store::fs::FsStore;
 use reqwest::StatusCode;

@@ -360,7 +360,7 @@ async fn a_dead_letter_keeps_no_signature_or_credential() {
     tenant.install("panics", "test-panic", manifest).await;
     let body = "{\"order\": 1}";
     let signature = base64::engine::general_purpose::STANDARD
-        .encode(portitor::webhooks::hmac_sha256(secret.as_bytes(), &[body.as_bytes()]));
+        .encode(portitor::security::webhooks::hmac_sha256(secret.as_bytes(), &[body.as_bytes()]));
     let response = Portitor::client()
         .post(format!("{}/acme/test/panic?page=1&api_key=k3y", server.url))
         .header("X-Partner-Signature", &signature)

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use portitor::engine::{CallOptions, CallerIdentity, Engine, EngineConfig, PartnerRequest};
-use portitor::manifest::Manifest;
-use portitor::secrets::{SecretSource, StaticSecrets};
+use portitor::plugins::manifest::Manifest;
+use portitor::security::secrets::{SecretSource, StaticSecrets};
 
 fn plugin(name: &str) -> Vec<u8> {
     let path = std::path::Path::new(env!("WASM_PLUGIN_DIR")).join(format!("{}.wasm", name.replace('-', "_")));

@@ -26,12 +26,12 @@ use bytes::Bytes;
 use chrono::{DateTime, Duration, Utc};
 use futures::StreamExt;
 use portitor::events::{Actor, NewEvent, StoredEvent, keys};
-use portitor::manifest::ValidationMode;
 use portitor::orders::events::{
     DispatchFailure, OrderEvent, Overridden, Received, Sent, ShipmentRef, Shipped, Validation,
 };
 use portitor::orders::validation::ModeSource;
 use portitor::orders::{self, Finding, OrderState, Severity};
+use portitor::plugins::manifest::ValidationMode;
 use portitor::store::ObjectStore;
 use serde_json::json;
 

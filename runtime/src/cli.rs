@@ -97,7 +97,7 @@ pub enum CursorAction {
 /// The `company` claim of a JWT (not verified: the server does that).
 fn company_of(token: &str) -> Option<String> {
     let payload = token.split('.').nth(1)?;
-    let claims: crate::auth::Claims =
+    let claims: crate::security::auth::Claims =
         serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
     Some(claims.company).filter(|company| company != "*")
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::host::egress::EgressGrants;
-use crate::manifest::LimitCaps;
+use crate::plugins::manifest::LimitCaps;
 use crate::store::s3::S3Config;
 
 /// Environment variables that configure the `portitor plugin` client, not

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use portitor::auth::{Authenticator, Role};
 use portitor::config::Config;
+use portitor::security::auth::{Authenticator, Role};
 
 #[derive(Debug, Parser)]
 #[command(name = "portitor", version, about = "A WebAssembly-sandboxed integration runtime")]
@@ -117,6 +117,14 @@ fn serve(
     if let Some(addr) = listen {
         config.listen = addr;
     }
+    // The demo (its tenant, plugins and partner simulators) is in builds
+    // with the `demo` feature, the default; a production build leaves it
+    // out with `--no-default-features`.
+    #[cfg(not(feature = "demo"))]
+    if demo {
+        anyhow::bail!("this build has no demo: it was built without the `demo` feature");
+    }
+    #[cfg(feature = "demo")]
     if demo {
         // The demo's partner simulators listen on loopback: the operator
         // (this command) grants the demo tenant, and only it, loopback.
@@ -128,11 +136,14 @@ fn serve(
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
+        #[cfg(feature = "demo")]
         let data_dir = config.data_dir.clone();
         let built = portitor::server::build(config).await?;
+        #[cfg(feature = "demo")]
         let demo = if demo { Some(portitor::demo::provision(&built.state, &data_dir, addr).await?) } else { None };
         // One line on stdout that scripts and tests can wait for: the server is ready.
         println!("portitor listening on http://{addr}");
+        #[cfg(feature = "demo")]
         if let Some(demo) = &demo {
             println!("{}", demo.instructions);
         }
@@ -193,7 +204,7 @@ fn token(request: &TokenRequest, config: Option<PathBuf>, data_dir: Option<PathB
     for source in &request.sources {
         portitor::events::keys::check_segment("source", source)?;
     }
-    portitor::platform_keys::complete(&mut config, portitor::platform_keys::Generate::Never)?;
+    portitor::security::platform_keys::complete(&mut config, portitor::security::platform_keys::Generate::Never)?;
     let auth = Authenticator::from_config(&config.auth).map_err(anyhow::Error::msg)?;
     let token = auth
         .mint_with_sources(&request.subject, &request.company, &roles, &request.sources, request.ttl)

@@ -6,7 +6,7 @@
 //! the pipeline's recovery sweep at start picks up every order without a
 //! terminal event. With several nodes and `queue.nats_url`, the pointers
 //! go on through NATS JetStream to whichever node works them
-//! ([`crate::shared_queue`], docs/DESIGN.md §11).
+//! ([`crate::cluster::shared_queue`], docs/DESIGN.md §11).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -18,7 +18,7 @@ use portitor::engine::{
     Verdict, WarehouseDocument,
 };
 use portitor::host::Checkpointer;
-use portitor::secrets::StaticSecrets;
+use portitor::security::secrets::StaticSecrets;
 use serde_json::{Value, json};
 use support::ftp::{self, FtpServer};
 use support::partner::Partner;

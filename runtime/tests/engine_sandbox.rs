@@ -12,8 +12,8 @@ use portitor::engine::{
     CallOptions, CallerIdentity, Engine, InvokeError, LoadError, LoadedPlugin, OutputError, PartnerRequest,
     PluginFailure,
 };
-use portitor::manifest::Manifest;
-use portitor::secrets::{SecretSource, StaticSecrets};
+use portitor::plugins::manifest::Manifest;
+use portitor::security::secrets::{SecretSource, StaticSecrets};
 use support::partner::Partner;
 
 fn request(body: &str) -> PartnerRequest {

@@ -19,8 +19,8 @@ use std::sync::Arc;
 
 use portitor::engine::{Engine, EngineConfig, LoadedPlugin};
 use portitor::host::egress::EgressGrants;
-use portitor::manifest::Manifest;
-use portitor::secrets::{SecretSource, StaticSecrets};
+use portitor::plugins::manifest::Manifest;
+use portitor::security::secrets::{SecretSource, StaticSecrets};
 
 /// The bytes of plugin `name` (e.g. `test-loop`), built from `plugins/`.
 pub fn plugin_bytes(name: &str) -> Vec<u8> {

@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use super::orders::body;
 use super::{ApiError, AppState, audited, authorize};
-use crate::auth::Role;
 use crate::pipeline::config::PipelineConfig;
+use crate::security::auth::Role;
 
 const ADMIN: &[Role] = &[Role::TenantAdmin, Role::PlatformOperator];
 

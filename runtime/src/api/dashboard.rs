@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::{ApiError, AppState, authorize};
-use crate::auth::Role;
 use crate::events::keys;
+use crate::security::auth::Role;
 
 const INDEX: &str = include_str!("dashboard/index.html");
 const STYLE: &str = include_str!("dashboard/style.css");

@@ -10,8 +10,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, AppState, authorize};
-use crate::auth::Role;
 use crate::events::keys;
+use crate::security::auth::Role;
 
 const ADMIN: &[Role] = &[Role::TenantAdmin, Role::PlatformOperator];
 

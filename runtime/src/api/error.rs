@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::auth::AuthError;
+use crate::security::auth::AuthError;
 use crate::server::connections::BodyTimedOut;
 use crate::store::StoreError;
 

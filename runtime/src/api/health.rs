@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::{ApiError, AppState};
-use crate::auth::Role;
+use crate::security::auth::Role;
 use crate::store::ConditionalWrites;
 
 pub(super) async fn healthz() -> impl IntoResponse {

@@ -27,22 +27,22 @@ use axum::routing::{get, post, put};
 
 pub use self::admission::Admission;
 pub use self::error::ApiError;
-use crate::activity::PluginActivity;
-use crate::audit::Audit;
-use crate::auth::{Authenticator, Principal, Role};
 use crate::events::keys;
 use crate::host::LogSink;
 use crate::ingest::Ingest;
-use crate::metrics::Metrics;
+use crate::ops::activity::PluginActivity;
+use crate::ops::audit::Audit;
+use crate::ops::metrics::Metrics;
+use crate::ops::plugin_logs::PluginLogs;
 use crate::pipeline::Pipeline;
 use crate::pipeline::config::TenantConfigs;
 use crate::pipeline::schema::Schemas;
-use crate::plugin_logs::PluginLogs;
+use crate::plugins::registry::Registry;
 use crate::projections::Projections;
 use crate::queue::PointerQueue;
-use crate::registry::Registry;
 use crate::scheduler::Scheduler;
-use crate::secrets::SecretVault;
+use crate::security::auth::{Authenticator, Principal, Role};
+use crate::security::secrets::SecretVault;
 use crate::store::ObjectStore;
 
 /// What every handler shares.

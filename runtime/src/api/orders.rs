@@ -12,13 +12,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, AppState, RequestId, audited, authorize};
-use crate::auth::{Principal, Role};
 use crate::ingest::{OrderEnvelope, Origin};
-use crate::metrics::Metrics;
+use crate::ops::metrics::Metrics;
 use crate::orders::events::{OrderEvent, Unreadable, received_order};
 use crate::orders::{self, OrderView};
 use crate::pipeline::ForceError;
 use crate::projections::Queue;
+use crate::security::auth::{Principal, Role};
 use crate::store::StoreError;
 
 /// The body, or 413 when it is over the limit.

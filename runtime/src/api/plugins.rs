@@ -13,10 +13,10 @@ use serde::Deserialize;
 
 use super::orders::body;
 use super::{ApiError, AppState, audited, authorize};
-use crate::auth::Role;
 use crate::events::keys;
-use crate::registry::{ActivePlugin, InstallError, NotLoaded};
+use crate::plugins::registry::{ActivePlugin, InstallError, NotLoaded};
 use crate::scheduler::{RunError, run};
+use crate::security::auth::Role;
 
 const ADMIN: &[Role] = &[Role::TenantAdmin, Role::PlatformOperator];
 

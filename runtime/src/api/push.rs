@@ -15,10 +15,10 @@ use serde_json::json;
 
 use super::orders::body;
 use super::{ApiError, AppState, RequestId, authorize};
-use crate::auth::Role;
 use crate::engine::{PartnerRequest, PartnerResponse};
 use crate::ingest::push::{DEFAULT_AUTH, Push, PushError, Pushed, Pushes};
-use crate::manifest::WebhookAuth;
+use crate::plugins::manifest::WebhookAuth;
+use crate::security::auth::Role;
 
 /// Every answer on a push path — the plugin's or an error — is inert on
 /// the platform's origin: no page, no script, no sniffing (docs/DESIGN.md §8).

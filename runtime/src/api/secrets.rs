@@ -11,8 +11,8 @@ use serde_json::json;
 
 use super::orders::body;
 use super::{ApiError, AppState, audited, authorize};
-use crate::auth::Role;
-use crate::secrets::VaultError;
+use crate::security::auth::Role;
+use crate::security::secrets::VaultError;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

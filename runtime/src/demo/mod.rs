@@ -31,7 +31,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use sha2::{Digest, Sha256};
 
 use crate::api::AppState;
-use crate::auth::Role;
+use crate::security::auth::Role;
 
 pub const COMPANY: &str = "demo";
 const SHOPIFY_SECRET: &str = "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";
@@ -51,7 +51,7 @@ pub struct Demo {
 }
 
 fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
-    crate::webhooks::hmac_sha256(key, &[data])
+    crate::security::webhooks::hmac_sha256(key, &[data])
 }
 
 /// Provisions the demo tenant on a server that will listen at `addr`.

@@ -9,7 +9,7 @@ use wasmtime::component::types::ComponentItem;
 use super::bindings::{
     AUTH_HANDLER, MAPPER_HANDLER, ORDER_STATUS, PULL_HANDLER, PUSH_HANDLER, VALIDATOR_HANDLER, WAREHOUSE_HANDLER,
 };
-use crate::manifest::PluginKind;
+use crate::plugins::manifest::PluginKind;
 
 /// The export a kind requires, with its functions.
 fn required_export(kind: PluginKind) -> (&'static str, &'static [&'static str], &'static str) {

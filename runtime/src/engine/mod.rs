@@ -45,9 +45,9 @@ pub use self::shares::WhenBusy;
 use crate::host::egress::{EgressGrants, EgressPolicy};
 use crate::host::log::LogBudget;
 use crate::host::{Checkpointer, CursorAccess, HostState, InvocationState, LogSink};
-use crate::manifest::{LimitCaps, Limits, Manifest, PluginKind};
 use crate::orders::Finding;
-use crate::secrets::SecretSource;
+use crate::plugins::manifest::{LimitCaps, Limits, Manifest, PluginKind};
+use crate::security::secrets::SecretSource;
 
 /// Platform-wide engine settings (the per-plugin ones are in manifests).
 #[derive(Debug, Clone)]

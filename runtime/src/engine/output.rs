@@ -7,8 +7,8 @@ use serde_json::value::RawValue;
 use thiserror::Error;
 
 use crate::engine::bindings::types;
-use crate::manifest::{Limits, ValidationMode};
 use crate::orders::{Finding, Severity};
+use crate::plugins::manifest::{Limits, ValidationMode};
 
 /// An event a plugin produced, checked. The payload stays the JSON text
 /// the plugin wrote (checked to be an object) and is stored as it is.
@@ -254,7 +254,7 @@ pub(crate) fn verdict_from_wit(answer: Result<types::Identity, types::Rejection>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::Manifest;
+    use crate::plugins::manifest::Manifest;
 
     fn limits() -> Limits {
         let mut limits = Manifest::parse("kind = \"push-source\"").expect("manifest").limits();

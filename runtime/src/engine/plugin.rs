@@ -6,8 +6,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::host::egress::EgressPolicy;
-use crate::manifest::{Limits, Manifest};
-use crate::secrets::{SecretSource, SecretValue};
+use crate::plugins::manifest::{Limits, Manifest};
+use crate::security::secrets::{SecretSource, SecretValue};
 
 /// Which plugin: tenant, plugin id and version (the component's SHA-256).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -23,7 +23,7 @@ impl HostState {
 }
 
 fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
-    crate::webhooks::hmac_sha256(key, &[data])
+    crate::security::webhooks::hmac_sha256(key, &[data])
 }
 
 impl crypto::Host for HostState {

@@ -18,7 +18,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde::{Deserialize, Serialize};
 
-use crate::manifest::Manifest;
+use crate::plugins::manifest::Manifest;
 
 /// The operator's grants of private networks (server configuration,
 /// `[egress]`): hosts whose addresses may be private, loopback, link-local
@@ -470,8 +470,8 @@ mod tests {
         direct.network.allowed_hosts.clear();
         direct.ftp.connections.insert(
             "drop".into(),
-            crate::manifest::FtpConnection {
-                protocol: crate::manifest::FileProtocol::Ftp,
+            crate::plugins::manifest::FtpConnection {
+                protocol: crate::plugins::manifest::FileProtocol::Ftp,
                 host: "10.0.0.5".into(),
                 port: None,
                 username: "u".into(),

@@ -23,7 +23,7 @@ use super::HostState;
 use super::sftp::{Credentials, SftpConnection};
 use crate::engine::bindings::ftp::{self, Entry, FtpError};
 use crate::engine::plugin::PluginShared;
-use crate::manifest::FileProtocol;
+use crate::plugins::manifest::FileProtocol;
 
 /// The most one FTP command may take, within the invocation's time.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);

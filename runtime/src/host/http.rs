@@ -20,7 +20,7 @@ use wasmtime::component::{HasSelf, Linker};
 use super::HostState;
 use super::egress::EgressPolicy;
 use crate::engine::bindings::http::{self, HttpError, Request, Response};
-use crate::manifest::ConnectionAuth;
+use crate::plugins::manifest::ConnectionAuth;
 
 /// Resolves host names and refuses addresses the plugin's policy forbids.
 #[derive(Debug)]
@@ -179,7 +179,7 @@ impl HostState {
         Ok(Response { status, headers, body })
     }
 
-    fn connection_secret(&self, name: &str) -> Result<crate::secrets::SecretValue, HttpError> {
+    fn connection_secret(&self, name: &str) -> Result<crate::security::secrets::SecretValue, HttpError> {
         self.plugin
             .secret(name)
             .ok_or_else(|| HttpError::Denied(format!("the connection's secret `{name}` is not set for this tenant")))

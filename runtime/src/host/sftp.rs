@@ -23,7 +23,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::ftp::timed;
 use crate::engine::bindings::ftp::{Entry, FtpError};
-use crate::manifest::FtpConnection;
+use crate::plugins::manifest::FtpConnection;
 
 /// The most one SFTP request may wait for its answer (the caller also
 /// bounds each operation by what is left of the invocation).

@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 use thiserror::Error;
 
 use crate::events::keys;
-use crate::manifest::ValidationMode;
+use crate::plugins::manifest::ValidationMode;
 
 /// An order envelope, checked. The order itself stays the JSON text it
 /// arrived as — checked to be a well-formed object, never built into a

@@ -17,17 +17,17 @@ use serde_json::{Value, json};
 
 use super::deliveries::{Claim, Deliveries, Delivery};
 use super::{Ingest, IngestError, Origin};
-use crate::activity::PluginActivity;
 use crate::engine::{
     CallOptions, CallerIdentity, InvokeError, PartnerRequest, PartnerResponse, PluginFailure, Verdict, WhenBusy,
 };
 use crate::events::keys;
 use crate::host::LogSink;
-use crate::manifest::{PluginKind, WebhookAuth};
-use crate::registry::{ActivePlugin, Registry};
-use crate::secrets::SecretVault;
+use crate::ops::activity::PluginActivity;
+use crate::plugins::manifest::{PluginKind, WebhookAuth};
+use crate::plugins::registry::{ActivePlugin, Registry};
+use crate::security::secrets::SecretVault;
+use crate::security::webhooks;
 use crate::store::{ObjectStore, StoreError};
-use crate::webhooks;
 
 /// What a push call needs of the runtime.
 #[derive(Debug)]

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use super::{Ingest, IngestError, Origin};
 use crate::events::keys;
-use crate::order_book::Change;
+use crate::orders::book::Change;
 use crate::orders::event_types;
 use crate::orders::events::{OrderEvent, ShipmentRef, Shipped};
 use crate::pipeline::reference;

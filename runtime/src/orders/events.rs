@@ -17,8 +17,8 @@ use serde_json::value::RawValue;
 use super::validation::ModeSource;
 use super::{Finding, OrderState, event_types};
 use crate::events::{Actor, NewEvent, StoredEvent};
-use crate::manifest::ValidationMode;
 use crate::pipeline::config::PipelineConfig;
+use crate::plugins::manifest::ValidationMode;
 
 /// An order event, as written and as read.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,7 +1,10 @@
-//! The order domain in plain Rust: deterministic order ids, the order's
-//! state as a fold over its events, and findings. No I/O here.
+//! The order domain: deterministic order ids, the order's state as a fold
+//! over its events, findings — plain Rust, no I/O — and [`book`], the one
+//! writer of order events, which holds the I/O.
 
+pub mod book;
 pub mod events;
+mod locks;
 pub mod validation;
 
 use serde::{Deserialize, Serialize};

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Finding, Severity};
-use crate::manifest::ValidationMode;
+use crate::plugins::manifest::ValidationMode;
 
 /// Where the mode came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -18,10 +18,10 @@ use serde_json::Value;
 use super::config::{PipelineConfig, Step};
 use crate::engine::{OrderInput, WarehouseDocument};
 use crate::events::{Actor, NewEvent};
-use crate::manifest::ValidationMode;
 use crate::orders::events::{DispatchFailure, OrderEvent, Received, Sent, Validation};
 use crate::orders::validation::{Verdict, judge, resolve_mode};
 use crate::orders::{Finding, OrderState, OrderView, Severity};
+use crate::plugins::manifest::ValidationMode;
 use crate::store::StoreError;
 
 /// Why a plugin call gave no answer.

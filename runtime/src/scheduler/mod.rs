@@ -3,9 +3,8 @@
 //! comes while a run is still going is skipped — never two runs of one
 //! plugin at once. On shutdown the loops stop taking ticks and runs in
 //! progress finish before [`Scheduler::stop`] returns. When several nodes
-//! share the store, each tick is taken by one of them ([`lease`]).
+//! share the store, each tick is taken by one of them ([`lease`](crate::cluster::lease)).
 
-pub mod lease;
 pub mod run;
 
 use std::collections::HashMap;
@@ -18,9 +17,9 @@ use croner::Cron;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use self::lease::ScheduleLeases;
 pub use self::run::{RunError, RunRecord, Runner};
-use crate::registry::{PluginKey, Registry};
+use crate::cluster::lease::ScheduleLeases;
+use crate::plugins::registry::{PluginKey, Registry};
 
 pub struct Scheduler {
     runner: Runner,

@@ -16,12 +16,12 @@ use futures::{StreamExt, stream};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
-use crate::activity::PluginActivity;
 use crate::engine::{CallOptions, PluginEvent};
 use crate::events::keys;
 use crate::host::{Checkpointer, LogSink};
 use crate::ingest::{Ingest, Origin};
-use crate::registry::ActivePlugin;
+use crate::ops::activity::PluginActivity;
+use crate::plugins::registry::ActivePlugin;
 use crate::store::{CasOutcome, ObjectStore, StoreError};
 
 /// How many events of a batch are written at once.

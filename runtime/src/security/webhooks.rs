@@ -13,8 +13,8 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::manifest::{SignatureEncoding, WebhookAuth};
-use crate::secrets::SecretValue;
+use crate::plugins::manifest::{SignatureEncoding, WebhookAuth};
+use crate::security::secrets::SecretValue;
 
 /// A verified request: how, and the partner's delivery id if it has one.
 #[derive(Debug, Clone, PartialEq, Eq)]

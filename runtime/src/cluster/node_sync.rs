@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use crate::pipeline::config::TenantConfigs;
 use crate::pipeline::schema::Schemas;
-use crate::registry::Registry;
+use crate::plugins::registry::Registry;
 use crate::scheduler::Scheduler;
-use crate::secrets::SecretVault;
+use crate::security::secrets::SecretVault;
 use crate::tasks::Tasks;
 
 /// How often a node reads back what other nodes changed.
@@ -57,7 +57,7 @@ impl NodeSync {
         }
         // A version whose code must be asked first loads in a task of its
         // own, within its limits: it holds up no other change in this pass.
-        match self.registry.refresh(crate::registry::GuestCalls::Deferred).await {
+        match self.registry.refresh(crate::plugins::registry::GuestCalls::Deferred).await {
             Ok(refreshed) if !refreshed.deferred.is_empty() => {
                 let (registry, scheduler) = (self.registry.clone(), self.scheduler.clone());
                 self.tasks.spawn("node sync: deferred loads", async move {

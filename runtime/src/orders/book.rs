@@ -20,7 +20,7 @@ use serde::Serialize;
 use tokio::sync::OwnedMutexGuard;
 
 use crate::events::{Appended, EventLog, NewEvent, StoredEvent};
-use crate::order_locks::OrderLocks;
+use crate::orders::locks::OrderLocks;
 use crate::orders::{self, OrderView};
 use crate::projections::{OrderSummary, Projections};
 use crate::store::StoreError;

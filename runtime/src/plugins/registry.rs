@@ -28,8 +28,8 @@ use thiserror::Error;
 
 use crate::engine::{CallOptions, Engine, LoadError, LoadedPlugin};
 use crate::events::keys;
-use crate::manifest::{Manifest, PluginKind, WebhookAuth};
-use crate::secrets::SecretVault;
+use crate::plugins::manifest::{Manifest, PluginKind, WebhookAuth};
+use crate::security::secrets::SecretVault;
 use crate::store::{CasOutcome, ObjectStore, StoreError};
 
 /// Path prefixes that belong to the API, not to push plugins.

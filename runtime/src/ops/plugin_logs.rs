@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 
 use crate::host::{LogLine, LogSink};
-use crate::per_plugin::PerPlugin;
+use crate::ops::per_plugin::PerPlugin;
 
 /// Lines kept per plugin.
 const LINES_PER_PLUGIN: usize = 1_000;

@@ -25,7 +25,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::events::keys;
-use crate::registry::PluginKey;
+use crate::plugins::registry::PluginKey;
 use crate::store::{CasOutcome, ObjectStore, StoreError};
 
 /// How often a running tick's lease is renewed, and after how long
