@@ -103,6 +103,24 @@ async fn conformance(store: Arc<dyn ObjectStore>) {
     assert_eq!(current.body, Bytes::from_static(b"v2"));
     assert_eq!(current.etag, v2);
 
+    // empty objects in one go, replacing what is there; removed in one go,
+    // missing keys included
+    store.put(&key("batch/b"), Bytes::from_static(b"was here")).await.expect("put");
+    let batch: Vec<String> = ["batch/a", "batch/b", "batch/sub/c"].into_iter().map(key).collect();
+    store.put_empty(&batch).await.expect("put_empty");
+    for each in &batch {
+        let object = store.get(each).await.expect("get").unwrap_or_else(|| panic!("{each} is there"));
+        assert!(object.body.is_empty(), "{each} is empty");
+    }
+    let mut doomed = batch.clone();
+    doomed.push(key("batch/never-written"));
+    store.delete_all(&doomed).await.expect("delete_all");
+    for each in &batch {
+        assert_eq!(store.get(each).await.expect("get"), None, "{each} is gone");
+    }
+    assert!(matches!(store.put_empty(&[key("batch/ok"), "a//b".to_string()]).await, Err(StoreError::InvalidKey(_))));
+    assert!(matches!(store.delete_all(&["../escape".to_string()]).await, Err(StoreError::InvalidKey(_))));
+
     // keys Portitor would never build are refused
     assert!(matches!(store.put("../escape", Bytes::new()).await, Err(StoreError::InvalidKey(_))));
     assert!(matches!(store.get("a//b").await, Err(StoreError::InvalidKey(_))));

@@ -110,9 +110,7 @@ impl Projections {
             self.closing.lock().unwrap_or_else(|p| p.into_inner()).extend(closing);
             return Err(error);
         }
-        for key in &closing {
-            self.derived.delete(key).await?;
-        }
+        self.derived.delete_all(&closing).await?;
         Ok(closing.len())
     }
 
@@ -180,42 +178,41 @@ impl Projections {
         let key = keys::summary_key(company, &summary.id);
         let wanted = entries(company, summary);
         let mut added = false;
+        // An order's first version has no summary yet, unless a repair
+        // wrote the same one: the compare-and-swap finds out, so the first
+        // attempt need not read it.
+        let mut read = summary.version > 1;
         for _ in 0..SWAP_ATTEMPTS {
-            let current = self.derived.get(&key).await?;
+            let current = if read { self.derived.get(&key).await? } else { None };
+            read = true;
             let (stored, etag) = match current {
                 Some(object) => (serde_json::from_slice::<StoredSummary>(&object.body).ok(), Some(object.etag)),
                 None => (None, None),
             };
             // What a writer that crashed may have left.
-            for superseded in stored.iter().flat_map(|s| &s.superseded) {
-                self.derived.delete(superseded).await?;
+            if let Some(stored) = &stored {
+                self.derived.delete_all(&stored.superseded).await?;
             }
             let held = stored.as_ref().map(|s| entries(company, &s.summary)).unwrap_or_default();
+            let missing: Vec<String> = wanted.difference(&held).cloned().collect();
             if stored.as_ref().is_some_and(|s| s.summary.version >= summary.version) {
                 // A later version is there: take back what an earlier
                 // attempt of this write added.
                 if added {
-                    for entry in wanted.difference(&held) {
-                        self.derived.delete(entry).await?;
-                    }
+                    self.derived.delete_all(&missing).await?;
                 }
                 return Ok(());
             }
-            for entry in wanted.difference(&held) {
-                self.derived.put(entry, Bytes::new()).await?;
-            }
+            let mut new_objects = missing;
+            new_objects.extend(hour_markers(company, summary, stored.as_ref().map(|s| &s.summary)));
+            self.derived.put_empty(&new_objects).await?;
             added = true;
-            for marker in hour_markers(company, summary, stored.as_ref().map(|s| &s.summary)) {
-                self.derived.put(&marker, Bytes::new()).await?;
-            }
             let superseded: Vec<String> = held.difference(&wanted).cloned().collect();
             let body = serde_json::to_vec(&StoredSummary { summary: summary.clone(), superseded: superseded.clone() })
                 .map_err(|e| StoreError::Corrupt { key: key.clone(), reason: e.to_string() })?;
             match self.derived.compare_and_swap(&key, etag.as_deref(), Bytes::from(body)).await? {
                 CasOutcome::Swapped { .. } => {
-                    for entry in &superseded {
-                        self.derived.delete(entry).await?;
-                    }
+                    self.derived.delete_all(&superseded).await?;
                     return Ok(());
                 }
                 CasOutcome::Conflict => continue,

@@ -17,6 +17,10 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use thiserror::Error;
 
+/// Requests at once for [`ObjectStore::put_empty`] and
+/// [`ObjectStore::delete_all`] on a backend that does them one by one.
+const BATCH_CONCURRENCY: usize = 16;
+
 /// An object and its entity tag (the version a compare-and-swap names).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Object {
@@ -101,6 +105,24 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
     /// Writes `body` at `key` only if the object there has entity tag
     /// `expected` — or, with `None`, only if there is none (`If-Match`).
     async fn compare_and_swap(&self, key: &str, expected: Option<&str>, body: Bytes) -> Result<CasOutcome, StoreError>;
+
+    /// Writes an empty object at each of `keys` (list entries, markers),
+    /// as [`Self::put`] of each would; a backend may do them in one go.
+    async fn put_empty(&self, keys: &[String]) -> Result<(), StoreError> {
+        for chunk in keys.chunks(BATCH_CONCURRENCY) {
+            futures::future::try_join_all(chunk.iter().map(|key| self.put(key, Bytes::new()))).await?;
+        }
+        Ok(())
+    }
+
+    /// Removes each of `keys`, as [`Self::delete`] of each would; a
+    /// backend may do them in one go.
+    async fn delete_all(&self, keys: &[String]) -> Result<(), StoreError> {
+        for chunk in keys.chunks(BATCH_CONCURRENCY) {
+            futures::future::try_join_all(chunk.iter().map(|key| self.delete(key))).await?;
+        }
+        Ok(())
+    }
 
     /// How this store provides conditional writes.
     fn conditional_writes(&self) -> ConditionalWrites;
