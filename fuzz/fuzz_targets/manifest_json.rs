@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use portitor::manifest::{LimitCaps, Manifest};
+use portitor::plugins::manifest::{LimitCaps, Manifest};
 
 fuzz_target!(|text: &str| {
     // Every input is tried as JSON, whatever its first character.

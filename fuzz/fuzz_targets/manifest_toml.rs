@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use portitor::manifest::{LimitCaps, Manifest};
+use portitor::plugins::manifest::{LimitCaps, Manifest};
 
 fuzz_target!(|text: &str| {
     if text.trim_start().starts_with('{') {

@@ -4,9 +4,9 @@
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
-use portitor::manifest::{SignatureEncoding, WebhookAuth};
-use portitor::secrets::SecretValue;
-use portitor::webhooks::verify;
+use portitor::plugins::manifest::{SignatureEncoding, WebhookAuth};
+use portitor::security::secrets::SecretValue;
+use portitor::security::webhooks::verify;
 
 #[derive(Debug, Arbitrary)]
 struct Delivery {

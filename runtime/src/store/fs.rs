@@ -299,8 +299,8 @@ impl Inner {
     /// (list entries, hour and change markers), written and deleted with
     /// every order change; as files of their own each took an inode, and
     /// on ext4 allocating inodes among many recently freed ones dominated
-    /// the order API's time (half its requests per second, BENCHMARKS
-    /// "Ingest"). An inode takes at most ~65,000 links: then a new shared
+    /// the order API's time (BENCHMARKS "What the projections cost
+    /// ingest"). An inode takes at most ~65,000 links: then a new shared
     /// file is started.
     fn link_empty(&self, path: &Path) -> io::Result<()> {
         loop {
