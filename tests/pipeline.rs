@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::ftp::FtpServer;
-use support::orders::{ADMIN_TOKEN, good_order, order, post_order, send_shopify_order, set_up, wait_for_state};
+use support::orders::{
+    ADMIN_TOKEN, good_order, order, post_order, send_shopify_order, set_up, wait_for_list, wait_for_state,
+};
 use support::prime_cargo;
 use support::server::Portitor;
 use support::tenant::Tenant;
@@ -155,7 +157,7 @@ async fn orders_go_through_validation_mapping_and_dispatch_and_failures_have_a_w
     assert_eq!(body["referenceNumber"], "NV-10044");
 
     // The unhandled list: orders at the warehouse, waiting.
-    let unhandled: Value = tenant.get("/acme/orders?state=unhandled").await;
+    let unhandled = wait_for_list(&tenant, "/acme/orders?state=unhandled", |l| l["total"] == 4).await;
     assert_eq!(unhandled["total"], 4);
 
     // The WMS is down past the last of the 4 attempts: the order is failed
@@ -166,7 +168,7 @@ async fn orders_go_through_validation_mapping_and_dispatch_and_failures_have_a_w
         post_order(&server, json!({"source": "woo-no", "externalId": "10045", "order": good_order("NV-10045")})).await;
     let failed = wait_for_state(&tenant, &down, "dispatch-failed").await;
     assert!(failed["findings"].to_string().contains("dispatch failed after 4 attempt(s)"), "{failed}");
-    let queue: Value = tenant.get("/acme/orders?state=failed").await;
+    let queue = wait_for_list(&tenant, "/acme/orders?state=failed", |l| l.to_string().contains(&down)).await;
     assert!(queue.to_string().contains(&down), "a dispatch-failed order is in the failed queue: {queue}");
     let operator = Portitor::token("acme", &["platform-operator"]);
     let retried = Portitor::client()
@@ -252,7 +254,7 @@ async fn a_warehouse_shipment_closes_the_order_it_names_and_only_in_its_tenant()
     let id = response.json::<Value>().await.expect("json")["events"][0]["id"].as_str().expect("id").to_string();
     let sent = wait_for_state(&tenant, &id, "sent").await;
     let reference = sent["reference"].as_str().expect("reference").to_string();
-    let unhandled: Value = tenant.get("/acme/orders?state=unhandled").await;
+    let unhandled = wait_for_list(&tenant, "/acme/orders?state=unhandled", |l| l.to_string().contains(&id)).await;
     assert!(unhandled.to_string().contains(&id), "{unhandled}");
 
     // The warehouse packs it and says so under the order number it was

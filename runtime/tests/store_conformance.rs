@@ -16,7 +16,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use portitor::store::fs::{FsStore, FsSync};
 use portitor::store::s3::S3Store;
-use portitor::store::{CasOutcome, ConditionalWrites, CreateOutcome, ObjectStore, StoreError};
+use portitor::store::{CasOutcome, ConditionalWrites, CreateOutcome, ObjectStore, StoreError, Swap};
 use support::s3::S3Server;
 
 /// Every behaviour the rest of Portitor relies on.
@@ -120,6 +120,36 @@ async fn conformance(store: Arc<dyn ObjectStore>) {
     }
     assert!(matches!(store.put_empty(&[key("batch/ok"), "a//b".to_string()]).await, Err(StoreError::InvalidKey(_))));
     assert!(matches!(store.delete_all(&["../escape".to_string()]).await, Err(StoreError::InvalidKey(_))));
+
+    // several reads and compare-and-swaps in one go, each on its own
+    let x = store.put(&key("many/x"), Bytes::from_static(b"x0")).await.expect("put");
+    store.put(&key("many/z"), Bytes::from_static(b"z0")).await.expect("put");
+    let read = store.get_all(&[key("many/x"), key("many/missing"), key("many/z")]).await.expect("get_all");
+    let bodies: Vec<Option<Bytes>> = read.into_iter().map(|o| o.map(|o| o.body)).collect();
+    assert_eq!(bodies, [Some(Bytes::from_static(b"x0")), None, Some(Bytes::from_static(b"z0"))]);
+    let swap = |k: &str, expected: Option<&str>, body: &'static [u8]| Swap {
+        key: key(k),
+        expected: expected.map(str::to_string),
+        body: Bytes::from_static(body),
+    };
+    let outcomes = store
+        .compare_and_swap_all(&[
+            swap("many/x", Some(&x), b"x1"),
+            swap("many/z", Some("stale"), b"z1"),
+            swap("many/y", None, b"y1"),
+        ])
+        .await
+        .expect("compare_and_swap_all");
+    assert!(matches!(outcomes[0], CasOutcome::Swapped { .. }), "{outcomes:?}");
+    assert_eq!(outcomes[1], CasOutcome::Conflict, "a stale tag does not swap, and does not stop the others");
+    assert!(matches!(outcomes[2], CasOutcome::Swapped { .. }), "{outcomes:?}");
+    let read = store.get_all(&[key("many/x"), key("many/y"), key("many/z")]).await.expect("get_all");
+    let bodies: Vec<Option<Bytes>> = read.into_iter().map(|o| o.map(|o| o.body)).collect();
+    assert_eq!(
+        bodies,
+        [Some(Bytes::from_static(b"x1")), Some(Bytes::from_static(b"y1")), Some(Bytes::from_static(b"z0"))]
+    );
+    assert!(matches!(store.get_all(&["a//b".to_string()]).await, Err(StoreError::InvalidKey(_))));
 
     // keys Portitor would never build are refused
     assert!(matches!(store.put("../escape", Bytes::new()).await, Err(StoreError::InvalidKey(_))));

@@ -76,6 +76,21 @@ pub async fn wait_for_state(tenant: &Tenant<'_>, id: &str, state: &str) -> Value
     }
 }
 
+/// A list (`path`, e.g. `/acme/orders?state=unhandled`) once `holds`
+/// says so: the lists follow the log within moments (they are derived from
+/// it after the change). After 5 s, the list as it is, for the caller's
+/// assertion to report.
+pub async fn wait_for_list(tenant: &Tenant<'_>, path: &str, holds: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let list: Value = tenant.get(path).await;
+        if holds(&list) || Instant::now() > deadline {
+            return list;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Installs the pipeline's plugins and configuration for tenant `acme`.
 pub async fn set_up(tenant: &Tenant<'_>, wms_url: &str, webshop_url: &str, ftp_port: u16) {
     tenant.secret("ongoing-password", WMS_PASSWORD).await;

@@ -105,6 +105,7 @@ impl Ingest {
             .by(origin.actor());
             match order.append(event).await.map_err(|e| unlinked(e.to_string()))? {
                 Change::Appended { key } => {
+                    order.settle().await;
                     // The pipeline tells the order's source, as after its own changes.
                     self.queue.enqueue(Pointer { key, company: company.into(), event: event_types::SHIPPED.into() });
                     tracing::info!(%company, order = %order_id, %reference, shipment = %shipment.id, "order shipped");

@@ -2,10 +2,12 @@
 //! the first (`OrderReceived`, by ingest) through [`OrderBook::receive`],
 //! every later one — the pipeline's steps, an operator's force, a
 //! warehouse's shipment — through a [`HeldOrder`]: the order's lock in this
-//! process, its events read, the next version appended, the projections
-//! brought up to it (a marker before the event, the derived writes after:
-//! see `projections::derived`). What follows a change (telling the source, queueing a pointer) is
-//! the caller's, which knows why it changed the order.
+//! process, its events read, the next versions appended, the projections
+//! brought up to them (a marker before the first event, the derived writes
+//! once the holder is done: see `projections::derived`). So the pipeline
+//! taking an order through three steps writes one marker and its derived
+//! state once. What follows a change (telling the source, queueing a
+//! pointer) is the caller's, which knows why it changed the order.
 //!
 //! An append is a create-once write of the next version, and the key holds
 //! the event type after the version, so two writers appending different
@@ -22,7 +24,7 @@ use tokio::sync::OwnedMutexGuard;
 use crate::events::{Appended, EventLog, NewEvent, StoredEvent};
 use crate::orders::locks::OrderLocks;
 use crate::orders::{self, OrderView};
-use crate::projections::{OrderSummary, Projections};
+use crate::projections::{Marker, OrderSummary, Projections};
 use crate::store::StoreError;
 
 #[derive(Debug)]
@@ -58,7 +60,9 @@ impl OrderBook {
 
     /// Stores an order's first event: the create-once alone decides, on
     /// any number of nodes. The stored event if it is new, `None` if the
-    /// order was received before.
+    /// order was received before. Durable on return; the lists follow
+    /// within moments (the answer does not wait for them unless they fall
+    /// behind: `Projections::settle_soon`).
     pub async fn receive<D: Serialize>(
         &self,
         company: &str,
@@ -69,7 +73,7 @@ impl OrderBook {
         let marker = self.projections.open(company, id).await?;
         match self.log.append_first(company, orders::AGGREGATE, id, event).await {
             Ok(Appended::Stored { key, event }) => {
-                self.projections.settle(company, Some(summary(&event)), marker).await;
+                self.projections.settle_soon(company, Some(summary(&event)), marker).await;
                 Ok(Some(key))
             }
             Ok(Appended::VersionTaken) => {
@@ -111,6 +115,8 @@ impl OrderBook {
             company: company.to_string(),
             id: id.to_string(),
             events: Vec::new(),
+            marker: None,
+            uncertain: false,
             _writer: writer,
         };
         held.read_again().await?;
@@ -119,13 +125,21 @@ impl OrderBook {
 }
 
 /// An order held for changing (its lock in this process), with its events
-/// as last read or written.
+/// as last read or written. Its derived state follows its appends when it
+/// is [settled](Self::settle), or when it is dropped (then without
+/// waiting for the writes).
 #[derive(Debug)]
 pub struct HeldOrder<'a> {
     book: &'a OrderBook,
     company: String,
     id: String,
     events: Vec<StoredEvent>,
+    /// Open since the first append of this hold: the derived state may be
+    /// behind the events until it is settled.
+    marker: Option<Marker>,
+    /// An append failed without knowing whether it was written: the
+    /// marker is left for the repair.
+    uncertain: bool,
     _writer: OwnedMutexGuard<()>,
 }
 
@@ -147,26 +161,51 @@ impl HeldOrder<'_> {
         Ok(())
     }
 
-    /// Appends `event` as the order's next version. Durable on return.
+    /// Appends `event` as the order's next version. Durable on return;
+    /// the lists follow when the hold is settled or dropped.
     pub async fn append(&mut self, event: NewEvent) -> Result<Change, StoreError> {
         let version = self.events.last().map_or(0, |e| e.version) + 1;
-        let projections = &self.book.projections;
-        let marker = projections.open(&self.company, &self.id).await?;
+        if self.marker.is_none() {
+            self.marker = Some(self.book.projections.open(&self.company, &self.id).await?);
+        }
         match self.book.log.append(&self.company, orders::AGGREGATE, &self.id, version, event).await {
             Ok(Appended::Stored { key, event }) => {
                 self.events.push(*event);
-                projections.settle_events(&self.company, &self.events, marker).await;
                 Ok(Change::Appended { key })
             }
             Ok(Appended::VersionTaken) => {
-                // The other writer's marker covers its event.
-                projections.close(marker);
+                // The other writer's marker covers its event; this one
+                // stays open until the hold is settled.
                 self.read_again().await?;
                 Ok(Change::Raced)
             }
             Err(error) => {
-                drop(marker);
+                self.uncertain = true;
                 Err(error)
+            }
+        }
+    }
+
+    /// Brings the order's derived state up to its events now, and waits
+    /// for it (for a caller whose answer shows the change).
+    pub async fn settle(&mut self) {
+        if let Some(marker) = self.marker.take() {
+            if self.uncertain {
+                drop(marker);
+            } else {
+                self.book.projections.settle_events(&self.company, &self.events, marker).await;
+            }
+        }
+    }
+}
+
+impl Drop for HeldOrder<'_> {
+    fn drop(&mut self) {
+        if let Some(marker) = self.marker.take() {
+            if self.uncertain {
+                drop(marker);
+            } else {
+                self.book.projections.settle_events_later(&self.company, &self.events, marker);
             }
         }
     }
@@ -214,6 +253,7 @@ mod tests {
         let change = held.append(failed).await.expect("append");
         assert!(matches!(change, Change::Appended { ref key } if key.contains("/0000000002/")), "{change:?}");
         assert_eq!(held.events().len(), 2);
+        held.settle().await;
         let summary = book.projections().get("acme", "o-1").await.expect("read").expect("summary");
         assert_eq!(summary.state, OrderState::Failed);
         drop(held);

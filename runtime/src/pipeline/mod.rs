@@ -424,6 +424,8 @@ impl Pipeline {
         let event = OrderEvent::ValidationOverridden(overridden).by(actor);
         match order.append(event).await? {
             Change::Appended { key } => {
+                // The operator's next look at the order shows it forced.
+                order.settle().await;
                 self.notify_source(company, order.events()).await;
                 self.queue.enqueue(Pointer {
                     key,

@@ -19,17 +19,21 @@
 //! entry a crash left behind is never shown; the next writer of the order,
 //! or the repair, deletes it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
+use tokio::sync::oneshot;
+
+use super::batch::{Batcher, DrainGuard};
 use super::{OrderSummary, Projections, Queue, readable};
 use crate::events::{StoredEvent, keys};
 use crate::orders;
-use crate::store::{CasOutcome, StoreError};
+use crate::store::{CasOutcome, Object, ObjectStore, StoreError, Swap};
 use crate::tasks::Tasks;
 
 /// Ranks are this minus the change's milliseconds, so names sort newest first.
@@ -40,6 +44,9 @@ const CLOSE_EVERY: Duration = Duration::from_secs(1);
 /// failed, another node's crash) are repaired by a running node.
 const REPAIR_EVERY: Duration = Duration::from_secs(30);
 pub const MARKER_GRACE: Duration = Duration::from_secs(30);
+/// Changes waiting for their derived writes past which a new order's
+/// answer waits for its own ([`Projections::settle_soon`]).
+const SETTLE_BACKLOG: usize = 4 * super::batch::MAX_BATCH;
 /// Compare-and-swap attempts on one summary before giving up (the marker
 /// stays: the repair finishes it).
 const SWAP_ATTEMPTS: usize = 16;
@@ -65,28 +72,82 @@ pub(super) struct StoredSummary {
 impl Projections {
     /// Before changing order `id`: marks that its derived state may fall
     /// behind. Durable, or at least in place before the event it covers
-    /// (see docs/decisions/0033-derived-state-repair.md).
+    /// (see docs/decisions/0033-derived-state-repair.md). The markers of
+    /// changes that begin together are written in one store call
+    /// ([`batch`](super::batch)).
     pub async fn open(&self, company: &str, id: &str) -> Result<Marker, StoreError> {
         let nonce = uuid::Uuid::new_v4().simple();
         let key = format!("{}{id}.{}.{nonce}", keys::open_prefix(company), Utc::now().timestamp_millis());
-        self.derived.put(&key, Bytes::new()).await?;
-        Ok(Marker { key })
+        let (reply, answer) = oneshot::channel();
+        if self.opening.push(Opening { key, reply }) {
+            let (store, batcher) = (self.derived.clone(), self.opening.clone());
+            spawn_drain(&self.opening, async move {
+                let _guard = DrainGuard(&batcher);
+                while let Some(batch) = batcher.next_batch() {
+                    let keys: Vec<String> = batch.iter().map(|opening| opening.key.clone()).collect();
+                    let written = store.put_empty(&keys).await;
+                    for Opening { key, reply } in batch {
+                        // A caller gone meanwhile leaves its marker open: repaired later.
+                        let _ = reply.send(written.clone().map(|()| Marker { key }));
+                    }
+                }
+            });
+        }
+        answer.await.map_err(|_| StoreError::Unavailable("writing the change marker was cut short".to_string()))?
     }
 
     /// After the change: brings the order's derived state to `summary`
     /// and closes the marker. A derived write that fails leaves the marker
-    /// open for the repair; the change itself stands.
+    /// open for the repair; the change itself stands. Changes settled
+    /// together are written together, an order changed twice among them
+    /// once, at its later version ([`batch`](super::batch)).
     pub async fn settle(&self, company: &str, summary: Option<OrderSummary>, marker: Marker) {
-        let written = match &summary {
-            Some(summary) => self.write(company, summary).await,
-            None => Ok(()),
-        };
-        match written {
-            Ok(()) => self.close(marker),
-            Err(error) => {
-                tracing::warn!(%company, marker = %marker.key, %error, "a projection write failed; the repair will finish it");
-            }
+        if let Some(done) = self.queue_settle(company, summary, marker) {
+            // Cut short only if the drain task panicked: the marker stays open.
+            let _ = done.await;
         }
+    }
+
+    /// [`Self::settle`] without waiting for the writes.
+    pub fn settle_later(&self, company: &str, summary: Option<OrderSummary>, marker: Marker) {
+        drop(self.queue_settle(company, summary, marker));
+    }
+
+    /// [`Self::settle`], waiting for the writes only while more changes
+    /// than a few batches' worth wait for theirs (so that a burst of new
+    /// orders cannot queue without bound).
+    pub async fn settle_soon(&self, company: &str, summary: Option<OrderSummary>, marker: Marker) {
+        let behind = self.settling.backlog() >= SETTLE_BACKLOG;
+        if let Some(done) = self.queue_settle(company, summary, marker)
+            && behind
+        {
+            let _ = done.await;
+        }
+    }
+
+    /// Queues the change's derived writes; the receiver answers once they
+    /// are made (`None`: nothing to write, the marker is closed).
+    fn queue_settle(
+        &self,
+        company: &str,
+        summary: Option<OrderSummary>,
+        marker: Marker,
+    ) -> Option<oneshot::Receiver<()>> {
+        let Some(summary) = summary else {
+            self.close(marker);
+            return None;
+        };
+        let (reply, done) = oneshot::channel();
+        if self.settling.push(Settling { company: company.to_string(), summary, marker, reply }) {
+            let (writer, batcher, closing) = (self.writer.clone(), self.settling.clone(), self.closing.clone());
+            spawn_drain(&self.settling, async move {
+                let _guard = DrainGuard(&batcher);
+                while let Some(batch) = batcher.next_batch() {
+                    writer.settle_all(batch, &closing).await;
+                }
+            });
+        }
+        Some(done)
     }
 
     /// [`Self::settle`] with the summary of `events`.
@@ -94,9 +155,14 @@ impl Projections {
         self.settle(company, readable(company, events), marker).await;
     }
 
+    /// [`Self::settle_later`] with the summary of `events`.
+    pub fn settle_events_later(&self, company: &str, events: &[StoredEvent], marker: Marker) {
+        self.settle_later(company, readable(company, events), marker);
+    }
+
     /// Closes a marker whose change wrote nothing (it lost a race, or failed).
     pub fn close(&self, marker: Marker) {
-        self.closing.lock().unwrap_or_else(|p| p.into_inner()).push(marker.key);
+        close(&self.closing, marker);
     }
 
     /// Makes the derived writes so far durable and deletes the markers
@@ -175,50 +241,7 @@ impl Projections {
     /// Brings order `summary.id`'s derived state to `summary`, unless a
     /// later version is there already.
     pub(super) async fn write(&self, company: &str, summary: &OrderSummary) -> Result<(), StoreError> {
-        let key = keys::summary_key(company, &summary.id);
-        let wanted = entries(company, summary);
-        let mut added = false;
-        // An order's first version has no summary yet, unless a repair
-        // wrote the same one: the compare-and-swap finds out, so the first
-        // attempt need not read it.
-        let mut read = summary.version > 1;
-        for _ in 0..SWAP_ATTEMPTS {
-            let current = if read { self.derived.get(&key).await? } else { None };
-            read = true;
-            let (stored, etag) = match current {
-                Some(object) => (serde_json::from_slice::<StoredSummary>(&object.body).ok(), Some(object.etag)),
-                None => (None, None),
-            };
-            // What a writer that crashed may have left.
-            if let Some(stored) = &stored {
-                self.derived.delete_all(&stored.superseded).await?;
-            }
-            let held = stored.as_ref().map(|s| entries(company, &s.summary)).unwrap_or_default();
-            let missing: Vec<String> = wanted.difference(&held).cloned().collect();
-            if stored.as_ref().is_some_and(|s| s.summary.version >= summary.version) {
-                // A later version is there: take back what an earlier
-                // attempt of this write added.
-                if added {
-                    self.derived.delete_all(&missing).await?;
-                }
-                return Ok(());
-            }
-            let mut new_objects = missing;
-            new_objects.extend(hour_markers(company, summary, stored.as_ref().map(|s| &s.summary)));
-            self.derived.put_empty(&new_objects).await?;
-            added = true;
-            let superseded: Vec<String> = held.difference(&wanted).cloned().collect();
-            let body = serde_json::to_vec(&StoredSummary { summary: summary.clone(), superseded: superseded.clone() })
-                .map_err(|e| StoreError::Corrupt { key: key.clone(), reason: e.to_string() })?;
-            match self.derived.compare_and_swap(&key, etag.as_deref(), Bytes::from(body)).await? {
-                CasOutcome::Swapped { .. } => {
-                    self.derived.delete_all(&superseded).await?;
-                    return Ok(());
-                }
-                CasOutcome::Conflict => continue,
-            }
-        }
-        Err(StoreError::Unavailable(format!("the summary at `{key}` kept changing under {SWAP_ATTEMPTS} writes")))
+        self.writer.write(company, summary, false).await
     }
 
     /// The stored summary of order `id`: an unreadable one (a write a power
@@ -238,6 +261,270 @@ impl Projections {
             }
         }
     }
+}
+
+/// A change's marker, waiting to be written.
+#[derive(Debug)]
+pub(super) struct Opening {
+    key: String,
+    reply: oneshot::Sender<Result<Marker, StoreError>>,
+}
+
+/// A change whose derived writes wait to be made.
+#[derive(Debug)]
+pub(super) struct Settling {
+    company: String,
+    summary: OrderSummary,
+    marker: Marker,
+    reply: oneshot::Sender<()>,
+}
+
+/// Starts a drain task on the current runtime; with none (a change
+/// dropped outside one), gives the drain up: what it would have written
+/// stays marked for the repair.
+fn spawn_drain<T>(batcher: &Batcher<T>, drain: impl Future<Output = ()> + Send + 'static) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => drop(runtime.spawn(drain)),
+        Err(_) => batcher.abandon(),
+    }
+}
+
+/// Queues `marker` for deletion after the next flush.
+fn close(closing: &Mutex<Vec<String>>, marker: Marker) {
+    closing.lock().unwrap_or_else(|p| p.into_inner()).push(marker.key);
+}
+
+/// Writes derived state, one order at a time or a batch of them.
+#[derive(Debug, Clone)]
+pub(super) struct Writer {
+    /// The store's relaxed view.
+    store: Arc<dyn ObjectStore>,
+}
+
+impl Writer {
+    pub(super) fn new(store: Arc<dyn ObjectStore>) -> Self {
+        Self { store }
+    }
+
+    /// Writes a batch of changes and closes the markers of those written;
+    /// each waiter is answered after its change's writes.
+    async fn settle_all(&self, batch: Vec<Settling>, closing: &Mutex<Vec<String>>) {
+        let mut changes: Vec<(String, OrderSummary)> = Vec::with_capacity(batch.len());
+        let mut change_of: HashMap<(&str, &str), usize> = HashMap::with_capacity(batch.len());
+        for settling in &batch {
+            let order = (settling.company.as_str(), settling.summary.id.as_str());
+            match change_of.get(&order) {
+                Some(&i) if changes[i].1.version < settling.summary.version => changes[i].1 = settling.summary.clone(),
+                Some(_) => {}
+                None => {
+                    change_of.insert(order, changes.len());
+                    changes.push((settling.company.clone(), settling.summary.clone()));
+                }
+            }
+        }
+        let written = self.write_all(&changes).await;
+        let outcomes: Vec<Result<(), StoreError>> = batch
+            .iter()
+            .map(|settling| written[change_of[&(settling.company.as_str(), settling.summary.id.as_str())]].clone())
+            .collect();
+        for (Settling { company, marker, reply, .. }, outcome) in batch.into_iter().zip(outcomes) {
+            match outcome {
+                Ok(()) => close(closing, marker),
+                Err(error) => tracing::warn!(
+                    %company, marker = %marker.key, %error,
+                    "a projection write failed; the repair will finish it"
+                ),
+            }
+            let _ = reply.send(());
+        }
+    }
+
+    /// Brings each order of `changes` (one change per order) to its
+    /// summary: the summaries read in one store call, the new entries
+    /// written in one, the summaries swapped in one, the superseded
+    /// entries deleted in one. An order another writer got to first is
+    /// written again on its own.
+    async fn write_all(&self, changes: &[(String, OrderSummary)]) -> Vec<Result<(), StoreError>> {
+        match self.try_write_all(changes).await {
+            Ok(written) => written,
+            Err(error) => {
+                tracing::warn!(%error, orders = changes.len(), "a batch of projection writes failed; writing them one by one");
+                let mut written = Vec::with_capacity(changes.len());
+                for (company, summary) in changes {
+                    written.push(self.write(company, summary, true).await);
+                }
+                written
+            }
+        }
+    }
+
+    async fn try_write_all(
+        &self,
+        changes: &[(String, OrderSummary)],
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        let summary_keys: Vec<String> = changes.iter().map(|(company, s)| keys::summary_key(company, &s.id)).collect();
+        // An order's first version has no summary object: read past it.
+        let past_first: Vec<usize> = (0..changes.len()).filter(|&i| changes[i].1.version > 1).collect();
+        let read = self.store.get_all(&past_first.iter().map(|&i| summary_keys[i].clone()).collect::<Vec<_>>()).await?;
+        let mut current: Vec<Option<Object>> = vec![None; changes.len()];
+        for (i, object) in past_first.into_iter().zip(read) {
+            current[i] = object;
+        }
+        let stored: Vec<Option<StoredSummary>> =
+            current.iter().map(|object| object.as_ref().and_then(|o| serde_json::from_slice(&o.body).ok())).collect();
+        // What writers that crashed left.
+        let left: Vec<String> = stored.iter().flatten().flat_map(|s| s.superseded.iter().cloned()).collect();
+        if !left.is_empty() {
+            self.store.delete_all(&left).await?;
+        }
+
+        let mut written: Vec<Result<(), StoreError>> = vec![Ok(()); changes.len()];
+        let (mut new_objects, mut first_versions, mut swaps, mut swapping) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (i, (company, summary)) in changes.iter().enumerate() {
+            let before = stored[i].as_ref().map(|s| &s.summary);
+            if before.is_some_and(|before| before.version >= summary.version) {
+                continue; // a later version is there: summaries never go back
+            }
+            let wanted = entries(company, summary);
+            let held = held_entries(company, summary, current[i].as_ref(), before);
+            new_objects.extend(wanted.difference(&held).cloned());
+            new_objects.extend(hour_markers(company, summary, before));
+            if summary.version == 1 {
+                first_versions.push(i);
+                continue;
+            }
+            let superseded: Vec<String> = held.difference(&wanted).cloned().collect();
+            let body =
+                match serde_json::to_vec(&StoredSummary { summary: summary.clone(), superseded: superseded.clone() }) {
+                    Ok(body) => body,
+                    Err(e) => {
+                        written[i] = Err(StoreError::Corrupt { key: summary_keys[i].clone(), reason: e.to_string() });
+                        continue;
+                    }
+                };
+            swaps.push(Swap {
+                key: summary_keys[i].clone(),
+                expected: current[i].as_ref().map(|o| o.etag.clone()),
+                body: Bytes::from(body),
+            });
+            swapping.push((i, superseded));
+        }
+        self.store.put_empty(&new_objects).await?;
+        // A first version's entries are its whole derived state; a later
+        // version another writer stored meanwhile takes them back.
+        let meanwhile =
+            self.store.get_all(&first_versions.iter().map(|&i| summary_keys[i].clone()).collect::<Vec<_>>()).await?;
+        let mut taken_back = Vec::new();
+        for (i, object) in first_versions.into_iter().zip(meanwhile) {
+            let (company, summary) = &changes[i];
+            if let Some(later) = object.and_then(|o| serde_json::from_slice::<StoredSummary>(&o.body).ok()) {
+                taken_back.extend(entries(company, summary).difference(&entries(company, &later.summary)).cloned());
+            }
+        }
+        let outcomes = self.store.compare_and_swap_all(&swaps).await?;
+        let mut deleted = taken_back;
+        for ((i, superseded), outcome) in swapping.into_iter().zip(outcomes) {
+            match outcome {
+                CasOutcome::Swapped { .. } => deleted.extend(superseded),
+                CasOutcome::Conflict => written[i] = self.write(&changes[i].0, &changes[i].1, true).await,
+            }
+        }
+        if !deleted.is_empty() {
+            self.store.delete_all(&deleted).await?;
+        }
+        Ok(written)
+    }
+
+    /// Brings order `summary.id`'s derived state to `summary`, unless a
+    /// later version is there already. `added`: this change's entries may
+    /// be in place already (a batch put them), to be taken back if a
+    /// later version turns out to be there.
+    async fn write(&self, company: &str, summary: &OrderSummary, mut added: bool) -> Result<(), StoreError> {
+        let key = keys::summary_key(company, &summary.id);
+        let wanted = entries(company, summary);
+        if summary.version == 1 {
+            return self.write_first(company, summary, &key, wanted).await;
+        }
+        for _ in 0..SWAP_ATTEMPTS {
+            let current = self.store.get(&key).await?;
+            let stored = current.as_ref().and_then(|o| serde_json::from_slice::<StoredSummary>(&o.body).ok());
+            // What a writer that crashed may have left.
+            if let Some(stored) = &stored {
+                self.store.delete_all(&stored.superseded).await?;
+            }
+            let before = stored.as_ref().map(|s| &s.summary);
+            let held = held_entries(company, summary, current.as_ref(), before);
+            let missing: Vec<String> = wanted.difference(&held).cloned().collect();
+            if before.is_some_and(|before| before.version >= summary.version) {
+                // A later version is there: take back what an earlier
+                // attempt of this write added.
+                if added {
+                    self.store.delete_all(&missing).await?;
+                }
+                return Ok(());
+            }
+            let mut new_objects = missing;
+            new_objects.extend(hour_markers(company, summary, before));
+            self.store.put_empty(&new_objects).await?;
+            added = true;
+            let superseded: Vec<String> = held.difference(&wanted).cloned().collect();
+            let body = serde_json::to_vec(&StoredSummary { summary: summary.clone(), superseded: superseded.clone() })
+                .map_err(|e| StoreError::Corrupt { key: key.clone(), reason: e.to_string() })?;
+            let etag = current.map(|o| o.etag);
+            match self.store.compare_and_swap(&key, etag.as_deref(), Bytes::from(body)).await? {
+                CasOutcome::Swapped { .. } => {
+                    self.store.delete_all(&superseded).await?;
+                    return Ok(());
+                }
+                CasOutcome::Conflict => continue,
+            }
+        }
+        Err(StoreError::Unavailable(format!("the summary at `{key}` kept changing under {SWAP_ATTEMPTS} writes")))
+    }
+
+    /// An order's first version: its entries and hour marker, and no
+    /// summary object (readers derive it from the one event). A later
+    /// version stored meanwhile by another writer takes them back.
+    async fn write_first(
+        &self,
+        company: &str,
+        summary: &OrderSummary,
+        key: &str,
+        wanted: BTreeSet<String>,
+    ) -> Result<(), StoreError> {
+        let mut new_objects: Vec<String> = wanted.iter().cloned().collect();
+        new_objects.extend(hour_markers(company, summary, None));
+        self.store.put_empty(&new_objects).await?;
+        let meanwhile = self.store.get(key).await?;
+        if let Some(later) = meanwhile.and_then(|o| serde_json::from_slice::<StoredSummary>(&o.body).ok()) {
+            let taken_back: Vec<String> = wanted.difference(&entries(company, &later.summary)).cloned().collect();
+            self.store.delete_all(&taken_back).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The entries an order's derived state holds before `summary` is
+/// written: those of the stored summary; with no summary object, those of
+/// its first version (which has none); with an unreadable one, none known.
+fn held_entries(
+    company: &str,
+    summary: &OrderSummary,
+    current: Option<&Object>,
+    before: Option<&OrderSummary>,
+) -> BTreeSet<String> {
+    match (current, before) {
+        (_, Some(before)) => entries(company, before),
+        (None, None) if summary.version > 1 => entries(company, &first_version(summary)),
+        _ => BTreeSet::new(),
+    }
+}
+
+/// The summary of an order's first version (its `OrderReceived` alone),
+/// from the summary of any later one.
+pub(super) fn first_version(summary: &OrderSummary) -> OrderSummary {
+    OrderSummary::received(&summary.id, &summary.source, &summary.external_id, summary.received_at)
 }
 
 /// Markers grouped by order: (order id, its marker keys), from markers

@@ -4,7 +4,8 @@
 //! hour — kept in the store itself, under `{company}/derived/`
 //! (docs/decisions/0032-projections.md):
 //! - a summary per order (`derived/orders/{id}`), a pure function of the
-//!   order's events;
+//!   order's events — from its second version on: a new order's summary is
+//!   read from its one event, so ingest writes no summary object;
 //! - an empty entry per order in each list it is in
 //!   (`derived/lists/{list}/{rank}.{id}`), named so that a list sorts most
 //!   recently changed first: a page is one listing and a read per row;
@@ -15,6 +16,7 @@
 //! node reads the same lists. Writing them, and repairing them after a
 //! crash, is [`derived`]'s; rebuilding them from the log, [`reindex`]'s.
 
+mod batch;
 mod derived;
 pub mod reindex;
 
@@ -186,19 +188,36 @@ pub struct Projections {
     /// The store's relaxed view: derived writes are made durable by a
     /// `flush` before the markers that cover them are deleted.
     derived: Arc<dyn ObjectStore>,
+    writer: derived::Writer,
     /// Markers whose changes are written, to delete after the next flush.
-    closing: Mutex<Vec<String>>,
+    closing: Arc<Mutex<Vec<String>>>,
+    /// Changes waiting for their markers, and for their derived writes.
+    opening: Arc<batch::Batcher<derived::Opening>>,
+    settling: Arc<batch::Batcher<derived::Settling>>,
 }
 
 impl Projections {
     pub fn new(log: EventLog) -> Self {
         let derived = log.store().relaxed();
-        Self { log, derived, closing: Mutex::default() }
+        Self {
+            log,
+            writer: derived::Writer::new(derived.clone()),
+            derived,
+            closing: Arc::default(),
+            opening: Arc::default(),
+            settling: Arc::default(),
+        }
     }
 
-    /// An order's summary; `None` if there is none (yet).
+    /// An order's summary; `None` if there is no such order (yet). An
+    /// order at its first version has no summary object: its one event
+    /// gives it.
     pub async fn get(&self, company: &str, id: &str) -> Result<Option<OrderSummary>, StoreError> {
-        Ok(self.stored(company, id).await?.map(|stored| stored.summary))
+        if let Some(stored) = self.stored(company, id).await? {
+            return Ok(Some(stored.summary));
+        }
+        let events = self.log.read(company, orders::AGGREGATE, id).await?;
+        Ok(readable(company, &events))
     }
 
     /// A page of `queue` — or, with `source`, of every order from that
@@ -355,7 +374,7 @@ mod tests {
 
     /// Writes `event` into the log as an append would.
     async fn store_event(projections: &Projections, event: &StoredEvent) {
-        let key = keys::event_key("acme", orders::AGGREGATE, "order-1", event.version, &event.event_type);
+        let key = keys::event_key("acme", orders::AGGREGATE, &event.aggregate_id, event.version, &event.event_type);
         let body = serde_json::to_vec(event).expect("json");
         projections.log.store().put(&key, body.into()).await.expect("event");
     }
@@ -491,6 +510,76 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn changes_settled_at_once_leave_each_order_at_its_latest_version_and_close_every_marker() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let projections = projections(dir.path());
+        let now = Utc::now();
+        let received = vec![event(1, event_types::RECEIVED, now)];
+        let mut validated = received.clone();
+        validated.push(event(2, event_types::VALIDATED, now + TimeDelta::seconds(1)));
+        let mut others = Vec::new();
+        for n in 0..40 {
+            let mut other = event(1, event_types::RECEIVED, now - TimeDelta::seconds(n));
+            other.aggregate_id = format!("other-{n}");
+            store_event(&projections, &other).await;
+            others.push(other);
+        }
+        // On this test's one thread every change is queued before the
+        // first batch is taken: one batch, the later version first.
+        let settles = [validated.clone(), received].into_iter().chain(others.into_iter().map(|other| vec![other])).map(
+            |events| {
+                let projections = &projections;
+                async move {
+                    let id = events[0].aggregate_id.clone();
+                    let marker = projections.open("acme", &id).await.expect("marker");
+                    projections.settle_events("acme", &events, marker).await;
+                }
+            },
+        );
+        futures::future::join_all(settles).await;
+
+        let summary = projections.get("acme", "order-1").await.expect("read").expect("summary");
+        assert_eq!(summary.state, OrderState::Validated, "the later version, whatever the order in the batch");
+        let all = projections.list("acme", Queue::All, None, 0, 100).await.expect("list");
+        assert_eq!((all.total, all.orders.len()), (41, 41), "one entry per order");
+        assert_eq!(projections.close_markers().await.expect("close"), 42, "every change's marker closes");
+        assert!(projections.derived.list_children(&keys::open_prefix("acme")).await.expect("markers").is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_new_order_has_entries_but_no_summary_object_and_its_next_version_moves_them() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let projections = projections(dir.path());
+        let now = Utc::now();
+        let received = vec![event(1, event_types::RECEIVED, now)];
+        store_event(&projections, &received[0]).await;
+        apply(&projections, &received).await;
+        let summary_key = keys::summary_key("acme", "order-1");
+        assert_eq!(projections.derived.get(&summary_key).await.expect("read"), None, "no summary object");
+        let read = projections.get("acme", "order-1").await.expect("read").expect("from its event");
+        assert_eq!((read.state, read.version), (OrderState::Received, 1));
+        assert_eq!(total(&projections, Queue::InProgress).await, 1);
+
+        let mut failed = received.clone();
+        failed.push(event(2, event_types::VALIDATION_FAILED, now + TimeDelta::seconds(1)));
+        store_event(&projections, &failed[1]).await;
+        apply(&projections, &failed).await;
+        assert!(projections.derived.get(&summary_key).await.expect("read").is_some(), "a summary from version 2 on");
+        assert_eq!(total(&projections, Queue::InProgress).await, 0, "the first version's entry is gone");
+        assert_eq!(total(&projections, Queue::Failed).await, 1);
+        assert_eq!(total(&projections, Queue::All).await, 1);
+
+        // The first version's write arriving late (a repair that read the
+        // log before the change) puts nothing back for good.
+        apply(&projections, &received).await;
+        assert_eq!(total(&projections, Queue::InProgress).await, 0);
+        assert_eq!(total(&projections, Queue::All).await, 1);
+        let hours = projections.hourly("acme", 2).await.expect("hourly");
+        let counted = hours.iter().fold((0, 0), |(i, f), h| (i + h.ingested, f + h.failed));
+        assert_eq!(counted, (1, 1));
+    }
+
+    #[tokio::test]
     async fn pages_go_newest_first_and_count_the_whole_list() {
         let dir = tempfile::tempdir().expect("tempdir");
         let projections = projections(dir.path());
@@ -499,6 +588,8 @@ mod tests {
             let id = format!("order-{n}");
             let mut received = event(1, event_types::RECEIVED, now - TimeDelta::seconds(n));
             received.aggregate_id = id.clone();
+            // A new order's summary is read from its event.
+            store_event(&projections, &received).await;
             let marker = projections.open("acme", &id).await.expect("marker");
             projections.settle_events("acme", &[received], marker).await;
         }

@@ -36,7 +36,7 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 use super::{
-    CasOutcome, ConditionalWrites, CreateOutcome, Object, ObjectMeta, ObjectStore, StoreError, validate_key,
+    CasOutcome, ConditionalWrites, CreateOutcome, Object, ObjectMeta, ObjectStore, StoreError, Swap, validate_key,
     validate_prefix,
 };
 
@@ -226,6 +226,11 @@ fn new_empty_file(tmp: &Path) -> io::Result<PathBuf> {
     Ok(path)
 }
 
+/// Whether `path` is a file with nothing in it.
+fn is_empty_file(path: &Path) -> bool {
+    fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0)
+}
+
 fn fsync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
@@ -307,6 +312,8 @@ impl Inner {
             let empty = self.empty.lock().unwrap_or_else(|p| p.into_inner()).clone();
             match fs::hard_link(&empty, path) {
                 Ok(()) => return Ok(()),
+                // An empty object there already: nothing to change.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && is_empty_file(path) => return Ok(()),
                 // Replacing an object: linked beside it, then renamed over it.
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                     let tmp = self.tmp.join(uuid::Uuid::new_v4().to_string());
@@ -556,6 +563,31 @@ impl ObjectStore for FsStore {
         let keys = keys.to_vec();
         let wait = self.wait;
         self.blocking(move |inner| keys.iter().try_for_each(|key| inner.delete(key, wait))).await
+    }
+
+    /// All in one blocking job, as [`Self::put_empty`].
+    async fn get_all(&self, keys: &[String]) -> Result<Vec<Option<Object>>, StoreError> {
+        for key in keys {
+            validate_key(key)?;
+        }
+        let keys = keys.to_vec();
+        self.blocking(move |inner| keys.iter().map(|key| inner.get(key)).collect()).await
+    }
+
+    /// All in one blocking job, as [`Self::put_empty`].
+    async fn compare_and_swap_all(&self, swaps: &[Swap]) -> Result<Vec<CasOutcome>, StoreError> {
+        for swap in swaps {
+            validate_key(&swap.key)?;
+        }
+        let swaps = swaps.to_vec();
+        let wait = self.wait;
+        self.blocking(move |inner| {
+            swaps
+                .iter()
+                .map(|swap| inner.compare_and_swap(&swap.key, swap.expected.as_deref(), &swap.body, wait))
+                .collect()
+        })
+        .await
     }
 
     fn conditional_writes(&self) -> ConditionalWrites {

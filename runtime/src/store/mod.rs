@@ -17,8 +17,10 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use thiserror::Error;
 
-/// Requests at once for [`ObjectStore::put_empty`] and
-/// [`ObjectStore::delete_all`] on a backend that does them one by one.
+/// Requests at once for the batch calls ([`ObjectStore::put_empty`],
+/// [`ObjectStore::delete_all`], [`ObjectStore::get_all`],
+/// [`ObjectStore::compare_and_swap_all`]) on a backend that does them one
+/// by one.
 const BATCH_CONCURRENCY: usize = 16;
 
 /// An object and its entity tag (the version a compare-and-swap names).
@@ -55,6 +57,15 @@ pub enum CasOutcome {
     Conflict,
 }
 
+/// One compare-and-swap of [`ObjectStore::compare_and_swap_all`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Swap {
+    pub key: String,
+    /// The entity tag the object must have; `None`: there must be none.
+    pub expected: Option<String>,
+    pub body: Bytes,
+}
+
 /// How a backend provides conditional writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConditionalWrites {
@@ -65,7 +76,7 @@ pub enum ConditionalWrites {
     EmulatedSingleNode,
 }
 
-#[derive(Debug, Error)]
+#[derive(Debug, Clone, Error)]
 pub enum StoreError {
     /// The store cannot be reached or refused to work; retry later (→ 503).
     #[error("the object store is unavailable: {0}")]
@@ -122,6 +133,29 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
             futures::future::try_join_all(chunk.iter().map(|key| self.delete(key))).await?;
         }
         Ok(())
+    }
+
+    /// The objects at `keys`, in their order, as [`Self::get`] of each
+    /// would; a backend may read them in one go.
+    async fn get_all(&self, keys: &[String]) -> Result<Vec<Option<Object>>, StoreError> {
+        let mut objects = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(BATCH_CONCURRENCY) {
+            objects.extend(futures::future::try_join_all(chunk.iter().map(|key| self.get(key))).await?);
+        }
+        Ok(objects)
+    }
+
+    /// Each of `swaps`, as [`Self::compare_and_swap`] of each would (each
+    /// on its own: one's conflict does not stop another); the outcomes in
+    /// their order. On an error any of them may have been done.
+    async fn compare_and_swap_all(&self, swaps: &[Swap]) -> Result<Vec<CasOutcome>, StoreError> {
+        let mut outcomes = Vec::with_capacity(swaps.len());
+        for chunk in swaps.chunks(BATCH_CONCURRENCY) {
+            let swapping =
+                chunk.iter().map(|swap| self.compare_and_swap(&swap.key, swap.expected.as_deref(), swap.body.clone()));
+            outcomes.extend(futures::future::try_join_all(swapping).await?);
+        }
+        Ok(outcomes)
     }
 
     /// How this store provides conditional writes.
