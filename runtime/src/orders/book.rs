@@ -16,7 +16,7 @@
 //! (docs/decisions/0012-event-log.md).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio::sync::OwnedMutexGuard;
@@ -24,7 +24,7 @@ use tokio::sync::OwnedMutexGuard;
 use crate::events::{Appended, EventLog, NewEvent, StoredEvent};
 use crate::orders::locks::OrderLocks;
 use crate::orders::{self, OrderView};
-use crate::projections::{Marker, OrderSummary, Projections};
+use crate::projections::{MARKER_GRACE, Marker, OrderSummary, Projections};
 use crate::store::StoreError;
 
 #[derive(Debug)]
@@ -116,6 +116,7 @@ impl OrderBook {
             id: id.to_string(),
             events: Vec::new(),
             marker: None,
+            marker_opened: None,
             uncertain: false,
             _writer: writer,
         };
@@ -137,6 +138,10 @@ pub struct HeldOrder<'a> {
     /// Open since the first append of this hold: the derived state may be
     /// behind the events until it is settled.
     marker: Option<Marker>,
+    /// When the newest of its marker objects was written: a hold that
+    /// lasts (a plugin call between steps) writes another before an append
+    /// once the repair could take the last one for abandoned.
+    marker_opened: Option<Instant>,
     /// An append failed without knowing whether it was written: the
     /// marker is left for the repair.
     uncertain: bool,
@@ -165,8 +170,13 @@ impl HeldOrder<'_> {
     /// the lists follow when the hold is settled or dropped.
     pub async fn append(&mut self, event: NewEvent) -> Result<Change, StoreError> {
         let version = self.events.last().map_or(0, |e| e.version) + 1;
-        if self.marker.is_none() {
-            self.marker = Some(self.book.projections.open(&self.company, &self.id).await?);
+        if self.marker_opened.is_none_or(|opened| opened.elapsed() >= MARKER_GRACE / 2) {
+            let marker = self.book.projections.open(&self.company, &self.id).await?;
+            match &mut self.marker {
+                Some(held) => held.join(marker),
+                None => self.marker = Some(marker),
+            }
+            self.marker_opened = Some(Instant::now());
         }
         match self.book.log.append(&self.company, orders::AGGREGATE, &self.id, version, event).await {
             Ok(Appended::Stored { key, event }) => {
@@ -189,24 +199,38 @@ impl HeldOrder<'_> {
     /// Brings the order's derived state up to its events now, and waits
     /// for it (for a caller whose answer shows the change).
     pub async fn settle(&mut self) {
-        if let Some(marker) = self.marker.take() {
-            if self.uncertain {
-                drop(marker);
-            } else {
-                self.book.projections.settle_events(&self.company, &self.events, marker).await;
-            }
+        if let Some(marker) = self.take_marker() {
+            self.book.projections.settle_events(&self.company, &self.events, marker).await;
         }
+    }
+
+    /// [`Self::settle`], waiting only while the derived writes of many
+    /// changes are behind (the pipeline: so that it cannot queue them
+    /// without bound).
+    pub async fn settle_soon(&mut self) {
+        if let Some(marker) = self.take_marker() {
+            let summary = crate::projections::readable(&self.company, &self.events);
+            self.book.projections.settle_soon(&self.company, summary, marker).await;
+        }
+    }
+
+    /// The hold's marker, if there are derived writes to make; one left
+    /// behind an append of unknown outcome stays open for the repair.
+    fn take_marker(&mut self) -> Option<Marker> {
+        let marker = self.marker.take()?;
+        self.marker_opened = None;
+        if self.uncertain {
+            drop(marker);
+            return None;
+        }
+        Some(marker)
     }
 }
 
 impl Drop for HeldOrder<'_> {
     fn drop(&mut self) {
-        if let Some(marker) = self.marker.take() {
-            if self.uncertain {
-                drop(marker);
-            } else {
-                self.book.projections.settle_events_later(&self.company, &self.events, marker);
-            }
+        if let Some(marker) = self.take_marker() {
+            self.book.projections.settle_events_later(&self.company, &self.events, marker);
         }
     }
 }

@@ -304,14 +304,30 @@ impl Pipeline {
             Ok(order) => order,
             Err(error) => return self.retry_later(company, id, &error.into()),
         };
+        let mut outcome = Err(None);
         for _ in 0..MAX_STEPS {
             match self.step(company, &mut order).await {
                 Ok(Progress::Continue) => {}
-                Ok(Progress::Done) => return,
-                Err(error) => return self.retry_later(company, id, &error),
+                Ok(Progress::Done) => {
+                    outcome = Ok(());
+                    break;
+                }
+                Err(error) => {
+                    outcome = Err(Some(error));
+                    break;
+                }
             }
         }
-        tracing::error!(%company, order = %id, "the order did not settle; leaving it for the next pick-up");
+        // Its lists follow its steps; waits only if derived writes fall behind.
+        order.settle_soon().await;
+        drop(order);
+        match outcome {
+            Ok(()) => {}
+            Err(Some(error)) => self.retry_later(company, id, &error),
+            Err(None) => {
+                tracing::error!(%company, order = %id, "the order did not settle; leaving it for the next pick-up")
+            }
+        }
     }
 
     /// Puts the order back on the queue in 5 s.

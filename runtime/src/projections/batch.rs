@@ -11,7 +11,7 @@
 //! no task when nothing is being written, and nothing to stop at shutdown:
 //! every queued item is a request waiting for its answer.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Items written at once, at most.
 pub(super) const MAX_BATCH: usize = 256;
@@ -58,7 +58,7 @@ impl<T> Batcher<T> {
 
     /// The next batch for a drain task; `None` when the queue is empty,
     /// and then the drain task must end.
-    pub(super) fn next_batch(&self) -> Option<Vec<T>> {
+    fn next_batch(&self) -> Option<Vec<T>> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if state.queue.is_empty() {
             state.draining -= 1;
@@ -68,10 +68,10 @@ impl<T> Batcher<T> {
         Some(state.queue.drain(..n).collect())
     }
 
-    /// Ends a drain that cannot go on (its task panicked). If it was the
-    /// last, what is queued is dropped, so that its waiters see the
-    /// failure instead of waiting forever.
-    pub(super) fn abandon(&self) {
+    /// Ends a drain that cannot go on. If it was the last, what is queued
+    /// is dropped, so that its waiters see the failure instead of waiting
+    /// forever.
+    fn abandon(&self) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         state.draining -= 1;
         if state.draining == 0 {
@@ -80,13 +80,33 @@ impl<T> Batcher<T> {
     }
 }
 
-/// Abandons the batcher's drain if the drain task unwinds.
-pub(super) struct DrainGuard<'a, T>(pub &'a Batcher<T>);
+/// A running drain: takes batches until the queue is empty. Dropped
+/// before that — its task panicked, was cancelled, or never ran (no
+/// runtime) — it gives its place up, so that the count of drains never
+/// stays raised with nobody draining.
+pub(super) struct Drain<T> {
+    batcher: Arc<Batcher<T>>,
+    ended: bool,
+}
 
-impl<T> Drop for DrainGuard<'_, T> {
+impl<T> Drain<T> {
+    /// For the caller whose push said to start one.
+    pub(super) fn started(batcher: Arc<Batcher<T>>) -> Self {
+        Self { batcher, ended: false }
+    }
+
+    /// The next batch; `None` when the queue is empty, and the drain is over.
+    pub(super) fn next_batch(&mut self) -> Option<Vec<T>> {
+        let batch = self.batcher.next_batch();
+        self.ended = batch.is_none();
+        batch
+    }
+}
+
+impl<T> Drop for Drain<T> {
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            self.0.abandon();
+        if !self.ended {
+            self.batcher.abandon();
         }
     }
 }
@@ -97,34 +117,45 @@ mod tests {
 
     #[test]
     fn pushes_start_drains_up_to_the_limit_and_a_drain_takes_everything_queued() {
-        let batcher = Batcher::default();
+        let batcher = Arc::new(Batcher::default());
+        let mut drains = Vec::new();
         for n in 0..MAX_DRAINS {
             assert!(batcher.push(n), "drain {n} starts");
+            drains.push(Drain::started(batcher.clone()));
         }
         assert!(!batcher.push(MAX_DRAINS), "every drain is busy: it waits for one");
-        assert_eq!(batcher.next_batch(), Some((0..=MAX_DRAINS).collect::<Vec<_>>()));
-        for _ in 0..MAX_DRAINS {
-            assert_eq!(batcher.next_batch(), None, "a drain finds the queue empty and ends");
+        assert_eq!(drains[0].next_batch(), Some((0..=MAX_DRAINS).collect::<Vec<_>>()));
+        for drain in &mut drains {
+            assert_eq!(drain.next_batch(), None, "a drain finds the queue empty and ends");
         }
+        drop(drains);
         assert!(batcher.push(9), "no drain left: the next push starts one");
     }
 
     #[test]
     fn batches_are_bounded() {
-        let batcher = Batcher::default();
+        let batcher = Arc::new(Batcher::default());
         for n in 0..MAX_BATCH + 3 {
             batcher.push(n);
         }
-        assert_eq!(batcher.next_batch().map(|b| b.len()), Some(MAX_BATCH));
-        assert_eq!(batcher.next_batch().map(|b| b.len()), Some(3));
+        let mut drain = Drain::started(batcher.clone());
+        assert_eq!(drain.next_batch().map(|b| b.len()), Some(MAX_BATCH));
+        assert_eq!(drain.next_batch().map(|b| b.len()), Some(3));
+        assert_eq!(batcher.backlog(), 0);
     }
 
     #[test]
-    fn the_last_drain_abandoned_drops_what_waits_and_lets_the_next_push_start_one() {
-        let batcher = Batcher::default();
+    fn a_drain_dropped_before_it_ends_gives_its_place_up_and_the_last_drops_what_waits() {
+        let batcher = Arc::new(Batcher::default());
         assert!(batcher.push(1));
-        batcher.abandon();
-        assert!(batcher.push(2));
-        assert_eq!(batcher.next_batch(), Some(vec![2]));
+        // Its task was cancelled (or never ran) before taking anything.
+        drop(Drain::started(batcher.clone()));
+        assert_eq!(batcher.backlog(), 0, "its waiters see the failure instead of waiting forever");
+        assert!(batcher.push(2), "the next push starts a drain");
+        let mut drain = Drain::started(batcher.clone());
+        assert_eq!(drain.next_batch(), Some(vec![2]));
+        assert_eq!(drain.next_batch(), None);
+        drop(drain);
+        assert!(batcher.push(3), "a drain that ended gave its place up once");
     }
 }

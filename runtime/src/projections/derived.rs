@@ -1,23 +1,30 @@
 //! Writing the projections, and repairing them after a crash.
 //!
-//! A change to an order goes: a **marker** (`derived/open/{id}.{nonce}`)
-//! that this order's derived state may fall behind its log → the event →
-//! the derived writes → the marker closed. A crash anywhere in between
-//! leaves the marker, and [`Projections::repair`] derives the marked orders
-//! again from their events: no full scan. The derived writes go through the
-//! store's relaxed view; a marker is deleted only after a `flush` made the
-//! writes it covers durable, so a power loss is repaired the same way.
+//! A change to an order goes: a **marker**
+//! (`derived/open/{id}.{millis}.{nonce}`) that this order's derived state
+//! may fall behind its log → the event(s) → the derived writes → the marker
+//! closed. A crash anywhere in between leaves the marker, and
+//! [`Projections::repair`] derives the marked orders again from their
+//! events: no full scan. The derived writes go through the store's relaxed
+//! view; a marker is deleted only after a `flush` made the writes it covers
+//! durable, so a power loss is repaired the same way. Markers and derived
+//! writes are written in batches ([`super::batch`]).
 //!
 //! One order's derived writes, in this order:
 //! 1. its entries in the lists it is now in, and its hour markers;
-//! 2. its summary, by compare-and-swap, naming the entries it superseded —
-//!    never replacing a later version (summaries never go back);
+//! 2. from its second version on, its summary, by compare-and-swap, naming
+//!    the entries it superseded — never replacing a later version
+//!    (summaries never go back). A first version has no summary object
+//!    (readers derive it from the one event); its writer checks, after
+//!    putting its entries, that no later summary was stored meanwhile, and
+//!    takes them back if one was;
 //! 3. the superseded entries deleted.
 //!
 //! Readers show an entry only if the summary agrees with it, so between
 //! 1 and 3 an order shows once, at its old place or its new one, and an
 //! entry a crash left behind is never shown; the next writer of the order,
-//! or the repair, deletes it.
+//! or the repair (which deletes every entry of every earlier version),
+//! deletes it.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -29,7 +36,7 @@ use serde::{Deserialize, Serialize};
 
 use tokio::sync::oneshot;
 
-use super::batch::{Batcher, DrainGuard};
+use super::batch::Drain;
 use super::{OrderSummary, Projections, Queue, readable};
 use crate::events::{StoredEvent, keys};
 use crate::orders;
@@ -52,11 +59,20 @@ const SETTLE_BACKLOG: usize = 4 * super::batch::MAX_BATCH;
 const SWAP_ATTEMPTS: usize = 16;
 
 /// An open marker: the order's derived state may be behind its log until
-/// it is [closed](Projections::settle).
+/// it is [closed](Projections::settle). One may stand for several marker
+/// objects of one order ([`Marker::join`]).
 #[derive(Debug)]
 #[must_use = "a marker left open is repaired later; settle or close it"]
 pub struct Marker {
-    key: String,
+    keys: Vec<String>,
+}
+
+impl Marker {
+    /// Takes `other` (a later marker of the same order) into this one:
+    /// both close together.
+    pub fn join(&mut self, other: Marker) {
+        self.keys.extend(other.keys);
+    }
 }
 
 /// A summary as stored, with the list entries it superseded (deleted by
@@ -80,15 +96,14 @@ impl Projections {
         let key = format!("{}{id}.{}.{nonce}", keys::open_prefix(company), Utc::now().timestamp_millis());
         let (reply, answer) = oneshot::channel();
         if self.opening.push(Opening { key, reply }) {
-            let (store, batcher) = (self.derived.clone(), self.opening.clone());
-            spawn_drain(&self.opening, async move {
-                let _guard = DrainGuard(&batcher);
-                while let Some(batch) = batcher.next_batch() {
+            let (store, mut drain) = (self.derived.clone(), Drain::started(self.opening.clone()));
+            spawn(async move {
+                while let Some(batch) = drain.next_batch() {
                     let keys: Vec<String> = batch.iter().map(|opening| opening.key.clone()).collect();
                     let written = store.put_empty(&keys).await;
                     for Opening { key, reply } in batch {
                         // A caller gone meanwhile leaves its marker open: repaired later.
-                        let _ = reply.send(written.clone().map(|()| Marker { key }));
+                        let _ = reply.send(written.clone().map(|()| Marker { keys: vec![key] }));
                     }
                 }
             });
@@ -139,10 +154,10 @@ impl Projections {
         };
         let (reply, done) = oneshot::channel();
         if self.settling.push(Settling { company: company.to_string(), summary, marker, reply }) {
-            let (writer, batcher, closing) = (self.writer.clone(), self.settling.clone(), self.closing.clone());
-            spawn_drain(&self.settling, async move {
-                let _guard = DrainGuard(&batcher);
-                while let Some(batch) = batcher.next_batch() {
+            let (writer, closing) = (self.writer.clone(), self.closing.clone());
+            let mut drain = Drain::started(self.settling.clone());
+            spawn(async move {
+                while let Some(batch) = drain.next_batch() {
                     writer.settle_all(batch, &closing).await;
                 }
             });
@@ -202,15 +217,31 @@ impl Projections {
             markers.sort();
             for (id, keys) in group_by_order(markers) {
                 let events = self.log.read(&company, orders::AGGREGATE, &id).await?;
-                if let Some(summary) = readable(&company, &events) {
-                    self.write(&company, &summary).await?;
-                }
+                self.rederive(&company, &events).await?;
                 repaired += 1;
                 self.closing.lock().unwrap_or_else(|p| p.into_inner()).extend(keys);
             }
         }
         self.close_markers().await?;
         Ok(repaired)
+    }
+
+    /// Derives an order again from its events, and deletes any list entry
+    /// one of its earlier versions may have left: writes of one order can
+    /// overlap (a first version's entries put after a later version moved
+    /// it on, taken back just after), and a crash between can leave
+    /// entries that no summary names.
+    async fn rederive(&self, company: &str, events: &[StoredEvent]) -> Result<(), StoreError> {
+        let Some(current) = readable(company, events) else { return Ok(()) };
+        let mut earlier = BTreeSet::new();
+        for version in 1..events.len() {
+            if let Ok(Some(summary)) = OrderSummary::from_events(&events[..version]) {
+                earlier.extend(entries(company, &summary));
+            }
+        }
+        self.write(company, &current).await?;
+        let stale: Vec<String> = earlier.difference(&entries(company, &current)).cloned().collect();
+        self.derived.delete_all(&stale).await
     }
 
     /// Closes markers every second and repairs those left open, until the
@@ -279,19 +310,18 @@ pub(super) struct Settling {
     reply: oneshot::Sender<()>,
 }
 
-/// Starts a drain task on the current runtime; with none (a change
-/// dropped outside one), gives the drain up: what it would have written
-/// stays marked for the repair.
-fn spawn_drain<T>(batcher: &Batcher<T>, drain: impl Future<Output = ()> + Send + 'static) {
-    match tokio::runtime::Handle::try_current() {
-        Ok(runtime) => drop(runtime.spawn(drain)),
-        Err(_) => batcher.abandon(),
+/// Starts a drain task on the current runtime. With none (a change
+/// dropped outside one) the task is dropped unrun, and its [`Drain`] gives
+/// its place up: what it would have written stays marked for the repair.
+fn spawn(drain: impl Future<Output = ()> + Send + 'static) {
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        drop(runtime.spawn(drain));
     }
 }
 
 /// Queues `marker` for deletion after the next flush.
 fn close(closing: &Mutex<Vec<String>>, marker: Marker) {
-    closing.lock().unwrap_or_else(|p| p.into_inner()).push(marker.key);
+    closing.lock().unwrap_or_else(|p| p.into_inner()).extend(marker.keys);
 }
 
 /// Writes derived state, one order at a time or a batch of them.
@@ -331,7 +361,7 @@ impl Writer {
             match outcome {
                 Ok(()) => close(closing, marker),
                 Err(error) => tracing::warn!(
-                    %company, marker = %marker.key, %error,
+                    %company, markers = ?marker.keys, %error,
                     "a projection write failed; the repair will finish it"
                 ),
             }
@@ -365,7 +395,7 @@ impl Writer {
         let summary_keys: Vec<String> = changes.iter().map(|(company, s)| keys::summary_key(company, &s.id)).collect();
         // An order's first version has no summary object: read past it.
         let past_first: Vec<usize> = (0..changes.len()).filter(|&i| changes[i].1.version > 1).collect();
-        let read = self.store.get_all(&past_first.iter().map(|&i| summary_keys[i].clone()).collect::<Vec<_>>()).await?;
+        let read = self.get_all(past_first.iter().map(|&i| summary_keys[i].clone()).collect()).await?;
         let mut current: Vec<Option<Object>> = vec![None; changes.len()];
         for (i, object) in past_first.into_iter().zip(read) {
             current[i] = object;
@@ -385,6 +415,16 @@ impl Writer {
             let before = stored[i].as_ref().map(|s| &s.summary);
             if before.is_some_and(|before| before.version >= summary.version) {
                 continue; // a later version is there: summaries never go back
+            }
+            if current[i].is_some() && before.is_none() {
+                // Unreadable (a power loss cut its write short): which entries
+                // it held is unknown; the marker stays for the repair, which
+                // reads them from the log.
+                written[i] = Err(StoreError::Corrupt {
+                    key: summary_keys[i].clone(),
+                    reason: "the stored summary is unreadable".to_string(),
+                });
+                continue;
             }
             let wanted = entries(company, summary);
             let held = held_entries(company, summary, current[i].as_ref(), before);
@@ -410,11 +450,12 @@ impl Writer {
             });
             swapping.push((i, superseded));
         }
-        self.store.put_empty(&new_objects).await?;
+        if !new_objects.is_empty() {
+            self.store.put_empty(&new_objects).await?;
+        }
         // A first version's entries are its whole derived state; a later
         // version another writer stored meanwhile takes them back.
-        let meanwhile =
-            self.store.get_all(&first_versions.iter().map(|&i| summary_keys[i].clone()).collect::<Vec<_>>()).await?;
+        let meanwhile = self.get_all(first_versions.iter().map(|&i| summary_keys[i].clone()).collect()).await?;
         let mut taken_back = Vec::new();
         for (i, object) in first_versions.into_iter().zip(meanwhile) {
             let (company, summary) = &changes[i];
@@ -422,7 +463,7 @@ impl Writer {
                 taken_back.extend(entries(company, summary).difference(&entries(company, &later.summary)).cloned());
             }
         }
-        let outcomes = self.store.compare_and_swap_all(&swaps).await?;
+        let outcomes = if swaps.is_empty() { Vec::new() } else { self.store.compare_and_swap_all(&swaps).await? };
         let mut deleted = taken_back;
         for ((i, superseded), outcome) in swapping.into_iter().zip(outcomes) {
             match outcome {
@@ -434,6 +475,14 @@ impl Writer {
             self.store.delete_all(&deleted).await?;
         }
         Ok(written)
+    }
+
+    /// [`ObjectStore::get_all`], without a call for no keys.
+    async fn get_all(&self, keys: Vec<String>) -> Result<Vec<Option<Object>>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.store.get_all(&keys).await
     }
 
     /// Brings order `summary.id`'s derived state to `summary`, unless a

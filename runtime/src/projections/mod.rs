@@ -306,7 +306,7 @@ impl Projections {
 
 /// An order's summary, or `None` — logged, never guessed — when one of
 /// its events is unreadable: the order stays out of the lists until fixed.
-fn readable(company: &str, events: &[StoredEvent]) -> Option<OrderSummary> {
+pub(crate) fn readable(company: &str, events: &[StoredEvent]) -> Option<OrderSummary> {
     match OrderSummary::from_events(events) {
         Ok(summary) => summary,
         Err(error) => {
@@ -577,6 +577,39 @@ mod tests {
         let hours = projections.hourly("acme", 2).await.expect("hourly");
         let counted = hours.iter().fold((0, 0), |(i, f), h| (i + h.ingested, f + h.failed));
         assert_eq!(counted, (1, 1));
+    }
+
+    #[tokio::test]
+    async fn the_repair_deletes_entries_an_earlier_version_left_behind_and_joined_markers_close_together() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let projections = projections(dir.path());
+        let now = Utc::now();
+        let mut events = vec![event(1, event_types::RECEIVED, now), event(2, event_types::VALIDATED, now)];
+        events[1].occurred_at += TimeDelta::seconds(1);
+        for each in &events {
+            store_event(&projections, each).await;
+        }
+        // The first version's write landed after the second's and a crash
+        // came before it took its entries back: they are in the lists, no
+        // summary names them, and the receive's marker is open.
+        let mut marker = projections.open("acme", "order-1").await.expect("marker");
+        projections.settle_events("acme", &events, projections.open("acme", "order-1").await.expect("marker")).await;
+        let first = OrderSummary::from_events(&events[..1]).expect("readable").expect("summary");
+        for list in ["all", "in-progress", "source-woo-no"] {
+            let ghost = format!("{}{}", keys::list_prefix("acme", list), derived::entry_name(&first));
+            projections.derived.put(&ghost, bytes::Bytes::new()).await.expect("ghost");
+        }
+        assert_eq!(projections.list("acme", Queue::All, None, 0, 10).await.expect("list").total, 2, "counted twice");
+
+        assert_eq!(projections.repair(None).await.expect("repair"), 1);
+        assert_eq!(total(&projections, Queue::All).await, 1);
+        assert_eq!(total(&projections, Queue::InProgress).await, 1);
+
+        // Two marker objects joined into one close together.
+        marker.join(projections.open("acme", "order-1").await.expect("marker"));
+        projections.settle_events("acme", &events, marker).await;
+        assert_eq!(projections.close_markers().await.expect("close"), 2);
+        assert!(projections.derived.list_children(&keys::open_prefix("acme")).await.expect("markers").is_empty());
     }
 
     #[tokio::test]
