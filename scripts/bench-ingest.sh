@@ -57,6 +57,9 @@ start_server() { # kind -> prints the base URL; leaves the server running as a j
   fi
   local sync=each server="$bin"
   case "$1" in *-group) sync=group ;; *-prev) server="${previous_bin:?PREVIOUS_BIN names the build of the -prev paths}" ;; esac
+  # One tenant sends everything: its share of plugin instances (4 by
+  # default, past which a webhook is answered 429) is raised to the load.
+  PORTITOR_ENGINE__MAX_INSTANCES_PER_TENANT=64 \
   PORTITOR_STORE__FS_SYNC=$sync PORTITOR_PIPELINE__WORKERS=0 RUST_LOG=error "$server" serve --listen 127.0.0.1:18090 --data-dir "$dir" > "$work/server.out" &
   echo $! > "$work/pid"
   until grep -q listening "$work/server.out" 2>/dev/null; do sleep 0.1; done
