@@ -70,6 +70,17 @@ async fn conformance(store: Arc<dyn ObjectStore>) {
     let top = store.list_children("").await.expect("top level");
     assert!(top.contains(&format!("conf-{run}")), "{top:?}");
 
+    // a page of them, and how many there are
+    let page = |offset, limit| {
+        let store = store.clone();
+        let prefix = key("l/");
+        async move { store.list_children_page(&prefix, offset, limit).await.expect("page") }
+    };
+    assert_eq!(page(0, 2).await, (3, vec!["b".to_string(), "bc".to_string()]));
+    assert_eq!(page(1, 10).await, (3, vec!["bc".to_string(), "c".to_string()]));
+    assert_eq!(page(3, 10).await, (3, Vec::<String>::new()));
+    assert_eq!(store.list_children_page(&key("nothing/"), 0, 5).await.expect("page"), (0, Vec::new()));
+
     // delete, and deleting what is not there
     store.delete(&key("l/c/4")).await.expect("delete");
     assert_eq!(store.get(&key("l/c/4")).await.expect("get"), None);

@@ -234,14 +234,9 @@ impl Projections {
             Some(source) => derived::source_list(source),
             None => queue.list_name().to_string(),
         };
-        let names = self.derived.list_children(&keys::list_prefix(company, &list)).await?;
-        let total = names.len();
-        let rows: Vec<(String, String)> = names
-            .into_iter()
-            .skip(offset)
-            .take(limit)
-            .filter_map(|name| Some((derived::entry_id(&name)?.to_string(), name)))
-            .collect();
+        let (total, names) = self.derived.list_children_page(&keys::list_prefix(company, &list), offset, limit).await?;
+        let rows: Vec<(String, String)> =
+            names.into_iter().filter_map(|name| Some((derived::entry_id(&name)?.to_string(), name))).collect();
         let read = futures::stream::iter(rows)
             .map(|(id, name)| async move { Ok::<_, StoreError>((name, self.get(company, &id).await?)) })
             .buffered(READ_CONCURRENCY);

@@ -36,8 +36,8 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 use super::{
-    CasOutcome, ConditionalWrites, CreateOutcome, Object, ObjectMeta, ObjectStore, StoreError, Swap, validate_key,
-    validate_prefix,
+    CasOutcome, ConditionalWrites, CreateOutcome, Object, ObjectMeta, ObjectStore, StoreError, Swap, Window,
+    validate_key, validate_prefix,
 };
 
 /// Stripes of key locks for compare-and-swap.
@@ -427,25 +427,40 @@ impl Inner {
     }
 
     fn list_children(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut names = Vec::new();
+        self.each_child(prefix, |name| names.push(name))?;
+        names.sort();
+        Ok(names)
+    }
+
+    fn list_children_page(
+        &self,
+        prefix: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<String>), StoreError> {
+        let mut window = Window::new(offset, limit);
+        self.each_child(prefix, |name| window.push(name))?;
+        Ok(window.finish())
+    }
+
+    /// Calls `f` with each name below `prefix`, in the directory's order.
+    fn each_child(&self, prefix: &str, mut f: impl FnMut(String)) -> Result<(), StoreError> {
         let dir = if prefix.is_empty() { self.root.clone() } else { self.root.join(prefix.trim_end_matches('/')) };
         let entries = match fs::read_dir(&dir) {
             Ok(entries) => entries,
-            Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {
-                return Ok(Vec::new());
-            }
+            Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => return Ok(()),
             Err(e) => return Err(io_error(prefix, e)),
         };
-        let mut names = Vec::new();
         for entry in entries {
             let entry = entry.map_err(|e| io_error(prefix, e))?;
             let name = entry.file_name().to_string_lossy().into_owned();
             if prefix.is_empty() && (name == TMP_DIR || name == LOCK_FILE) {
                 continue;
             }
-            names.push(name);
+            f(name);
         }
-        names.sort();
-        Ok(names)
+        Ok(())
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
@@ -518,6 +533,19 @@ impl ObjectStore for FsStore {
         }
         let prefix = prefix.to_string();
         self.blocking(move |inner| inner.list_children(&prefix)).await
+    }
+
+    async fn list_children_page(
+        &self,
+        prefix: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<String>), StoreError> {
+        if !prefix.is_empty() {
+            validate_prefix(prefix)?;
+        }
+        let prefix = prefix.to_string();
+        self.blocking(move |inner| inner.list_children_page(&prefix, offset, limit)).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {

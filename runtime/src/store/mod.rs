@@ -57,6 +57,40 @@ pub enum CasOutcome {
     Conflict,
 }
 
+/// A window of sorted names, from names seen in any order: how many there
+/// were, and the `limit` smallest from `offset` on, holding at most
+/// `offset + limit` of them ([`ObjectStore::list_children_page`]).
+#[derive(Debug)]
+pub(crate) struct Window {
+    offset: usize,
+    keep: usize,
+    smallest: std::collections::BinaryHeap<String>,
+    total: usize,
+}
+
+impl Window {
+    pub(crate) fn new(offset: usize, limit: usize) -> Self {
+        Self { offset, keep: offset.saturating_add(limit), smallest: Default::default(), total: 0 }
+    }
+
+    pub(crate) fn push(&mut self, name: String) {
+        self.total += 1;
+        if self.smallest.len() < self.keep {
+            self.smallest.push(name);
+        } else if self.smallest.peek().is_some_and(|largest| name < *largest) {
+            self.smallest.pop();
+            self.smallest.push(name);
+        }
+    }
+
+    /// (how many names, the window's names in order).
+    pub(crate) fn finish(self) -> (usize, Vec<String>) {
+        let mut names = self.smallest.into_sorted_vec();
+        let window = names.split_off(self.offset.min(names.len()));
+        (self.total, window)
+    }
+}
+
 /// One compare-and-swap of [`ObjectStore::compare_and_swap_all`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Swap {
@@ -106,6 +140,20 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
     /// empty for the top level): `list_children("acme/plugins/")` gives the
     /// plugin ids. Sorted.
     async fn list_children(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+
+    /// The `limit` names from `offset` on of [`Self::list_children`], and
+    /// how many there are in all, holding at most `offset + limit` names
+    /// at a time: a list of every order a tenant ever had is paged without
+    /// its names in memory.
+    async fn list_children_page(
+        &self,
+        prefix: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<String>), StoreError> {
+        let names = self.list_children(prefix).await?;
+        Ok((names.len(), names.into_iter().skip(offset).take(limit).collect()))
+    }
 
     /// Removes `key`; a missing key is not an error.
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
@@ -202,6 +250,17 @@ pub fn validate_prefix(prefix: &str) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_window_keeps_the_page_of_names_seen_in_any_order() {
+        let names: Vec<String> = [7, 3, 9, 1, 5, 8, 2, 6, 4, 0].iter().map(|n| format!("n{n}")).collect();
+        for (offset, limit) in [(0, 3), (2, 4), (8, 5), (10, 2), (0, 0), (0, 100)] {
+            let mut window = Window::new(offset, limit);
+            names.iter().cloned().for_each(|name| window.push(name));
+            let expected: Vec<String> = (offset..(offset + limit).min(10)).map(|n| format!("n{n}")).collect();
+            assert_eq!(window.finish(), (10, expected), "offset {offset}, limit {limit}");
+        }
+    }
 
     #[test]
     fn keys_are_checked() {

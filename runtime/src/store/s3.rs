@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
 use super::{
-    CasOutcome, ConditionalWrites, CreateOutcome, Object, ObjectMeta, ObjectStore, StoreError, validate_key,
+    CasOutcome, ConditionalWrites, CreateOutcome, Object, ObjectMeta, ObjectStore, StoreError, Window, validate_key,
     validate_prefix,
 };
 
@@ -289,6 +289,34 @@ impl ObjectStore for S3Store {
         names.sort();
         names.dedup();
         Ok(names)
+    }
+
+    async fn list_children_page(
+        &self,
+        prefix: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<String>), StoreError> {
+        if !prefix.is_empty() {
+            validate_prefix(prefix)?;
+        }
+        let full = self.full_key(prefix);
+        let mut window = Window::new(offset, limit);
+        let mut pages =
+            self.client.list_objects_v2().bucket(&self.bucket).prefix(&full).delimiter("/").into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| unavailable("LIST", prefix, e))?;
+            let prefixes = page.common_prefixes().iter().filter_map(|c| c.prefix()).map(|p| p.trim_end_matches('/'));
+            let objects = page.contents().iter().filter_map(|o| o.key());
+            // A name both an object and a prefix would count twice here;
+            // Portitor pages only lists of objects.
+            for name in prefixes.chain(objects).filter_map(|key| key.strip_prefix(&full)) {
+                if !name.is_empty() && !name.starts_with(".portitor-probe") {
+                    window.push(name.to_string());
+                }
+            }
+        }
+        Ok(window.finish())
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
