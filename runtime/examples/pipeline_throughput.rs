@@ -6,7 +6,7 @@
 //! 2. the time `portitor reindex` takes to rebuild the projections from
 //!    100,000 events on `fs`.
 //!
-//! `cargo run --release -p portitor --example pipeline_throughput`
+//! `cargo run --release -p portitor --example pipeline_throughput` (`PIPELINE_ONLY=1`: without the reindex)
 
 use std::time::{Duration, Instant};
 
@@ -33,11 +33,16 @@ fn order(n: usize) -> serde_json::Value {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    throughput().await?;
+    // Orders one after another, then from 32 clients at once.
+    throughput(1).await?;
+    throughput(32).await?;
+    if std::env::var_os("PIPELINE_ONLY").is_some() {
+        return Ok(());
+    }
     rebuild().await
 }
 
-async fn throughput() -> anyhow::Result<()> {
+async fn throughput(clients: usize) -> anyhow::Result<()> {
     let wms = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let wms_addr = wms.local_addr()?;
     tokio::spawn(async move {
@@ -83,13 +88,21 @@ async fn throughput() -> anyhow::Result<()> {
 
     let started = Instant::now();
     let origin = Origin::Api { subject: "bench".into(), request_id: "bench".into() };
-    for n in 0..ORDERS {
-        let envelope = OrderEnvelope::parse(
-            json!({"source": "bench", "externalId": n.to_string(), "order": order(n)}).to_string().as_bytes(),
-        )
-        .map_err(anyhow::Error::msg)?;
-        state.ingest.order(company, &envelope, &origin).await?;
-    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let client = || async {
+        loop {
+            let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if n >= ORDERS {
+                return Ok::<_, anyhow::Error>(());
+            }
+            let envelope = OrderEnvelope::parse(
+                json!({"source": "bench", "externalId": n.to_string(), "order": order(n)}).to_string().as_bytes(),
+            )
+            .map_err(anyhow::Error::msg)?;
+            state.ingest.order(company, &envelope, &origin).await?;
+        }
+    };
+    futures::future::try_join_all((0..clients).map(|_| client())).await?;
     let ingested = started.elapsed();
     loop {
         let sent = state.projections.list(company, Queue::Unhandled, None, 0, 1).await?.total;
@@ -103,7 +116,7 @@ async fn throughput() -> anyhow::Result<()> {
     }
     let total = started.elapsed();
     println!(
-        "pipeline: {ORDERS} orders ingested in {:.2} s, all sent to the WMS after {:.2} s: {:.0} orders/s end to end (4 events and a reference each)",
+        "pipeline, {clients} client(s): {ORDERS} orders ingested in {:.2} s, all sent to the WMS after {:.2} s: {:.0} orders/s end to end (4 events and a reference each)",
         ingested.as_secs_f64(),
         total.as_secs_f64(),
         ORDERS as f64 / total.as_secs_f64()
