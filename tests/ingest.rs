@@ -64,8 +64,15 @@ async fn an_order_is_stored_at_its_key_and_a_duplicate_writes_nothing() {
 
     // Let the pipeline finish with it (this order is incomplete, so it fails
     // validation), then send it again: nothing new may be written.
+    // The order read by id is current at once; its derived state (summary,
+    // list entries) follows within moments, so wait for that too.
     let acme = Tenant::new(&server, "acme");
-    let settled = || async { acme.get(&format!("/acme/order/{id}")).await["state"] == "failed" };
+    let settled = || async {
+        let files = files_under(&data.path().join("acme"));
+        acme.get(&format!("/acme/order/{id}")).await["state"] == "failed"
+            && files.iter().any(|f| f.starts_with("derived/lists/failed/") && f.ends_with(&id))
+            && !files.iter().any(|f| f.starts_with("derived/open/"))
+    };
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while !settled().await {
         assert!(std::time::Instant::now() < deadline, "the pipeline did not settle the order");
