@@ -235,6 +235,27 @@ fn fsync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Creates `dir` and any missing parents, noting in `changed` the parent
+/// of each directory it created (unsynced: see [`Inner::into_dir`]).
+fn create_dirs(dir: &Path, changed: &mut Vec<PathBuf>) -> io::Result<()> {
+    let parent = dir.parent().ok_or_else(|| io::Error::other("no parent directory"))?;
+    match fs::create_dir(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            create_dirs(parent, changed)?;
+            match fs::create_dir(dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(e) => return Err(e),
+    }
+    changed.push(parent.to_path_buf());
+    Ok(())
+}
+
 impl Inner {
     fn path(&self, key: &str) -> PathBuf {
         self.root.join(key)
@@ -274,18 +295,29 @@ impl Inner {
         }
     }
 
-    /// Creates `dir` and any missing parents, syncing each new entry.
-    fn ensure_dir(&self, dir: &Path, wait: Wait) -> io::Result<()> {
-        if dir.is_dir() {
-            return Ok(());
+    /// Runs `step` (which puts an entry into `dir`); if `dir` is missing,
+    /// creates it and any missing parents and runs `step` again. Returns
+    /// the directories whose entries changed on the way (the parent of
+    /// each one created), for the caller to sync after `dir` once its own
+    /// entry is in place (the write is acknowledged only then, so syncing
+    /// them earlier gains nothing). Trying `step` first spares a `stat` per
+    /// level for a write into a directory that exists, the common case.
+    fn into_dir<T>(&self, dir: &Path, mut step: impl FnMut() -> io::Result<T>) -> io::Result<(T, Vec<PathBuf>)> {
+        match step() {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let mut created = Vec::new();
+                create_dirs(dir, &mut created)?;
+                Ok((step()?, created))
+            }
+            result => Ok((result?, Vec::new())),
         }
-        let parent = dir.parent().ok_or_else(|| io::Error::other("no parent directory"))?;
-        self.ensure_dir(parent, wait)?;
-        match fs::create_dir(dir) {
-            Ok(()) => self.sync_dir(parent, wait),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-            Err(e) => Err(e),
-        }
+    }
+
+    /// After an entry was put into `dir`: makes it durable, with the
+    /// directories `changed` on the way (see [`Self::into_dir`]).
+    fn durable_in(&self, dir: &Path, changed: &[PathBuf], wait: Wait) -> io::Result<()> {
+        self.durable(dir, wait)?;
+        changed.iter().try_for_each(|parent| self.sync_dir(parent, wait))
     }
 
     /// Writes `body` to a fresh temporary file (fsynced in `each` mode).
@@ -343,13 +375,12 @@ impl Inner {
         let path = self.path(key);
         let parent = path.parent().unwrap_or(&self.root).to_path_buf();
         let write = || -> io::Result<()> {
-            self.ensure_dir(&parent, wait)?;
             if body.is_empty() && wait == Wait::Relaxed {
-                return self.link_empty(&path);
+                return self.into_dir(&parent, || self.link_empty(&path)).map(drop);
             }
             let tmp = self.write_temp(body, wait)?;
-            fs::rename(&tmp, &path)?;
-            self.durable(&parent, wait)
+            let ((), changed) = self.into_dir(&parent, || fs::rename(&tmp, &path))?;
+            self.durable_in(&parent, &changed, wait)
         };
         write().map_err(|e| io_error(key, e))?;
         Ok(etag_of(body))
@@ -363,21 +394,18 @@ impl Inner {
                 self.durable(&parent, wait)?;
                 return Ok(CreateOutcome::Exists);
             }
-            self.ensure_dir(&parent, wait)?;
+            // The content is durable before it appears at its key: a crash
+            // leaves the whole object or none.
             let tmp = self.write_temp(body, wait)?;
-            let linked = fs::hard_link(&tmp, &path);
-            let _ = fs::remove_file(&tmp);
-            match linked {
-                Ok(()) => {
-                    self.durable(&parent, wait)?;
-                    Ok(CreateOutcome::Created { etag: etag_of(body) })
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    self.durable(&parent, wait)?;
-                    Ok(CreateOutcome::Exists)
-                }
+            let linked = self.into_dir(&parent, || match fs::hard_link(&tmp, &path) {
+                Ok(()) => Ok(true),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
                 Err(e) => Err(e),
-            }
+            });
+            let _ = fs::remove_file(&tmp);
+            let (created, changed) = linked?;
+            self.durable_in(&parent, &changed, wait)?;
+            Ok(if created { CreateOutcome::Created { etag: etag_of(body) } } else { CreateOutcome::Exists })
         })();
         result.map_err(|e| io_error(key, e))
     }
