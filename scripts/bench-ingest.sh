@@ -7,8 +7,12 @@
 #   - webhook: webhooks through the shopify-orders push plugin (platform-JWT
 #     auth, so that both portitor paths verify one token);
 #   - order-api-group, webhook-group: the same with the fs store's group
-#     commit (store.fs_sync = "group": writers share one syncfs instead of
-#     fsyncing each file and directory; same durability).
+#     commit (store.fs_sync = "group": writers share one syncfs; same
+#     durability);
+#   - order-api-each, webhook-each: the same with per-file fsync
+#     (store.fs_sync = "each", the default before the journal).
+# Other paths run with the build's default (since decision 0037 the
+# journal: writers share flushes of one file).
 # Every request is a new order. Each measurement starts a fresh server on a
 # fresh data directory (a directory that already holds thousands of orders
 # is slower to write into, which would favour whichever path runs first),
@@ -55,12 +59,16 @@ start_server() { # kind -> prints the base URL; leaves the server running as a j
     echo http://127.0.0.1:18091
     return
   fi
-  local sync=each server="$bin"
-  case "$1" in *-group) sync=group ;; *-prev) server="${previous_bin:?PREVIOUS_BIN names the build of the -prev paths}" ;; esac
+  local sync="" server="$bin"
+  case "$1" in
+    *-group) sync=group ;;
+    *-each) sync=each ;;
+    *-prev) server="${previous_bin:?PREVIOUS_BIN names the build of the -prev paths}" ;;
+  esac
   # One tenant sends everything: its share of plugin instances (4 by
   # default, past which a webhook is answered 429) is raised to the load.
-  PORTITOR_ENGINE__MAX_INSTANCES_PER_TENANT=64 \
-  PORTITOR_STORE__FS_SYNC=$sync PORTITOR_PIPELINE__WORKERS=0 RUST_LOG=error "$server" serve --listen 127.0.0.1:18090 --data-dir "$dir" > "$work/server.out" &
+  env PORTITOR_ENGINE__MAX_INSTANCES_PER_TENANT=64 \
+  ${sync:+PORTITOR_STORE__FS_SYNC=$sync} PORTITOR_PIPELINE__WORKERS=0 RUST_LOG=error "$server" serve --listen 127.0.0.1:18090 --data-dir "$dir" > "$work/server.out" &
   echo $! > "$work/pid"
   until grep -q listening "$work/server.out" 2>/dev/null; do sleep 0.1; done
   if [[ "$1" == webhook* ]]; then
@@ -116,7 +124,7 @@ sort -k1,1 -k2,2n -t' ' "$results" | awk '
   END {
     split("1 16 64", conns, " "); n = split(paths, names, " ")
     for (i=1; i<=3; i++) for (j=1; j<=n; j++) { name=names[j]; c=conns[i];
-      api = (name ~ /-group$/) ? "order-api-group" : (name ~ /-prev$/) ? "order-api-prev" : "order-api"
+      api = (name ~ /-group$/) ? "order-api-group" : (name ~ /-prev$/) ? "order-api-prev" : (name ~ /-each$/) ? "order-api-each" : "order-api"
       printf "| %s | %s | %.0f | %s | %s | %.2f× | %.2f× | %s |\n", name, c, rps[name,c], p50[name,c], p99[name,c],
         rps[name,c]/rps["baseline",c], rps[name,c]/rps[api,c], err[name,c] }
   }'
@@ -137,7 +145,7 @@ awk -v paths="$PATHS" -v rounds="$ROUNDS" '
     split("1 16 64", conns, " "); n = split(paths, names, " ")
     for (i=1; i<=3; i++) for (j=1; j<=n; j++) { name=names[j]; c=conns[i]
       if (name == "baseline") continue
-      api = (name ~ /-group$/) ? "order-api-group" : (name ~ /-prev$/) ? "order-api-prev" : "order-api"
+      api = (name ~ /-group$/) ? "order-api-group" : (name ~ /-prev$/) ? "order-api-prev" : (name ~ /-each$/) ? "order-api-each" : "order-api"
       vb=""; va=""
       for (k=1; k<=rounds; k++) {
         if (rps["baseline",c,k] > 0) vb = vb sprintf(" %.2f", rps[name,c,k]/rps["baseline",c,k])

@@ -453,11 +453,17 @@ async fn a_secret_is_used_by_its_connection_and_shows_nowhere() {
     for (path, text) in &answers {
         assert!(!text.contains(SECRET), "{path} shows the secret: {text}");
     }
-    // No stored object holds it in plain text (the vault's copy is encrypted).
+    // No stored object holds it in plain text (the vault's copy is
+    // encrypted), nor does the store's journal. Temporary files of writes
+    // in flight, and journal segments a checkpoint deletes meanwhile, may
+    // be gone by the time they are read.
     let stored = files_under(&data.path().join("store"));
     assert!(stored.iter().any(|f| f.contains("secrets") && f.contains("postnord-api-key")), "{stored:?}");
     for file in stored {
-        let bytes = std::fs::read(data.path().join("store").join(&file)).expect("read");
+        let bytes = match std::fs::read(data.path().join("store").join(&file)) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && file.starts_with('.') => continue,
+            read => read.expect("read"),
+        };
         assert!(!String::from_utf8_lossy(&bytes).contains(SECRET), "{file} holds the secret in plain text");
     }
     // Nor does any log line, even at trace level.

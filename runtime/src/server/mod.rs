@@ -216,7 +216,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let Runtime { state, config, deferred, tasks } = runtime;
-    let projections = state.projections.clone();
+    let (projections, store) = (state.projections.clone(), state.store.clone());
     state.scheduler.sync();
     if !deferred.is_empty() {
         let (registry, scheduler) = (state.registry.clone(), state.scheduler.clone());
@@ -283,6 +283,11 @@ pub async fn run(
     // What is left open is repaired at the next start; closed now, it need not be.
     if let Err(error) = projections.close_markers().await {
         tracing::warn!(%error, "closing the last projection markers failed; the next start repairs them");
+    }
+    // Everything acknowledged is durable already; this leaves a journal
+    // (fs) with nothing to replay at the next start.
+    if let Err(error) = store.flush().await {
+        tracing::warn!(%error, "the last store flush failed; the next start replays its journal");
     }
     tracing::info!("portitor stopped");
     Ok(())

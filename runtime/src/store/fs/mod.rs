@@ -3,15 +3,18 @@
 //! Durability: every write goes to a temporary file, then is moved into
 //! place (`rename` for `put`, `link` for `create_once`, which fails
 //! atomically if the key exists). A write that returned survives a crash
-//! or power loss, made so in one of two ways ([`FsSync`]):
-//! - `each` (the default): the temporary file is fsynced, then the
-//!   directory it was moved into, and the parent of every directory
-//!   created on the way;
+//! or power loss, made so in one of three ways ([`FsSync`]):
+//! - `journal` (the default): the change is recorded in a write-ahead
+//!   journal and put in place, unsynced, once the journal is flushed past
+//!   it; writers in flight together share one flush of one file, and
+//!   opening the store replays what a crash left ([`journal`],
+//!   [`FsStore::journaled`]);
+//! - `each`: the temporary file is fsynced, then the directory it was
+//!   moved into, and the parent of every directory created on the way;
 //! - `group`: no per-file fsync; the write waits for a `syncfs` of the
 //!   data directory's filesystem that started after it. Concurrent writers
-//!   share one `syncfs` (group commit), which on a dedicated volume
-//!   multiplies throughput; on a filesystem shared with busy neighbours it
-//!   also flushes their data, so it is opt-in.
+//!   share one `syncfs` (group commit); on a filesystem shared with busy
+//!   neighbours it also flushes their data, so it is opt-in.
 //!
 //! The [relaxed](ObjectStore::relaxed) view, for derived state, skips
 //! both: its writes are in place when they return and durable at the next
@@ -20,6 +23,9 @@
 //! A `create_once` that finds the key taken waits for durability too: the
 //! object it found may have been linked a moment ago by a writer still
 //! waiting for its fsync, and "already stored" must mean stored.
+//!
+//! Keys in the store's own files (`.tmp/`, `.journal/`, `.lock`) are
+//! refused.
 //!
 //! Entity tags are the SHA-256 of the content. Compare-and-swap holds a
 //! lock on the key for its read-compare-write; one process owns a data
@@ -35,13 +41,20 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
+use self::journal::{Change, JOURNAL_DIR, Journal, Record};
 use super::{
     CasOutcome, ConditionalWrites, CreateOutcome, Object, ObjectMeta, ObjectStore, StoreError, Swap, Window,
     validate_key, validate_prefix,
 };
 
-/// Stripes of key locks for compare-and-swap.
+mod journal;
+
+/// Stripes of key locks: compare-and-swap, and every durable write in
+/// `journal` mode.
 const LOCK_STRIPES: usize = 256;
+/// Stripes of `journal` mode's key locks (more than [`LOCK_STRIPES`]: they
+/// are held across a flush, so two keys sharing one wait for each other).
+const KEY_LOCKS: usize = 4096;
 const TMP_DIR: &str = ".tmp";
 const LOCK_FILE: &str = ".lock";
 
@@ -49,8 +62,10 @@ const LOCK_FILE: &str = ".lock";
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FsSync {
-    /// fsync each file and each directory it changed.
+    /// A write-ahead journal whose flushes writers share.
     #[default]
+    Journal,
+    /// fsync each file and each directory it changed.
     Each,
     /// One `syncfs` shared by the writes that wait for it.
     Group,
@@ -83,6 +98,10 @@ struct Inner {
     empty: Mutex<PathBuf>,
     /// Present in `group` mode.
     group: Option<GroupCommit>,
+    /// Present in `journal` mode.
+    journal: Option<Journal>,
+    /// `journal` mode's key locks, held across a write's flush.
+    key_locks: Vec<tokio::sync::Mutex<()>>,
     /// Held for the life of the store: one process per data directory.
     _lock: File,
 }
@@ -149,9 +168,10 @@ impl GroupCommit {
 }
 
 impl FsStore {
-    /// Opens (creating if needed) the store in `root`, fsyncing each write.
+    /// Opens (creating if needed) the store in `root`, its writes made
+    /// durable the default way.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self, StoreError> {
-        Self::open_with(root, FsSync::Each)
+        Self::open_with(root, FsSync::default())
     }
 
     /// Opens (creating if needed) the store in `root` with the given way
@@ -178,7 +198,7 @@ impl FsStore {
         fs::create_dir_all(&tmp).map_err(|e| unavailable("cannot create the temporary directory in", e))?;
         let stripes = (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect();
         let group = match sync {
-            FsSync::Each => None,
+            FsSync::Each | FsSync::Journal => None,
             FsSync::Group => Some(GroupCommit {
                 root: File::open(&root).map_err(|e| unavailable("cannot open", e))?,
                 state: Mutex::default(),
@@ -186,7 +206,21 @@ impl FsStore {
             }),
         };
         let empty = Mutex::new(new_empty_file(&tmp).map_err(|e| unavailable("cannot create a file in", e))?);
-        Ok(Self { inner: Arc::new(Inner { root, tmp, stripes, empty, group, _lock: lock }), wait: Wait::Durable })
+        let key_locks = (0..KEY_LOCKS).map(|_| tokio::sync::Mutex::new(())).collect();
+        let mut inner = Inner { root, tmp, stripes, empty, group, journal: None, key_locks, _lock: lock };
+        if sync == FsSync::Journal {
+            let replay = |record: Record| inner.apply(&record);
+            let journal = Journal::open(&inner.root, replay).map_err(|e| {
+                StoreError::Unavailable(format!("cannot replay the journal in {}: {e}", inner.root.display()))
+            })?;
+            inner.journal = Some(journal);
+        }
+        Ok(Self { inner: Arc::new(inner), wait: Wait::Durable })
+    }
+
+    /// In `journal` mode, (writes recorded, journal flushes run).
+    pub fn journal_counts(&self) -> Option<(u64, u64)> {
+        self.inner.journal.as_ref().map(Journal::counts)
     }
 
     /// In `group` mode, (writes made durable, `syncfs` rounds run).
@@ -209,6 +243,116 @@ impl FsStore {
             .await
             .map_err(|e| StoreError::Unavailable(format!("store task failed: {e}")))?
     }
+
+    /// Runs a write on the blocking pool with this view's [`Wait`].
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Inner, Wait) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let wait = self.wait;
+        self.blocking(move |inner| f(inner, wait)).await
+    }
+
+    /// The journal, if this is the durable view of a store in `journal`
+    /// mode: then its writes go through [`Self::journaled`].
+    fn journal(&self) -> Option<&Journal> {
+        self.inner.journal.as_ref().filter(|_| self.wait == Wait::Durable)
+    }
+
+    /// A durable write in `journal` mode. Under the key's lock (held
+    /// across the flush, so that the journal orders one key's changes as
+    /// they are placed, and a create-once decided on a free key stays
+    /// decided): `prepare` checks and records the change, its content
+    /// written to a temporary file; once the record is durable, the change
+    /// is put in place. What is in place is therefore always durable: a
+    /// crash cannot leave a torn object that a record does not repair, and
+    /// a reader never sees a change that a crash could take back.
+    async fn journaled<T: Send + 'static>(
+        &self,
+        key: &str,
+        prepare: impl FnOnce(&Inner, &Journal) -> Result<Prepared<T>, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let journal = self.inner.journal.as_ref().expect("journal mode");
+        let _key = self.inner.key_locks[stripe_of(key) % KEY_LOCKS].lock().await;
+        let prepared =
+            self.blocking(move |inner| prepare(inner, inner.journal.as_ref().expect("journal mode"))).await?;
+        let (entry, placement, value) = match prepared {
+            Prepared::Unchanged(value) => return Ok(value),
+            Prepared::Recorded { entry, placement, value } => (entry, placement, value),
+        };
+        if let Err(error) = journal.flushed_past(entry.record()).await {
+            placement.discard();
+            return Err(io_error(key, error));
+        }
+        let key = key.to_string();
+        self.blocking(move |inner| {
+            let placed = inner.place(&key, placement).map_err(|e| io_error(&key, e));
+            drop(entry);
+            placed
+        })
+        .await?;
+        Ok(value)
+    }
+}
+
+/// A durable write in `journal` mode, checked and recorded
+/// ([`FsStore::journaled`]).
+enum Prepared<T> {
+    /// Nothing to change (the key is taken, another version is there, no
+    /// object to delete): the answer as it is.
+    Unchanged(T),
+    /// Recorded; put in place once the record is durable.
+    Recorded { entry: journal::Entry, placement: Placement, value: T },
+}
+
+/// How a recorded change is put in place.
+enum Placement {
+    /// The temporary file renamed over the key.
+    Replace { tmp: PathBuf },
+    /// The temporary file linked at the key, which was free.
+    Create { tmp: PathBuf },
+    /// The key's file removed.
+    Remove,
+}
+
+impl Placement {
+    /// A change that will not be placed: its temporary file removed.
+    fn discard(self) {
+        if let Self::Replace { tmp } | Self::Create { tmp } = self {
+            let _ = fs::remove_file(tmp);
+        }
+    }
+}
+
+/// A number spreading keys over lock stripes.
+fn stripe_of(key: &str) -> usize {
+    let hash = Sha256::digest(key.as_bytes());
+    usize::from(u16::from_le_bytes([hash[0], hash[1]]))
+}
+
+/// Whether a key (or a name at the top of the data directory) is in the
+/// store's own files (`.tmp`, `.journal`, `.lock`), not an object.
+fn is_own(key: &str) -> bool {
+    let first = key.split('/').next().unwrap_or(key);
+    [TMP_DIR, JOURNAL_DIR, LOCK_FILE].contains(&first)
+}
+
+/// [`validate_key`], refusing the store's own names too.
+fn check_key(key: &str) -> Result<(), StoreError> {
+    validate_key(key)?;
+    if is_own(key) {
+        return Err(StoreError::InvalidKey(key.chars().take(200).collect()));
+    }
+    Ok(())
+}
+
+/// [`validate_prefix`], refusing the store's own names too.
+fn check_prefix(prefix: &str) -> Result<(), StoreError> {
+    validate_prefix(prefix)?;
+    if is_own(prefix) {
+        return Err(StoreError::InvalidKey(prefix.chars().take(200).collect()));
+    }
+    Ok(())
 }
 
 fn etag_of(body: &[u8]) -> String {
@@ -236,7 +380,7 @@ fn fsync_dir(dir: &Path) -> io::Result<()> {
 }
 
 /// Creates `dir` and any missing parents, noting in `changed` the parent
-/// of each directory it created (unsynced: see [`Inner::into_dir`]).
+/// of each directory it created (unsynced: see [`Inner::in_dir`]).
 fn create_dirs(dir: &Path, changed: &mut Vec<PathBuf>) -> io::Result<()> {
     let parent = dir.parent().ok_or_else(|| io::Error::other("no parent directory"))?;
     match fs::create_dir(dir) {
@@ -262,14 +406,13 @@ impl Inner {
     }
 
     fn stripe(&self, key: &str) -> &Mutex<()> {
-        let hash = Sha256::digest(key.as_bytes());
-        &self.stripes[usize::from(hash[0]) % LOCK_STRIPES]
+        &self.stripes[stripe_of(key) % LOCK_STRIPES]
     }
 
     /// In `each` mode, fsyncs a directory whose entries changed.
     fn sync_dir(&self, dir: &Path, wait: Wait) -> io::Result<()> {
-        match (&self.group, wait) {
-            (None, Wait::Durable) => fsync_dir(dir),
+        match (&self.group, &self.journal, wait) {
+            (None, None, Wait::Durable) => fsync_dir(dir),
             _ => Ok(()),
         }
     }
@@ -287,8 +430,12 @@ impl Inner {
     }
 
     /// Makes every write so far durable: one `syncfs` (shared with the
-    /// writers waiting for one in `group` mode).
+    /// writers waiting for one in `group` mode; a checkpoint in `journal`
+    /// mode, which leaves nothing to replay).
     fn flush(&self) -> io::Result<()> {
+        if let Some(journal) = &self.journal {
+            return journal.checkpoint();
+        }
         match &self.group {
             Some(group) => group.wait(),
             None => rustix::fs::syncfs(File::open(&self.root)?).map_err(io::Error::from),
@@ -302,7 +449,7 @@ impl Inner {
     /// entry is in place (the write is acknowledged only then, so syncing
     /// them earlier gains nothing). Trying `step` first spares a `stat` per
     /// level for a write into a directory that exists, the common case.
-    fn into_dir<T>(&self, dir: &Path, mut step: impl FnMut() -> io::Result<T>) -> io::Result<(T, Vec<PathBuf>)> {
+    fn in_dir<T>(&self, dir: &Path, mut step: impl FnMut() -> io::Result<T>) -> io::Result<(T, Vec<PathBuf>)> {
         match step() {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 let mut created = Vec::new();
@@ -314,7 +461,7 @@ impl Inner {
     }
 
     /// After an entry was put into `dir`: makes it durable, with the
-    /// directories `changed` on the way (see [`Self::into_dir`]).
+    /// directories `changed` on the way (see [`Self::in_dir`]).
     fn durable_in(&self, dir: &Path, changed: &[PathBuf], wait: Wait) -> io::Result<()> {
         self.durable(dir, wait)?;
         changed.iter().try_for_each(|parent| self.sync_dir(parent, wait))
@@ -371,15 +518,118 @@ impl Inner {
         Ok(())
     }
 
+    /// Puts a replayed change in place (see [`journal`]).
+    fn apply(&self, record: &Record) -> io::Result<()> {
+        let (key, wait) = (record.key.as_str(), Wait::Relaxed);
+        let applied = match &record.change {
+            Change::Put(body) => self.put(key, body, wait).map(drop),
+            Change::Delete => self.delete(key, wait),
+        };
+        applied.map_err(|e| io::Error::other(e.to_string()))
+    }
+
+    /// Records a put of `body` at `key`, its content written to a
+    /// temporary file to be placed (unsynced: the record is what is made
+    /// durable).
+    fn record_put(&self, journal: &Journal, key: &str, body: &[u8]) -> Result<(journal::Entry, PathBuf), StoreError> {
+        let tmp = self.write_temp(body, Wait::Relaxed).map_err(|e| io_error(key, e))?;
+        match journal.append(key, &Change::Put(body.to_vec())) {
+            Ok(entry) => Ok((entry, tmp)),
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                Err(io_error(key, e))
+            }
+        }
+    }
+
+    fn prepare_put(&self, journal: &Journal, key: &str, body: &[u8]) -> Result<Prepared<String>, StoreError> {
+        let (entry, tmp) = self.record_put(journal, key, body)?;
+        Ok(Prepared::Recorded { entry, placement: Placement::Replace { tmp }, value: etag_of(body) })
+    }
+
+    fn prepare_create(&self, journal: &Journal, key: &str, body: &[u8]) -> Result<Prepared<CreateOutcome>, StoreError> {
+        if self.path(key).exists() {
+            return Ok(Prepared::Unchanged(CreateOutcome::Exists));
+        }
+        let (entry, tmp) = self.record_put(journal, key, body)?;
+        Ok(Prepared::Recorded {
+            entry,
+            placement: Placement::Create { tmp },
+            value: CreateOutcome::Created { etag: etag_of(body) },
+        })
+    }
+
+    fn prepare_swap(
+        &self,
+        journal: &Journal,
+        key: &str,
+        expected: Option<&str>,
+        body: &[u8],
+    ) -> Result<Prepared<CasOutcome>, StoreError> {
+        if !self.matches(key, expected)? {
+            return Ok(Prepared::Unchanged(CasOutcome::Conflict));
+        }
+        let (entry, tmp) = self.record_put(journal, key, body)?;
+        Ok(Prepared::Recorded {
+            entry,
+            placement: Placement::Replace { tmp },
+            value: CasOutcome::Swapped { etag: etag_of(body) },
+        })
+    }
+
+    fn prepare_delete(&self, journal: &Journal, key: &str) -> Result<Prepared<()>, StoreError> {
+        if !self.path(key).exists() {
+            return Ok(Prepared::Unchanged(()));
+        }
+        let entry = journal.append(key, &Change::Delete).map_err(|e| io_error(key, e))?;
+        Ok(Prepared::Recorded { entry, placement: Placement::Remove, value: () })
+    }
+
+    /// Puts a recorded change, now durable, in place (unsynced: the
+    /// checkpoint syncs it).
+    fn place(&self, key: &str, placement: Placement) -> io::Result<()> {
+        let path = self.path(key);
+        let parent = path.parent().unwrap_or(&self.root).to_path_buf();
+        match placement {
+            Placement::Replace { tmp } => self.in_dir(&parent, || fs::rename(&tmp, &path)).map(drop),
+            Placement::Create { tmp } => {
+                let linked = self.in_dir(&parent, || fs::hard_link(&tmp, &path));
+                let _ = fs::remove_file(&tmp);
+                match linked {
+                    Ok(_) => Ok(()),
+                    // Only a writer outside the journal could have taken it.
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                        Err(io::Error::other("the key was taken outside the journal"))
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Placement::Remove => match fs::remove_file(&path) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                removed => removed,
+            },
+        }
+    }
+
+    /// Whether the object at `key` is the version `expected` (`None`: no
+    /// object).
+    fn matches(&self, key: &str, expected: Option<&str>) -> Result<bool, StoreError> {
+        Ok(match (self.get(key)?, expected) {
+            (None, None) => true,
+            (Some(object), Some(etag)) => object.etag == etag,
+            _ => false,
+        })
+    }
+
     fn put(&self, key: &str, body: &[u8], wait: Wait) -> Result<String, StoreError> {
         let path = self.path(key);
         let parent = path.parent().unwrap_or(&self.root).to_path_buf();
         let write = || -> io::Result<()> {
             if body.is_empty() && wait == Wait::Relaxed {
-                return self.into_dir(&parent, || self.link_empty(&path)).map(drop);
+                return self.in_dir(&parent, || self.link_empty(&path)).map(drop);
             }
             let tmp = self.write_temp(body, wait)?;
-            let ((), changed) = self.into_dir(&parent, || fs::rename(&tmp, &path))?;
+            let ((), changed) = self.in_dir(&parent, || fs::rename(&tmp, &path))?;
             self.durable_in(&parent, &changed, wait)
         };
         write().map_err(|e| io_error(key, e))?;
@@ -397,7 +647,7 @@ impl Inner {
             // The content is durable before it appears at its key: a crash
             // leaves the whole object or none.
             let tmp = self.write_temp(body, wait)?;
-            let linked = self.into_dir(&parent, || match fs::hard_link(&tmp, &path) {
+            let linked = self.in_dir(&parent, || match fs::hard_link(&tmp, &path) {
                 Ok(()) => Ok(true),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
                 Err(e) => Err(e),
@@ -429,13 +679,7 @@ impl Inner {
         wait: Wait,
     ) -> Result<CasOutcome, StoreError> {
         let _guard = self.stripe(key).lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let current = self.get(key)?;
-        let matches = match (&current, expected) {
-            (None, None) => true,
-            (Some(object), Some(etag)) => object.etag == etag,
-            _ => false,
-        };
-        if !matches {
+        if !self.matches(key, expected)? {
             return Ok(CasOutcome::Conflict);
         }
         let etag = self.put(key, body, wait)?;
@@ -483,7 +727,7 @@ impl Inner {
         for entry in entries {
             let entry = entry.map_err(|e| io_error(prefix, e))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if prefix.is_empty() && (name == TMP_DIR || name == LOCK_FILE) {
+            if prefix.is_empty() && is_own(&name) {
                 continue;
             }
             f(name);
@@ -514,7 +758,7 @@ impl Inner {
                     continue;
                 };
                 let key = relative.to_string_lossy().replace('\\', "/");
-                if key == TMP_DIR || key == LOCK_FILE {
+                if is_own(&key) {
                     continue;
                 }
                 let file_type = entry.file_type().map_err(|e| io_error(prefix, e))?;
@@ -537,27 +781,30 @@ impl Inner {
 #[async_trait]
 impl ObjectStore for FsStore {
     async fn put(&self, key: &str, body: Bytes) -> Result<String, StoreError> {
-        validate_key(key)?;
+        check_key(key)?;
+        if self.journal().is_some() {
+            let owned = key.to_string();
+            return self.journaled(key, move |inner, journal| inner.prepare_put(journal, &owned, &body)).await;
+        }
         let key = key.to_string();
-        let wait = self.wait;
-        self.blocking(move |inner| inner.put(&key, &body, wait)).await
+        self.write(move |inner, wait| inner.put(&key, &body, wait)).await
     }
 
     async fn get(&self, key: &str) -> Result<Option<Object>, StoreError> {
-        validate_key(key)?;
+        check_key(key)?;
         let key = key.to_string();
         self.blocking(move |inner| inner.get(&key)).await
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
-        validate_prefix(prefix)?;
+        check_prefix(prefix)?;
         let prefix = prefix.to_string();
         self.blocking(move |inner| inner.list(&prefix)).await
     }
 
     async fn list_children(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         if !prefix.is_empty() {
-            validate_prefix(prefix)?;
+            check_prefix(prefix)?;
         }
         let prefix = prefix.to_string();
         self.blocking(move |inner| inner.list_children(&prefix)).await
@@ -570,32 +817,43 @@ impl ObjectStore for FsStore {
         limit: usize,
     ) -> Result<(usize, Vec<String>), StoreError> {
         if !prefix.is_empty() {
-            validate_prefix(prefix)?;
+            check_prefix(prefix)?;
         }
         let prefix = prefix.to_string();
         self.blocking(move |inner| inner.list_children_page(&prefix, offset, limit)).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        validate_key(key)?;
+        check_key(key)?;
+        if self.journal().is_some() {
+            let owned = key.to_string();
+            return self.journaled(key, move |inner, journal| inner.prepare_delete(journal, &owned)).await;
+        }
         let key = key.to_string();
-        let wait = self.wait;
-        self.blocking(move |inner| inner.delete(&key, wait)).await
+        self.write(move |inner, wait| inner.delete(&key, wait)).await
     }
 
     async fn create_once(&self, key: &str, body: Bytes) -> Result<CreateOutcome, StoreError> {
-        validate_key(key)?;
+        check_key(key)?;
+        if self.journal().is_some() {
+            let owned = key.to_string();
+            return self.journaled(key, move |inner, journal| inner.prepare_create(journal, &owned, &body)).await;
+        }
         let key = key.to_string();
-        let wait = self.wait;
-        self.blocking(move |inner| inner.create_once(&key, &body, wait)).await
+        self.write(move |inner, wait| inner.create_once(&key, &body, wait)).await
     }
 
     async fn compare_and_swap(&self, key: &str, expected: Option<&str>, body: Bytes) -> Result<CasOutcome, StoreError> {
-        validate_key(key)?;
-        let key = key.to_string();
+        check_key(key)?;
         let expected = expected.map(str::to_string);
-        let wait = self.wait;
-        self.blocking(move |inner| inner.compare_and_swap(&key, expected.as_deref(), &body, wait)).await
+        if self.journal().is_some() {
+            let owned = key.to_string();
+            return self
+                .journaled(key, move |inner, journal| inner.prepare_swap(journal, &owned, expected.as_deref(), &body))
+                .await;
+        }
+        let key = key.to_string();
+        self.write(move |inner, wait| inner.compare_and_swap(&key, expected.as_deref(), &body, wait)).await
     }
 
     /// All in one blocking job: derived state writes several empty
@@ -604,27 +862,37 @@ impl ObjectStore for FsStore {
     /// cost ingest").
     async fn put_empty(&self, keys: &[String]) -> Result<(), StoreError> {
         for key in keys {
-            validate_key(key)?;
+            check_key(key)?;
+        }
+        if self.journal().is_some() {
+            for key in keys {
+                self.put(key, Bytes::new()).await?;
+            }
+            return Ok(());
         }
         let keys = keys.to_vec();
-        let wait = self.wait;
-        self.blocking(move |inner| keys.iter().try_for_each(|key| inner.put(key, &[], wait).map(drop))).await
+        self.write(move |inner, wait| keys.iter().try_for_each(|key| inner.put(key, &[], wait).map(drop))).await
     }
 
     /// All in one blocking job, as [`Self::put_empty`].
     async fn delete_all(&self, keys: &[String]) -> Result<(), StoreError> {
         for key in keys {
-            validate_key(key)?;
+            check_key(key)?;
+        }
+        if self.journal().is_some() {
+            for key in keys {
+                self.delete(key).await?;
+            }
+            return Ok(());
         }
         let keys = keys.to_vec();
-        let wait = self.wait;
-        self.blocking(move |inner| keys.iter().try_for_each(|key| inner.delete(key, wait))).await
+        self.write(move |inner, wait| keys.iter().try_for_each(|key| inner.delete(key, wait))).await
     }
 
     /// All in one blocking job, as [`Self::put_empty`].
     async fn get_all(&self, keys: &[String]) -> Result<Vec<Option<Object>>, StoreError> {
         for key in keys {
-            validate_key(key)?;
+            check_key(key)?;
         }
         let keys = keys.to_vec();
         self.blocking(move |inner| keys.iter().map(|key| inner.get(key)).collect()).await
@@ -633,11 +901,17 @@ impl ObjectStore for FsStore {
     /// All in one blocking job, as [`Self::put_empty`].
     async fn compare_and_swap_all(&self, swaps: &[Swap]) -> Result<Vec<CasOutcome>, StoreError> {
         for swap in swaps {
-            validate_key(&swap.key)?;
+            check_key(&swap.key)?;
+        }
+        if self.journal().is_some() {
+            let mut outcomes = Vec::with_capacity(swaps.len());
+            for swap in swaps {
+                outcomes.push(self.compare_and_swap(&swap.key, swap.expected.as_deref(), swap.body.clone()).await?);
+            }
+            return Ok(outcomes);
         }
         let swaps = swaps.to_vec();
-        let wait = self.wait;
-        self.blocking(move |inner| {
+        self.write(move |inner, wait| {
             swaps
                 .iter()
                 .map(|swap| inner.compare_and_swap(&swap.key, swap.expected.as_deref(), &swap.body, wait))
@@ -660,5 +934,63 @@ impl ObjectStore for FsStore {
 
     async fn flush(&self) -> Result<(), StoreError> {
         self.blocking(|inner| inner.flush().map_err(|e| io_error("(syncfs)", e))).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    const KEY: &str = "acme/events/orders/o-1/0000000001/OrderReceived";
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_is_acknowledged_only_after_the_journal_flush_that_covers_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = FsStore::open(dir.path()).expect("open");
+        let journal = store.inner.journal.as_ref().expect("journal mode by default");
+        let held = journal.hold_flushes();
+        let create = |store: &FsStore| {
+            let store = store.clone();
+            tokio::spawn(async move { store.create_once(KEY, Bytes::from_static(b"{\"v\":1}")).await })
+        };
+        let first = create(&store);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!first.is_finished(), "acknowledged before its flush");
+        assert!(store.get(KEY).await.expect("get").is_none(), "in place before it is durable");
+        // Another writer of the key may not answer "stored" either.
+        let second = create(&store);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!second.is_finished(), "answered 'already stored' before the flush");
+
+        drop(held);
+        assert!(matches!(first.await.expect("task").expect("create"), CreateOutcome::Created { .. }));
+        assert!(matches!(second.await.expect("task").expect("create"), CreateOutcome::Exists));
+    }
+
+    #[tokio::test]
+    async fn opening_replays_the_journal_over_a_change_a_crash_left_torn_or_missing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut segment = Vec::new();
+        journal::tests_support::encode_put(&mut segment, KEY, b"{\"v\":1}");
+        journal::tests_support::encode_put(&mut segment, "acme/cursors/p", b"42");
+        journal::tests_support::encode_delete(&mut segment, "acme/deadletter/x");
+        fs::create_dir_all(dir.path().join(".journal")).expect("journal dir");
+        fs::write(dir.path().join(".journal/00000000000000000003"), &segment).expect("segment");
+        // The crash left the event empty, the cursor missing and the
+        // dead letter not yet deleted.
+        for (key, body) in [(KEY, ""), ("acme/deadletter/x", "old")] {
+            let path = dir.path().join(key);
+            fs::create_dir_all(path.parent().expect("parent")).expect("dirs");
+            fs::write(path, body).expect("write");
+        }
+
+        let store = FsStore::open(dir.path()).expect("open");
+        assert_eq!(store.get(KEY).await.expect("get").expect("event").body, Bytes::from_static(b"{\"v\":1}"));
+        assert_eq!(store.get("acme/cursors/p").await.expect("get").expect("cursor").body, Bytes::from_static(b"42"));
+        assert!(store.get("acme/deadletter/x").await.expect("get").is_none());
+        assert_eq!(store.list_children("").await.expect("list"), vec!["acme"], "the journal is not an object");
+        assert!(matches!(store.put(".journal/x", Bytes::new()).await, Err(StoreError::InvalidKey(_))));
     }
 }
