@@ -181,9 +181,11 @@ async fn orders_go_through_validation_mapping_and_dispatch_and_failures_have_a_w
     assert_eq!(retried.status(), StatusCode::ACCEPTED);
     let sent = wait_for_state(&tenant, &down, "sent").await;
     let reference = sent["reference"].as_str().expect("reference").to_string();
-    let wms = wms.lock().expect("lock");
-    assert_eq!(wms.puts.iter().filter(|(n, _)| n == &reference).count(), 5, "four 503s, then the retry");
-    assert_eq!(wms.created[&reference], 1);
+    {
+        let wms = wms.lock().expect("lock");
+        assert_eq!(wms.puts.iter().filter(|(n, _)| n == &reference).count(), 5, "four 503s, then the retry");
+        assert_eq!(wms.created[&reference], 1);
+    }
     let overridden = sent["events"]
         .as_array()
         .expect("events")
@@ -199,6 +201,28 @@ async fn orders_go_through_validation_mapping_and_dispatch_and_failures_have_a_w
     );
     let failed_event = sent["events"].as_array().expect("events").iter().find(|e| e["type"] == "OrderDispatchFailed");
     assert!(failed_event.is_some_and(|e| e["findings"].to_string().contains("dispatch failed after 4 attempt(s)")));
+    // The operator's retry is in the tenant's audit trail, with its reason.
+    let audit: Value = tenant.get("/acme/audit").await;
+    let forced = audit["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .find(|a| a["action"] == "OrderForced" && a.to_string().contains(&down))
+        .unwrap_or_else(|| panic!("no OrderForced for {down}: {audit}"))
+        .clone();
+    assert!(forced.to_string().contains("the WMS was down 10:00-10:20"), "{forced}");
+
+    // A missing required property is named itself, nested or not, never
+    // the object that lacks it.
+    let mut incomplete = good_order("NV-10046");
+    incomplete.as_object_mut().expect("order").remove("orderNumber");
+    incomplete["lineItems"][0].as_object_mut().expect("line").remove("sku");
+    let id = post_order(&server, json!({"source": "woo-no", "externalId": "10046", "order": incomplete})).await;
+    let failed = wait_for_state(&tenant, &id, "failed").await;
+    let findings = failed["findings"].as_array().expect("findings");
+    let fields: Vec<&str> = findings.iter().map(|f| f["field"].as_str().unwrap_or_default()).collect();
+    assert!(fields.contains(&"orderNumber") && fields.contains(&"lineItems[0].sku"), "{fields:?}");
+    assert!(!fields.contains(&"order") && !fields.contains(&"lineItems[0]"), "{fields:?}");
 }
 
 /// The Prime Cargo push plugins, installed for `tenant` with the callback secret.

@@ -87,16 +87,23 @@ impl Schemas {
             .get(company)
             .cloned()
             .unwrap_or_else(|| self.default.clone());
-        validator
-            .iter_errors(order)
-            .map(|error| Finding {
-                field: json_path(&error.instance_path().to_string()),
-                value: clip(&error.instance().to_string()),
-                severity: Severity::Error,
-                message: error.to_string(),
-            })
-            .collect()
+        validator.iter_errors(order).map(|error| finding(&error)).collect()
     }
+}
+
+/// A schema error as a finding. A missing required property is named
+/// itself, with no value (the error's own location is the object that
+/// lacks it, which would send the reader to the wrong field).
+fn finding(error: &jsonschema::ValidationError<'_>) -> Finding {
+    let at = error.instance_path().to_string();
+    let (field, value) = match error.kind() {
+        jsonschema::error::ValidationErrorKind::Required { property } => {
+            let name = property.as_str().map_or_else(|| property.to_string(), str::to_string);
+            (json_path(&format!("{at}/{}", name.replace('~', "~0").replace('/', "~1"))), String::new())
+        }
+        _ => (json_path(&at), clip(&error.instance().to_string())),
+    };
+    Finding { field, value, severity: Severity::Error, message: error.to_string() }
 }
 
 /// `/lineItems/2/hsCode` → `lineItems[2].hsCode`; the root is `order`.
@@ -157,12 +164,28 @@ mod tests {
         bad["shippingAddress"].as_object_mut().expect("address").remove("city");
         let findings = schemas.validate("acme", &bad);
         let fields: Vec<&str> = findings.iter().map(|f| f.field.as_str()).collect();
-        for expected in ["lineItems[0].quantity", "lineItems[0].hsCode", "currency", "shippingAddress"] {
+        for expected in ["lineItems[0].quantity", "lineItems[0].hsCode", "currency", "shippingAddress.city"] {
             assert!(fields.contains(&expected), "{expected} in {fields:?}");
         }
         assert!(findings.iter().all(|f| f.severity == Severity::Error));
         let hs = findings.iter().find(|f| f.field == "lineItems[0].hsCode").expect("hs");
         assert_eq!(hs.value, "\"6505.00\"");
+    }
+
+    #[test]
+    fn a_missing_required_property_is_named_itself_not_its_parent() {
+        let (_dir, schemas) = schemas();
+        let mut bad = order();
+        bad.as_object_mut().expect("order").remove("orderNumber");
+        bad["lineItems"][0].as_object_mut().expect("line").remove("sku");
+        let findings = schemas.validate("acme", &bad);
+        let fields: Vec<&str> = findings.iter().map(|f| f.field.as_str()).collect();
+        assert!(fields.contains(&"orderNumber"), "{fields:?}");
+        assert!(fields.contains(&"lineItems[0].sku"), "{fields:?}");
+        assert!(!fields.contains(&"order") && !fields.contains(&"lineItems[0]"), "{fields:?}");
+        let missing = findings.iter().find(|f| f.field == "orderNumber").expect("orderNumber");
+        assert_eq!(missing.value, "", "nothing is there to show");
+        assert!(missing.message.contains("orderNumber"), "{}", missing.message);
     }
 
     #[tokio::test]
