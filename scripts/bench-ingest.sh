@@ -9,10 +9,10 @@
 #   - order-api-group, webhook-group: the same with the fs store's group
 #     commit (store.fs_sync = "group": writers share one syncfs; same
 #     durability);
-#   - order-api-each, webhook-each: the same with per-file fsync
-#     (store.fs_sync = "each", the default before the journal).
-# Other paths run with the build's default (since decision 0037 the
-# journal: writers share flushes of one file).
+#   - order-api-journal, webhook-journal: the same with the write-ahead
+#     journal (store.fs_sync = "journal", decision 0037);
+#   - order-api-each, webhook-each: per-file fsync named explicitly.
+# Other paths run with the build's default.
 # Every request is a new order. Each measurement starts a fresh server on a
 # fresh data directory (a directory that already holds thousands of orders
 # is slower to write into, which would favour whichever path runs first),
@@ -21,11 +21,16 @@
 # median of each. The disk's speed drifts from minute to minute, so the
 # second table pairs the measurements of one round (taken within a minute of
 # each other) and gives the median of those per-round ratios.
+# The data directories are kept until the run ends (deleting hundreds of
+# thousands of files slows the next minutes' file creation on ext4), about
+# 0.5 GB per measurement at 64 connections: 5 paths x 3 connection counts x
+# 3 rounds need about 20 GB free.
 # Prints markdown tables for BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${DURATION:-10s}"
 ROUNDS="${ROUNDS:-3}"
+CONNS="${CONNS:-1 16 64}"
 PATHS="${PATHS:-order-api baseline webhook order-api-group webhook-group}"
 command -v wrk >/dev/null || apt-get install -y wrk >/dev/null
 cargo build --release -p portitor --bin portitor --example ingest_baseline
@@ -49,13 +54,24 @@ export PORTITOR_AUTH__HS256_SECRET="bench-$(head -c 32 /dev/urandom | base64 | t
 source_token=$("$bin" token --company acme --role source-adapter --ttl 7200)
 admin_token=$("$bin" token --company acme --role tenant-admin --ttl 7200)
 
+wait_listening() { # until the server just started says so; stops the run if it exited
+  until grep -q listening "$work/server.out" 2>/dev/null; do
+    if ! kill -0 "$(cat "$work/pid")" 2>/dev/null; then
+      echo "the server exited before listening:" >&2
+      cat "$work/server.out" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+}
+
 start_server() { # kind -> prints the base URL; leaves the server running as a job
   local dir="$work/data-$RANDOM$RANDOM"
   rm -f "$work/server.out"
   if [ "$1" = baseline ]; then
     "$baseline" "$dir" 127.0.0.1:18091 > "$work/server.out" &
     echo $! > "$work/pid"
-    until grep -q listening "$work/server.out" 2>/dev/null; do sleep 0.1; done
+    wait_listening
     echo http://127.0.0.1:18091
     return
   fi
@@ -63,6 +79,7 @@ start_server() { # kind -> prints the base URL; leaves the server running as a j
   case "$1" in
     *-group) sync=group ;;
     *-each) sync=each ;;
+    *-journal) sync=journal ;;
     *-prev) server="${previous_bin:?PREVIOUS_BIN names the build of the -prev paths}" ;;
   esac
   # One tenant sends everything: its share of plugin instances (4 by
@@ -70,7 +87,7 @@ start_server() { # kind -> prints the base URL; leaves the server running as a j
   env PORTITOR_ENGINE__MAX_INSTANCES_PER_TENANT=64 \
   ${sync:+PORTITOR_STORE__FS_SYNC=$sync} PORTITOR_PIPELINE__WORKERS=0 RUST_LOG=error "$server" serve --listen 127.0.0.1:18090 --data-dir "$dir" > "$work/server.out" &
   echo $! > "$work/pid"
-  until grep -q listening "$work/server.out" 2>/dev/null; do sleep 0.1; done
+  wait_listening
   if [[ "$1" == webhook* ]]; then
     curl -sf -X PUT http://127.0.0.1:18090/acme/plugins/shopify-orders -H "Authorization: Bearer $admin_token" \
       -F 'manifest=kind = "push-source"
@@ -98,7 +115,7 @@ measure() { # path connections round
 }
 
 for round in $(seq "$ROUNDS"); do
-  for c in 1 16 64; do
+  for c in $CONNS; do
     for path in $PATHS; do
       measure "$path" "$c" "$round"
     done
@@ -118,13 +135,13 @@ sort -k1,1 -k2,2n -t' ' "$results" | awk '
       med[key]=line[key, idx[int((m+1)/2)]]
     }
     for (key in med) print med[key]
-  }' | awk -v paths="$PATHS" '
+  }' | awk -v paths="$PATHS" -v conns_list="$CONNS" '
   { split($4,a,"="); split($5,b,"="); split($6,q,"="); split($7,d,"="); split($8,e,"=");
     rps[$1,$2]=a[2]; p50[$1,$2]=b[2]; p99[$1,$2]=q[2]; err[$1,$2]=d[2] " / " e[2] }
   END {
-    split("1 16 64", conns, " "); n = split(paths, names, " ")
-    for (i=1; i<=3; i++) for (j=1; j<=n; j++) { name=names[j]; c=conns[i];
-      api = (name ~ /-group$/) ? "order-api-group" : (name ~ /-prev$/) ? "order-api-prev" : (name ~ /-each$/) ? "order-api-each" : "order-api"
+    nc = split(conns_list, conns, " "); n = split(paths, names, " ")
+    for (i=1; i<=nc; i++) for (j=1; j<=n; j++) { name=names[j]; c=conns[i];
+      api = (name ~ /-group$/) ? "order-api-group" : (name ~ /-prev$/) ? "order-api-prev" : (name ~ /-each$/) ? "order-api-each" : (name ~ /-journal$/) ? "order-api-journal" : "order-api"
       printf "| %s | %s | %.0f | %s | %s | %.2f× | %.2f× | %s |\n", name, c, rps[name,c], p50[name,c], p99[name,c],
         rps[name,c]/rps["baseline",c], rps[name,c]/rps[api,c], err[name,c] }
   }'
@@ -134,7 +151,7 @@ echo "Per-round ratios (each round's measurements side by side; median over $ROU
 echo
 echo "| path | connections | vs baseline | vs order API (same sync) |"
 echo "|---|---:|---|---|"
-awk -v paths="$PATHS" -v rounds="$ROUNDS" '
+awk -v paths="$PATHS" -v rounds="$ROUNDS" -v conns_list="$CONNS" '
   function median(list,   v, m, i, j, t) {
     m = split(list, v, " ")
     for (i=1;i<=m;i++) for (j=i+1;j<=m;j++) if (v[j]+0 < v[i]+0) { t=v[i]; v[i]=v[j]; v[j]=t }
@@ -142,10 +159,10 @@ awk -v paths="$PATHS" -v rounds="$ROUNDS" '
   }
   { split($4,a,"="); split($9,r,"="); rps[$1,$2,r[2]]=a[2] }
   END {
-    split("1 16 64", conns, " "); n = split(paths, names, " ")
-    for (i=1; i<=3; i++) for (j=1; j<=n; j++) { name=names[j]; c=conns[i]
+    nc = split(conns_list, conns, " "); n = split(paths, names, " ")
+    for (i=1; i<=nc; i++) for (j=1; j<=n; j++) { name=names[j]; c=conns[i]
       if (name == "baseline") continue
-      api = (name ~ /-group$/) ? "order-api-group" : (name ~ /-prev$/) ? "order-api-prev" : (name ~ /-each$/) ? "order-api-each" : "order-api"
+      api = (name ~ /-group$/) ? "order-api-group" : (name ~ /-prev$/) ? "order-api-prev" : (name ~ /-each$/) ? "order-api-each" : (name ~ /-journal$/) ? "order-api-journal" : "order-api"
       vb=""; va=""
       for (k=1; k<=rounds; k++) {
         if (rps["baseline",c,k] > 0) vb = vb sprintf(" %.2f", rps[name,c,k]/rps["baseline",c,k])

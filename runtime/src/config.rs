@@ -115,10 +115,10 @@ pub struct SecretsConfig {
 pub struct StoreConfig {
     #[serde(default)]
     pub backend: StoreBackend,
-    /// How the `fs` backend makes writes durable: `journal` (writers
-    /// share flushes of a write-ahead journal, the default), `each` (fsync
-    /// each file and directory) or `group` (writers share one `syncfs`;
-    /// for a data directory on its own volume).
+    /// How the `fs` backend makes writes durable: `each` (fsync each file
+    /// and directory, the default), `journal` (writers share flushes of a
+    /// write-ahead journal) or `group` (writers share one `syncfs`; for a
+    /// data directory on its own volume).
     #[serde(default)]
     pub fs_sync: crate::store::fs::FsSync,
     #[serde(default)]

@@ -209,6 +209,29 @@ async fn fs_backend_conforms() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fs_backend_with_the_journal_conforms_and_shares_flushes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(FsStore::open_with(dir.path(), FsSync::Journal).expect("open"));
+    conformance(store.clone()).await;
+
+    let (before_records, before_flushes) = store.journal_counts().expect("journal mode");
+    let writers = (0..64).map(|w| {
+        let store = store.clone();
+        tokio::spawn(async move { store.create_once(&format!("journal/{w}/event"), Bytes::from(format!("{w}"))).await })
+    });
+    for outcome in futures::future::join_all(writers).await {
+        assert!(matches!(outcome.expect("task").expect("create"), CreateOutcome::Created { .. }));
+    }
+    for w in 0..64 {
+        let object = store.get(&format!("journal/{w}/event")).await.expect("get").expect("stored");
+        assert_eq!(object.body, Bytes::from(format!("{w}")));
+    }
+    let (records, flushes) = store.journal_counts().expect("journal mode");
+    assert_eq!(records - before_records, 64, "every write was recorded");
+    assert!(flushes - before_flushes < 64, "64 concurrent writes shared flushes: {} flushes", flushes - before_flushes);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fs_backend_with_group_commit_conforms_and_shares_syncs() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Arc::new(FsStore::open_with(dir.path(), FsSync::Group).expect("open"));

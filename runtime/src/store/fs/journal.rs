@@ -1,5 +1,6 @@
-//! The `fs` store's write-ahead journal: how its durable writes become
-//! durable by default (`store.fs_sync = "journal"`).
+//! The `fs` store's write-ahead journal (`store.fs_sync = "journal"`,
+//! opt-in: docs/decisions/0037-fs-journal.md says where it pays and where
+//! it does not).
 //!
 //! A durable write appends a record (key and new content, or a deletion)
 //! to the journal, waits until the journal has been flushed past its
