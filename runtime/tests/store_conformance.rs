@@ -208,6 +208,22 @@ async fn fs_backend_conforms() {
     conformance(Arc::new(store)).await;
 }
 
+/// 64 writers create a key each at once under `prefix`: each returns
+/// only once its write is durable, and every one is there after.
+async fn sixty_four_writers_at_once(store: &Arc<FsStore>, prefix: &str) {
+    let writers = (0..64).map(|w| {
+        let (store, key) = (store.clone(), format!("{prefix}/{w}/event"));
+        tokio::spawn(async move { store.create_once(&key, Bytes::from(format!("{w}"))).await })
+    });
+    for outcome in futures::future::join_all(writers).await {
+        assert!(matches!(outcome.expect("task").expect("create"), CreateOutcome::Created { .. }));
+    }
+    for w in 0..64 {
+        let object = store.get(&format!("{prefix}/{w}/event")).await.expect("get").expect("stored");
+        assert_eq!(object.body, Bytes::from(format!("{w}")));
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fs_backend_with_the_journal_conforms_and_shares_flushes() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -215,17 +231,7 @@ async fn fs_backend_with_the_journal_conforms_and_shares_flushes() {
     conformance(store.clone()).await;
 
     let (before_records, before_flushes) = store.journal_counts().expect("journal mode");
-    let writers = (0..64).map(|w| {
-        let store = store.clone();
-        tokio::spawn(async move { store.create_once(&format!("journal/{w}/event"), Bytes::from(format!("{w}"))).await })
-    });
-    for outcome in futures::future::join_all(writers).await {
-        assert!(matches!(outcome.expect("task").expect("create"), CreateOutcome::Created { .. }));
-    }
-    for w in 0..64 {
-        let object = store.get(&format!("journal/{w}/event")).await.expect("get").expect("stored");
-        assert_eq!(object.body, Bytes::from(format!("{w}")));
-    }
+    sixty_four_writers_at_once(&store, "journal").await;
     let (records, flushes) = store.journal_counts().expect("journal mode");
     assert_eq!(records - before_records, 64, "every write was recorded");
     assert!(flushes - before_flushes < 64, "64 concurrent writes shared flushes: {} flushes", flushes - before_flushes);
@@ -237,20 +243,8 @@ async fn fs_backend_with_group_commit_conforms_and_shares_syncs() {
     let store = Arc::new(FsStore::open_with(dir.path(), FsSync::Group).expect("open"));
     conformance(store.clone()).await;
 
-    // 64 writers at once: each returns only once durable, all are there,
-    // and they shared fewer syncfs rounds than there were writes.
     let (before_writes, before_rounds) = store.group_commit_counts().expect("group mode");
-    let writers = (0..64).map(|w| {
-        let store = store.clone();
-        tokio::spawn(async move { store.create_once(&format!("group/{w}/event"), Bytes::from(format!("{w}"))).await })
-    });
-    for outcome in futures::future::join_all(writers).await {
-        assert!(matches!(outcome.expect("task").expect("create"), CreateOutcome::Created { .. }));
-    }
-    for w in 0..64 {
-        let object = store.get(&format!("group/{w}/event")).await.expect("get").expect("stored");
-        assert_eq!(object.body, Bytes::from(format!("{w}")));
-    }
+    sixty_four_writers_at_once(&store, "group").await;
     let (writes, rounds) = store.group_commit_counts().expect("group mode");
     assert_eq!(writes - before_writes, 64, "every write took a ticket and was synced");
     assert!(rounds - before_rounds < 64, "64 concurrent writes shared rounds: {} rounds", rounds - before_rounds);

@@ -101,7 +101,8 @@ struct Inner {
     group: Option<GroupCommit>,
     /// Present in `journal` mode.
     journal: Option<Journal>,
-    /// `journal` mode's key locks, held across a write's flush.
+    /// `journal` mode's key locks, held across a write's flush (none in
+    /// the other modes).
     key_locks: Vec<tokio::sync::Mutex<()>>,
     /// Held for the life of the store: one process per data directory.
     _lock: File,
@@ -207,7 +208,10 @@ impl FsStore {
             }),
         };
         let empty = Mutex::new(new_empty_file(&tmp).map_err(|e| unavailable("cannot create a file in", e))?);
-        let key_locks = (0..KEY_LOCKS).map(|_| tokio::sync::Mutex::new(())).collect();
+        let key_locks = match sync {
+            FsSync::Journal => (0..KEY_LOCKS).map(|_| tokio::sync::Mutex::new(())).collect(),
+            FsSync::Each | FsSync::Group => Vec::new(),
+        };
         let mut inner = Inner { root, tmp, stripes, empty, group, journal: None, key_locks, _lock: lock };
         if sync == FsSync::Journal {
             let replay = |record: Record| inner.apply(&record);
