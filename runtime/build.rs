@@ -1,13 +1,17 @@
-//! Builds every plugin in `plugins/` for `wasm32-wasip2` (as wasmtime's
-//! test-programs do), so that the runtime embeds the example plugins for
-//! `portitor serve --demo` and the tests run real components built from
-//! source. Nothing built here is committed.
+//! Builds the example plugins in `plugins/` for `wasm32-wasip2`, so that the
+//! runtime embeds them for `portitor serve --demo` and the tests run real
+//! components built from source. The plugins only the tests use (hostile
+//! ones among them) are built by the `test-programs` crate, a
+//! dev-dependency, and never by a production build. Nothing built here is
+//! committed.
 //!
 //! Emits `WASM_PLUGIN_DIR` (where the `.wasm` files are) and
 //! `$OUT_DIR/plugins.rs` (the example plugins, embedded).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
+
+#[path = "../plugins/build_wasm.rs"]
+mod build_wasm;
 
 /// The example plugins: embedded in the binary, installed by `portitor serve --demo`.
 const EXAMPLES: &[&str] = &[
@@ -26,57 +30,26 @@ fn main() {
     let manifest_dir = PathBuf::from(env("CARGO_MANIFEST_DIR"));
     let root = manifest_dir.parent().expect("runtime/ has a parent").to_path_buf();
     let out_dir = PathBuf::from(env("OUT_DIR"));
-    for watched in ["plugins", "guest-sdk", "wit"] {
-        watch(&root.join(watched));
+    let plugins = root.join("plugins");
+    for example in EXAMPLES {
+        build_wasm::watch(&plugins.join(example));
+    }
+    for watched in ["guest-sdk", "wit"] {
+        build_wasm::watch(&root.join(watched));
+    }
+    for file in ["Cargo.toml", "build_wasm.rs"] {
+        println!("cargo:rerun-if-changed={}", plugins.join(file).display());
     }
 
-    // <target>/<profile>/build/portitor-<hash>/out → <target>/wasm-plugins
-    let target_dir = out_dir.ancestors().nth(4).expect("OUT_DIR is inside the target dir").join("wasm-plugins");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut command = Command::new(cargo);
-    command
-        .current_dir(root.join("plugins"))
-        .args(["build", "--release", "--target", "wasm32-wasip2", "--workspace", "--target-dir"])
-        .arg(&target_dir);
-    // This build script's environment describes the host build; the plugin
-    // build must not inherit it.
-    for (key, _) in std::env::vars() {
-        if key.starts_with("CARGO_") && key != "CARGO_HOME" && key != "CARGO_MAKEFLAGS"
-            || [
-                "RUSTFLAGS_HOST",
-                "OUT_DIR",
-                "TARGET",
-                "HOST",
-                "OPT_LEVEL",
-                "PROFILE",
-                "DEBUG",
-                "NUM_JOBS",
-                "RUSTC_WORKSPACE_WRAPPER",
-            ]
-            .contains(&key.as_str())
-        {
-            command.env_remove(&key);
-        }
-    }
-    let output = command.output().expect("cargo runs");
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let hint = if stderr.contains("wasm32-wasip2") && stderr.contains("target may not be installed") {
-            "\n\nThe wasm32-wasip2 target is missing: run `rustup target add wasm32-wasip2`."
-        } else {
-            ""
-        };
-        panic!("building the plugins for wasm32-wasip2 failed:\n{stderr}{hint}");
-    }
-
-    let wasm_dir = target_dir.join("wasm32-wasip2").join("release");
+    let target_dir = build_wasm::beside_host_target(&out_dir, "wasm-plugins");
+    let wasm_dir = build_wasm::build(&plugins, EXAMPLES, &target_dir);
     println!("cargo:rustc-env=WASM_PLUGIN_DIR={}", wasm_dir.display());
     let mut generated = String::from(
         "/// The example plugins, built from `plugins/` by `build.rs`: (plugin id, component).\n\
          pub static EXAMPLES: &[(&str, &[u8])] = &[\n",
     );
     for name in EXAMPLES {
-        let file = wasm_dir.join(format!("{}.wasm", name.replace('-', "_")));
+        let file = build_wasm::component_file(&wasm_dir, name);
         assert!(file.exists(), "{} was not built", file.display());
         generated.push_str(&format!("    ({name:?}, include_bytes!({:?})),\n", file.display().to_string()));
     }
@@ -86,24 +59,4 @@ fn main() {
 
 fn env(key: &str) -> String {
     std::env::var(key).unwrap_or_else(|_| panic!("{key} is set by cargo"))
-}
-
-/// Re-runs the build script when anything under `dir` changes (but not
-/// build outputs or lock files the nested build itself writes).
-fn watch(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let name = entry.file_name();
-        if name == "target" || name == "Cargo.lock" {
-            continue;
-        }
-        if path.is_dir() {
-            watch(&path);
-        } else {
-            println!("cargo:rerun-if-changed={}", path.display());
-        }
-    }
 }

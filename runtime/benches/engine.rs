@@ -14,9 +14,13 @@ use portitor::engine::{CallOptions, CallerIdentity, Engine, EngineConfig, Partne
 use portitor::plugins::manifest::Manifest;
 use portitor::security::secrets::{SecretSource, StaticSecrets};
 
+/// An example plugin (built by the runtime's build script) or a test
+/// plugin (built by the `test-programs` crate).
 fn plugin(name: &str) -> Vec<u8> {
-    let path = std::path::Path::new(env!("WASM_PLUGIN_DIR")).join(format!("{}.wasm", name.replace('-', "_")));
-    std::fs::read(path).expect("plugin built by build.rs")
+    let path = portitor_test_programs::path(name).unwrap_or_else(|| {
+        std::path::Path::new(env!("WASM_PLUGIN_DIR")).join(format!("{}.wasm", name.replace('-', "_")))
+    });
+    std::fs::read(path).expect("plugin built by a build script")
 }
 
 /// `bytes` with a custom section appended: the same plugin with another

@@ -84,7 +84,7 @@ async fn start(data: &std::path::Path) -> anyhow::Result<(String, portitor::api:
     config.data_dir = data.to_path_buf();
     let runtime = portitor::server::build(config).await?;
     let state = runtime.state.clone();
-    let relay = std::fs::read(std::path::Path::new(env!("WASM_PLUGIN_DIR")).join("test_relay.wasm"))?;
+    let relay = std::fs::read(portitor_test_programs::path("test-relay").expect("test-relay is a test plugin"))?;
     let manifest = |path: &str, extra: &str| {
         format!("kind = \"push-source\"\n[webhook]\nscheme = \"none\"\n{extra}[config]\npath = \"{path}\"\n")
     };

@@ -22,9 +22,13 @@ use portitor::host::egress::EgressGrants;
 use portitor::plugins::manifest::Manifest;
 use portitor::security::secrets::{SecretSource, StaticSecrets};
 
-/// The bytes of plugin `name` (e.g. `test-loop`), built from `plugins/`.
+/// The bytes of plugin `name`, built from `plugins/`: a test plugin
+/// (`test-loop`, from the `test-programs` crate) or an example
+/// (`shopify-orders`, built by the runtime's own build script).
 pub fn plugin_bytes(name: &str) -> Vec<u8> {
-    let path = std::path::Path::new(env!("WASM_PLUGIN_DIR")).join(format!("{}.wasm", name.replace('-', "_")));
+    let path = portitor_test_programs::path(name).unwrap_or_else(|| {
+        std::path::Path::new(env!("WASM_PLUGIN_DIR")).join(format!("{}.wasm", name.replace('-', "_")))
+    });
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
