@@ -6,7 +6,8 @@
 //! 2. the time `portitor reindex` takes to rebuild the projections from
 //!    100,000 events on `fs`.
 //!
-//! `cargo run --release -p portitor --example pipeline_throughput` (`PIPELINE_ONLY=1`: without the reindex)
+//! `cargo run --release -p portitor --example pipeline_throughput` (`PIPELINE_ONLY=1`: without the reindex;
+//! `PIPELINE_WORKERS=N`: the pipeline's workers, default the server's)
 
 use std::time::{Duration, Instant};
 
@@ -53,9 +54,14 @@ async fn throughput(clients: usize) -> anyhow::Result<()> {
         let _ = axum::serve(wms, app).await;
     });
     let dir = tempfile::tempdir()?;
+    let mut pipeline = portitor::config::PipelineSettings::default();
+    if let Some(workers) = std::env::var("PIPELINE_WORKERS").ok().and_then(|w| w.parse().ok()) {
+        pipeline.workers = workers;
+    }
     let runtime = portitor::server::build(Config {
         data_dir: dir.path().to_path_buf(),
         egress: loopback_granted(),
+        pipeline,
         ..Config::default()
     })
     .await?;

@@ -10,6 +10,7 @@ pub mod config;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod engine;
+pub mod errors;
 pub mod events;
 pub mod host;
 pub mod ingest;

@@ -205,10 +205,8 @@ fn token(request: &TokenRequest, config: Option<PathBuf>, data_dir: Option<PathB
         portitor::events::keys::check_segment("source", source)?;
     }
     portitor::security::platform_keys::complete(&mut config, portitor::security::platform_keys::Generate::Never)?;
-    let auth = Authenticator::from_config(&config.auth).map_err(anyhow::Error::msg)?;
-    let token = auth
-        .mint_with_sources(&request.subject, &request.company, &roles, &request.sources, request.ttl)
-        .map_err(anyhow::Error::msg)?;
+    let auth = Authenticator::from_config(&config.auth)?;
+    let token = auth.mint_with_sources(&request.subject, &request.company, &roles, &request.sources, request.ttl)?;
     println!("{token}");
     Ok(())
 }

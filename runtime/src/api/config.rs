@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::orders::body;
 use super::{ApiError, AppState, audited, authorize};
 use crate::pipeline::config::PipelineConfig;
+use crate::pipeline::schema::SchemaError;
 use crate::security::auth::Role;
 
 const ADMIN: &[Role] = &[Role::TenantAdmin, Role::PlatformOperator];
@@ -48,7 +49,10 @@ pub(super) async fn put_order_schema(
     let principal = authorize(&state, &headers, &company, ADMIN)?;
     let schema: Value = serde_json::from_slice(&body(&state, payload)?)
         .map_err(|e| ApiError::BadRequest(format!("the schema is not JSON: {e}")))?;
-    state.schemas.set(&company, &schema).await?.map_err(ApiError::BadRequest)?;
+    state.schemas.set(&company, &schema).await.map_err(|e| match e {
+        invalid @ SchemaError::Invalid(_) => ApiError::BadRequest(invalid.to_string()),
+        SchemaError::Store(e) => e.into(),
+    })?;
     audited(&state, &company, &principal.subject, "OrderSchemaReplaced", serde_json::json!({})).await?;
     Ok(StatusCode::NO_CONTENT)
 }

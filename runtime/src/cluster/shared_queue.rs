@@ -18,11 +18,12 @@
 
 use std::time::Duration;
 
-use anyhow::{Context as _, anyhow};
+use anyhow::Context as _;
 use async_nats::jetstream;
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
+use crate::errors::with_causes;
 use crate::queue::Pointer;
 use crate::tasks::Tasks;
 
@@ -62,7 +63,7 @@ impl SharedQueue {
         let url = &self.url;
         let client = async_nats::connect(url).await.with_context(|| format!("connecting to NATS at {url}"))?;
         let js = jetstream::new(client);
-        let consumer = pipeline_consumer(&js).await.map_err(|e| anyhow!("{e} (at {url})"))?;
+        let consumer = pipeline_consumer(&js).await.with_context(|| format!("NATS at {url}"))?;
 
         tasks.spawn("shared queue: forward", forward(js.clone(), local, self.works_orders.then(|| pipeline.clone())));
         if self.works_orders {
@@ -74,9 +75,25 @@ impl SharedQueue {
     }
 }
 
+/// Why the shared queue could not be set up or could not take a pointer.
+/// Each is logged (with its causes) and tried again: NATS comes back.
+#[derive(Debug, thiserror::Error)]
+enum QueueError {
+    #[error("creating the JetStream stream {STREAM} (is JetStream enabled?)")]
+    CreateStream(#[source] jetstream::context::CreateStreamError),
+    #[error("creating the JetStream consumer {CONSUMER}")]
+    CreateConsumer(#[source] jetstream::stream::ConsumerError),
+    #[error("encoding a pointer")]
+    Encode(#[source] serde_json::Error),
+    #[error("publishing a pointer")]
+    Publish(#[source] jetstream::context::PublishError),
+    #[error("NATS did not answer in time")]
+    Timeout,
+}
+
 /// The stream and its durable consumer, created if missing (at start, and
 /// again if NATS lost them, say after a restart without its storage).
-async fn pipeline_consumer(js: &jetstream::Context) -> Result<jetstream::consumer::PullConsumer, String> {
+async fn pipeline_consumer(js: &jetstream::Context) -> Result<jetstream::consumer::PullConsumer, QueueError> {
     let stream = js
         .get_or_create_stream(jetstream::stream::Config {
             name: STREAM.into(),
@@ -86,7 +103,7 @@ async fn pipeline_consumer(js: &jetstream::Context) -> Result<jetstream::consume
             ..Default::default()
         })
         .await
-        .map_err(|e| format!("creating the JetStream stream {STREAM} (is JetStream enabled?): {e}"))?;
+        .map_err(QueueError::CreateStream)?;
     stream
         .get_or_create_consumer(
             CONSUMER,
@@ -98,18 +115,18 @@ async fn pipeline_consumer(js: &jetstream::Context) -> Result<jetstream::consume
             },
         )
         .await
-        .map_err(|e| format!("creating the JetStream consumer {CONSUMER}: {e}"))
+        .map_err(QueueError::CreateConsumer)
 }
 
 /// Publishes a pointer and waits for the stream to have it.
-async fn publish(js: &jetstream::Context, pointer: &Pointer) -> Result<(), String> {
-    let body = serde_json::to_vec(pointer).map_err(|e| e.to_string())?;
+async fn publish(js: &jetstream::Context, pointer: &Pointer) -> Result<(), QueueError> {
+    let body = serde_json::to_vec(pointer).map_err(QueueError::Encode)?;
     let published = tokio::time::timeout(PUBLISH_TIMEOUT, async {
-        js.publish(POINTERS, body.into()).await.map_err(|e| e.to_string())?.await.map_err(|e| e.to_string())
+        js.publish(POINTERS, body.into()).await.map_err(QueueError::Publish)?.await.map_err(QueueError::Publish)
     });
     match published.await {
         Ok(result) => result.map(|_| ()),
-        Err(_) => Err("NATS did not answer in time".into()),
+        Err(_) => Err(QueueError::Timeout),
     }
 }
 
@@ -122,7 +139,7 @@ async fn forward(js: jetstream::Context, mut local: mpsc::Receiver<Pointer>, pip
         let Some(pipeline) = &pipeline else {
             let mut wait = Duration::from_millis(500);
             while let Err(error) = publish(&js, &pointer).await {
-                tracing::warn!(key = %pointer.key, %error, "NATS did not take a pointer; this ingest-only node keeps it and tries again");
+                tracing::warn!(key = %pointer.key, error = %with_causes(&error), "NATS did not take a pointer; this ingest-only node keeps it and tries again");
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(Duration::from_secs(10));
                 // NATS may be back without the stream (restarted without its storage).
@@ -135,7 +152,7 @@ async fn forward(js: jetstream::Context, mut local: mpsc::Receiver<Pointer>, pip
             match publish(&js, &pointer).await {
                 Ok(()) => continue,
                 Err(error) => {
-                    tracing::warn!(key = %pointer.key, %error, "NATS did not take a pointer; this node works its orders itself for a while");
+                    tracing::warn!(key = %pointer.key, error = %with_causes(&error), "NATS did not take a pointer; this node works its orders itself for a while");
                     local_until = Some(tokio::time::Instant::now() + LOCAL_FOR);
                     let _ = pipeline_consumer(&js).await;
                 }
@@ -192,7 +209,9 @@ async fn consume(
                 // NATS may have lost the stream or the consumer: make them again.
                 match pipeline_consumer(&js).await {
                     Ok(again) => consumer = again,
-                    Err(error) => tracing::debug!(%error, "the shared pointer queue is not back yet"),
+                    Err(error) => {
+                        tracing::debug!(error = %with_causes(&error), "the shared pointer queue is not back yet")
+                    }
                 }
             }
         }

@@ -212,12 +212,8 @@ password_secret = "bring-ftp-password"
     };
     state.scheduler.sync();
 
-    let source =
-        state.auth.mint("demo-webshop", COMPANY, &[Role::SourceAdapter], 24 * 3600).map_err(anyhow::Error::msg)?;
-    let admin = state
-        .auth
-        .mint("demo-admin", COMPANY, &[Role::TenantAdmin, Role::PlatformOperator], 24 * 3600)
-        .map_err(anyhow::Error::msg)?;
+    let source = state.auth.mint("demo-webshop", COMPANY, &[Role::SourceAdapter], 24 * 3600)?;
+    let admin = state.auth.mint("demo-admin", COMPANY, &[Role::TenantAdmin, Role::PlatformOperator], 24 * 3600)?;
     let shopify_file = dir.join("shopify-orders-create.json");
     std::fs::write(&shopify_file, SHOPIFY_ORDER)?;
     let shopify_signature = STANDARD.encode(hmac(SHOPIFY_SECRET.as_bytes(), SHOPIFY_ORDER.as_bytes()));

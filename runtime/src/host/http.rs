@@ -224,14 +224,7 @@ fn classify(plugin: &crate::engine::plugin::PluginShared, error: reqwest::Error)
         return HttpError::Timeout;
     }
     let error = error.without_url();
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(e) = source {
-        message.push_str(": ");
-        message.push_str(&e.to_string());
-        source = e.source();
-    }
-    HttpError::Transport(plugin.scrub(&message))
+    HttpError::Transport(plugin.scrub(&crate::errors::with_causes(&error)))
 }
 
 impl http::Host for HostState {

@@ -26,7 +26,7 @@ use crate::ops::activity::PluginActivity;
 use crate::plugins::manifest::{PluginKind, WebhookAuth};
 use crate::plugins::registry::{ActivePlugin, Registry};
 use crate::security::secrets::SecretVault;
-use crate::security::webhooks;
+use crate::security::webhooks::{self, Refused};
 use crate::store::{ObjectStore, StoreError};
 
 /// What a push call needs of the runtime.
@@ -211,7 +211,14 @@ impl Pushes<'_> {
                 };
                 let secret = self.vault.tenant(&company).get(secret_name);
                 let verified = webhooks::verify(auth, header, &push.request.body, secret, Utc::now().timestamp())
-                    .map_err(|reason| PushError::Unauthorized(format!("webhook signature refused: {reason}")))?;
+                    .map_err(|refused| {
+                        if let Refused::MissingSecret(secret) = &refused {
+                            // Not the partner's fault: every webhook is refused
+                            // until the tenant stores the secret.
+                            tracing::warn!(%company, plugin = %push.plugin.key.plugin, %secret, "a webhook was refused: the secret the manifest names is not in the tenant's vault");
+                        }
+                        PushError::Unauthorized(format!("webhook signature refused: {refused}"))
+                    })?;
                 Ok(CallerIdentity {
                     company,
                     scheme: verified.scheme.into(),

@@ -16,6 +16,17 @@ use crate::store::{ObjectStore, StoreError};
 /// Portitor's order model schema.
 pub const ORDER_SCHEMA: &str = include_str!("../../schemas/order.schema.json");
 
+/// Why a schema was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    /// Not JSON, or not a JSON Schema (the text of jsonschema's error,
+    /// which borrows the schema it describes).
+    #[error("the schema is not a valid JSON Schema: {0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// The compiled schemas: Portitor's, and tenants' replacements.
 #[derive(Debug)]
 pub struct Schemas {
@@ -28,16 +39,20 @@ pub struct Schemas {
     compiled: RwLock<HashMap<String, String>>,
 }
 
-fn compile(schema: &Value) -> Result<jsonschema::Validator, String> {
-    jsonschema::validator_for(schema).map_err(|e| format!("the schema is not a valid JSON Schema: {e}"))
+fn compile(schema: &Value) -> Result<jsonschema::Validator, SchemaError> {
+    jsonschema::validator_for(schema).map_err(|e| SchemaError::Invalid(e.to_string()))
+}
+
+fn parse_and_compile(body: &[u8]) -> Result<jsonschema::Validator, SchemaError> {
+    let schema: Value = serde_json::from_slice(body).map_err(|e| SchemaError::Invalid(e.to_string()))?;
+    compile(&schema)
 }
 
 impl Schemas {
-    pub fn new(store: Arc<dyn ObjectStore>) -> Result<Self, String> {
-        let schema: Value = serde_json::from_str(ORDER_SCHEMA).map_err(|e| e.to_string())?;
+    pub fn new(store: Arc<dyn ObjectStore>) -> Result<Self, SchemaError> {
         Ok(Self {
             store,
-            default: Arc::new(compile(&schema)?),
+            default: Arc::new(parse_and_compile(ORDER_SCHEMA.as_bytes())?),
             tenants: RwLock::default(),
             compiled: RwLock::default(),
         })
@@ -56,7 +71,7 @@ impl Schemas {
                 continue;
             }
             self.compiled.write().unwrap_or_else(|p| p.into_inner()).insert(company.clone(), object.etag.clone());
-            match serde_json::from_slice::<Value>(&object.body).map_err(|e| e.to_string()).and_then(|s| compile(&s)) {
+            match parse_and_compile(&object.body) {
                 Ok(validator) => {
                     self.tenants.write().unwrap_or_else(|p| p.into_inner()).insert(company, Arc::new(validator));
                 }
@@ -67,15 +82,12 @@ impl Schemas {
     }
 
     /// Replaces `company`'s schema (checked to be a valid JSON Schema first).
-    pub async fn set(&self, company: &str, schema: &Value) -> Result<Result<(), String>, StoreError> {
-        let validator = match compile(schema) {
-            Ok(validator) => validator,
-            Err(e) => return Ok(Err(e)),
-        };
+    pub async fn set(&self, company: &str, schema: &Value) -> Result<(), SchemaError> {
+        let validator = compile(schema)?;
         let etag = self.store.put(&keys::config_key(company, "order-schema"), Bytes::from(schema.to_string())).await?;
         self.compiled.write().unwrap_or_else(|p| p.into_inner()).insert(company.to_string(), etag);
         self.tenants.write().unwrap_or_else(|p| p.into_inner()).insert(company.to_string(), Arc::new(validator));
-        Ok(Ok(()))
+        Ok(())
     }
 
     /// The findings of validating `order` against `company`'s schema.
@@ -192,11 +204,11 @@ mod tests {
     async fn a_tenant_can_replace_the_schema() {
         let (_dir, schemas) = schemas();
         let strict_sku = json!({"type": "object", "required": ["orderNumber", "warehouseNote"]});
-        schemas.set("acme", &strict_sku).await.expect("store").expect("valid schema");
+        schemas.set("acme", &strict_sku).await.expect("valid schema, stored");
         assert_eq!(schemas.validate("acme", &order()).len(), 1);
         assert!(schemas.validate("globex", &order()).is_empty(), "other tenants keep Portitor's");
-        let invalid = schemas.set("acme", &json!({"type": 12})).await.expect("store");
-        assert!(invalid.is_err());
+        let invalid = schemas.set("acme", &json!({"type": 12})).await;
+        assert!(matches!(invalid, Err(SchemaError::Invalid(_))), "{invalid:?}");
 
         // Another node replaces it in the store: loading again picks it up
         // (and loading once more, unchanged, keeps it).

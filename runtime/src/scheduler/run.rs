@@ -16,10 +16,11 @@ use futures::{StreamExt, stream};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
-use crate::engine::{CallOptions, PluginEvent};
+use crate::engine::{CallOptions, InvokeError, PluginEvent};
+use crate::errors::with_causes;
 use crate::events::keys;
 use crate::host::{Checkpointer, LogSink};
-use crate::ingest::{Ingest, Origin};
+use crate::ingest::{Ingest, IngestError, Origin};
 use crate::ops::activity::PluginActivity;
 use crate::plugins::registry::ActivePlugin;
 use crate::store::{CasOutcome, ObjectStore, StoreError};
@@ -29,6 +30,29 @@ const INGEST_CONCURRENCY: usize = 16;
 
 /// The most batches one run takes before leaving the rest to the next run.
 const MAX_BATCHES_PER_RUN: u32 = 1_000;
+
+/// Why a run stopped before the plugin said nothing more was waiting. Its
+/// text, with causes, is the run record's `error` (and, from a mid-run
+/// checkpoint, what the plugin's `checkpoint` call returns).
+#[derive(Debug, thiserror::Error)]
+pub enum RunFailure {
+    #[error("reading the cursor")]
+    ReadCursor(#[source] StoreError),
+    #[error(transparent)]
+    Fetch(#[from] InvokeError),
+    #[error("ingesting event `{external_id}`")]
+    Ingest {
+        external_id: String,
+        #[source]
+        source: IngestError,
+    },
+    #[error("encoding the cursor")]
+    EncodeCursor(#[source] serde_json::Error),
+    #[error("the cursor was changed during the run (set or reset by an operator); stopping")]
+    CursorChanged,
+    #[error("moving the cursor")]
+    MoveCursor(#[source] StoreError),
+}
 
 /// What a run did, kept as the plugin's run history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -118,7 +142,7 @@ struct RunState {
 
 impl RunState {
     /// Ingests `events` (durable on return), then moves the cursor to `next`.
-    async fn commit(&self, events: &[PluginEvent], next: &str) -> Result<(), String> {
+    async fn commit(&self, events: &[PluginEvent], next: &str) -> Result<(), RunFailure> {
         let origin =
             &Origin::Pull { plugin: self.plugin.clone(), version: self.version.clone(), run_id: self.run_id.clone() };
         // An aggregate repeated within the batch (a partner resending an
@@ -138,7 +162,7 @@ impl RunState {
             self.ingest
                 .plugin_event(&self.company, &self.plugin, event, origin)
                 .await
-                .map_err(|e| format!("ingesting event `{}`: {e}", event.external_id))
+                .map_err(|source| RunFailure::Ingest { external_id: event.external_id.clone(), source })
         });
         let mut ingesting = stream::iter(writes).buffer_unordered(INGEST_CONCURRENCY);
         while let Some(ingested) = ingesting.next().await {
@@ -155,17 +179,15 @@ impl RunState {
             run_id: Some(self.run_id.clone()),
             plugin_version: Some(self.version.clone()),
         };
-        let body = serde_json::to_vec(&stored).map_err(|e| e.to_string())?;
+        let body = serde_json::to_vec(&stored).map_err(RunFailure::EncodeCursor)?;
         let mut etag = self.etag.lock().await;
         match self.store.compare_and_swap(&self.key, etag.as_deref(), Bytes::from(body)).await {
             Ok(CasOutcome::Swapped { etag: new }) => {
                 *etag = Some(new);
                 Ok(())
             }
-            Ok(CasOutcome::Conflict) => {
-                Err("the cursor was changed during the run (set or reset by an operator); stopping".into())
-            }
-            Err(e) => Err(format!("moving the cursor: {e}")),
+            Ok(CasOutcome::Conflict) => Err(RunFailure::CursorChanged),
+            Err(e) => Err(RunFailure::MoveCursor(e)),
         }
     }
 }
@@ -174,7 +196,7 @@ struct RunCheckpointer(Arc<RunState>);
 
 impl Checkpointer for RunCheckpointer {
     fn checkpoint(&self, events: Vec<PluginEvent>, next: String) -> BoxFuture<'_, Result<(), String>> {
-        Box::pin(async move { self.0.commit(&events, &next).await })
+        Box::pin(async move { self.0.commit(&events, &next).await.map_err(|failure| with_causes(&failure)) })
     }
 }
 
@@ -216,6 +238,7 @@ impl Runner {
         };
         let outcome = self.batches(plugin, &key, &run_id, &mut record).await;
         if let Err(error) = outcome {
+            let error = with_causes(&error);
             tracing::warn!(company = %plugin.key.company, plugin = %plugin.key.plugin, run = %run_id, %error, "pull run failed; the cursor stays where it was");
             record.error = Some(error);
         }
@@ -232,9 +255,8 @@ impl Runner {
         key: &str,
         run_id: &str,
         record: &mut RunRecord,
-    ) -> Result<(), String> {
-        let (mut cursor, etag) =
-            read_cursor(self.store.as_ref(), key).await.map_err(|e| format!("reading the cursor: {e}"))?;
+    ) -> Result<(), RunFailure> {
+        let (mut cursor, etag) = read_cursor(self.store.as_ref(), key).await.map_err(RunFailure::ReadCursor)?;
         record.cursor_before = cursor.clone();
         record.cursor_after = cursor.clone();
         let state = Arc::new(RunState {
@@ -259,7 +281,7 @@ impl Runner {
                 let checkpointer: Arc<dyn Checkpointer> = Arc::new(RunCheckpointer(state.clone()));
                 let fetched = plugin.plugin.fetch(cursor.clone(), Some(checkpointer), options).await;
                 record.batches += 1;
-                let invocation = fetched.map_err(|e| e.to_string())?;
+                let invocation = fetched?;
                 record.fuel += invocation.stats.fuel_consumed;
                 let batch = invocation.output;
                 state.commit(&batch.events, &batch.next_cursor).await?;

@@ -156,39 +156,71 @@ impl std::fmt::Debug for Authenticator {
     }
 }
 
+/// Why the `[auth]` configuration cannot make an authenticator.
+#[derive(Debug, Error)]
+pub enum AuthConfigError {
+    #[error("auth.algorithm `{0}` is not one of HS256, RS256, ES256, EdDSA")]
+    UnknownAlgorithm(String),
+    #[error("auth.hs256_secret is not set")]
+    MissingSecret,
+    #[error("auth.hs256_secret must be at least 32 characters")]
+    ShortSecret,
+    #[error("auth.algorithm {0} needs auth.public_key_pem")]
+    MissingPublicKey(String),
+    #[error("cannot read {path}")]
+    ReadKey {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not a usable public key")]
+    BadKey {
+        path: std::path::PathBuf,
+        #[source]
+        source: jsonwebtoken::errors::Error,
+    },
+}
+
+/// Why a token could not be minted.
+#[derive(Debug, Error)]
+pub enum MintError {
+    #[error("tokens can only be minted with an HS256 secret; use your identity provider for RS256/ES256/EdDSA")]
+    NoSigningKey,
+    #[error("signing the token")]
+    Sign(#[from] jsonwebtoken::errors::Error),
+}
+
 impl Authenticator {
     /// The authenticator `config` describes. An HS256 key must be set:
     /// `platform_keys::complete` fills it in from the data directory when
     /// the configuration does not; no key is built in.
-    pub fn from_config(config: &AuthConfig) -> Result<Self, String> {
+    pub fn from_config(config: &AuthConfig) -> Result<Self, AuthConfigError> {
         let algorithm = match config.algorithm.as_str() {
             "HS256" => Algorithm::HS256,
             "RS256" => Algorithm::RS256,
             "ES256" => Algorithm::ES256,
             "EdDSA" => Algorithm::EdDSA,
-            other => {
-                return Err(format!("auth.algorithm `{other}` is not one of HS256, RS256, ES256, EdDSA"));
-            }
+            other => return Err(AuthConfigError::UnknownAlgorithm(other.to_string())),
         };
         let (decoding, encoding) = if algorithm == Algorithm::HS256 {
             let secret = match &config.hs256_secret {
                 Some(secret) if secret.len() >= 32 => secret,
-                Some(_) => return Err("auth.hs256_secret must be at least 32 characters".into()),
-                None => return Err("auth.hs256_secret is not set".into()),
+                Some(_) => return Err(AuthConfigError::ShortSecret),
+                None => return Err(AuthConfigError::MissingSecret),
             };
             (DecodingKey::from_secret(secret.as_bytes()), Some(EncodingKey::from_secret(secret.as_bytes())))
         } else {
             let path = config
                 .public_key_pem
                 .as_ref()
-                .ok_or_else(|| format!("auth.algorithm {} needs auth.public_key_pem", config.algorithm))?;
-            let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                .ok_or_else(|| AuthConfigError::MissingPublicKey(config.algorithm.clone()))?;
+            let pem = std::fs::read(path).map_err(|source| AuthConfigError::ReadKey { path: path.clone(), source })?;
             let key = match algorithm {
                 Algorithm::RS256 => DecodingKey::from_rsa_pem(&pem),
                 Algorithm::ES256 => DecodingKey::from_ec_pem(&pem),
                 _ => DecodingKey::from_ed_pem(&pem),
             }
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+            .map_err(|source| AuthConfigError::BadKey { path: path.clone(), source })?;
             (key, None)
         };
         let mut validation = Validation::new(algorithm);
@@ -246,7 +278,7 @@ impl Authenticator {
     }
 
     /// A token for `company` with `roles`, valid for `ttl_secs`.
-    pub fn mint(&self, subject: &str, company: &str, roles: &[Role], ttl_secs: u64) -> Result<String, String> {
+    pub fn mint(&self, subject: &str, company: &str, roles: &[Role], ttl_secs: u64) -> Result<String, MintError> {
         self.mint_with_sources(subject, company, roles, &[], ttl_secs)
     }
 
@@ -258,10 +290,8 @@ impl Authenticator {
         roles: &[Role],
         sources: &[String],
         ttl_secs: u64,
-    ) -> Result<String, String> {
-        let key = self.encoding.as_ref().ok_or(
-            "tokens can only be minted with an HS256 secret; use your identity provider for RS256/ES256/EdDSA",
-        )?;
+    ) -> Result<String, MintError> {
+        let key = self.encoding.as_ref().ok_or(MintError::NoSigningKey)?;
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let claims = Claims {
             sub: subject.to_string(),
@@ -273,7 +303,7 @@ impl Authenticator {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
         };
-        jsonwebtoken::encode(&Header::new(self.algorithm), &claims, key).map_err(|e| e.to_string())
+        Ok(jsonwebtoken::encode(&Header::new(self.algorithm), &claims, key)?)
     }
 }
 
@@ -291,7 +321,7 @@ mod tests {
     #[test]
     fn no_key_is_built_in() {
         let error = Authenticator::from_config(&AuthConfig::default()).expect_err("no key configured");
-        assert!(error.contains("auth.hs256_secret is not set"), "{error}");
+        assert!(matches!(error, AuthConfigError::MissingSecret), "{error}");
         // The key earlier versions built in signs nothing this accepts.
         let legacy = "portitor-development-key-do-not-use-in-production";
         let claims = Claims {

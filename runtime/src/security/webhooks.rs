@@ -23,6 +23,26 @@ pub struct Verified {
     pub delivery_id: Option<String>,
 }
 
+/// Why a request's signature was refused. Every case answers the partner
+/// 401; [`Refused::MissingSecret`] is the tenant's misconfiguration (the
+/// secret its manifest names is not in its vault), which the caller also
+/// reports to the tenant's operators.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    #[error("not a signature scheme")]
+    NotASignatureScheme,
+    #[error("the webhook secret `{0}` is not set for this tenant")]
+    MissingSecret(String),
+    #[error("missing `{0}` header")]
+    MissingHeader(String),
+    #[error("{0}")]
+    Malformed(&'static str),
+    #[error("the signature's timestamp is {0} the tolerance of {1} s")]
+    OutsideTolerance(&'static str, u64),
+    #[error("bad signature")]
+    BadSignature,
+}
+
 /// HMAC-SHA256 of `parts` one after another under `key` (any length): the
 /// one helper the webhook schemes, the `crypto` host interface and the demo's
 /// partners use.
@@ -47,29 +67,30 @@ pub fn verify(
     body: &[u8],
     secret: Option<SecretValue>,
     now: i64,
-) -> Result<Verified, String> {
-    let missing_secret = |name: &str| format!("the webhook secret `{name}` is not set for this tenant");
+) -> Result<Verified, Refused> {
+    let missing_secret = |name: &str| Refused::MissingSecret(name.to_string());
+    let missing_header = |name: &str| Refused::MissingHeader(name.to_string());
     match auth {
-        WebhookAuth::Jwt | WebhookAuth::Plugin { .. } | WebhookAuth::None => Err("not a signature scheme".into()),
+        WebhookAuth::Jwt | WebhookAuth::Plugin { .. } | WebhookAuth::None => Err(Refused::NotASignatureScheme),
         WebhookAuth::HmacSha256 { header: name, secret: secret_name, encoding, delivery_id_header } => {
             let secret = secret.ok_or_else(|| missing_secret(secret_name))?;
-            let given = header(name).ok_or_else(|| format!("missing signature header `{name}`"))?;
+            let given = header(name).ok_or_else(|| missing_header(name))?;
             let given = given.trim();
             let given = given.strip_prefix("sha256=").unwrap_or(given);
             let given = match encoding {
                 SignatureEncoding::Base64 => STANDARD.decode(given).ok(),
                 SignatureEncoding::Hex => hex::decode(given.to_ascii_lowercase()).ok(),
             }
-            .ok_or("the signature is not validly encoded")?;
+            .ok_or(Refused::Malformed("the signature is not validly encoded"))?;
             let matches = keys(&secret).any(|key| bool::from(hmac_sha256(key.as_bytes(), &[body]).ct_eq(&given)));
             if !matches {
-                return Err("bad signature".into());
+                return Err(Refused::BadSignature);
             }
             Ok(Verified { scheme: "hmac", delivery_id: delivery_id_header.as_ref().and_then(|h| header(h)) })
         }
         WebhookAuth::Stripe { secret: secret_name, tolerance_secs } => {
             let secret = secret.ok_or_else(|| missing_secret(secret_name))?;
-            let value = header("stripe-signature").ok_or("missing `Stripe-Signature` header")?;
+            let value = header("stripe-signature").ok_or_else(|| missing_header("Stripe-Signature"))?;
             let mut timestamp = None;
             let mut signatures = Vec::new();
             for pair in value.split(',') {
@@ -79,10 +100,10 @@ pub fn verify(
                     _ => {}
                 }
             }
-            let t = timestamp.ok_or("`Stripe-Signature` has no timestamp")?;
+            let t = timestamp.ok_or(Refused::Malformed("`Stripe-Signature` has no timestamp"))?;
             // abs_diff: no arithmetic a partner's timestamp can overflow.
             if t < now && now.abs_diff(t) > *tolerance_secs {
-                return Err(format!("the signature's timestamp is older than the tolerance of {tolerance_secs} s"));
+                return Err(Refused::OutsideTolerance("older than", *tolerance_secs));
             }
             let prefix = format!("{t}.");
             let matches = keys(&secret).any(|key| {
@@ -90,7 +111,7 @@ pub fn verify(
                 signatures.iter().any(|sig| bool::from(expected.ct_eq(sig)))
             });
             if !matches {
-                return Err("bad signature".into());
+                return Err(Refused::BadSignature);
             }
             // Stripe has no delivery-id header: the event id is in the body.
             let delivery_id = serde_json::from_slice::<serde_json::Value>(body)
@@ -100,15 +121,16 @@ pub fn verify(
         }
         WebhookAuth::StandardWebhooks { secret: secret_name, tolerance_secs } => {
             let secret = secret.ok_or_else(|| missing_secret(secret_name))?;
-            let id = header("webhook-id").ok_or("missing `webhook-id` header")?;
-            let timestamp = header("webhook-timestamp").ok_or("missing `webhook-timestamp` header")?;
-            let signatures = header("webhook-signature").ok_or("missing `webhook-signature` header")?;
+            let id = header("webhook-id").ok_or_else(|| missing_header("webhook-id"))?;
+            let timestamp = header("webhook-timestamp").ok_or_else(|| missing_header("webhook-timestamp"))?;
+            let signatures = header("webhook-signature").ok_or_else(|| missing_header("webhook-signature"))?;
             if id.contains('.') || timestamp.contains('.') {
-                return Err("`webhook-id` and `webhook-timestamp` must not contain `.`".into());
+                return Err(Refused::Malformed("`webhook-id` and `webhook-timestamp` must not contain `.`"));
             }
-            let ts: i64 = timestamp.trim().parse().map_err(|_| "`webhook-timestamp` is not a number")?;
+            let ts: i64 =
+                timestamp.trim().parse().map_err(|_| Refused::Malformed("`webhook-timestamp` is not a number"))?;
             if now.abs_diff(ts) > *tolerance_secs {
-                return Err(format!("the signature's timestamp is outside the tolerance of {tolerance_secs} s"));
+                return Err(Refused::OutsideTolerance("outside", *tolerance_secs));
             }
             let given: Vec<Vec<u8>> = signatures
                 .split(' ')
@@ -125,7 +147,7 @@ pub fn verify(
                 given.iter().any(|sig| bool::from(expected.ct_eq(sig)))
             });
             if !matches {
-                return Err("bad signature".into());
+                return Err(Refused::BadSignature);
             }
             Ok(Verified { scheme: "standard-webhooks", delivery_id: Some(id) })
         }
@@ -166,14 +188,17 @@ mod tests {
         let verified = verify(&shopify(), &headers, SHOPIFY_BODY.as_bytes(), secret.clone(), 0).expect("valid");
         assert_eq!(verified.delivery_id.as_deref(), Some("b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"));
         let tampered = SHOPIFY_BODY.replace("748.00", "7.48");
-        assert_eq!(verify(&shopify(), &headers, tampered.as_bytes(), secret.clone(), 0), Err("bad signature".into()));
+        assert_eq!(verify(&shopify(), &headers, tampered.as_bytes(), secret.clone(), 0), Err(Refused::BadSignature));
         // During a rotation, the old and the new key both pass.
         let rotating = Some(SecretValue::new("shpss_new_key\n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"));
         assert!(verify(&shopify(), &headers, SHOPIFY_BODY.as_bytes(), rotating, 0).is_ok());
-        assert!(
-            verify(&shopify(), lookup(&[]), SHOPIFY_BODY.as_bytes(), secret, 0)
-                .expect_err("no header")
-                .contains("missing")
+        assert_eq!(
+            verify(&shopify(), lookup(&[]), SHOPIFY_BODY.as_bytes(), secret.clone(), 0),
+            Err(Refused::MissingHeader("X-Shopify-Hmac-Sha256".into()))
+        );
+        assert_eq!(
+            verify(&shopify(), &headers, SHOPIFY_BODY.as_bytes(), None, 0),
+            Err(Refused::MissingSecret("shopify".into()))
         );
     }
 
@@ -222,7 +247,7 @@ mod tests {
         for now in [1_767_225_600 + 301, 1_767_225_600 - 301] {
             let error =
                 verify(&standard_webhooks(), &one, SW_BODY.as_bytes(), secret.clone(), now).expect_err("outside");
-            assert!(error.contains("tolerance"), "{error}");
+            assert_eq!(error, Refused::OutsideTolerance("outside", 300));
         }
     }
 
@@ -237,7 +262,7 @@ mod tests {
             ]);
             let error =
                 verify(&standard_webhooks(), &headers, b"{}", secret.clone(), 1_767_225_600).expect_err("refused");
-            assert!(error.contains("tolerance"), "{timestamp}: {error}");
+            assert!(matches!(error, Refused::OutsideTolerance(..)), "{timestamp}: {error}");
             let stripe = WebhookAuth::Stripe { secret: "stripe".into(), tolerance_secs: u64::MAX };
             let header = format!("t={timestamp},v1=00");
             let headers = lookup(&[("stripe-signature", &header)]);
@@ -261,6 +286,6 @@ mod tests {
             "future timestamps pass"
         );
         let error = verify(&auth, &headers, body.as_bytes(), secret, 1_767_225_600 + 301).expect_err("too old");
-        assert!(error.contains("older than the tolerance"), "{error}");
+        assert_eq!(error.to_string(), "the signature's timestamp is older than the tolerance of 300 s");
     }
 }

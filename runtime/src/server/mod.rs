@@ -84,7 +84,7 @@ pub async fn build(mut config: Config) -> anyhow::Result<Runtime> {
         tracing::info!(path = %generated.display(), "generated a key (readable by this user only); configure keys to choose your own");
     }
     let store = open_store(&config).await?;
-    let auth = Authenticator::from_config(&config.auth).map_err(anyhow::Error::msg)?;
+    let auth = Authenticator::from_config(&config.auth)?;
     let secrets_key = config.secrets.key.as_deref().context("secrets.key is not set")?;
     let vault = Arc::new(SecretVault::new(store.clone(), secrets_key)?);
     let loaded = vault.load_all().await.context("loading tenants' secrets")?;
@@ -106,7 +106,7 @@ pub async fn build(mut config: Config) -> anyhow::Result<Runtime> {
 
     let configs = Arc::new(TenantConfigs::new(store.clone()));
     configs.load_all().await.context("loading tenants' pipeline configurations")?;
-    let schemas = Arc::new(Schemas::new(store.clone()).map_err(anyhow::Error::msg)?);
+    let schemas = Arc::new(Schemas::new(store.clone())?);
     schemas.load_all().await.context("loading tenants' order schemas")?;
     let log = EventLog::new(store.clone()).across_nodes(config.nodes > 1);
     let projections = Arc::new(Projections::new(log.clone()));
