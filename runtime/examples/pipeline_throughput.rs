@@ -7,7 +7,8 @@
 //!    100,000 events on `fs`.
 //!
 //! `cargo run --release -p portitor --example pipeline_throughput` (`PIPELINE_ONLY=1`: without the reindex;
-//! `PIPELINE_WORKERS=N`: the pipeline's workers, default the server's)
+//! `PIPELINE_WORKERS=N`: the pipeline's workers, default the server's; `FS_SYNC=journal|group`: the
+//! `fs` store's `store.fs_sync`)
 
 use std::time::{Duration, Instant};
 
@@ -58,13 +59,14 @@ async fn throughput(clients: usize) -> anyhow::Result<()> {
     if let Some(workers) = std::env::var("PIPELINE_WORKERS").ok().and_then(|w| w.parse().ok()) {
         pipeline.workers = workers;
     }
-    let runtime = portitor::server::build(Config {
-        data_dir: dir.path().to_path_buf(),
-        egress: loopback_granted(),
-        pipeline,
-        ..Config::default()
-    })
-    .await?;
+    let mut config =
+        Config { data_dir: dir.path().to_path_buf(), egress: loopback_granted(), pipeline, ..Config::default() };
+    match std::env::var("FS_SYNC").as_deref() {
+        Ok("journal") => config.store.fs_sync = portitor::store::fs::FsSync::Journal,
+        Ok("group") => config.store.fs_sync = portitor::store::fs::FsSync::Group,
+        _ => {}
+    }
+    let runtime = portitor::server::build(config).await?;
     let state = &runtime.state;
     let company = "bench";
     state.vault.put(company, "ongoing-password", "demo-password").await?;

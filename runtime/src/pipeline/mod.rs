@@ -77,6 +77,7 @@ pub struct Pipeline {
 struct Turn {
     pipeline: Arc<Pipeline>,
     company: String,
+    id: String,
     /// Set once the order was worked (a `Cell`: read only by `drop`).
     done: std::cell::Cell<bool>,
 }
@@ -84,8 +85,8 @@ struct Turn {
 impl Drop for Turn {
     fn drop(&mut self) {
         if !self.done.get() {
-            self.pipeline.lanes.give_back(&self.company);
-        } else if let Some(next) = self.pipeline.lanes.finish(&self.company) {
+            self.pipeline.lanes.give_back(&self.company, &self.id);
+        } else if let Some(next) = self.pipeline.lanes.finish(&self.company, &self.id) {
             self.pipeline.start(self.company.clone(), next);
         }
     }
@@ -272,12 +273,12 @@ impl Pipeline {
     /// back after each order (waiters take turns, first come first served),
     /// so no tenant keeps workers while its lane drains.
     fn start(self: &Arc<Self>, company: String, id: String) {
-        let turn = Turn { pipeline: self.clone(), company, done: std::cell::Cell::new(false) };
+        let turn = Turn { pipeline: self.clone(), company, id, done: std::cell::Cell::new(false) };
         self.tasks.spawn("pipeline: order", async move {
             let Ok(_worker) = turn.pipeline.permits.clone().acquire_owned().await else { return };
-            let work = std::panic::AssertUnwindSafe(turn.pipeline.process(&turn.company, &id));
+            let work = std::panic::AssertUnwindSafe(turn.pipeline.process(&turn.company, &turn.id));
             if futures::FutureExt::catch_unwind(work).await.is_err() {
-                tracing::error!(company = %turn.company, order = %id, "working the order panicked; the sweeper retries it");
+                tracing::error!(company = %turn.company, order = %turn.id, "working the order panicked; the sweeper retries it");
             }
             turn.done.set(true);
         });
