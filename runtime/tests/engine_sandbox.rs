@@ -227,6 +227,74 @@ async fn hostile_calls_running_at_once_do_not_disturb_others() {
     assert!(matches!(spinning.await.expect("task"), Err(InvokeError::Timeout { .. })));
 }
 
+/// The status and body a `test-fetch` call got through `wasi:http`.
+fn fetched(invocation: &portitor::engine::Invocation<portitor::engine::PushOutput>) -> serde_json::Value {
+    serde_json::from_str(invocation.output.events[0].payload.get()).expect("payload")
+}
+
+#[tokio::test]
+async fn wasi_http_goes_through_the_same_egress_policy_and_connections() {
+    const SECRET: &str = "pk_live_wasi_3f9a";
+    let engine = support::engine();
+    let partner = Partner::anything().await;
+    let elsewhere = Partner::anything().await;
+    let port = partner.addr.port();
+
+    // A host the manifest does not allow: denied before anything is sent.
+    let manifest = format!("kind = \"push-source\"\n[config]\ntarget = \"{}/x\"", elsewhere.url());
+    let plugin = support::load(&engine, "test-fetch", &manifest, StaticSecrets::new());
+    let error = handle(&plugin).await.expect_err("must be denied");
+    assert!(error.to_string().contains("HttpRequestDenied"), "{error}");
+
+    // Allowed by name, but the name resolves to loopback, which the manifest
+    // does not grant: denied after resolution, as for `http`.
+    let manifest = format!(
+        "kind = \"push-source\"\n[network]\nallowed_hosts = [\"localhost:{port}\"]\n[config]\ntarget = \"http://localhost:{port}/x\""
+    );
+    let plugin = support::load(&engine, "test-fetch", &manifest, StaticSecrets::new());
+    let error = handle(&plugin).await.expect_err("must be denied after resolution");
+    assert!(error.to_string().contains("HttpRequestDenied"), "{error}");
+    assert!(partner.requests().is_empty() && elsewhere.requests().is_empty(), "a denied request was sent");
+
+    // Below a named connection's base URL: sent, with the connection's
+    // credential attached by the host in place of the guest's own header.
+    let manifest = format!(
+        r#"
+        kind = "push-source"
+        [network]
+        private_hosts = ["127.0.0.1"]
+        [http.connections.partner]
+        base_url = "{}/api"
+        auth = {{ type = "header", name = "x-api-key", secret = "partner-api-key" }}
+        [config]
+        target = "{}/api/orders?page=2"
+        "#,
+        partner.url(),
+        partner.url()
+    );
+    let plugin = support::load(&engine, "test-fetch", &manifest, StaticSecrets::new().with("partner-api-key", SECRET));
+    let done = handle(&plugin).await.expect("sent through the connection");
+    assert_eq!(fetched(&done), serde_json::json!({"status": 200, "body": "ok"}));
+    let seen = partner.requests();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!((seen[0].path.as_str(), seen[0].query.as_str()), ("/api/orders", "page=2"));
+    let keys: Vec<&str> =
+        seen[0].headers.iter().filter(|(name, _)| name == "x-api-key").map(|(_, value)| value.as_str()).collect();
+    assert_eq!(keys, [SECRET], "the host's credential, once, never the guest's");
+
+    // A response over the manifest's cap is refused, not buffered whole.
+    let big = Partner::start(axum::Router::new().fallback(|| async { "x".repeat(64 * 1024) })).await;
+    let manifest = format!(
+        "kind = \"push-source\"\n[network]\nprivate_hosts = [\"127.0.0.1\"]\nallowed_hosts = [\"127.0.0.1:{0}\"]\n\
+         [limits]\nmax_http_response_bytes = 1024\n[config]\ntarget = \"http://127.0.0.1:{0}/big\"",
+        big.addr.port()
+    );
+    let plugin = support::load(&engine, "test-fetch", &manifest, StaticSecrets::new());
+    let error = handle(&plugin).await.expect_err("over the cap");
+    assert!(error.to_string().contains("over the cap of 1024 bytes"), "{error}");
+    well_behaved_call_succeeds(&engine).await;
+}
+
 fn load_err(engine: &Engine, bytes: &[u8], manifest: &str) -> LoadError {
     let manifest = Manifest::parse(manifest).expect("manifest");
     let secrets: Arc<dyn SecretSource> = Arc::new(StaticSecrets::new());

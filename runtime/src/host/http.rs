@@ -11,7 +11,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use url::Url;
@@ -20,6 +20,7 @@ use wasmtime::component::{HasSelf, Linker};
 use super::HostState;
 use super::egress::EgressPolicy;
 use crate::engine::bindings::http::{self, HttpError, Request, Response};
+use crate::engine::plugin::PluginShared;
 use crate::plugins::manifest::ConnectionAuth;
 
 /// Resolves host names and refuses addresses the plugin's policy forbids.
@@ -64,126 +65,140 @@ pub(crate) fn client_for(policy: Arc<EgressPolicy>) -> reqwest::Result<reqwest::
 /// Headers the host owns: the guest may not set them.
 const HOST_HEADERS: &[&str] = &["host", "content-length", "transfer-encoding", "connection", "upgrade", "te"];
 
-impl HostState {
-    async fn send_request(&mut self, request: Request) -> Result<Response, HttpError> {
-        let plugin = self.plugin.clone();
-        let limits = &plugin.limits;
-        let (mut url, auth) = match &request.connection {
-            Some(name) => {
-                let connection = plugin
-                    .manifest
-                    .http
-                    .connections
-                    .get(name)
-                    .ok_or_else(|| HttpError::UnknownConnection(name.clone()))?;
-                (connection_url(name, &connection.base_url, &request.url)?, connection.auth.clone())
-            }
-            None => {
-                let url = Url::parse(&request.url)
-                    .map_err(|e| HttpError::InvalidRequest(format!("`{}` is not an absolute URL: {e}", request.url)))?;
-                let host = url.host_str().unwrap_or_default();
-                if !plugin.egress.host_allowed(host, url.port_or_known_default()) {
-                    return Err(HttpError::Denied(format!("{host} is not in the manifest's network.allowed_hosts")));
-                }
-                (url, None)
-            }
-        };
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(HttpError::InvalidRequest(format!("scheme `{}` is not http(s)", url.scheme())));
+/// Sends `request` for `plugin` under its egress policy, within the
+/// invocation's `deadline`: the one path every outbound HTTP request of a
+/// guest takes, through Portitor's `http` interface or `wasi:http`.
+pub(crate) async fn send(
+    plugin: Arc<PluginShared>,
+    deadline: Instant,
+    request: Request,
+) -> Result<Response, HttpError> {
+    let limits = &plugin.limits;
+    let (mut url, auth) = match &request.connection {
+        Some(name) => {
+            let connection =
+                plugin.manifest.http.connections.get(name).ok_or_else(|| HttpError::UnknownConnection(name.clone()))?;
+            (connection_url(name, &connection.base_url, &request.url)?, connection.auth.clone())
         }
-        if let Some(host) = url.host_str()
-            && let Ok(ip) = host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>()
-        {
-            plugin.egress.check_address(host, ip).map_err(HttpError::Denied)?;
-        }
-        if request.body.len() > limits.max_http_request_bytes {
-            return Err(HttpError::TooLarge(format!(
-                "request body of {} bytes is over the cap of {}",
-                request.body.len(),
-                limits.max_http_request_bytes
-            )));
-        }
-        let method = match request.method.to_ascii_uppercase().as_str() {
-            m @ ("GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS") => {
-                reqwest::Method::from_bytes(m.as_bytes()).map_err(|e| HttpError::InvalidRequest(e.to_string()))?
+        None => {
+            let url = Url::parse(&request.url)
+                .map_err(|e| HttpError::InvalidRequest(format!("`{}` is not an absolute URL: {e}", request.url)))?;
+            let host = url.host_str().unwrap_or_default();
+            if !plugin.egress.host_allowed(host, url.port_or_known_default()) {
+                return Err(HttpError::Denied(format!("{host} is not in the manifest's network.allowed_hosts")));
             }
-            other => {
-                return Err(HttpError::InvalidRequest(format!("method `{other}` is not supported")));
-            }
-        };
+            (url, None)
+        }
+    };
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(HttpError::InvalidRequest(format!("scheme `{}` is not http(s)", url.scheme())));
+    }
+    if let Some(host) = url.host_str()
+        && let Ok(ip) = host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>()
+    {
+        plugin.egress.check_address(host, ip).map_err(HttpError::Denied)?;
+    }
+    if request.body.len() > limits.max_http_request_bytes {
+        return Err(HttpError::TooLarge(format!(
+            "request body of {} bytes is over the cap of {}",
+            request.body.len(),
+            limits.max_http_request_bytes
+        )));
+    }
+    let method = match request.method.to_ascii_uppercase().as_str() {
+        m @ ("GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS") => {
+            reqwest::Method::from_bytes(m.as_bytes()).map_err(|e| HttpError::InvalidRequest(e.to_string()))?
+        }
+        other => {
+            return Err(HttpError::InvalidRequest(format!("method `{other}` is not supported")));
+        }
+    };
 
-        // The header the connection's credentials go in; the guest may not set it.
-        let auth_header = match &auth {
-            Some(ConnectionAuth::Header { name, .. }) => Some(name.to_ascii_lowercase()),
-            Some(ConnectionAuth::Basic { .. }) => Some("authorization".to_string()),
-            Some(ConnectionAuth::Query { param, secret }) => {
-                let value = self.connection_secret(secret)?;
-                url.query_pairs_mut().append_pair(param, value.expose());
-                None
-            }
-            None => None,
-        };
-
-        let timeout = [
-            request.timeout_ms.map(|ms| Duration::from_millis(u64::from(ms))),
-            Some(limits.http_timeout),
-            Some(self.remaining()),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
-        .unwrap_or(limits.http_timeout);
-
-        let mut builder = plugin.http_client.request(method, url).timeout(timeout);
-        for (name, value) in &request.headers {
-            let lower = name.to_ascii_lowercase();
-            if HOST_HEADERS.contains(&lower.as_str()) || auth_header.as_deref() == Some(lower.as_str()) {
-                continue;
-            }
-            let header_name = reqwest::header::HeaderName::from_bytes(lower.as_bytes())
-                .map_err(|_| HttpError::InvalidRequest(format!("`{name}` is not a header name")))?;
-            let header_value = reqwest::header::HeaderValue::from_str(value)
-                .map_err(|_| HttpError::InvalidRequest(format!("header `{name}` has an invalid value")))?;
-            builder = builder.header(header_name, header_value);
+    // The header the connection's credentials go in; the guest may not set it.
+    let auth_header = match &auth {
+        Some(ConnectionAuth::Header { name, .. }) => Some(name.to_ascii_lowercase()),
+        Some(ConnectionAuth::Basic { .. }) => Some("authorization".to_string()),
+        Some(ConnectionAuth::Query { param, secret }) => {
+            let value = connection_secret(&plugin, secret)?;
+            url.query_pairs_mut().append_pair(param, value.expose());
+            None
         }
-        if let Some(ConnectionAuth::Header { name, secret, prefix }) = &auth {
-            let value = self.connection_secret(secret)?;
-            let mut header_value = reqwest::header::HeaderValue::from_str(&format!("{prefix}{}", value.expose()))
-                .map_err(|_| HttpError::InvalidRequest(format!("connection header `{name}` is not a valid value")))?;
-            header_value.set_sensitive(true);
-            builder = builder.header(name.as_str(), header_value);
-        }
-        if let Some(ConnectionAuth::Basic { username, password_secret }) = &auth {
-            let password = self.connection_secret(password_secret)?;
-            builder = builder.basic_auth(username, Some(password.expose()));
-        }
+        None => None,
+    };
 
-        let mut response = builder.body(request.body).send().await.map_err(|e| classify(&plugin, e))?;
-        let status = response.status().as_u16();
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(name, value)| (name.as_str().to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
-            .collect();
-        let cap = limits.max_http_response_bytes;
-        if response.content_length().is_some_and(|len| len > cap as u64) {
+    let timeout = [
+        request.timeout_ms.map(|ms| Duration::from_millis(u64::from(ms))),
+        Some(limits.http_timeout),
+        Some(deadline.saturating_duration_since(Instant::now())),
+    ]
+    .into_iter()
+    .flatten()
+    .min()
+    .unwrap_or(limits.http_timeout);
+
+    let mut builder = plugin.http_client.request(method, url).timeout(timeout);
+    for (name, value) in &request.headers {
+        let lower = name.to_ascii_lowercase();
+        if HOST_HEADERS.contains(&lower.as_str()) || auth_header.as_deref() == Some(lower.as_str()) {
+            continue;
+        }
+        let header_name = reqwest::header::HeaderName::from_bytes(lower.as_bytes())
+            .map_err(|_| HttpError::InvalidRequest(format!("`{name}` is not a header name")))?;
+        let header_value = reqwest::header::HeaderValue::from_str(value)
+            .map_err(|_| HttpError::InvalidRequest(format!("header `{name}` has an invalid value")))?;
+        builder = builder.header(header_name, header_value);
+    }
+    if let Some(ConnectionAuth::Header { name, secret, prefix }) = &auth {
+        let value = connection_secret(&plugin, secret)?;
+        let mut header_value = reqwest::header::HeaderValue::from_str(&format!("{prefix}{}", value.expose()))
+            .map_err(|_| HttpError::InvalidRequest(format!("connection header `{name}` is not a valid value")))?;
+        header_value.set_sensitive(true);
+        builder = builder.header(name.as_str(), header_value);
+    }
+    if let Some(ConnectionAuth::Basic { username, password_secret }) = &auth {
+        let password = connection_secret(&plugin, password_secret)?;
+        builder = builder.basic_auth(username, Some(password.expose()));
+    }
+
+    let mut response = builder.body(request.body).send().await.map_err(|e| classify(&plugin, e))?;
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(name, value)| (name.as_str().to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+        .collect();
+    let cap = limits.max_http_response_bytes;
+    if response.content_length().is_some_and(|len| len > cap as u64) {
+        return Err(HttpError::TooLarge(format!("response body is over the cap of {cap} bytes")));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| classify(&plugin, e))? {
+        if body.len() + chunk.len() > cap {
             return Err(HttpError::TooLarge(format!("response body is over the cap of {cap} bytes")));
         }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| classify(&plugin, e))? {
-            if body.len() + chunk.len() > cap {
-                return Err(HttpError::TooLarge(format!("response body is over the cap of {cap} bytes")));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(Response { status, headers, body })
+        body.extend_from_slice(&chunk);
     }
+    Ok(Response { status, headers, body })
+}
 
-    fn connection_secret(&self, name: &str) -> Result<crate::security::secrets::SecretValue, HttpError> {
-        self.plugin
-            .secret(name)
-            .ok_or_else(|| HttpError::Denied(format!("the connection's secret `{name}` is not set for this tenant")))
-    }
+fn connection_secret(plugin: &PluginShared, name: &str) -> Result<crate::security::secrets::SecretValue, HttpError> {
+    plugin
+        .secret(name)
+        .ok_or_else(|| HttpError::Denied(format!("the connection's secret `{name}` is not set for this tenant")))
+}
+
+/// The connection of `plugin` whose base URL `url` is below (the longest
+/// base when several are), for a request that names none — a `wasi:http`
+/// request, whose credentials the host then attaches as for `http`.
+pub(crate) fn connection_for(plugin: &PluginShared, url: &str) -> Option<String> {
+    plugin
+        .manifest
+        .http
+        .connections
+        .iter()
+        .filter(|(name, connection)| connection_url(name, &connection.base_url, url).is_ok())
+        .max_by_key(|(_, connection)| connection.base_url.len())
+        .map(|(name, _)| name.clone())
 }
 
 /// The URL of a request through connection `name`: `target` is a path
@@ -212,7 +227,7 @@ fn connection_url(name: &str, base: &str, target: &str) -> Result<Url, HttpError
 
 /// Turns a client error into what the guest sees, without the URL (which
 /// may carry a query-parameter credential).
-fn classify(plugin: &crate::engine::plugin::PluginShared, error: reqwest::Error) -> HttpError {
+fn classify(plugin: &PluginShared, error: reqwest::Error) -> HttpError {
     let mut source: Option<&dyn std::error::Error> = Some(&error);
     while let Some(e) = source {
         if let Some(denied) = e.downcast_ref::<EgressDenied>() {
@@ -229,7 +244,7 @@ fn classify(plugin: &crate::engine::plugin::PluginShared, error: reqwest::Error)
 
 impl http::Host for HostState {
     async fn send(&mut self, request: Request) -> wasmtime::Result<Result<Response, HttpError>> {
-        Ok(self.send_request(request).await)
+        Ok(send(self.plugin.clone(), self.invocation.deadline, request).await)
     }
 }
 

@@ -1,7 +1,8 @@
 //! The host side of the plugin contract: the state every invocation's
 //! `Store` carries, and one module per WIT interface (`http`, `ftp`,
 //! `cursor`, `log`, `config`, `crypto`), each with its `Host` impl and an
-//! `add_to_linker`.
+//! `add_to_linker`; `wasi_http` puts the standard `wasi:http` under the
+//! same egress policy as `http`.
 //!
 //! Host functions return `wasmtime::Result<Result<T, E>>`: the inner error
 //! is the guest's to handle (a refused host, a missing file); the outer one
@@ -15,6 +16,7 @@ pub(crate) mod ftp;
 pub(crate) mod http;
 pub(crate) mod log;
 pub(crate) mod sftp;
+pub(crate) mod wasi_http;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,6 +24,7 @@ use std::time::Instant;
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::engine::limits::MemoryLimiter;
 use crate::engine::plugin::PluginShared;
@@ -34,6 +37,10 @@ pub use log::{LogLevel, LogLine, LogSink};
 pub(crate) struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
+    /// `wasi:http`, for components whose toolchain imports it: every
+    /// request goes through the plugin's egress policy (`wasi_http.rs`).
+    http: WasiHttpCtx,
+    http_hooks: wasi_http::EgressHooks,
     /// The plugin version's policies, connections and limits.
     pub(crate) plugin: Arc<PluginShared>,
     pub(crate) invocation: InvocationState,
@@ -62,7 +69,18 @@ impl HostState {
         // guest reaches the world only through Portitor's interfaces.
         let wasi = wasmtime_wasi::WasiCtxBuilder::new().stdout(stdio.clone()).stderr(stdio.clone()).build();
         let limiter = MemoryLimiter::new(plugin.limits.memory_bytes);
-        Self { wasi, table: ResourceTable::new(), plugin, invocation, limiter, ftp: ftp::FtpSessions::default(), stdio }
+        let http_hooks = wasi_http::EgressHooks::new(plugin.clone(), invocation.deadline);
+        Self {
+            wasi,
+            table: ResourceTable::new(),
+            http: WasiHttpCtx::new(),
+            http_hooks,
+            plugin,
+            invocation,
+            limiter,
+            ftp: ftp::FtpSessions::default(),
+            stdio,
+        }
     }
 
     /// Time left before the invocation's deadline.
@@ -82,10 +100,18 @@ impl WasiView for HostState {
     }
 }
 
-/// A linker with WASI (nothing granted) and every Portitor interface.
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.http_hooks }
+    }
+}
+
+/// A linker with WASI (nothing granted; `wasi:http` under the egress
+/// policy) and every Portitor interface.
 pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     http::add_to_linker(&mut linker)?;
     ftp::add_to_linker(&mut linker)?;
     cursor::add_to_linker(&mut linker)?;

@@ -1,0 +1,116 @@
+//! `wasi:http` for components whose toolchain imports it — a TypeScript
+//! plugin's `fetch()` built with componentize-js, a library in any language
+//! that speaks `wasi:http/outgoing-handler`. The runtime links it so that such
+//! components load, and sends every request they make through the same path
+//! as Portitor's own `http` interface ([`super::http::send`]): the manifest's
+//! allowed hosts, the operator's address rules, the size caps and the
+//! invocation's time-outs. A URL below one of the manifest's named connections
+//! goes through that connection, its credentials attached by the host; the
+//! guest never sees them. Nothing else of `wasi:http` reaches the network.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
+
+use super::http::{connection_for, send};
+use crate::engine::bindings::http::{HttpError, Request, Response};
+use crate::engine::plugin::PluginShared;
+
+/// The future `wasi:http` hands a response's I/O errors to: nothing is
+/// left to report once the whole body was read (as here, before answering).
+type IoDone = Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>;
+
+/// The hooks of one invocation's `wasi:http`: its plugin and deadline.
+pub(crate) struct EgressHooks {
+    plugin: Arc<PluginShared>,
+    deadline: Instant,
+}
+
+impl EgressHooks {
+    pub(crate) fn new(plugin: Arc<PluginShared>, deadline: Instant) -> Self {
+        Self { plugin, deadline }
+    }
+}
+
+impl WasiHttpHooks for EgressHooks {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        _options: Option<RequestOptions>,
+        _response_io: IoDone,
+    ) -> Box<dyn Future<Output = wasmtime_wasi_http::Result<(http::Response<WasiBody>, IoDone)>> + Send> {
+        let (plugin, deadline) = (self.plugin.clone(), self.deadline);
+        Box::new(async move {
+            let request = portitor_request(&plugin, request).await?;
+            let response = send(plugin.clone(), deadline, request).await.map_err(|error| wasi_error(&plugin, error))?;
+            let done: IoDone = Box::new(async { Ok(()) });
+            Ok((wasi_response(response)?, done))
+        })
+    }
+}
+
+/// The request as Portitor's `http` interface takes it: the body read
+/// whole (refused once past the manifest's cap), the connection the URL is
+/// below, if any.
+async fn portitor_request(
+    plugin: &PluginShared,
+    request: http::Request<WasiBody>,
+) -> wasmtime_wasi_http::Result<Request> {
+    let (parts, mut body) = request.into_parts();
+    let cap = plugin.limits.max_http_request_bytes;
+    let mut bytes = Vec::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            if bytes.len() + data.len() > cap {
+                return Err(wasmtime_wasi_http::Error::HttpRequestBodySize(Some(cap as u64)));
+            }
+            bytes.extend_from_slice(&data);
+        }
+    }
+    let url = parts.uri.to_string();
+    let mut headers = Vec::with_capacity(parts.headers.len());
+    for (name, value) in &parts.headers {
+        let value = value.to_str().map_err(|_| {
+            wasmtime_wasi_http::Error::InternalError(Some(format!("header `{name}` is not visible ASCII")))
+        })?;
+        headers.push((name.as_str().to_string(), value.to_string()));
+    }
+    Ok(Request {
+        method: parts.method.as_str().to_string(),
+        connection: connection_for(plugin, &url),
+        url,
+        headers,
+        body: bytes,
+        timeout_ms: None,
+    })
+}
+
+fn wasi_response(response: Response) -> wasmtime_wasi_http::Result<http::Response<WasiBody>> {
+    let mut builder = http::Response::builder().status(response.status);
+    for (name, value) in &response.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    let body = Full::new(Bytes::from(response.body)).map_err(Into::into).boxed_unsync();
+    builder.body(body).map_err(|e| wasmtime_wasi_http::Error::InternalError(Some(e.to_string())))
+}
+
+/// What the guest sees of a refusal or a failure. A denial is
+/// `HTTP-request-denied`, its reason logged for the operators (the guest's
+/// error code has no room for it); the others keep their text.
+fn wasi_error(plugin: &PluginShared, error: HttpError) -> wasmtime_wasi_http::Error {
+    match error {
+        HttpError::Denied(reason) => {
+            let label = &plugin.label;
+            tracing::info!(company = %label.company, plugin = %label.plugin, %reason, "a wasi:http request was denied");
+            wasmtime_wasi_http::Error::HttpRequestDenied
+        }
+        HttpError::Timeout => wasmtime_wasi_http::Error::ConnectionTimeout,
+        HttpError::UnknownConnection(message)
+        | HttpError::InvalidRequest(message)
+        | HttpError::TooLarge(message)
+        | HttpError::Transport(message) => wasmtime_wasi_http::Error::InternalError(Some(message)),
+    }
+}
