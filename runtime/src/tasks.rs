@@ -7,7 +7,8 @@
 //!
 //! Not here: request handlers (the connection table waits for them), the
 //! scheduler's loops (it stops its own runs within the grace), and the
-//! discard of a refused body (at most 5 s each).
+//! demo's partner simulators (`--demo` only; they live as long as the
+//! process).
 
 use std::future::Future;
 use std::time::Duration;

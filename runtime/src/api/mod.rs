@@ -76,6 +76,8 @@ pub struct Shared {
     pub schemas: Arc<Schemas>,
     /// Requests in flight, overall and per tenant (429 past the limits).
     pub admission: Arc<Admission>,
+    /// The server's background tasks (a refused body's drain among them).
+    pub tasks: crate::tasks::Tasks,
 }
 
 impl AppState {
@@ -185,14 +187,14 @@ async fn token_before_body(State(state): State<AppState>, request: Request, next
     let header = request.headers().get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let principal = match state.auth.verify_header(header) {
         Ok(principal) => principal,
-        Err(error) => return refuse(request, ApiError::from(error), state.max_upload_bytes),
+        Err(error) => return refuse(&state, request, ApiError::from(error)),
     };
     let company = request.uri().path().trim_start_matches('/').split('/').next().unwrap_or_default();
     if let Some(own) = &principal.company
         && own != company
     {
         let refused = ApiError::Forbidden(format!("this token is for company `{own}`, not `{company}`"));
-        return refuse(request, refused, state.max_upload_bytes);
+        return refuse(&state, request, refused);
     }
     next.run(request).await
 }
@@ -201,9 +203,10 @@ async fn token_before_body(State(state): State<AppState>, request: Request, next
 /// still sending run out in the background — discarded, at most `limit`
 /// bytes and 5 s (a lingering close, as nginx does): without it, closing the
 /// connection on a client mid-upload makes it see a broken pipe, not the 401.
-fn refuse(request: Request, error: ApiError, limit: usize) -> Response {
+fn refuse(state: &AppState, request: Request, error: ApiError) -> Response {
     let body = request.into_body();
-    tokio::spawn(async move {
+    let limit = state.max_upload_bytes;
+    state.tasks.spawn("api: drain a refused body", async move {
         let mut stream = body.into_data_stream();
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
             let mut seen = 0usize;

@@ -73,7 +73,7 @@ pub(super) async fn install(
         Ok(principal) => read_upload(&state, &mut form).await.map(|upload| (principal, upload)),
         Err(refused) => Err(refused),
     };
-    let (principal, (manifest, component)) = read.inspect_err(|_| discard_rest(form))?;
+    let (principal, (manifest, component)) = read.inspect_err(|_| discard_rest(&state, form))?;
     let (version, active) =
         state.registry.upload(&company, &plugin, &component, &manifest, &principal.subject, options.activate).await?;
     if active.is_some() {
@@ -322,8 +322,8 @@ async fn read_upload(state: &AppState, form: &mut Multipart) -> Result<(String, 
 /// keeping it (at most the upload limit, 5 s), so that the client gets its
 /// answer on a clean connection: closing one with unread request bytes
 /// makes the kernel reset it, and the answer is lost.
-fn discard_rest(mut form: Multipart) {
-    tokio::spawn(async move {
+fn discard_rest(state: &AppState, mut form: Multipart) {
+    state.tasks.spawn("api: drain a refused upload", async move {
         let drain = async {
             while let Ok(Some(mut field)) = form.next_field().await {
                 while let Ok(Some(_discarded)) = field.chunk().await {}

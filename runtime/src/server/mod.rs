@@ -194,6 +194,7 @@ pub async fn build(mut config: Config) -> anyhow::Result<Runtime> {
             config.http.max_requests_in_flight,
             config.http.max_requests_per_tenant,
         )),
+        tasks: tasks.clone(),
     });
     Ok(Runtime { state, config, deferred: refreshed.deferred, tasks })
 }
