@@ -6,6 +6,12 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 # Named outside `PORTITOR_*`, which is the server's configuration namespace.
 tools := env_var_or_default("TEST_TOOLS_DIR", env_var("HOME") / ".cache/portitor-tools")
 
+# The plugin toolchains of other languages, pinned: componentize-py (PyPI)
+# and ComponentizeJS (npm, installed under the tools directory).
+componentize_py := "0.25.1"
+componentize_js_version := "0.23.0"
+componentize_js := tools / "npm/node_modules/@bytecodealliance/componentize-js"
+
 # List the recipes.
 default:
     @just --list
@@ -14,13 +20,17 @@ default:
 setup: setup-build
     #!/usr/bin/env bash
     set -euo pipefail
-    python3 -m pip install --quiet --disable-pip-version-check pyftpdlib 'moto[server]' asyncssh
+    python3 -m pip install --quiet --disable-pip-version-check pyftpdlib 'moto[server]' asyncssh 'componentize-py=={{componentize_py}}'
     command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
-    if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1 || ! command -v nats-server >/dev/null 2>&1; then
-        echo "setup: installing Debian's chromium and chromium-driver (the dashboard's browser tests) and nats-server (the shared pointer queue's tests)"
+    if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1 || ! command -v nats-server >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        echo "setup: installing Debian's chromium and chromium-driver (the dashboard's browser tests), nats-server (the shared pointer queue's tests) and nodejs with npm (JavaScript plugins)"
         sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
         $sudo apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver nats-server
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver nats-server nodejs npm
+    fi
+    if [ ! -f "{{componentize_js}}/package.json" ] || ! grep -q '"version": "{{componentize_js_version}}"' "{{componentize_js}}/package.json"; then
+        echo "setup: installing ComponentizeJS {{componentize_js_version}} from npm (JavaScript plugins)"
+        npm install --silent --no-audit --no-fund --prefix "{{tools}}/npm" "@bytecodealliance/componentize-js@{{componentize_js_version}}"
     fi
     if [ ! -x "{{tools}}/bin/garage" ]; then
         echo "setup: building Garage (an S3 server for the tests; about 10 minutes, once)"
@@ -43,7 +53,7 @@ run *ARGS: setup-build
 
 # The whole test suite: formatting, lints, unit, host and end-to-end tests.
 test: setup lint
-    GARAGE_BIN="{{tools}}/bin/garage" cargo test --workspace --all-targets
+    GARAGE_BIN="{{tools}}/bin/garage" COMPONENTIZE_JS="{{componentize_js}}" cargo test --workspace --all-targets
     cargo test --workspace --doc
     cargo test --manifest-path plugins/Cargo.toml -p rules-validator
 
@@ -57,7 +67,7 @@ test-host: setup
 
 # End-to-end tests: the real binary.
 test-e2e: setup
-    cargo test -p portitor --test ingest --test cli --test webhooks --test pulls --test nodes --test pipeline --test pipeline_recovery --test lifecycle --test dashboard --test hostile_tenants --test outsiders
+    COMPONENTIZE_JS="{{componentize_js}}" cargo test -p portitor --test languages --test ingest --test cli --test webhooks --test pulls --test nodes --test pipeline --test pipeline_recovery --test lifecycle --test dashboard --test hostile_tenants --test outsiders
 
 # Formatting and clippy, warnings as errors (the plugins too).
 lint: setup-build

@@ -45,10 +45,14 @@ impl<'a> Tenant<'a> {
 
     /// Uploads `plugin` (built by build.rs) as `id` with `manifest`; the response.
     pub async fn try_install(&self, id: &str, plugin: &str, manifest: &str) -> (StatusCode, Value) {
-        let form = reqwest::multipart::Form::new().text("manifest", manifest.to_string()).part(
-            "component",
-            reqwest::multipart::Part::bytes(super::plugin_bytes(plugin)).file_name("component.wasm"),
-        );
+        self.try_install_bytes(id, super::plugin_bytes(plugin), manifest).await
+    }
+
+    /// Uploads `component` as `id` with `manifest`; the response.
+    pub async fn try_install_bytes(&self, id: &str, component: Vec<u8>, manifest: &str) -> (StatusCode, Value) {
+        let form = reqwest::multipart::Form::new()
+            .text("manifest", manifest.to_string())
+            .part("component", reqwest::multipart::Part::bytes(component).file_name("component.wasm"));
         let response = Portitor::client()
             .put(format!("{}/{}/plugins/{id}", self.server.url, self.company))
             .bearer_auth(&self.admin)

@@ -1,0 +1,151 @@
+//! End to end: plugins written in JavaScript (ComponentizeJS) and Python
+//! (componentize-py), built from source here by the toolchains `just setup`
+//! installs, uploaded to the real binary, answering webhooks — and their
+//! hostile modes (a loop, a memory bomb, a forbidden host) contained like a
+//! Rust plugin's: the call fails, the request is kept as a dead letter, the
+//! forbidden host is never reached, and the server goes on answering.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use support::partner::Partner;
+use support::server::{Portitor, files_under};
+use support::tenant::Tenant;
+
+/// The repository's root (tests run from `runtime/`).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("runtime/ has a parent").to_path_buf()
+}
+
+/// Runs a toolchain's build; its output on failure.
+fn run(mut command: Command, what: &str) {
+    let output = command.output().unwrap_or_else(|e| panic!("{what}: cannot start ({e}); run `./justw setup`"));
+    assert!(
+        output.status.success(),
+        "{what} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// `plugins/languages/js-probe` built with ComponentizeJS, from the
+/// package `just setup` installs (`COMPONENTIZE_JS`).
+fn build_javascript(out: &Path) -> Vec<u8> {
+    let package = std::env::var("COMPONENTIZE_JS")
+        .expect("COMPONENTIZE_JS names the ComponentizeJS package; run the tests with `./justw test`");
+    let wasm = out.join("js-probe.wasm");
+    let mut command = Command::new("node");
+    command.arg(root().join("plugins/languages/js-probe/build.mjs")).arg(package).arg(root().join("wit")).arg(&wasm);
+    run(command, "building the JavaScript plugin");
+    std::fs::read(wasm).expect("built")
+}
+
+/// `plugins/languages/python-probe` built with componentize-py.
+fn build_python(out: &Path) -> Vec<u8> {
+    let wasm = out.join("python-probe.wasm");
+    let mut command = Command::new("componentize-py");
+    command
+        .current_dir(out)
+        .arg("--wit-path")
+        .arg(root().join("wit"))
+        .args(["--world", "push-source", "componentize", "app", "--python-path"])
+        .arg(root().join("plugins/languages/python-probe"))
+        .arg("--output")
+        .arg(&wasm);
+    run(command, "building the Python plugin");
+    std::fs::read(wasm).expect("built")
+}
+
+const WEBHOOK: &str = "webhook = { scheme = \"none\" }\n";
+
+/// Posts `body` to the tenant's `path`; the status and the JSON answer.
+async fn post(server: &Portitor, path: &str, body: &str) -> (StatusCode, Value) {
+    let response = Portitor::client()
+        .post(format!("{}/acme{path}", server.url))
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("send");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// The dead letters' errors of plugin `id`.
+fn dead_letters(data: &Path, id: &str) -> Vec<String> {
+    let dir = data.join("acme/deadletter").join(id);
+    files_under(&dir)
+        .iter()
+        .map(|name| {
+            let letter: Value = serde_json::from_slice(&std::fs::read(dir.join(name)).expect("read")).expect("json");
+            letter["error"].as_str().unwrap_or_default().to_string()
+        })
+        .collect()
+}
+
+async fn behaves_and_is_contained(language: &str, component: Vec<u8>, path: &str) {
+    let data = tempfile::tempdir().expect("tempdir");
+    let server = Portitor::start(data.path());
+    let tenant = Tenant::new(&server, "acme");
+    let forbidden = Partner::anything().await;
+    let install = |id: &'static str, manifest: String| {
+        let (tenant, component) = (&tenant, component.clone());
+        async move {
+            let (status, body) = tenant.try_install_bytes(id, component, &manifest).await;
+            assert_eq!(status, StatusCode::CREATED, "{language} {id}: {body}");
+        }
+    };
+
+    // Well-behaved: a webhook becomes a stored event with what was sent.
+    install("echo", format!("kind = \"push-source\"\n{WEBHOOK}")).await;
+    let (status, answer) = post(&server, &format!("{path}/echo"), "{\"hello\": 1}").await;
+    assert_eq!(status, StatusCode::CREATED, "{language}: {answer}");
+    let id = answer["events"][0]["id"].as_str().expect("event id").to_string();
+    let order = tenant.get(&format!("/acme/order/{id}?payload=true")).await;
+    assert_eq!(order["order"]["seen"], "{\"hello\": 1}", "{language}: {order}");
+    assert_eq!(order["order"]["company"], "acme", "{language}: {order}");
+    assert_eq!(order["order"]["language"], language.to_lowercase(), "{order}");
+
+    // Hostile: each fails its own call within its limit and keeps the request.
+    let hostile = [
+        ("loop", "[limits]\ntimeout_ms = 1000\n[config]\nmode = \"loop\"\n".to_string(), "timed out"),
+        ("bomb", "[limits]\nmemory_mib = 128\n[config]\nmode = \"bomb\"\n".to_string(), "memory"),
+        (
+            "forbidden",
+            format!("[config]\nmode = \"forbidden\"\ntarget = \"{}/steal\"\n", forbidden.url()),
+            "not in the manifest's network.allowed_hosts",
+        ),
+    ];
+    for (id, manifest, cause) in hostile {
+        install(id, format!("kind = \"push-source\"\n{WEBHOOK}{manifest}")).await;
+        let started = std::time::Instant::now();
+        let (status, answer) = post(&server, &format!("{path}/{id}"), id).await;
+        assert!(status.is_server_error(), "{language} {id}: {status} {answer}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "{language} {id}: {:?}", started.elapsed());
+        let letters = dead_letters(data.path(), id);
+        assert_eq!(letters.len(), 1, "{language} {id}: {letters:?}");
+        assert!(letters[0].contains(cause), "{language} {id}: `{}` does not say {cause}", letters[0]);
+    }
+    assert!(forbidden.requests().is_empty(), "{language}: the forbidden host was reached");
+
+    // The server goes on: the well-behaved plugin answers again.
+    let (status, answer) = post(&server, &format!("{path}/echo"), "again").await;
+    assert_eq!(status, StatusCode::CREATED, "{language}: {answer}");
+}
+
+#[tokio::test]
+async fn a_javascript_plugin_built_with_componentize_js_answers_webhooks_and_is_contained() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let component = build_javascript(out.path());
+    behaves_and_is_contained("JavaScript", component, "/probe/js").await;
+}
+
+#[tokio::test]
+async fn a_python_plugin_built_with_componentize_py_answers_webhooks_and_is_contained() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let component = build_python(out.path());
+    behaves_and_is_contained("Python", component, "/probe/python").await;
+}
