@@ -100,5 +100,54 @@ fn loading(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, invocation, loading);
+/// Plugins in JavaScript and Python, when `LANGUAGE_PROBES` names a
+/// directory holding `js-probe.wasm` and `python-probe.wasm`
+/// (`scripts/build-language-probes.sh` builds them): a webhook call of each
+/// (a fresh store and instance per call, as always), and loading each from
+/// the compile cache, which is what a restart does.
+fn languages(c: &mut Criterion) {
+    let Some(dir) = std::env::var_os("LANGUAGE_PROBES").map(std::path::PathBuf::from) else {
+        eprintln!("languages: LANGUAGE_PROBES is not set; skipped");
+        return;
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let cache = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::new(EngineConfig { cache_dir: Some(cache.path().to_path_buf()), ..EngineConfig::default() })
+        .expect("engine");
+    let identity = CallerIdentity { company: "bench".into(), scheme: "none".into(), subject: None, delivery_id: None };
+    for (language, file) in [("javascript", "js-probe.wasm"), ("python", "python-probe.wasm")] {
+        let bytes = std::fs::read(dir.join(file)).expect("a probe built by scripts/build-language-probes.sh");
+        let started = std::time::Instant::now();
+        let manifest = Manifest::parse("kind = \"push-source\"").expect("manifest");
+        let plugin = engine.load("bench", language, &bytes, manifest, secrets()).expect("load");
+        eprintln!("{language}: {} bytes, compiled and loaded in {:.2?}", bytes.len(), started.elapsed());
+        let request = PartnerRequest {
+            method: "POST".into(),
+            path: "/probe".into(),
+            body: b"{\"n\": 1}".to_vec(),
+            ..Default::default()
+        };
+        let first = runtime.block_on(plugin.handle(&request, &identity, CallOptions::default())).expect("handle");
+        eprintln!("{language}: a call's peak memory {} bytes", first.stats.memory_peak_bytes);
+        c.bench_function(&format!("languages/{language}-handle"), |b| {
+            b.to_async(&runtime)
+                .iter(|| async { plugin.handle(&request, &identity, CallOptions::default()).await.expect("handle") })
+        });
+        // A restart: a new engine (an empty memory cache) loads the version
+        // from the compile cache on disk.
+        let restart = || {
+            let fresh =
+                Engine::new(EngineConfig { cache_dir: Some(cache.path().to_path_buf()), ..EngineConfig::default() })
+                    .expect("engine");
+            let manifest = Manifest::parse("kind = \"push-source\"").expect("manifest");
+            fresh.load("bench", language, &bytes, manifest, secrets()).expect("load")
+        };
+        let mut group = c.benchmark_group("languages");
+        group.sample_size(10);
+        group.bench_function(format!("{language}-restart-load-from-compile-cache"), |b| b.iter(restart));
+        group.finish();
+    }
+}
+
+criterion_group!(benches, invocation, loading, languages);
 criterion_main!(benches);
