@@ -8,8 +8,8 @@ out="$(realpath "${1:?usage: build-language-probes.sh DIR}")"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 tools="${TEST_TOOLS_DIR:-$HOME/.cache/portitor-tools}"
 mkdir -p "$out"
-node "$root/plugins/languages/js-probe/build.mjs" \
-    "$tools/npm/node_modules/@bytecodealliance/componentize-js" "$root/wit" "$out/js-probe.wasm"
+node "$root/plugins/languages/build-js.mjs" "$tools/npm/node_modules/@bytecodealliance/componentize-js" \
+    "$root/wit" push-source "$root/plugins/languages/js-probe/plugin.js" "$out/js-probe.wasm"
 (cd "$out" && componentize-py --wit-path "$root/wit" --world push-source componentize app \
     --python-path "$root/plugins/languages/python-probe" --output "$out/python-probe.wasm")
 ls -l "$out"/*.wasm

@@ -9,6 +9,11 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
+
+use portitor::engine::{CallOptions, CallerIdentity, PartnerRequest};
+use portitor::plugins::manifest::Manifest;
+use portitor::security::secrets::{SecretSource, StaticSecrets};
 
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -32,15 +37,21 @@ fn run(mut command: Command, what: &str) {
     );
 }
 
-/// `plugins/languages/js-probe` built with ComponentizeJS, from the
-/// package `just setup` installs (`COMPONENTIZE_JS`).
-fn build_javascript(out: &Path) -> Vec<u8> {
+/// `plugins/languages/{plugin}/plugin.js` built with ComponentizeJS for
+/// `world`, from the package `just setup` installs (`COMPONENTIZE_JS`).
+fn build_javascript(plugin: &str, world: &str, out: &Path) -> Vec<u8> {
     let package = std::env::var("COMPONENTIZE_JS")
         .expect("COMPONENTIZE_JS names the ComponentizeJS package; run the tests with `./justw test`");
-    let wasm = out.join("js-probe.wasm");
+    let wasm = out.join(format!("{plugin}.wasm"));
     let mut command = Command::new("node");
-    command.arg(root().join("plugins/languages/js-probe/build.mjs")).arg(package).arg(root().join("wit")).arg(&wasm);
-    run(command, "building the JavaScript plugin");
+    command
+        .arg(root().join("plugins/languages/build-js.mjs"))
+        .arg(package)
+        .arg(root().join("wit"))
+        .arg(world)
+        .arg(root().join("plugins/languages").join(plugin).join("plugin.js"))
+        .arg(&wasm);
+    run(command, &format!("building the JavaScript plugin {plugin}"));
     std::fs::read(wasm).expect("built")
 }
 
@@ -139,7 +150,7 @@ async fn behaves_and_is_contained(language: &str, component: Vec<u8>, path: &str
 #[tokio::test]
 async fn a_javascript_plugin_built_with_componentize_js_answers_webhooks_and_is_contained() {
     let out = tempfile::tempdir().expect("tempdir");
-    let component = build_javascript(out.path());
+    let component = build_javascript("js-probe", "push-source", out.path());
     behaves_and_is_contained("JavaScript", component, "/probe/js").await;
 }
 
@@ -148,4 +159,62 @@ async fn a_python_plugin_built_with_componentize_py_answers_webhooks_and_is_cont
     let out = tempfile::tempdir().expect("tempdir");
     let component = build_python(out.path());
     behaves_and_is_contained("Python", component, "/probe/python").await;
+}
+
+/// The events `component` makes of a Shopify webhook with `body`, as
+/// (kind, external id, payload as JSON).
+async fn shopify_events(
+    engine: &portitor::engine::Engine,
+    id: &str,
+    component: &[u8],
+    body: &[u8],
+) -> Vec<(String, String, Value)> {
+    let manifest = Manifest::parse("kind = \"push-source\"").expect("manifest");
+    let secrets: Arc<dyn SecretSource> = Arc::new(StaticSecrets::new());
+    let plugin = engine.load("acme", id, component, manifest, secrets).expect("load");
+    let request = PartnerRequest {
+        method: "POST".into(),
+        path: "/webhooks/shopify/orders".into(),
+        headers: vec![("x-shopify-topic".into(), "orders/create".into())],
+        body: body.to_vec(),
+        ..Default::default()
+    };
+    let identity = CallerIdentity { company: "acme".into(), scheme: "hmac".into(), subject: None, delivery_id: None };
+    let done = plugin.handle(&request, &identity, CallOptions::default()).await.unwrap_or_else(|e| panic!("{id}: {e}"));
+    done.output
+        .events
+        .iter()
+        .map(|event| {
+            let payload = serde_json::from_str(event.payload.get()).expect("payload");
+            (event.kind.clone(), event.external_id.clone(), payload)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn shopify_orders_in_javascript_makes_the_same_events_as_in_rust() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let javascript = build_javascript("shopify-orders-js", "push-source", out.path());
+    let rust = support::plugin_bytes("shopify-orders");
+    let engine = support::engine();
+    let fixture: Value =
+        serde_json::from_slice(include_bytes!("fixtures/shopify-orders-create.json")).expect("fixture");
+    // Shopify's own example, and the same order with what a real one may
+    // lack: no customer, no shipping address or lines, a line without SKU,
+    // weight or tax lines.
+    let mut sparse = fixture.clone();
+    sparse["customer"] = Value::Null;
+    sparse["shipping_address"] = Value::Null;
+    sparse["shipping_lines"] = serde_json::json!([]);
+    let line = &mut sparse["line_items"][0];
+    line["sku"] = Value::Null;
+    line.as_object_mut().expect("a line").remove("grams");
+    line["tax_lines"] = serde_json::json!([]);
+    for (case, order) in [("Shopify's example", fixture), ("a sparse order", sparse)] {
+        let body = serde_json::to_vec(&order).expect("json");
+        let from_rust = shopify_events(&engine, "shopify-orders", &rust, &body).await;
+        let from_javascript = shopify_events(&engine, "shopify-orders-js", &javascript, &body).await;
+        assert_eq!(from_rust.len(), 1, "{case}: {from_rust:?}");
+        assert_eq!(from_javascript, from_rust, "{case}: JavaScript and Rust disagree");
+    }
 }
