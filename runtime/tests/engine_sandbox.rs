@@ -121,13 +121,10 @@ async fn a_host_that_is_not_allowed_is_never_reached() {
     well_behaved_call_succeeds(&engine).await;
 }
 
-#[tokio::test]
-async fn a_connection_secret_never_reaches_the_plugin_or_another_host() {
-    const SECRET: &str = "pk_live_7d1e5c0a9b";
-    let engine = support::engine();
-    let partner = Partner::anything().await;
-    let attacker = Partner::anything().await;
-    let manifest = format!(
+/// A push plugin's manifest with connection `partner` to `partner`'s `/api`
+/// (its key, secret `partner-api-key`, in header `x-api-key`) and `config`.
+fn partner_connection_manifest(partner: &Partner, config: &str) -> String {
+    format!(
         r#"
         kind = "push-source"
         [network]
@@ -136,11 +133,19 @@ async fn a_connection_secret_never_reaches_the_plugin_or_another_host() {
         base_url = "{}/api"
         auth = {{ type = "header", name = "x-api-key", secret = "partner-api-key" }}
         [config]
-        attacker = "{}"
+        {config}
         "#,
-        partner.url(),
-        attacker.url()
-    );
+        partner.url()
+    )
+}
+
+#[tokio::test]
+async fn a_connection_secret_never_reaches_the_plugin_or_another_host() {
+    const SECRET: &str = "pk_live_7d1e5c0a9b";
+    let engine = support::engine();
+    let partner = Partner::anything().await;
+    let attacker = Partner::anything().await;
+    let manifest = partner_connection_manifest(&partner, &format!("attacker = \"{}\"", attacker.url()));
     let plugin =
         support::load(&engine, "test-secret-probe", &manifest, StaticSecrets::new().with("partner-api-key", SECRET));
     let error = handle(&plugin).await.expect_err("the probe reports by failing");
@@ -258,20 +263,7 @@ async fn wasi_http_goes_through_the_same_egress_policy_and_connections() {
 
     // Below a named connection's base URL: sent, with the connection's
     // credential attached by the host in place of the guest's own header.
-    let manifest = format!(
-        r#"
-        kind = "push-source"
-        [network]
-        private_hosts = ["127.0.0.1"]
-        [http.connections.partner]
-        base_url = "{}/api"
-        auth = {{ type = "header", name = "x-api-key", secret = "partner-api-key" }}
-        [config]
-        target = "{}/api/orders?page=2"
-        "#,
-        partner.url(),
-        partner.url()
-    );
+    let manifest = partner_connection_manifest(&partner, &format!("target = \"{}/api/orders?page=2\"", partner.url()));
     let plugin = support::load(&engine, "test-fetch", &manifest, StaticSecrets::new().with("partner-api-key", SECRET));
     let done = handle(&plugin).await.expect("sent through the connection");
     assert_eq!(fetched(&done), serde_json::json!({"status": 200, "body": "ok"}));
