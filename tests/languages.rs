@@ -1,9 +1,11 @@
-//! End to end: plugins written in JavaScript (ComponentizeJS) and Python
+//! Plugins written in JavaScript (ComponentizeJS) and Python
 //! (componentize-py), built from source here by the toolchains `just setup`
-//! installs, uploaded to the real binary, answering webhooks — and their
-//! hostile modes (a loop, a memory bomb, a forbidden host) contained like a
-//! Rust plugin's: the call fails, the request is kept as a dead letter, the
-//! forbidden host is never reached, and the server goes on answering.
+//! installs. End to end through the real binary: they answer webhooks, and
+//! their hostile modes (a loop, a memory bomb, a forbidden host) are
+//! contained like a Rust plugin's — the call fails, the request is kept as a
+//! dead letter, the forbidden host is never reached, the server goes on. In
+//! the engine: `shopify-orders` in JavaScript and `bring-ftp` in Python make
+//! the same events (and cursor) as the Rust plugins from the same input.
 
 mod support;
 
@@ -17,6 +19,7 @@ use portitor::security::secrets::{SecretSource, StaticSecrets};
 
 use reqwest::StatusCode;
 use serde_json::Value;
+use support::ftp::{self, FtpServer};
 use support::partner::Partner;
 use support::server::{Portitor, files_under};
 use support::tenant::Tenant;
@@ -55,19 +58,19 @@ fn build_javascript(plugin: &str, world: &str, out: &Path) -> Vec<u8> {
     std::fs::read(wasm).expect("built")
 }
 
-/// `plugins/languages/python-probe` built with componentize-py.
-fn build_python(out: &Path) -> Vec<u8> {
-    let wasm = out.join("python-probe.wasm");
+/// `plugins/languages/{plugin}/app.py` built with componentize-py for `world`.
+fn build_python(plugin: &str, world: &str, out: &Path) -> Vec<u8> {
+    let wasm = out.join(format!("{plugin}.wasm"));
     let mut command = Command::new("componentize-py");
     command
         .current_dir(out)
         .arg("--wit-path")
         .arg(root().join("wit"))
-        .args(["--world", "push-source", "componentize", "app", "--python-path"])
-        .arg(root().join("plugins/languages/python-probe"))
+        .args(["--world", world, "componentize", "app", "--python-path"])
+        .arg(root().join("plugins/languages").join(plugin))
         .arg("--output")
         .arg(&wasm);
-    run(command, "building the Python plugin");
+    run(command, &format!("building the Python plugin {plugin}"));
     std::fs::read(wasm).expect("built")
 }
 
@@ -157,7 +160,7 @@ async fn a_javascript_plugin_built_with_componentize_js_answers_webhooks_and_is_
 #[tokio::test]
 async fn a_python_plugin_built_with_componentize_py_answers_webhooks_and_is_contained() {
     let out = tempfile::tempdir().expect("tempdir");
-    let component = build_python(out.path());
+    let component = build_python("python-probe", "push-source", out.path());
     behaves_and_is_contained("Python", component, "/probe/python").await;
 }
 
@@ -217,4 +220,65 @@ async fn shopify_orders_in_javascript_makes_the_same_events_as_in_rust() {
         assert_eq!(from_rust.len(), 1, "{case}: {from_rust:?}");
         assert_eq!(from_javascript, from_rust, "{case}: JavaScript and Rust disagree");
     }
+}
+
+/// A batch as (events as (kind, external id, payload), the next cursor as JSON, more waiting).
+type Fetched = (Vec<(String, String, Value)>, Value, bool);
+
+async fn bring_fetch(plugin: &portitor::engine::LoadedPlugin, cursor: Option<String>) -> (Fetched, String) {
+    let batch = plugin.fetch(cursor, None, CallOptions::default()).await.expect("fetch").output;
+    let events = batch
+        .events
+        .iter()
+        .map(|e| (e.kind.clone(), e.external_id.clone(), serde_json::from_str(e.payload.get()).expect("payload")))
+        .collect();
+    let cursor: Value = serde_json::from_str(&batch.next_cursor).expect("cursor is JSON");
+    ((events, cursor, batch.has_more), batch.next_cursor)
+}
+
+#[tokio::test]
+async fn bring_ftp_in_python_makes_the_same_events_and_cursor_as_in_rust() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let python = build_python("bring-ftp-py", "pull-source", out.path());
+    let rust = support::plugin_bytes("bring-ftp");
+    let engine = support::engine();
+    let server = FtpServer::start();
+    let bring_file = include_str!("fixtures/ORD_NVNO_20260314T101500Z_000042.csv");
+    let now = ftp::now_secs();
+    // The partner's file, a later one repeating an order with another
+    // price, one that cannot be read, and one still being written (newest).
+    server.put("in/ORD_NVNO_20260314T101500Z_000042.csv", bring_file, now - 300);
+    let header = bring_file.lines().next().expect("header");
+    let repeat = format!(
+        "{header}\nNO-30117;2026-03-14T11:02:45+01:00;NVNO;NOK;1;NV-JKT-SHL-M;3;1999.5;25;Kari Nordmann;;Karl Johans gate 22;;0159;Oslo;NO;;;BRING_5800;;\n"
+    );
+    server.put("in/ORD_NVNO_20260314T111500Z_000043.csv", &repeat, now - 200);
+    server.put("in/ORD_NVNO_20260314T121500Z_000044.csv", "order_number;sku\nNO-1;\"open\n", now - 100);
+    server.put("in/ORD_NVNO_20260314T131500Z_000045.csv", &format!("{header}\n"), now - 10);
+    server.put("in/notes.txt", "not an order file", now - 50);
+    let manifest = format!(
+        "kind = \"pull-source\"\n[network]\nprivate_hosts = [\"127.0.0.1\"]\n[ftp.connections.drop-folder]\n\
+         host = \"127.0.0.1\"\nport = {}\nusername = \"{}\"\npassword_secret = \"bring-ftp-password\"\n",
+        server.port,
+        ftp::USER
+    );
+    let load = |id: &str, component: &[u8]| {
+        let secrets: Arc<dyn SecretSource> = Arc::new(StaticSecrets::new().with("bring-ftp-password", ftp::PASSWORD));
+        let manifest = Manifest::parse(&manifest).expect("manifest");
+        engine.load("acme", id, component, manifest, secrets).expect("load")
+    };
+    let (from_rust, from_python) = (load("bring-ftp", &rust), load("bring-ftp-py", &python));
+
+    let (rust_first, rust_cursor) = bring_fetch(&from_rust, None).await;
+    let (python_first, python_cursor) = bring_fetch(&from_python, None).await;
+    assert_eq!(rust_first.0.len(), 3, "{:?}", rust_first.0);
+    assert!(rust_first.1["files"]["ORD_NVNO_20260314T121500Z_000044.csv"]["error"].is_string(), "{}", rust_first.1);
+    assert_eq!(python_first, rust_first, "the first fetch: Python and Rust disagree");
+
+    // Again from each one's own cursor: only the file still being written
+    // is read again (it has no orders), and the cursors still agree.
+    let (rust_again, _) = bring_fetch(&from_rust, Some(rust_cursor)).await;
+    let (python_again, _) = bring_fetch(&from_python, Some(python_cursor)).await;
+    assert!(rust_again.0.is_empty(), "{:?}", rust_again.0);
+    assert_eq!(python_again, rust_again, "the next fetch: Python and Rust disagree");
 }
