@@ -5,7 +5,8 @@
 //! contained like a Rust plugin's — the call fails, the request is kept as a
 //! dead letter, the forbidden host is never reached, the server goes on. In
 //! the engine: `shopify-orders` in JavaScript and `bring-ftp` in Python make
-//! the same events (and cursor) as the Rust plugins from the same input.
+//! the same events (and cursor) as the Rust plugins from the same input; the
+//! Python `bring-ftp` pulls through the binary, its cursor across a restart.
 
 mod support;
 
@@ -281,4 +282,67 @@ async fn bring_ftp_in_python_makes_the_same_events_and_cursor_as_in_rust() {
     let (python_again, _) = bring_fetch(&from_python, Some(python_cursor)).await;
     assert!(rust_again.0.is_empty(), "{:?}", rust_again.0);
     assert_eq!(python_again, rust_again, "the next fetch: Python and Rust disagree");
+}
+
+/// The ids of the orders received for `acme`, each checked to be received once.
+fn received_orders(data: &Path) -> std::collections::BTreeSet<String> {
+    let mut ids = std::collections::BTreeSet::new();
+    for key in files_under(&data.join("acme/events/orders")).iter().filter(|key| key.ends_with("/OrderReceived")) {
+        let id = key.split('/').next().expect("an order id").to_string();
+        assert!(ids.insert(id.clone()), "order {id} received twice");
+    }
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bring_ftp_in_python_pulls_through_the_binary_and_its_cursor_survives_a_restart() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let python = build_python("bring-ftp-py", "pull-source", out.path());
+    let ftp_server = FtpServer::start();
+    let bring_file = include_str!("fixtures/ORD_NVNO_20260314T101500Z_000042.csv");
+    let header = bring_file.lines().next().expect("header");
+    let orders = |numbers: &[&str]| {
+        let mut csv = format!("{header}\n");
+        for number in numbers {
+            csv.push_str(&format!(
+                "{number};2026-03-14T11:02:45+01:00;NVNO;NOK;1;NV-JKT-SHL-M;1;1899.00;0.25;Kari Nordmann;;Karl Johans gate 22;;0159;Oslo;NO;;;BRING_5800;;\n"
+            ));
+        }
+        csv
+    };
+    let t0 = ftp::now_secs() - 120;
+    ftp_server.put("in/ORD_1.csv", &orders(&["NO-1", "NO-2", "NO-3"]), t0);
+    ftp_server.put("in/ORD_2.csv", &orders(&["NO-4", "NO-5"]), t0 + 10);
+    let manifest = format!(
+        "kind = \"pull-source\"\nschedule = \"0 0 0 1 1 *\"\n[network]\nprivate_hosts = [\"127.0.0.1\"]\n\
+         [ftp.connections.drop-folder]\nhost = \"127.0.0.1\"\nport = {}\nusername = \"{}\"\npassword_secret = \"bring-ftp-password\"\n",
+        ftp_server.port,
+        ftp::USER
+    );
+    let expected = |numbers: &[&str]| -> std::collections::BTreeSet<String> {
+        numbers.iter().map(|n| portitor::orders::order_id("acme", "bring-py", n).to_string()).collect()
+    };
+
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut server = Portitor::start(data.path());
+    let tenant = Tenant::new(&server, "acme");
+    tenant.secret("bring-ftp-password", ftp::PASSWORD).await;
+    let (status, body) = tenant.try_install_bytes("bring-py", python, &manifest).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let run = tenant.run("bring-py").await;
+    assert_eq!((run["error"].clone(), run["created"].clone()), (Value::Null, Value::from(5)), "{run}");
+    assert_eq!(received_orders(data.path()), expected(&["NO-1", "NO-2", "NO-3", "NO-4", "NO-5"]));
+    assert!(server.terminate());
+
+    // After a restart the stored cursor is where the run starts: nothing
+    // again, and only the new file's orders.
+    let server = Portitor::start(data.path());
+    let tenant = Tenant::new(&server, "acme");
+    let run = tenant.run("bring-py").await;
+    assert_eq!((run["error"].clone(), run["created"].clone()), (Value::Null, Value::from(0)), "{run}");
+    assert!(run["cursorBefore"].is_string(), "the cursor survived the restart: {run}");
+    ftp_server.put("in/ORD_3.csv", &orders(&["NO-6", "NO-7"]), t0 + 20);
+    let run = tenant.run("bring-py").await;
+    assert_eq!((run["error"].clone(), run["created"].clone()), (Value::Null, Value::from(2)), "{run}");
+    assert_eq!(received_orders(data.path()), expected(&["NO-1", "NO-2", "NO-3", "NO-4", "NO-5", "NO-6", "NO-7"]));
 }
