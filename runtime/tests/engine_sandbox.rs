@@ -245,11 +245,19 @@ async fn wasi_http_goes_through_the_same_egress_policy_and_connections() {
     let elsewhere = Partner::anything().await;
     let port = partner.addr.port();
 
-    // A host the manifest does not allow: denied before anything is sent.
+    // A host the manifest does not allow: denied before anything is sent,
+    // and the plugin's log (the tenant's view) says why.
     let manifest = format!("kind = \"push-source\"\n[config]\ntarget = \"{}/x\"", elsewhere.url());
     let plugin = support::load(&engine, "test-fetch", &manifest, StaticSecrets::new());
-    let error = handle(&plugin).await.expect_err("must be denied");
+    let logs = Arc::new(portitor::ops::plugin_logs::PluginLogs::default());
+    let options = CallOptions { log_sink: Some(logs.clone()), ..CallOptions::default() };
+    let error = plugin.handle(&request("x"), &identity(), options).await.expect_err("must be denied");
     assert!(error.to_string().contains("HttpRequestDenied"), "{error}");
+    let lines: Vec<String> = logs.recent("acme", "test-fetch", 10).into_iter().map(|line| line.message).collect();
+    assert!(
+        lines.iter().any(|line| line.contains("request denied") && line.contains("not in the manifest's network.allowed_hosts")),
+        "{lines:?}"
+    );
 
     // Allowed by name, but the name resolves to loopback, which the manifest
     // does not grant: denied after resolution, as for `http`.

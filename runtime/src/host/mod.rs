@@ -69,7 +69,12 @@ impl HostState {
         // guest reaches the world only through Portitor's interfaces.
         let wasi = wasmtime_wasi::WasiCtxBuilder::new().stdout(stdio.clone()).stderr(stdio.clone()).build();
         let limiter = MemoryLimiter::new(plugin.limits.memory_bytes);
-        let http_hooks = wasi_http::EgressHooks::new(plugin.clone(), invocation.deadline);
+        let http_hooks = wasi_http::EgressHooks::new(
+            plugin.clone(),
+            invocation.deadline,
+            invocation.log_sink.clone(),
+            invocation.id.clone(),
+        );
         Self {
             wasi,
             table: ResourceTable::new(),

@@ -9,6 +9,7 @@
 //! guest never sees them. Nothing else of `wasi:http` reaches the network.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -16,6 +17,7 @@ use http_body_util::{BodyExt, Full};
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
 use super::http::{connection_for, send};
+use super::log::{LogLevel, LogLine, LogSink};
 use crate::engine::bindings::http::{HttpError, Request, Response};
 use crate::engine::plugin::PluginShared;
 
@@ -23,15 +25,54 @@ use crate::engine::plugin::PluginShared;
 /// left to report once the whole body was read (as here, before answering).
 type IoDone = Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>;
 
-/// The hooks of one invocation's `wasi:http`: its plugin and deadline.
+/// The most denials one invocation reports in the plugin's log (a guest
+/// that keeps asking would otherwise write past its log budget).
+const DENIALS_LOGGED: usize = 10;
+
+/// The hooks of one invocation's `wasi:http`: its plugin and deadline, and
+/// where a denial is reported so that the tenant sees why.
 pub(crate) struct EgressHooks {
     plugin: Arc<PluginShared>,
     deadline: Instant,
+    log: Arc<DenialLog>,
+}
+
+/// Reports denied requests in the plugin's log (the tenant's view), a few
+/// per invocation.
+struct DenialLog {
+    sink: Option<Arc<dyn LogSink>>,
+    invocation: String,
+    logged: AtomicUsize,
 }
 
 impl EgressHooks {
-    pub(crate) fn new(plugin: Arc<PluginShared>, deadline: Instant) -> Self {
-        Self { plugin, deadline }
+    pub(crate) fn new(
+        plugin: Arc<PluginShared>,
+        deadline: Instant,
+        sink: Option<Arc<dyn LogSink>>,
+        invocation: String,
+    ) -> Self {
+        Self { plugin, deadline, log: Arc::new(DenialLog { sink, invocation, logged: AtomicUsize::new(0) }) }
+    }
+}
+
+impl DenialLog {
+    fn denied(&self, plugin: &PluginShared, reason: &str) {
+        let label = &plugin.label;
+        tracing::info!(company = %label.company, plugin = %label.plugin, %reason, "a wasi:http request was denied");
+        let Some(sink) = &self.sink else { return };
+        if self.logged.fetch_add(1, Ordering::Relaxed) >= DENIALS_LOGGED {
+            return;
+        }
+        sink.record(LogLine {
+            at: chrono::Utc::now(),
+            level: LogLevel::Warn,
+            company: label.company.clone(),
+            plugin: label.plugin.clone(),
+            version: label.version.clone(),
+            invocation: self.invocation.clone(),
+            message: plugin.scrub(&format!("wasi:http: request denied: {reason}")),
+        });
     }
 }
 
@@ -42,10 +83,11 @@ impl WasiHttpHooks for EgressHooks {
         _options: Option<RequestOptions>,
         _response_io: IoDone,
     ) -> Box<dyn Future<Output = wasmtime_wasi_http::Result<(http::Response<WasiBody>, IoDone)>> + Send> {
-        let (plugin, deadline) = (self.plugin.clone(), self.deadline);
+        let (plugin, deadline, log) = (self.plugin.clone(), self.deadline, self.log.clone());
         Box::new(async move {
             let request = portitor_request(&plugin, request).await?;
-            let response = send(plugin.clone(), deadline, request).await.map_err(|error| wasi_error(&plugin, error))?;
+            let response =
+                send(plugin.clone(), deadline, request).await.map_err(|error| wasi_error(&plugin, &log, error))?;
             let done: IoDone = Box::new(async { Ok(()) });
             Ok((wasi_response(response)?, done))
         })
@@ -98,13 +140,12 @@ fn wasi_response(response: Response) -> wasmtime_wasi_http::Result<http::Respons
 }
 
 /// What the guest sees of a refusal or a failure. A denial is
-/// `HTTP-request-denied`, its reason logged for the operators (the guest's
-/// error code has no room for it); the others keep their text.
-fn wasi_error(plugin: &PluginShared, error: HttpError) -> wasmtime_wasi_http::Error {
+/// `HTTP-request-denied`, its reason written to the plugin's log (the
+/// guest's error code has no room for it); the others keep their text.
+fn wasi_error(plugin: &PluginShared, log: &DenialLog, error: HttpError) -> wasmtime_wasi_http::Error {
     match error {
         HttpError::Denied(reason) => {
-            let label = &plugin.label;
-            tracing::info!(company = %label.company, plugin = %label.plugin, %reason, "a wasi:http request was denied");
+            log.denied(plugin, &reason);
             wasmtime_wasi_http::Error::HttpRequestDenied
         }
         HttpError::Timeout => wasmtime_wasi_http::Error::ConnectionTimeout,
