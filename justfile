@@ -6,10 +6,11 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 # Named outside `PORTITOR_*`, which is the server's configuration namespace.
 tools := env_var_or_default("TEST_TOOLS_DIR", env_var("HOME") / ".cache/portitor-tools")
 
-# The plugin toolchains of other languages, pinned: componentize-py (PyPI)
-# and ComponentizeJS (npm, installed under the tools directory).
+# The plugin toolchains of other languages, pinned: componentize-py (PyPI),
+# ComponentizeJS and TypeScript (npm, installed together under the tools directory).
 componentize_py := "0.25.1"
 componentize_js_version := "0.23.0"
+typescript_version := "5.9.3"
 componentize_js := tools / "npm/node_modules/@bytecodealliance/componentize-js"
 
 # List the recipes.
@@ -28,9 +29,12 @@ setup: setup-build
         $sudo apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver nats-server nodejs npm
     fi
-    if [ ! -f "{{componentize_js}}/package.json" ] || ! grep -q '"version": "{{componentize_js_version}}"' "{{componentize_js}}/package.json"; then
-        echo "setup: installing ComponentizeJS {{componentize_js_version}} from npm (JavaScript plugins)"
-        npm install --silent --no-audit --no-fund --prefix "{{tools}}/npm" "@bytecodealliance/componentize-js@{{componentize_js_version}}"
+    typescript="{{tools}}/npm/node_modules/typescript/package.json"
+    if ! grep -qs '"version": "{{componentize_js_version}}"' "{{componentize_js}}/package.json" || ! grep -qs '"version": "{{typescript_version}}"' "$typescript"; then
+        echo "setup: installing ComponentizeJS {{componentize_js_version}} and TypeScript {{typescript_version}} from npm (JavaScript and TypeScript plugins)"
+        rm -rf "{{tools}}/npm"
+        mkdir -p "{{tools}}/npm"
+        npm install --silent --no-audit --no-fund --prefix "{{tools}}/npm" "@bytecodealliance/componentize-js@{{componentize_js_version}}" "typescript@{{typescript_version}}"
     fi
     if [ ! -x "{{tools}}/bin/garage" ]; then
         echo "setup: building Garage (an S3 server for the tests; about 10 minutes, once)"

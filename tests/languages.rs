@@ -4,7 +4,7 @@
 //! their hostile modes (a loop, a memory bomb, a forbidden host) are
 //! contained like a Rust plugin's — the call fails, the request is kept as a
 //! dead letter, the forbidden host is never reached, the server goes on. In
-//! the engine: `shopify-orders` in JavaScript and `bring-ftp` in Python make
+//! the engine: `shopify-orders` in TypeScript and `bring-ftp` in Python make
 //! the same events (and cursor) as the Rust plugins from the same input; the
 //! Python `bring-ftp` pulls through the binary, its cursor across a restart.
 
@@ -41,8 +41,9 @@ fn run(mut command: Command, what: &str) {
     );
 }
 
-/// `plugins/languages/{plugin}/plugin.js` built with ComponentizeJS for
-/// `world`, from the package `just setup` installs (`COMPONENTIZE_JS`).
+/// `plugins/languages/{plugin}/plugin.ts` (type-checked and compiled) or
+/// `plugin.js` built with ComponentizeJS for `world`, from the packages
+/// `just setup` installs (`COMPONENTIZE_JS`).
 fn build_javascript(plugin: &str, world: &str, out: &Path) -> Vec<u8> {
     let package = std::env::var("COMPONENTIZE_JS")
         .expect("COMPONENTIZE_JS names the ComponentizeJS package; run the tests with `./justw test`");
@@ -53,7 +54,13 @@ fn build_javascript(plugin: &str, world: &str, out: &Path) -> Vec<u8> {
         .arg(package)
         .arg(root().join("wit"))
         .arg(world)
-        .arg(root().join("plugins/languages").join(plugin).join("plugin.js"))
+        .arg(
+            ["plugin.ts", "plugin.js"]
+                .iter()
+                .map(|file| root().join("plugins/languages").join(plugin).join(file))
+                .find(|path| path.exists())
+                .expect("plugin.ts or plugin.js"),
+        )
         .arg(&wasm);
     run(command, &format!("building the JavaScript plugin {plugin}"));
     std::fs::read(wasm).expect("built")
@@ -196,9 +203,9 @@ async fn shopify_events(
 }
 
 #[tokio::test]
-async fn shopify_orders_in_javascript_makes_the_same_events_as_in_rust() {
+async fn shopify_orders_in_typescript_makes_the_same_events_as_in_rust() {
     let out = tempfile::tempdir().expect("tempdir");
-    let javascript = build_javascript("shopify-orders-js", "push-source", out.path());
+    let typescript = build_javascript("shopify-orders-ts", "push-source", out.path());
     let rust = support::plugin_bytes("shopify-orders");
     let engine = support::engine();
     let fixture: Value =
@@ -217,9 +224,9 @@ async fn shopify_orders_in_javascript_makes_the_same_events_as_in_rust() {
     for (case, order) in [("Shopify's example", fixture), ("a sparse order", sparse)] {
         let body = serde_json::to_vec(&order).expect("json");
         let from_rust = shopify_events(&engine, "shopify-orders", &rust, &body).await;
-        let from_javascript = shopify_events(&engine, "shopify-orders-js", &javascript, &body).await;
+        let from_typescript = shopify_events(&engine, "shopify-orders-ts", &typescript, &body).await;
         assert_eq!(from_rust.len(), 1, "{case}: {from_rust:?}");
-        assert_eq!(from_javascript, from_rust, "{case}: JavaScript and Rust disagree");
+        assert_eq!(from_typescript, from_rust, "{case}: TypeScript and Rust disagree");
     }
 }
 
