@@ -5,8 +5,9 @@
 //! contained like a Rust plugin's — the call fails, the request is kept as a
 //! dead letter, the forbidden host is never reached, the server goes on. In
 //! the engine: `shopify-orders` in TypeScript and `bring-ftp` in Python make
-//! the same events (and cursor) as the Rust plugins from the same input; the
-//! Python `bring-ftp` pulls through the binary, its cursor across a restart.
+//! the same events (and cursor) as the Rust plugins from the same input; through
+//! the binary, a Shopify webhook stores the same order either way, and the
+//! Python `bring-ftp` pulls with its cursor across a restart.
 
 mod support;
 
@@ -352,4 +353,38 @@ async fn bring_ftp_in_python_pulls_through_the_binary_and_its_cursor_survives_a_
     let run = tenant.run("bring-py").await;
     assert_eq!((run["error"].clone(), run["created"].clone()), (Value::Null, Value::from(2)), "{run}");
     assert_eq!(received_orders(data.path()), expected(&["NO-1", "NO-2", "NO-3", "NO-4", "NO-5", "NO-6", "NO-7"]));
+}
+
+#[tokio::test]
+async fn a_shopify_webhook_through_the_typescript_plugin_stores_the_order_the_rust_one_stores() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let typescript = build_javascript("shopify-orders-ts", "push-source", out.path());
+    let data = tempfile::tempdir().expect("tempdir");
+    let server = Portitor::start(data.path());
+    // One path per tenant: acme runs the Rust plugin, globex the TypeScript one.
+    let manifest = format!("kind = \"push-source\"\n{WEBHOOK}");
+    let rust_tenant = Tenant::new(&server, "acme");
+    rust_tenant.install("shopify-orders", "shopify-orders", &manifest).await;
+    let ts_tenant = Tenant::new(&server, "globex");
+    let (status, body) = ts_tenant.try_install_bytes("shopify-orders", typescript, &manifest).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    let fixture = include_str!("fixtures/shopify-orders-create.json");
+    let mut stored = Vec::new();
+    for tenant in [&rust_tenant, &ts_tenant] {
+        let response = Portitor::client()
+            .post(format!("{}/{}/webhooks/shopify/orders", server.url, tenant.company))
+            .header("x-shopify-topic", "orders/create")
+            .body(fixture)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), StatusCode::CREATED, "{}", tenant.company);
+        let answer: Value = response.json().await.expect("json");
+        let id = answer["events"][0]["id"].as_str().expect("event id").to_string();
+        let order = tenant.get(&format!("/{}/order/{id}?payload=true", tenant.company)).await;
+        stored.push((order["externalId"].clone(), order["order"].clone()));
+    }
+    assert!(stored[0].1.is_object(), "{:?}", stored[0]);
+    assert_eq!(stored[1], stored[0], "the TypeScript plugin stored another order than the Rust one");
 }
