@@ -56,24 +56,11 @@ pub(crate) fn component_file(wasm_dir: &Path, package: &str) -> PathBuf {
     wasm_dir.join(format!("{}.wasm", package.replace('-', "_")))
 }
 
-/// Re-runs the calling build script when anything under `dir` changes (but
-/// not build outputs or lock files the nested build itself writes).
+/// Re-runs the calling build script when anything under `dir` changes,
+/// a file added included (cargo scans a watched directory whole; naming
+/// each file would miss a new plugin).
 pub(crate) fn watch(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let name = entry.file_name();
-        if name == "target" || name == "Cargo.lock" {
-            continue;
-        }
-        if path.is_dir() {
-            watch(&path);
-        } else {
-            println!("cargo:rerun-if-changed={}", path.display());
-        }
-    }
+    println!("cargo:rerun-if-changed={}", dir.display());
 }
 
 /// `<target>/<profile>/build/<package>-<hash>/out` → `<target>/<name>`: a
