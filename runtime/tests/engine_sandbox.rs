@@ -282,6 +282,21 @@ async fn wasi_http_goes_through_the_same_egress_policy_and_connections() {
         seen[0].headers.iter().filter(|(name, _)| name == "x-api-key").map(|(_, value)| value.as_str()).collect();
     assert_eq!(keys, [SECRET], "the host's credential, once, never the guest's");
 
+    // A guest cannot hold more than a few requests and responses at once
+    // (they live outside its memory limit): past them, refused unsent.
+    let busy = Partner::anything().await;
+    let manifest = format!(
+        "kind = \"push-source\"\n[network]\nprivate_hosts = [\"127.0.0.1\"]\nallowed_hosts = [\"127.0.0.1:{0}\"]\n\
+         [config]\ntarget = \"http://127.0.0.1:{0}/many\"\nparallel = \"12\"",
+        busy.addr.port()
+    );
+    let plugin = support::load(&engine, "test-fetch", &manifest, StaticSecrets::new());
+    let done = handle(&plugin).await.expect("holds what it may");
+    let held: serde_json::Value = serde_json::from_str(done.output.events[0].payload.get()).expect("payload");
+    assert_eq!(held["answered"], 8, "{held}");
+    assert_eq!(held["refused"], serde_json::json!(vec!["ErrorCode::ConnectionLimitReached"; 4]), "{held}");
+    assert_eq!(busy.requests().len(), 8, "the refused ones were never sent");
+
     // A response over the manifest's cap is refused, not buffered whole.
     let big = Partner::start(axum::Router::new().fallback(|| async { "x".repeat(64 * 1024) })).await;
     let manifest = format!(

@@ -7,6 +7,8 @@
 //! invocation's time-outs. A URL below one of the manifest's named connections
 //! goes through that connection, its credentials attached by the host; the
 //! guest never sees them. Nothing else of `wasi:http` reaches the network.
+//! Because its requests and responses live in the host, outside the guest's
+//! memory limit, an invocation holds at most [`MAX_HELD`] of them at once.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,6 +16,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
 use super::http::{connection_for, send};
@@ -29,12 +32,30 @@ type IoDone = Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + S
 /// that keeps asking would otherwise write past its log budget).
 const DENIALS_LOGGED: usize = 10;
 
+/// The most `wasi:http` requests one invocation holds at once, counting a
+/// response until its body is dropped. Portitor's `http` interface is one
+/// request at a time, its response copied into the guest's memory (under
+/// its limit); `wasi:http` futures and bodies live in the host, so without
+/// this a guest could keep any number of connections and response bodies
+/// (each up to the response cap) outside its memory limit.
+pub(crate) const MAX_HELD: usize = 8;
+
 /// The hooks of one invocation's `wasi:http`: its plugin and deadline, and
 /// where a denial is reported so that the tenant sees why.
 pub(crate) struct EgressHooks {
     plugin: Arc<PluginShared>,
     deadline: Instant,
-    log: Arc<DenialLog>,
+    sink: Option<Arc<dyn LogSink>>,
+    invocation: String,
+    /// Made at the first request: most invocations make none.
+    shared: Option<Arc<Shared>>,
+}
+
+/// What an invocation's requests share: the count of what they hold, and
+/// the denials reported.
+struct Shared {
+    held: Arc<Semaphore>,
+    log: DenialLog,
 }
 
 /// Reports denied requests in the plugin's log (the tenant's view), a few
@@ -52,7 +73,19 @@ impl EgressHooks {
         sink: Option<Arc<dyn LogSink>>,
         invocation: String,
     ) -> Self {
-        Self { plugin, deadline, log: Arc::new(DenialLog { sink, invocation, logged: AtomicUsize::new(0) }) }
+        Self { plugin, deadline, sink, invocation, shared: None }
+    }
+
+    fn shared(&mut self) -> Arc<Shared> {
+        let (sink, invocation) = (&self.sink, &self.invocation);
+        self.shared
+            .get_or_insert_with(|| {
+                Arc::new(Shared {
+                    held: Arc::new(Semaphore::new(MAX_HELD)),
+                    log: DenialLog { sink: sink.clone(), invocation: invocation.clone(), logged: AtomicUsize::new(0) },
+                })
+            })
+            .clone()
     }
 }
 
@@ -83,13 +116,18 @@ impl WasiHttpHooks for EgressHooks {
         _options: Option<RequestOptions>,
         _response_io: IoDone,
     ) -> Box<dyn Future<Output = wasmtime_wasi_http::Result<(http::Response<WasiBody>, IoDone)>> + Send> {
-        let (plugin, deadline, log) = (self.plugin.clone(), self.deadline, self.log.clone());
+        let (plugin, deadline, shared) = (self.plugin.clone(), self.deadline, self.shared());
+        let Ok(held) = shared.held.clone().try_acquire_owned() else {
+            shared.log.denied(&plugin, &format!("more than {MAX_HELD} requests and responses held at once"));
+            return Box::new(async { Err(wasmtime_wasi_http::Error::ConnectionLimitReached) });
+        };
         Box::new(async move {
             let request = portitor_request(&plugin, request).await?;
-            let response =
-                send(plugin.clone(), deadline, request).await.map_err(|error| wasi_error(&plugin, &log, error))?;
+            let response = send(plugin.clone(), deadline, request)
+                .await
+                .map_err(|error| wasi_error(&plugin, &shared.log, error))?;
             let done: IoDone = Box::new(async { Ok(()) });
-            Ok((wasi_response(response)?, done))
+            Ok((wasi_response(response, held)?, done))
         })
     }
 }
@@ -130,13 +168,46 @@ async fn portitor_request(
     })
 }
 
-fn wasi_response(response: Response) -> wasmtime_wasi_http::Result<http::Response<WasiBody>> {
+/// The response as `wasi:http` serves it; its body keeps `held` until the
+/// guest drops it.
+fn wasi_response(
+    response: Response,
+    held: OwnedSemaphorePermit,
+) -> wasmtime_wasi_http::Result<http::Response<WasiBody>> {
     let mut builder = http::Response::builder().status(response.status);
     for (name, value) in &response.headers {
         builder = builder.header(name.as_str(), value.as_str());
     }
-    let body = Full::new(Bytes::from(response.body)).map_err(Into::into).boxed_unsync();
+    let body = HeldBody { body: Full::new(Bytes::from(response.body)), _held: held };
+    let body = body.map_err(Into::into).boxed_unsync();
     builder.body(body).map_err(|e| wasmtime_wasi_http::Error::InternalError(Some(e.to_string())))
+}
+
+/// A response body that counts against the invocation's [`MAX_HELD`]
+/// until it is dropped.
+struct HeldBody {
+    body: Full<Bytes>,
+    _held: OwnedSemaphorePermit,
+}
+
+impl http_body::Body for HeldBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
 }
 
 /// What the guest sees of a refusal or a failure. A denial is
