@@ -7,11 +7,15 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 tools := env_var_or_default("TEST_TOOLS_DIR", env_var("HOME") / ".cache/portitor-tools")
 
 # The plugin toolchains of other languages, pinned: componentize-py (PyPI),
-# ComponentizeJS and TypeScript (npm, installed together under the tools directory).
+# ComponentizeJS, TypeScript, jco (types from the WIT) and rolldown (bundling)
+# from npm, installed together under the tools directory. `portitor plugin
+# new` pins the same versions in the projects it writes.
 componentize_py := "0.25.1"
 componentize_js_version := "0.23.0"
 typescript_version := "5.9.3"
-componentize_js := tools / "npm/node_modules/@bytecodealliance/componentize-js"
+jco_version := "1.35.0"
+rolldown_version := "1.3.4"
+js_tools := tools / "npm/node_modules"
 
 # List the recipes.
 default:
@@ -29,12 +33,14 @@ setup: setup-build
         $sudo apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver nats-server nodejs npm
     fi
-    typescript="{{tools}}/npm/node_modules/typescript/package.json"
-    if ! grep -qs '"version": "{{componentize_js_version}}"' "{{componentize_js}}/package.json" || ! grep -qs '"version": "{{typescript_version}}"' "$typescript"; then
-        echo "setup: installing ComponentizeJS {{componentize_js_version}} and TypeScript {{typescript_version}} from npm (JavaScript and TypeScript plugins)"
+    installed() { grep -qs "\"version\": \"$2\"" "{{tools}}/npm/node_modules/$1/package.json"; }
+    if ! installed @bytecodealliance/componentize-js {{componentize_js_version}} || ! installed typescript {{typescript_version}} \
+        || ! installed @bytecodealliance/jco {{jco_version}} || ! installed rolldown {{rolldown_version}}; then
+        echo "setup: installing ComponentizeJS {{componentize_js_version}}, TypeScript {{typescript_version}}, jco {{jco_version}} and rolldown {{rolldown_version}} from npm (JavaScript and TypeScript plugins)"
         rm -rf "{{tools}}/npm"
         mkdir -p "{{tools}}/npm"
-        npm install --silent --no-audit --no-fund --prefix "{{tools}}/npm" "@bytecodealliance/componentize-js@{{componentize_js_version}}" "typescript@{{typescript_version}}"
+        npm install --silent --no-audit --no-fund --prefix "{{tools}}/npm" "@bytecodealliance/componentize-js@{{componentize_js_version}}" \
+            "typescript@{{typescript_version}}" "@bytecodealliance/jco@{{jco_version}}" "rolldown@{{rolldown_version}}"
     fi
     if [ ! -x "{{tools}}/bin/garage" ]; then
         echo "setup: building Garage (an S3 server for the tests; about 10 minutes, once)"
@@ -57,7 +63,7 @@ run *ARGS: setup-build
 
 # The whole test suite: formatting, lints, unit, host and end-to-end tests.
 test: setup lint
-    GARAGE_BIN="{{tools}}/bin/garage" COMPONENTIZE_JS="{{componentize_js}}" cargo test --workspace --all-targets
+    GARAGE_BIN="{{tools}}/bin/garage" PLUGIN_JS_TOOLS="{{js_tools}}" cargo test --workspace --all-targets
     cargo test --workspace --doc
     cargo test --manifest-path plugins/Cargo.toml -p rules-validator
 
@@ -71,7 +77,7 @@ test-host: setup
 
 # End-to-end tests: the real binary.
 test-e2e: setup
-    COMPONENTIZE_JS="{{componentize_js}}" cargo test -p portitor --test languages --test ingest --test cli --test webhooks --test pulls --test nodes --test pipeline --test pipeline_recovery --test lifecycle --test dashboard --test hostile_tenants --test outsiders
+    PLUGIN_JS_TOOLS="{{js_tools}}" cargo test -p portitor --test languages --test ingest --test cli --test webhooks --test pulls --test nodes --test pipeline --test pipeline_recovery --test lifecycle --test dashboard --test hostile_tenants --test outsiders
 
 # Formatting and clippy, warnings as errors (the plugins too).
 lint: setup-build

@@ -7,7 +7,10 @@
 //! the engine: `shopify-orders` in TypeScript and `bring-ftp` in Python make
 //! the same events (and cursor) as the Rust plugins from the same input; through
 //! the binary, a Shopify webhook stores the same order either way, and the
-//! Python `bring-ftp` pulls with its cursor across a restart.
+//! Python `bring-ftp` pulls with its cursor across a restart. Plugins build
+//! with the SDKs' one-command builds (`guest-sdk/typescript`, `guest-sdk/python`),
+//! and the projects `portitor plugin new` writes build and pass their fixture
+//! in every language.
 
 mod support;
 
@@ -42,45 +45,62 @@ fn run(mut command: Command, what: &str) {
     );
 }
 
-/// `plugins/languages/{plugin}/plugin.ts` (type-checked and compiled) or
-/// `plugin.js` built with ComponentizeJS for `world`, from the packages
-/// `just setup` installs (`COMPONENTIZE_JS`).
-fn build_javascript(plugin: &str, world: &str, out: &Path) -> Vec<u8> {
-    let package = std::env::var("COMPONENTIZE_JS")
-        .expect("COMPONENTIZE_JS names the ComponentizeJS package; run the tests with `./justw test`");
-    let wasm = out.join(format!("{plugin}.wasm"));
+/// The npm packages `just setup` installs (ComponentizeJS, TypeScript, jco,
+/// rolldown), for the TypeScript SDK's build.
+fn js_tools() -> String {
+    std::env::var("PLUGIN_JS_TOOLS")
+        .expect("PLUGIN_JS_TOOLS names the npm tools' node_modules; run the tests with `./justw test`")
+}
+
+/// A TypeScript or JavaScript project (`plugin.ts` or `plugin.js`) built
+/// for `world` by the SDK's one-command build.
+fn build_typescript_project(project: &Path, world: &str, out: &Path) -> Vec<u8> {
+    let name = project.file_name().expect("a project directory").to_string_lossy().into_owned();
+    let wasm = out.join(format!("{name}.wasm"));
     let mut command = Command::new("node");
     command
-        .arg(root().join("plugins/languages/build-js.mjs"))
-        .arg(package)
+        .env("PLUGIN_JS_TOOLS", js_tools())
+        .arg(root().join("guest-sdk/typescript/build.mjs"))
+        .args(["--kind", world, "--project"])
+        .arg(project)
+        .arg("--wit")
         .arg(root().join("wit"))
-        .arg(world)
-        .arg(
-            ["plugin.ts", "plugin.js"]
-                .iter()
-                .map(|file| root().join("plugins/languages").join(plugin).join(file))
-                .find(|path| path.exists())
-                .expect("plugin.ts or plugin.js"),
-        )
+        .arg("--types")
+        .arg(out.join(format!("{name}-types")))
+        .arg("--out")
         .arg(&wasm);
-    run(command, &format!("building the JavaScript plugin {plugin}"));
+    run(command, &format!("building the TypeScript plugin {name}"));
     std::fs::read(wasm).expect("built")
 }
 
-/// `plugins/languages/{plugin}/app.py` built with componentize-py for `world`.
-fn build_python(plugin: &str, world: &str, out: &Path) -> Vec<u8> {
-    let wasm = out.join(format!("{plugin}.wasm"));
-    let mut command = Command::new("componentize-py");
+/// A Python project (`app.py`) built for `world` by the SDK's one-command build.
+fn build_python_project(project: &Path, world: &str, out: &Path) -> Vec<u8> {
+    let name = project.file_name().expect("a project directory").to_string_lossy().into_owned();
+    let wasm = out.join(format!("{name}.wasm"));
+    let mut command = Command::new("python3");
     command
         .current_dir(out)
-        .arg("--wit-path")
+        .arg(root().join("guest-sdk/python/build.py"))
+        .args(["--kind", world, "--project"])
+        .arg(project)
+        .arg("--wit")
         .arg(root().join("wit"))
-        .args(["--world", world, "componentize", "app", "--python-path"])
-        .arg(root().join("plugins/languages").join(plugin))
-        .arg("--output")
+        .arg("--bindings")
+        .arg(out.join(format!("{name}-bindings")))
+        .arg("--out")
         .arg(&wasm);
-    run(command, &format!("building the Python plugin {plugin}"));
+    run(command, &format!("building the Python plugin {name}"));
     std::fs::read(wasm).expect("built")
+}
+
+/// `plugins/languages/{plugin}` built for `world`.
+fn build_javascript(plugin: &str, world: &str, out: &Path) -> Vec<u8> {
+    build_typescript_project(&root().join("plugins/languages").join(plugin), world, out)
+}
+
+/// `plugins/languages/{plugin}/app.py` built for `world`.
+fn build_python(plugin: &str, world: &str, out: &Path) -> Vec<u8> {
+    build_python_project(&root().join("plugins/languages").join(plugin), world, out)
 }
 
 const WEBHOOK: &str = "webhook = { scheme = \"none\" }\n";
@@ -387,4 +407,85 @@ async fn a_shopify_webhook_through_the_typescript_plugin_stores_the_order_the_ru
     }
     assert!(stored[0].1.is_object(), "{:?}", stored[0]);
     assert_eq!(stored[1], stored[0], "the TypeScript plugin stored another order than the Rust one");
+}
+
+// Projects from `portitor plugin new`: every kind in every language builds
+// with the command its README gives and passes its fixture through
+// `portitor plugin test` — the same fixture in all three languages, so the
+// three templates of a kind make the same events.
+
+const KINDS: [&str; 5] = ["push-source", "pull-source", "validator", "mapper", "warehouse"];
+
+/// Runs the real binary with `args` in `dir`; its output.
+fn portitor_in(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(support::server::binary()).current_dir(dir).args(args).output().expect("portitor runs")
+}
+
+fn new_projects_build_and_pass_their_fixtures(language: &str) {
+    // A fixed place, so that a rerun builds the Rust projects incrementally.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugin-projects").join(language);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("projects directory");
+    for kind in KINDS {
+        let name = format!("acme-{kind}");
+        let created = portitor_in(&dir, &["plugin", "new", &name, "--kind", kind, "--lang", language]);
+        assert!(created.status.success(), "plugin new: {}", String::from_utf8_lossy(&created.stderr));
+        let project = dir.join(&name);
+        let component = match language {
+            "rust" => {
+                let mut command = Command::new("cargo");
+                command.current_dir(&project).env("CARGO_TARGET_DIR", dir.join("target")).args([
+                    "build",
+                    "--release",
+                    "--target",
+                    "wasm32-wasip2",
+                ]);
+                run(command, &format!("cargo build of {name}"));
+                dir.join("target/wasm32-wasip2/release").join(format!("{}.wasm", name.replace('-', "_")))
+            }
+            "python" => {
+                let mut command = Command::new("python3");
+                command.current_dir(&project).arg("sdk/python/build.py");
+                run(command, &format!("the Python build of {name}"));
+                project.join("plugin.wasm")
+            }
+            _ => {
+                let mut command = Command::new("node");
+                command.current_dir(&project).env("PLUGIN_JS_TOOLS", js_tools()).arg("sdk/typescript/build.mjs");
+                run(command, &format!("the TypeScript build of {name}"));
+                project.join("plugin.wasm")
+            }
+        };
+        let component = component.to_str().expect("a UTF-8 path");
+        let test = ["plugin", "test", "--component", component, "--manifest", "plugin.toml"];
+        let tested = portitor_in(&project, &test);
+        let stdout = String::from_utf8_lossy(&tested.stdout);
+        assert!(tested.status.success(), "{name} in {language}: {stdout}{}", String::from_utf8_lossy(&tested.stderr));
+        assert!(stdout.contains("1 fixtures: 1 passed, 0 failed"), "{stdout}");
+
+        // The check can fail: an expectation the plugin does not meet is reported.
+        let fixture = project.join("fixtures/example.json");
+        let mut document: Value = serde_json::from_slice(&std::fs::read(&fixture).expect("fixture")).expect("JSON");
+        document["expect"]["events"] = serde_json::json!([{ "kind": "order", "external_id": "other" }]);
+        document["expect"]["findings"] = serde_json::json!([]);
+        std::fs::write(&fixture, document.to_string()).expect("fixture written");
+        let failed = portitor_in(&project, &test);
+        assert!(!failed.status.success(), "{name}: a wrong expectation passed");
+        assert!(String::from_utf8_lossy(&failed.stdout).contains("FAILED  fixtures/example.json"));
+    }
+}
+
+#[test]
+fn plugin_new_projects_in_rust_build_and_pass_their_fixtures() {
+    new_projects_build_and_pass_their_fixtures("rust");
+}
+
+#[test]
+fn plugin_new_projects_in_python_build_and_pass_their_fixtures() {
+    new_projects_build_and_pass_their_fixtures("python");
+}
+
+#[test]
+fn plugin_new_projects_in_typescript_build_and_pass_their_fixtures() {
+    new_projects_build_and_pass_their_fixtures("typescript");
 }

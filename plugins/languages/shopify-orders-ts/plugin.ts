@@ -1,27 +1,11 @@
 // Shopify's `orders/create` webhook into Portitor's order model, in
-// TypeScript: the same events as the Rust `plugins/shopify-orders` from the
-// same requests (tests/languages.rs compares them). `build-js.mjs` checks
-// the types (strict), compiles it and builds a component with ComponentizeJS
-// for the `push-source` world.
+// TypeScript on the SDK (`guest-sdk/typescript`): the same events as the Rust
+// `plugins/shopify-orders` from the same requests (tests/languages.rs
+// compares them). `guest-sdk/typescript/build.mjs` checks it (strict) against
+// the types generated from the WIT and builds the `push-source` component.
 
-/** `portitor:plugin/types.http-request`, as ComponentizeJS passes it. */
-interface HttpRequest {
-  method: string;
-  path: string;
-  query?: string;
-  headers: Array<[string, string]>;
-  body: Uint8Array;
-}
-
-/** `portitor:plugin/types.event` (the optional envelope fields left out). */
-interface PortitorEvent {
-  kind: string;
-  externalId: string;
-  payload: string;
-}
-
-/** `portitor:plugin/types.plugin-error`, thrown to fail the call. */
-type PluginError = { tag: 'invalid-input' | 'unauthorized' | 'transient' | 'fatal'; val: string };
+import type { HttpRequest, Identity, Json, PushOutcome } from '../../../guest-sdk/typescript/portitor.ts';
+import { header, invalidInput, orderEvent, pushOutcome, requestJson } from '../../../guest-sdk/typescript/portitor.ts';
 
 type Text = string | null | undefined;
 
@@ -65,8 +49,6 @@ interface ShopifyOrder {
   customer?: { first_name?: Text; last_name?: Text; email?: Text; phone?: Text } | null;
 }
 
-type Json = string | number | boolean | Json[] | { [key: string]: Json };
-
 /** The object without its null and undefined values (Rust's `skip_serializing_if`). */
 function compact(object: { [key: string]: Json | null | undefined }): { [key: string]: Json } {
   const kept: { [key: string]: Json } = {};
@@ -76,10 +58,6 @@ function compact(object: { [key: string]: Json | null | undefined }): { [key: st
     }
   }
   return kept;
-}
-
-function header(request: HttpRequest, name: string): string | undefined {
-  return request.headers.find(([key]) => key === name)?.[1];
 }
 
 function addressModel(address: ShopifyAddress): { [key: string]: Json } {
@@ -139,26 +117,16 @@ function orderModel(order: ShopifyOrder): { [key: string]: Json } {
   });
 }
 
-function invalidInput(message: string): PluginError {
-  return { tag: 'invalid-input', val: message };
+function handle(request: HttpRequest, _identity: Identity): PushOutcome {
+  const topic = header(request, 'x-shopify-topic');
+  if (topic !== undefined && topic !== 'orders/create') {
+    throw invalidInput(`topic \`${topic}\` is not handled; subscribe this endpoint to orders/create only`);
+  }
+  const order = requestJson(request) as unknown as ShopifyOrder;
+  return pushOutcome([orderEvent(String(order.id), orderModel(order))]);
 }
 
-export const pushHandler = {
-  path(): string {
-    return '/webhooks/shopify/orders';
-  },
-
-  handle(request: HttpRequest): { events: PortitorEvent[] } {
-    const topic = header(request, 'x-shopify-topic');
-    if (topic !== undefined && topic !== 'orders/create') {
-      throw invalidInput(`topic \`${topic}\` is not handled; subscribe this endpoint to orders/create only`);
-    }
-    let order: ShopifyOrder;
-    try {
-      order = JSON.parse(new TextDecoder().decode(request.body)) as ShopifyOrder;
-    } catch (error) {
-      throw invalidInput(`the body is not JSON: ${error instanceof Error ? error.message : String(error)}`);
-    }
-    return { events: [{ kind: 'order', externalId: String(order.id), payload: JSON.stringify(orderModel(order)) }] };
-  },
+export const pushHandler: typeof import('portitor:plugin/push-handler@0.1.0') = {
+  path: () => '/webhooks/shopify/orders',
+  handle,
 };

@@ -179,6 +179,9 @@ pub struct CallOptions {
     pub invocation_id: Option<String>,
     /// Whether to wait when the tenant is at its share of the pool.
     pub when_busy: WhenBusy,
+    /// Offline runs (`portitor plugin test`): outgoing HTTP is answered by
+    /// this instead of the network, after the egress policy.
+    pub http_answers: Option<Arc<dyn crate::host::HttpAnswers>>,
 }
 
 impl std::fmt::Debug for CallOptions {
@@ -607,6 +610,7 @@ impl LoadedPlugin {
             cursor,
             log: LogBudget::new(limits.max_log_bytes),
             log_sink: options.log_sink,
+            http_answers: options.http_answers,
         };
         let mut store = Store::new(&self.inner.engine.wasmtime, HostState::new(shared, invocation));
         store.limiter(|state| &mut state.limiter);

@@ -7,7 +7,8 @@
 //! checked by [`PolicyResolver`]; IP literals are checked before sending.
 //! Redirects are not followed (each hop must pass the policy as a request of
 //! its own), proxies from the environment are ignored, and both bodies are
-//! capped.
+//! capped. Offline (`portitor plugin test`), a request that has passed
+//! the policy is answered by [`HttpAnswers`] instead of the network.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -65,12 +66,41 @@ pub(crate) fn client_for(policy: Arc<EgressPolicy>) -> reqwest::Result<reqwest::
 /// Headers the host owns: the guest may not set them.
 const HOST_HEADERS: &[&str] = &["host", "content-length", "transfer-encoding", "connection", "upgrade", "te"];
 
+/// Answers a plugin's outgoing requests in place of the network: a
+/// fixture's answers in `portitor plugin test`. A request reaches it only
+/// after the egress policy has let it through, and without the connection's
+/// credentials (which offline runs do not have).
+pub trait HttpAnswers: Send + Sync {
+    /// The answer to `request`, or `None` when there is none for it.
+    fn answer(&self, request: &OutgoingRequest) -> Option<RecordedResponse>;
+}
+
+/// A request as [`HttpAnswers`] sees it: the method upper-cased, the URL
+/// resolved against the connection's base.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// The answer [`HttpAnswers`] gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
 /// Sends `request` for `plugin` under its egress policy, within the
-/// invocation's `deadline`: the one path every outbound HTTP request of a
-/// guest takes, through Portitor's `http` interface or `wasi:http`.
+/// invocation's `deadline` (or asks `answers`, offline): the one path every
+/// outbound HTTP request of a guest takes, through Portitor's `http`
+/// interface or `wasi:http`.
 pub(crate) async fn send(
     plugin: Arc<PluginShared>,
     deadline: Instant,
+    answers: Option<Arc<dyn HttpAnswers>>,
     request: Request,
 ) -> Result<Response, HttpError> {
     let limits = &plugin.limits;
@@ -113,6 +143,24 @@ pub(crate) async fn send(
             return Err(HttpError::InvalidRequest(format!("method `{other}` is not supported")));
         }
     };
+    if let Some(answers) = answers {
+        let outgoing = OutgoingRequest {
+            method: method.to_string(),
+            url: url.to_string(),
+            headers: request.headers,
+            body: request.body,
+        };
+        let answer = answers.answer(&outgoing).ok_or_else(|| {
+            HttpError::Transport(format!("no recorded answer for {} {}", outgoing.method, outgoing.url))
+        })?;
+        if answer.body.len() > limits.max_http_response_bytes {
+            return Err(HttpError::TooLarge(format!(
+                "response body is over the cap of {} bytes",
+                limits.max_http_response_bytes
+            )));
+        }
+        return Ok(Response { status: answer.status, headers: answer.headers, body: answer.body });
+    }
 
     // The header the connection's credentials go in; the guest may not set it.
     let auth_header = match &auth {
@@ -244,7 +292,7 @@ fn classify(plugin: &PluginShared, error: reqwest::Error) -> HttpError {
 
 impl http::Host for HostState {
     async fn send(&mut self, request: Request) -> wasmtime::Result<Result<Response, HttpError>> {
-        Ok(send(self.plugin.clone(), self.invocation.deadline, request).await)
+        Ok(send(self.plugin.clone(), self.invocation.deadline, self.invocation.http_answers.clone(), request).await)
     }
 }
 

@@ -30,6 +30,7 @@ use crate::engine::limits::MemoryLimiter;
 use crate::engine::plugin::PluginShared;
 
 pub use cursor::{Checkpointer, CursorAccess};
+pub use http::{HttpAnswers, OutgoingRequest, RecordedResponse};
 pub use log::{LogLevel, LogLine, LogSink};
 
 /// Everything an invocation's `Store` holds. Created fresh for each call:
@@ -57,6 +58,8 @@ pub(crate) struct InvocationState {
     pub(crate) cursor: Option<CursorAccess>,
     pub(crate) log: log::LogBudget,
     pub(crate) log_sink: Option<Arc<dyn LogSink>>,
+    /// Offline runs: what answers outgoing HTTP instead of the network.
+    pub(crate) http_answers: Option<Arc<dyn http::HttpAnswers>>,
 }
 
 /// The most of a guest's stdout and stderr the host keeps per invocation.
@@ -72,6 +75,7 @@ impl HostState {
         let http_hooks = wasi_http::EgressHooks::new(
             plugin.clone(),
             invocation.deadline,
+            invocation.http_answers.clone(),
             invocation.log_sink.clone(),
             invocation.id.clone(),
         );

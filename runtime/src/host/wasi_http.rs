@@ -19,7 +19,7 @@ use http_body_util::{BodyExt, Full};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
-use super::http::{connection_for, send};
+use super::http::{HttpAnswers, connection_for, send};
 use super::log::{LogLevel, LogLine, LogSink};
 use crate::engine::bindings::http::{HttpError, Request, Response};
 use crate::engine::plugin::PluginShared;
@@ -45,6 +45,7 @@ pub(crate) const MAX_HELD: usize = 8;
 pub(crate) struct EgressHooks {
     plugin: Arc<PluginShared>,
     deadline: Instant,
+    answers: Option<Arc<dyn HttpAnswers>>,
     sink: Option<Arc<dyn LogSink>>,
     invocation: String,
     /// Made at the first request: most invocations make none.
@@ -70,10 +71,11 @@ impl EgressHooks {
     pub(crate) fn new(
         plugin: Arc<PluginShared>,
         deadline: Instant,
+        answers: Option<Arc<dyn HttpAnswers>>,
         sink: Option<Arc<dyn LogSink>>,
         invocation: String,
     ) -> Self {
-        Self { plugin, deadline, sink, invocation, shared: None }
+        Self { plugin, deadline, answers, sink, invocation, shared: None }
     }
 
     fn shared(&mut self) -> Arc<Shared> {
@@ -116,14 +118,15 @@ impl WasiHttpHooks for EgressHooks {
         _options: Option<RequestOptions>,
         _response_io: IoDone,
     ) -> Box<dyn Future<Output = wasmtime_wasi_http::Result<(http::Response<WasiBody>, IoDone)>> + Send> {
-        let (plugin, deadline, shared) = (self.plugin.clone(), self.deadline, self.shared());
+        let (plugin, deadline, answers, shared) =
+            (self.plugin.clone(), self.deadline, self.answers.clone(), self.shared());
         let Ok(held) = shared.held.clone().try_acquire_owned() else {
             shared.log.denied(&plugin, &format!("more than {MAX_HELD} requests and responses held at once"));
             return Box::new(async { Err(wasmtime_wasi_http::Error::ConnectionLimitReached) });
         };
         Box::new(async move {
             let request = portitor_request(&plugin, request).await?;
-            let response = send(plugin.clone(), deadline, request)
+            let response = send(plugin.clone(), deadline, answers, request)
                 .await
                 .map_err(|error| wasi_error(&plugin, &shared.log, error))?;
             let done: IoDone = Box::new(async { Ok(()) });

@@ -176,6 +176,7 @@ impl Pushes<'_> {
             log_sink: self.log_sink.clone(),
             invocation_id: Some(request_id.to_string()),
             when_busy: WhenBusy::Refuse,
+            ..CallOptions::default()
         }
     }
 

@@ -1,7 +1,12 @@
 //! `portitor plugin`: a client of the admin API for uploading and running
-//! plugins from a terminal or a CI job. The server and token come from
-//! `--url`/`--token` or `PORTITOR_URL`/`PORTITOR_TOKEN`; the company from
-//! `--company`, else the token's own `company` claim.
+//! plugins from a terminal or a CI job, and the two commands a tenant runs
+//! without a server: `new` (a plugin project, `scaffold.rs`) and `test`
+//! (a component over fixtures, `fixtures.rs`). The server and token come
+//! from `--url`/`--token` or `PORTITOR_URL`/`PORTITOR_TOKEN`; the company
+//! from `--company`, else the token's own `company` claim.
+
+pub mod fixtures;
+pub mod scaffold;
 
 use std::path::PathBuf;
 
@@ -16,9 +21,10 @@ pub struct PluginArgs {
     /// The server, e.g. `http://127.0.0.1:8080`.
     #[arg(long, env = "PORTITOR_URL", default_value = "http://127.0.0.1:8080")]
     pub url: String,
-    /// A bearer token (`portitor token` mints one for development).
+    /// A bearer token (`portitor token` mints one for development); the
+    /// commands that talk to a server need it.
     #[arg(long, env = "PORTITOR_TOKEN", hide_env_values = true)]
-    pub token: String,
+    pub token: Option<String>,
     /// The company; by default the one the token is for.
     #[arg(long)]
     pub company: Option<String>,
@@ -28,6 +34,43 @@ pub struct PluginArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
+    /// Writes a new plugin project: source, manifest, a fixture and how to
+    /// build and test it (no server needed).
+    New {
+        /// The project's name, also its directory under --dir.
+        name: String,
+        #[arg(long, value_parser = scaffold::Kind::parse)]
+        kind: scaffold::Kind,
+        #[arg(long, value_parser = scaffold::Language::parse)]
+        lang: scaffold::Language,
+        /// Where to create the project directory.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Runs a component over fixture files, offline, in the server's engine
+    /// under its manifest; fails when one gives other than it expects.
+    Test {
+        #[arg(long)]
+        component: PathBuf,
+        #[arg(long)]
+        manifest: PathBuf,
+        /// A fixture file or a directory of them.
+        #[arg(long, default_value = "fixtures")]
+        fixtures: PathBuf,
+        /// A secret the manifest names, `NAME=VALUE` (repeatable).
+        #[arg(long = "secret", value_parser = parse_secret)]
+        secrets: Vec<(String, String)>,
+        /// Writes what the component gives into each fixture's `expect`.
+        #[arg(long)]
+        bless: bool,
+    },
+    /// The commands that talk to a server.
+    #[command(flatten)]
+    Server(ServerCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServerCommand {
     /// Uploads a version (and activates it unless --no-activate).
     Upload {
         id: String,
@@ -102,15 +145,45 @@ fn company_of(token: &str) -> Option<String> {
     Some(claims.company).filter(|company| company != "*")
 }
 
+fn parse_secret(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .ok_or_else(|| format!("`{text}` is not NAME=VALUE"))
+}
+
 pub async fn run(args: PluginArgs) -> anyhow::Result<()> {
-    let company = match args.company.clone().or_else(|| company_of(&args.token)) {
+    match args.command {
+        PluginCommand::New { name, kind, lang, dir } => {
+            let project = scaffold::create(&dir, &name, kind, lang)?;
+            println!("{}", scaffold::next_steps(&project, lang));
+            Ok(())
+        }
+        PluginCommand::Test { component, manifest, fixtures, secrets, bless } => {
+            let results = fixtures::run(&fixtures::TestRun { component, manifest, fixtures, secrets, bless }).await?;
+            report(&results, bless)
+        }
+        PluginCommand::Server(command) => on_server(&args.url, args.token, args.company, command).await,
+    }
+}
+
+/// Runs a command against the server's admin API.
+async fn on_server(
+    url: &str,
+    token: Option<String>,
+    company: Option<String>,
+    command: ServerCommand,
+) -> anyhow::Result<()> {
+    let Some(token) = token else {
+        bail!("give --token or set PORTITOR_TOKEN (`portitor token` mints one for development)");
+    };
+    let company = match company.or_else(|| company_of(&token)) {
         Some(company) => company,
         None => bail!("give --company (the token is not for one company)"),
     };
-    let base = format!("{}/{company}/plugins", args.url.trim_end_matches('/'));
-    let client = Client { http: reqwest::Client::new(), token: args.token.clone() };
-    let answer = match args.command {
-        PluginCommand::Upload { id, manifest, component, no_activate } => {
+    let base = format!("{}/{company}/plugins", url.trim_end_matches('/'));
+    let client = Client { http: reqwest::Client::new(), token };
+    let answer = match command {
+        ServerCommand::Upload { id, manifest, component, no_activate } => {
             let manifest =
                 std::fs::read_to_string(&manifest).with_context(|| format!("reading {}", manifest.display()))?;
             let bytes = std::fs::read(&component).with_context(|| format!("reading {}", component.display()))?;
@@ -120,21 +193,21 @@ pub async fn run(args: PluginArgs) -> anyhow::Result<()> {
             let url = format!("{base}/{id}?activate={}", !no_activate);
             client.send(client.http.put(url).multipart(form)).await?
         }
-        PluginCommand::List => client.call(Method::GET, &base, None).await?,
-        PluginCommand::Show { id } => client.call(Method::GET, &format!("{base}/{id}"), None).await?,
-        PluginCommand::Versions { id } => client.call(Method::GET, &format!("{base}/{id}/versions"), None).await?,
-        PluginCommand::Activate { id, version } => {
+        ServerCommand::List => client.call(Method::GET, &base, None).await?,
+        ServerCommand::Show { id } => client.call(Method::GET, &format!("{base}/{id}"), None).await?,
+        ServerCommand::Versions { id } => client.call(Method::GET, &format!("{base}/{id}/versions"), None).await?,
+        ServerCommand::Activate { id, version } => {
             client.call(Method::POST, &format!("{base}/{id}/activate"), Some(json!({ "version": version }))).await?
         }
-        PluginCommand::Enable { id } => client.call(Method::POST, &format!("{base}/{id}/enable"), None).await?,
-        PluginCommand::Disable { id } => client.call(Method::POST, &format!("{base}/{id}/disable"), None).await?,
-        PluginCommand::Delete { id } => client.call(Method::DELETE, &format!("{base}/{id}"), None).await?,
-        PluginCommand::Run { id } => client.call(Method::POST, &format!("{base}/{id}/run"), None).await?,
-        PluginCommand::Runs { id } => client.call(Method::GET, &format!("{base}/{id}/runs"), None).await?,
-        PluginCommand::Logs { id, limit } => {
+        ServerCommand::Enable { id } => client.call(Method::POST, &format!("{base}/{id}/enable"), None).await?,
+        ServerCommand::Disable { id } => client.call(Method::POST, &format!("{base}/{id}/disable"), None).await?,
+        ServerCommand::Delete { id } => client.call(Method::DELETE, &format!("{base}/{id}"), None).await?,
+        ServerCommand::Run { id } => client.call(Method::POST, &format!("{base}/{id}/run"), None).await?,
+        ServerCommand::Runs { id } => client.call(Method::GET, &format!("{base}/{id}/runs"), None).await?,
+        ServerCommand::Logs { id, limit } => {
             client.call(Method::GET, &format!("{base}/{id}/logs?limit={limit}"), None).await?
         }
-        PluginCommand::Cursor { id, action } => {
+        ServerCommand::Cursor { id, action } => {
             let url = format!("{base}/{id}/cursor");
             match action.unwrap_or(CursorAction::Get) {
                 CursorAction::Get => client.call(Method::GET, &url, None).await?,
@@ -147,6 +220,34 @@ pub async fn run(args: PluginArgs) -> anyhow::Result<()> {
     };
     if let Some(answer) = answer {
         println!("{}", serde_json::to_string_pretty(&answer)?);
+    }
+    Ok(())
+}
+
+/// Prints each fixture's result; an error when one failed.
+fn report(results: &[fixtures::FixtureResult], blessed: bool) -> anyhow::Result<()> {
+    for result in results {
+        let verdict = if blessed {
+            "blessed"
+        } else if result.passed() {
+            "ok"
+        } else {
+            "FAILED"
+        };
+        println!("{verdict:>7}  {}", result.path.display());
+        if !result.passed() {
+            for difference in &result.differences {
+                println!("         {difference}");
+            }
+            for line in &result.log {
+                println!("         log {line}");
+            }
+        }
+    }
+    let failed = results.iter().filter(|result| !result.passed()).count();
+    println!("{} fixtures: {} passed, {failed} failed", results.len(), results.len() - failed);
+    if failed > 0 {
+        bail!("{failed} of {} fixtures failed", results.len());
     }
     Ok(())
 }
