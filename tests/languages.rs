@@ -153,7 +153,7 @@ async fn behaves_and_is_contained(language: &str, component: Vec<u8>, path: &str
     assert_eq!(order["order"]["language"], language.to_lowercase(), "{order}");
 
     // Hostile: each fails its own call within its limit and keeps the request.
-    let hostile = [
+    let mut hostile = vec![
         ("loop", "[limits]\ntimeout_ms = 1000\n[config]\nmode = \"loop\"\n".to_string(), "timed out"),
         ("bomb", "[limits]\nmemory_mib = 128\n[config]\nmode = \"bomb\"\n".to_string(), "memory"),
         (
@@ -162,6 +162,11 @@ async fn behaves_and_is_contained(language: &str, component: Vec<u8>, path: &str
             "not in the manifest's network.allowed_hosts",
         ),
     ];
+    if language == "JavaScript" {
+        // The standard `fetch()`, through `wasi:http`: the same policy.
+        let manifest = format!("[config]\nmode = \"fetch\"\ntarget = \"{}/steal\"\n", forbidden.url());
+        hostile.push(("fetch", manifest, "fetch refused"));
+    }
     for (id, manifest, cause) in hostile {
         install(id, format!("kind = \"push-source\"\n{WEBHOOK}{manifest}")).await;
         let started = std::time::Instant::now();
@@ -173,6 +178,10 @@ async fn behaves_and_is_contained(language: &str, component: Vec<u8>, path: &str
         assert!(letters[0].contains(cause), "{language} {id}: `{}` does not say {cause}", letters[0]);
     }
     assert!(forbidden.requests().is_empty(), "{language}: the forbidden host was reached");
+    if language == "JavaScript" {
+        let logs = tenant.get("/acme/plugins/fetch/logs").await.to_string();
+        assert!(logs.contains("wasi:http: request denied"), "the tenant is not told why: {logs}");
+    }
 
     // The server goes on: the well-behaved plugin answers again.
     let (status, answer) = post(&server, &format!("{path}/echo"), "again").await;

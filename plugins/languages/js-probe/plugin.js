@@ -2,8 +2,11 @@
 // (`build.mjs`): with configuration `mode` it behaves — `echo` (the default)
 // returns one event with what it was sent — or attacks the sandbox: `loop`
 // never returns, `bomb` hoards memory, `forbidden` calls `target`, a host its
-// manifest does not allow, through Portitor's `http` interface. It is served
-// at `/probe/js/{mode}`, so that each mode can be installed beside the others.
+// manifest does not allow, through Portitor's `http` interface, and `fetch`
+// calls it with the standard `fetch()` (which goes out through `wasi:http`;
+// `handle` is async so that ComponentizeJS runs the event loop until the
+// response). It is served at `/probe/js/{mode}`, so that each mode can be
+// installed beside the others.
 
 import { get } from 'portitor:plugin/config@0.1.0';
 import { send } from 'portitor:plugin/http@0.1.0';
@@ -13,7 +16,7 @@ export const pushHandler = {
     return `/probe/js/${get('mode') ?? 'echo'}`;
   },
 
-  handle(request, identity) {
+  async handle(request, identity) {
     const mode = get('mode') ?? 'echo';
     if (mode === 'loop') {
       for (;;) {}
@@ -32,6 +35,15 @@ export const pushHandler = {
         // export's own is thrown as a `plugin-error` variant.
         const refused = error.payload ?? { tag: 'unknown', val: String(error) };
         throw { tag: 'fatal', val: `the host refused: ${refused.tag}: ${refused.val}` };
+      }
+    }
+    if (mode === 'fetch') {
+      try {
+        const response = await fetch(get('target'));
+        throw { tag: 'fatal', val: `fetch was answered ${response.status}` };
+      } catch (error) {
+        if (error.tag) throw error;
+        throw { tag: 'fatal', val: `fetch refused: ${error}` };
       }
     }
     const body = new TextDecoder().decode(request.body);
