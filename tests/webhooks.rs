@@ -337,3 +337,93 @@ async fn dead_letters_are_listed_newest_first_and_read_one_by_one() {
     let oldest: Value = tenant.get(&format!("/acme/deadletters/panics/{}", rest[0]["id"].as_str().expect("id"))).await;
     assert_eq!(STANDARD.decode(oldest["bodyBase64"].as_str().expect("body")).expect("base64"), b"{\"delivery\": 1}");
 }
+
+/// Posts `SHOPIFY_ORDER` to the tenant's `path` without signature (the
+/// manifest asks for none); the status.
+async fn post_unsigned(server: &Portitor, path: &str) -> StatusCode {
+    let response =
+        Portitor::client().post(format!("{}/acme{path}", server.url)).body(SHOPIFY_ORDER).send().await.expect("send");
+    response.status()
+}
+
+/// A plugin that failed on real requests is fixed; its dead letters are
+/// replayed through the fixed version, one by one and all at once: each
+/// order is stored once however often it is replayed, a failed replay
+/// keeps the letter with its error, and every replay is audited.
+#[tokio::test]
+async fn dead_letters_replayed_through_the_fixed_version_store_each_order_once() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let server = Portitor::start(data.path());
+    let tenant = Tenant::new(&server, "acme");
+    let admin = Portitor::token("acme", &["tenant-admin"]);
+    let post = |path: String| {
+        let admin = admin.clone();
+        async move {
+            let response = Portitor::client().post(&path).bearer_auth(admin).send().await.expect("replay");
+            let status = response.status();
+            (status, response.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+
+    // Version 1 panics on every request: two deliveries of one order become two letters.
+    let unsigned = "kind = \"push-source\"\nwebhook = { scheme = \"none\" }\n";
+    tenant.install("orders", "test-panic", unsigned).await;
+    for _ in 0..2 {
+        assert_eq!(post_unsigned(&server, "/test/panic").await, StatusCode::INTERNAL_SERVER_ERROR);
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let listed = tenant.get("/acme/deadletters").await;
+    let mut letters: Vec<String> = listed["deadLetters"]
+        .as_array()
+        .expect("letters")
+        .iter()
+        .map(|l| l["id"].as_str().expect("id").into())
+        .collect();
+    letters.sort();
+    assert_eq!(letters.len(), 2, "{listed}");
+    let one = format!("{}/acme/deadletters/orders/{}/replay", server.url, letters[0]);
+
+    // Replayed through the same broken version: it fails again, the letter stays with the error.
+    let (status, answer) = post(one.clone()).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{answer}");
+    let letter = tenant.get(&format!("/acme/deadletters/orders/{}", letters[0])).await;
+    assert!(letter["lastReplay"]["error"].as_str().is_some_and(|e| e.contains("trapped")), "{letter}");
+    assert!(letter["replayedAt"].is_null(), "{letter}");
+
+    // Version 2 handles Shopify's orders; the letters go through it.
+    tenant.install("orders", "shopify-orders", unsigned).await;
+    let (status, first) = post(one.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["handled"], true, "{first}");
+    assert_eq!(first["created"], true, "{first}");
+    let (status, again) = post(one).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["created"], false, "a second replay stores nothing: {again}");
+    assert_eq!(again["events"][0]["duplicate"], true, "{again}");
+
+    // All at once: only the letter not yet replayed runs, and its order is the same one.
+    let (status, all) = post(format!("{}/acme/deadletters/orders/replay", server.url)).await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    assert_eq!(all["replayed"], 1, "{all}");
+    assert_eq!(all["handled"], 1, "{all}");
+    assert_eq!(all["results"][0]["id"], letters[1].as_str(), "{all}");
+    assert_eq!(all["results"][0]["created"], false, "{all}");
+
+    let id = portitor::orders::order_id("acme", "orders", "5813370225002");
+    let order = tenant.get(&format!("/acme/order/{id}")).await;
+    let received = order["events"].as_array().expect("events").iter().filter(|e| e["type"] == "OrderReceived").count();
+    assert_eq!(received, 1, "the order is stored once: {order}");
+    let audit = tenant.get("/acme/audit").await.to_string();
+    assert_eq!(audit.matches("DeadLetterReplayed").count(), 3, "{audit}");
+    assert!(audit.contains("DeadLettersReplayed"), "{audit}");
+
+    // Someone else's token replays nothing.
+    let stranger = Portitor::token("initech", &["tenant-admin"]);
+    let response = Portitor::client()
+        .post(format!("{}/acme/deadletters/orders/replay", server.url))
+        .bearer_auth(stranger)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+}

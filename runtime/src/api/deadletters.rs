@@ -1,16 +1,19 @@
 //! Dead letters: partners' requests a push plugin failed on, kept for
-//! inspection and replay (`{company}/deadletter/{plugin}/{id}`).
+//! inspection and replay (`{company}/deadletter/{plugin}/{id}`). A replay
+//! runs a letter through the plugin's active version (`ingest/push.rs`);
+//! it is audited, and a letter replayed again stores nothing twice.
 
-use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
+use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, AppState, authorize};
+use super::{ApiError, AppState, RequestId, audited, authorize};
 use crate::events::keys;
+use crate::ingest::push::{PushError, Pushed, Pushes, Unhandled};
 use crate::security::auth::Role;
 
 const ADMIN: &[Role] = &[Role::TenantAdmin, Role::PlatformOperator];
@@ -61,6 +64,7 @@ pub(super) async fn list(
                 "id": letter["id"], "plugin": letter["plugin"], "version": letter["version"],
                 "receivedAt": letter["receivedAt"], "method": letter["method"], "path": letter["path"],
                 "status": letter["status"], "error": letter["error"], "requestId": letter["requestId"],
+                "replayedAt": letter["replayedAt"],
             }));
         }
     }
@@ -88,4 +92,112 @@ pub(super) async fn get(
         .ok_or_else(|| ApiError::NotFound(format!("no dead letter `{id}`")))?;
     let letter: Value = serde_json::from_slice(&stored.body).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Json(letter))
+}
+
+fn pushes(state: &AppState) -> Pushes<'_> {
+    Pushes {
+        ingest: &state.ingest,
+        registry: &state.registry,
+        vault: &state.vault,
+        activity: &state.activity,
+        store: &state.store,
+        log_sink: state.log_sink.clone(),
+    }
+}
+
+/// The active push plugin `plugin` of `company`, to replay through.
+async fn push_plugin(
+    state: &AppState,
+    company: &str,
+    plugin: &str,
+) -> Result<std::sync::Arc<crate::plugins::registry::ActivePlugin>, ApiError> {
+    keys::check_segment("plugin id", plugin).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let active = state
+        .registry
+        .get_or_load(company, plugin)
+        .await
+        .ok_or_else(|| ApiError::NotFound(format!("plugin `{plugin}` has no active version to replay through")))?;
+    if active.plugin.kind() != crate::plugins::manifest::PluginKind::PushSource {
+        return Err(ApiError::BadRequest(format!("plugin `{plugin}` is not a push plugin")));
+    }
+    Ok(active)
+}
+
+/// What one replay gave, as the answer says it.
+fn outcome(letter: &str, version: &str, replayed: &Result<Pushed, Unhandled>) -> Value {
+    match replayed {
+        Ok(Pushed::Handled { created, events, .. }) => {
+            json!({ "id": letter, "version": version, "handled": true, "created": created, "events": events })
+        }
+        Ok(Pushed::Duplicate { delivery_id }) => {
+            json!({ "id": letter, "version": version, "handled": true, "duplicate": delivery_id })
+        }
+        Err(unhandled) => json!({ "id": letter, "version": version, "handled": false, "error": unhandled.error }),
+    }
+}
+
+/// `POST /{company}/deadletters/{plugin}/{id}/replay`: one letter through
+/// the plugin's active version. 200 with the events, or the plugin's
+/// failure (its status; the letter stays, with the error of this replay).
+pub(super) async fn replay_one(
+    State(state): State<AppState>,
+    Extension(request_id): Extension<RequestId>,
+    Path((company, plugin, id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    let principal = authorize(&state, &headers, &company, ADMIN)?;
+    let id = uuid::Uuid::parse_str(&id).map_err(|_| ApiError::NotFound(format!("no dead letter `{id}`")))?.to_string();
+    let active = push_plugin(&state, &company, &plugin).await?;
+    let replayed = pushes(&state).replay(&active, &id, &request_id.0).await?;
+    let answer = outcome(&id, &active.version, &replayed);
+    audited(&state, &company, &principal.subject, "DeadLetterReplayed", json!({ "plugin": plugin, "replay": answer }))
+        .await?;
+    if let Err(unhandled) = replayed {
+        return Err(PushError::PluginFailed {
+            status: unhandled.status,
+            message: format!("dead letter {id} failed again with version {}: {}", active.version, unhandled.error),
+        }
+        .into());
+    }
+    Ok(Json(answer))
+}
+
+/// `POST /{company}/deadletters/{plugin}/replay`: every letter of the
+/// plugin not yet replayed with success, oldest first, through its active
+/// version; what became of each.
+pub(super) async fn replay_all(
+    State(state): State<AppState>,
+    Extension(request_id): Extension<RequestId>,
+    Path((company, plugin)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    let principal = authorize(&state, &headers, &company, ADMIN)?;
+    let active = push_plugin(&state, &company, &plugin).await?;
+    let prefix = format!("{}{plugin}/", keys::deadletters_prefix(&company));
+    let mut letters: Vec<String> = state
+        .store
+        .list(&prefix)
+        .await?
+        .into_iter()
+        .filter_map(|object| object.key.strip_prefix(&prefix).map(str::to_string))
+        .collect();
+    // UUIDv7 ids: in time order as text.
+    letters.sort();
+    let pushes = pushes(&state);
+    let mut results = Vec::new();
+    for letter in letters {
+        let kept = read(&state, &keys::deadletter_key(&company, &plugin, &letter)).await?;
+        if kept.is_none_or(|kept| !kept["replayedAt"].is_null()) {
+            continue;
+        }
+        let replay_id = format!("{}-{}", request_id.0, results.len());
+        let replayed = pushes.replay(&active, &letter, &replay_id).await?;
+        results.push(outcome(&letter, &active.version, &replayed));
+    }
+    let handled = results.iter().filter(|result| result["handled"] == true).count();
+    let answer =
+        json!({ "version": active.version, "replayed": results.len(), "handled": handled, "results": results });
+    let summary = json!({ "plugin": plugin, "version": active.version, "replayed": results.len(), "handled": handled });
+    audited(&state, &company, &principal.subject, "DeadLettersReplayed", summary).await?;
+    Ok(Json(answer))
 }

@@ -148,6 +148,8 @@ pub fn app(state: AppState) -> Router {
         .route("/{company}/stats/hourly", get(dashboard::hourly))
         .route("/{company}/deadletters", get(deadletters::list))
         .route("/{company}/deadletters/{plugin}/{id}", get(deadletters::get))
+        .route("/{company}/deadletters/{plugin}/{id}/replay", post(deadletters::replay_one))
+        .route("/{company}/deadletters/{plugin}/replay", post(deadletters::replay_all))
         .route("/{company}/dashboard", get(dashboard::page))
         .route("/{company}/dashboard/app.js", get(dashboard::script))
         .route("/{company}/dashboard/style.css", get(dashboard::style))

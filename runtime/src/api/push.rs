@@ -106,6 +106,7 @@ impl From<PushError> for ApiError {
                 Self::PluginFailed(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), message)
             }
             PushError::RetryLater(message) => Self::RetryLater(message),
+            PushError::NotFound(message) => Self::NotFound(message),
             PushError::Store(error) => error.into(),
         }
     }

@@ -82,6 +82,9 @@ pub enum PushError {
     /// Part of it is done and durable, the rest is not yet: retry.
     #[error("{0}")]
     RetryLater(String),
+    /// A dead letter to replay is not there.
+    #[error("{0}")]
+    NotFound(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -126,23 +129,41 @@ impl Pushes<'_> {
         pushed
     }
 
-    /// Runs the push plugin on an authenticated request and ingests its events.
+    /// Runs the push plugin on an authenticated request and ingests its
+    /// events; a failure keeps the request as a dead letter.
     async fn run_and_ingest(&self, push: &Push<'_>, identity: &CallerIdentity) -> Result<Pushed, PushError> {
-        let plugin = push.plugin;
+        let options = self.partner_call(push.request_id);
+        match self.handle_and_ingest(push.plugin, &push.request, identity, push.request_id, options).await? {
+            Ok(pushed) => Ok(pushed),
+            Err(unhandled) => Err(self.dead_letter(push, identity, &unhandled).await),
+        }
+    }
+
+    /// Runs `plugin` on `request` and ingests its events in the plugin's
+    /// tenant. `Ok(Err(_))` when the plugin left the request unhandled:
+    /// what to keep it for.
+    async fn handle_and_ingest(
+        &self,
+        plugin: &Arc<ActivePlugin>,
+        request: &PartnerRequest,
+        identity: &CallerIdentity,
+        request_id: &str,
+        options: CallOptions,
+    ) -> Result<Result<Pushed, Unhandled>, PushError> {
         let company = plugin.key.company.as_str();
-        let handled = plugin.plugin.handle(&push.request, identity, self.partner_call(push.request_id)).await;
+        let handled = plugin.plugin.handle(request, identity, options).await;
         let error = handled.as_ref().err().map(ToString::to_string);
         self.activity.record(company, &plugin.key.plugin, error.as_deref());
         let handled = match handled {
             Ok(handled) => handled,
             // Nothing ran: no dead letter; the partner retries when the tenant has room.
             Err(busy @ InvokeError::TenantBusy { .. }) => return Err(PushError::TenantBusy(busy.to_string())),
-            Err(error) => return Err(self.dead_letter(push, &error.to_string(), status_of(&error)).await),
+            Err(error) => return Ok(Err(Unhandled { error: error.to_string(), status: status_of(&error) })),
         };
         let origin = Origin::Push {
             plugin: plugin.key.plugin.clone(),
             version: plugin.version.clone(),
-            request_id: push.request_id.to_string(),
+            request_id: request_id.to_string(),
         };
         let mut created = false;
         let mut events = Vec::new();
@@ -161,12 +182,51 @@ impl Pushes<'_> {
                     return Err(PushError::RetryLater(unlinked.to_string()));
                 }
                 Err(IngestError::Envelope(e)) => {
-                    let message = format!("event `{}`: {e}", event.external_id);
-                    return Err(self.dead_letter(push, &message, 500).await);
+                    let error = format!("event `{}`: {e}", event.external_id);
+                    return Ok(Err(Unhandled { error, status: 500 }));
                 }
             }
         }
-        Ok(Pushed::Handled { created, events, response: handled.output.response })
+        Ok(Ok(Pushed::Handled { created, events, response: handled.output.response }))
+    }
+
+    /// Replays dead letter `letter` of `plugin` through its active
+    /// version: the kept request (its credentials redacted) with the
+    /// identity it was authenticated as when it arrived — only
+    /// authenticated requests become dead letters. Its events are ingested
+    /// as a push's are, so a letter replayed again makes no second order.
+    /// The letter stays, with what its last replay gave.
+    pub async fn replay(
+        &self,
+        plugin: &Arc<ActivePlugin>,
+        letter: &str,
+        request_id: &str,
+    ) -> Result<Result<Pushed, Unhandled>, PushError> {
+        let key = keys::deadletter_key(&plugin.key.company, &plugin.key.plugin, letter);
+        let stored =
+            self.store.get(&key).await?.ok_or_else(|| PushError::NotFound(format!("no dead letter `{letter}`")))?;
+        let mut kept: Value = serde_json::from_slice(&stored.body)
+            .map_err(|e| PushError::NotFound(format!("dead letter `{letter}` is not readable: {e}")))?;
+        let (request, identity) = kept_request(&kept, &plugin.key.company)
+            .map_err(|e| PushError::NotFound(format!("dead letter `{letter}` is not readable: {e}")))?;
+        let options = CallOptions {
+            log_sink: self.log_sink.clone(),
+            invocation_id: Some(request_id.to_string()),
+            ..CallOptions::default()
+        };
+        let replayed = self.handle_and_ingest(plugin, &request, &identity, request_id, options).await?;
+        let mut outcome = json!({ "at": Utc::now(), "version": plugin.version, "requestId": request_id });
+        match &replayed {
+            Ok(Pushed::Handled { events, .. }) => {
+                outcome["events"] = Value::Array(events.clone());
+                kept["replayedAt"] = outcome["at"].clone();
+            }
+            Ok(Pushed::Duplicate { .. }) => {}
+            Err(unhandled) => outcome["error"] = Value::String(unhandled.error.clone()),
+        }
+        kept["lastReplay"] = outcome;
+        self.store.put(&key, Bytes::from(kept.to_string())).await?;
+        Ok(replayed)
     }
 
     /// A call on a partner's behalf: refused at once rather than queued
@@ -275,8 +335,10 @@ impl Pushes<'_> {
 
     /// Keeps the raw request, its credentials redacted, in the dead-letter
     /// prefix; the error the partner is answered with.
-    async fn dead_letter(&self, push: &Push<'_>, error: &str, status: u16) -> PushError {
+    async fn dead_letter(&self, push: &Push<'_>, identity: &CallerIdentity, unhandled: &Unhandled) -> PushError {
         let (plugin, request) = (push.plugin, &push.request);
+        let Unhandled { error, status } = unhandled;
+        let status = *status;
         // Time-ordered, so that listing sorts letters by their keys alone.
         let id = uuid::Uuid::now_v7().to_string();
         let key = keys::deadletter_key(&plugin.key.company, &plugin.key.plugin, &id);
@@ -297,6 +359,12 @@ impl Pushes<'_> {
             "query": query,
             "headers": headers,
             "bodyBase64": base64::engine::general_purpose::STANDARD.encode(&request.body),
+            // How it was authenticated, for a replay to pass on.
+            "identity": {
+                "scheme": identity.scheme,
+                "subject": identity.subject,
+                "deliveryId": identity.delivery_id,
+            },
             "error": error,
             "status": status,
         });
@@ -315,6 +383,44 @@ impl Pushes<'_> {
             status => PushError::PluginFailed { status, message },
         }
     }
+}
+
+/// Why a plugin left a request unhandled: what its dead letter records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unhandled {
+    pub error: String,
+    /// The HTTP status the failure is answered with.
+    pub status: u16,
+}
+
+/// The request and identity a dead letter kept.
+fn kept_request(letter: &Value, company: &str) -> Result<(PartnerRequest, CallerIdentity), String> {
+    let text = |field: &str| letter[field].as_str().map(str::to_string).ok_or_else(|| format!("no `{field}`"));
+    let headers = letter["headers"]
+        .as_array()
+        .ok_or("no `headers`")?
+        .iter()
+        .filter_map(|pair| Some((pair[0].as_str()?.to_string(), pair[1].as_str()?.to_string())))
+        .collect();
+    let body = base64::engine::general_purpose::STANDARD
+        .decode(letter["bodyBase64"].as_str().ok_or("no `bodyBase64`")?)
+        .map_err(|e| format!("`bodyBase64`: {e}"))?;
+    let request = PartnerRequest {
+        method: text("method")?,
+        path: text("path")?,
+        query: letter["query"].as_str().map(str::to_string),
+        headers,
+        body,
+    };
+    let kept = &letter["identity"];
+    let identity = CallerIdentity {
+        company: company.to_string(),
+        // Letters kept before identities were have none to pass on.
+        scheme: kept["scheme"].as_str().unwrap_or("replay").to_string(),
+        subject: kept["subject"].as_str().map(str::to_string),
+        delivery_id: kept["deliveryId"].as_str().map(str::to_string),
+    };
+    Ok((request, identity))
 }
 
 /// The HTTP status a plugin's failure is answered with.
