@@ -11,6 +11,8 @@ import json as _json
 
 from componentize_py_types import Err
 from wit_world.imports import config as _config
+from wit_world.imports import cursor as _cursor
+from wit_world.imports import ftp as _ftp
 from wit_world.imports import http as _http
 from wit_world.imports import log as _log
 from wit_world.imports import types
@@ -19,7 +21,7 @@ __all__ = [
     "Err", "types", "invalid_input", "unauthorized", "transient", "fatal", "event", "order_event",
     "push_outcome", "batch", "request_json", "header", "Response", "send", "raise_for_status", "get_json", "post_json",
     "config", "require_config", "info", "warn", "error", "finding", "order_model", "warehouse_json",
-    "receipt",
+    "receipt", "Ftp", "current_cursor", "checkpoint",
 ]
 
 
@@ -193,3 +195,75 @@ def warehouse_json(body) -> types.WarehouseOrder:
 
 def receipt(warehouse_order_id: str | None, message: str) -> types.Receipt:
     return types.Receipt(warehouse_order_id=warehouse_order_id, message=message)
+
+
+# FTP or SFTP on connections named in the manifest; the host holds the
+# server's address and credentials.
+def _ftp_error(failure: Err) -> Err:
+    """An FTP error as the Rust SDK maps it: the network `transient`, the rest `fatal`."""
+    reason = failure.value
+    value = getattr(reason, "value", None)
+    if isinstance(reason, _ftp.FtpError_Timeout):
+        return transient("FTP server timed out")
+    if isinstance(reason, _ftp.FtpError_Transport):
+        return transient(f"FTP server unreachable: {value}")
+    if isinstance(reason, _ftp.FtpError_Refused):
+        return transient(f"FTP server refused: {value}")
+    if isinstance(reason, _ftp.FtpError_Denied):
+        return fatal(f"FTP denied by the sandbox: {value}")
+    if isinstance(reason, _ftp.FtpError_UnknownConnection):
+        return fatal(f"unknown FTP connection `{value}`")
+    if isinstance(reason, _ftp.FtpError_NotFound):
+        return fatal(f"FTP file not found: {value}")
+    return fatal(f"FTP file too large: {value}")
+
+
+class Ftp:
+    """The manifest's FTP connection `name`. Every method raises the typed
+    errors above; catch `Err` around one call to handle its failure."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def _call(self, operation, *args):
+        try:
+            return operation(self.name, *args)
+        except Err as failure:
+            raise _ftp_error(failure)
+
+    def list(self, directory: str) -> list:
+        """The entries of `directory` (`name`, `size`, `modified`, `is_dir`)."""
+        return self._call(_ftp.list, directory)
+
+    def retrieve(self, path: str) -> bytes:
+        return bytes(self._call(_ftp.retrieve, path))
+
+    def store(self, path: str, data: bytes):
+        """Writes `data` to `path`, replacing the file if it exists."""
+        self._call(_ftp.store, path, data)
+
+    def rename(self, source: str, target: str):
+        """Renames `source` to `target` (also how files move to an archive folder)."""
+        self._call(_ftp.rename, source, target)
+
+    def delete(self, path: str):
+        self._call(_ftp.delete, path)
+
+    def make_dir(self, path: str):
+        """Creates directory `path`; an existing directory is not an error."""
+        self._call(_ftp.make_dir, path)
+
+
+# The cursor of the current pull run.
+def current_cursor() -> str | None:
+    """The cursor this run started from, or the last checkpoint of this run."""
+    return _cursor.current()
+
+
+def checkpoint(events: list, next_cursor: str):
+    """Makes `events` durable, then moves the cursor to `next_cursor`: in long
+    backfills, and before anything destructive (archiving a partner's file)."""
+    try:
+        _cursor.checkpoint(events, next_cursor)
+    except Err as failure:
+        raise transient(f"checkpoint failed: {failure.value}")

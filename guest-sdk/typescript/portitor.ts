@@ -9,6 +9,9 @@
 // a call; they reach the runtime as the WIT's `plugin-error`.
 
 import { all as configAll, get as configGet } from 'portitor:plugin/config@0.1.0';
+import { checkpoint as cursorCheckpoint, current as cursorCurrent } from 'portitor:plugin/cursor@0.1.0';
+import * as ftp from 'portitor:plugin/ftp@0.1.0';
+import type { Entry, FtpError } from 'portitor:plugin/ftp@0.1.0';
 import { send as httpSend } from 'portitor:plugin/http@0.1.0';
 import type { HttpError, Response as WitResponse } from 'portitor:plugin/http@0.1.0';
 import { write } from 'portitor:plugin/log@0.1.0';
@@ -220,3 +223,82 @@ export const warehouseJson = (body: Json): WarehouseOrder => ({
 });
 
 export const receipt = (warehouseOrderId: string | undefined, message: string): Receipt => ({ warehouseOrderId, message });
+
+// FTP or SFTP on connections named in the manifest; the host holds the
+// server's address and credentials.
+/** An FTP error as the Rust SDK maps it: the network `transient`, the rest `fatal`. */
+function ftpError(error: unknown): PluginError {
+  const failure = (error as { payload?: FtpError }).payload;
+  if (failure === undefined) throw error;
+  switch (failure.tag) {
+    case 'timeout':
+      return transient('FTP server timed out');
+    case 'transport':
+      return transient(`FTP server unreachable: ${failure.val}`);
+    case 'refused':
+      return transient(`FTP server refused: ${failure.val}`);
+    case 'denied':
+      return fatal(`FTP denied by the sandbox: ${failure.val}`);
+    case 'unknown-connection':
+      return fatal(`unknown FTP connection \`${failure.val}\``);
+    case 'not-found':
+      return fatal(`FTP file not found: ${failure.val}`);
+    default:
+      return fatal(`FTP file too large: ${failure.val}`);
+  }
+}
+
+/** The manifest's FTP connection `name`; every method throws the typed errors above. */
+export class Ftp {
+  constructor(readonly name: string) {}
+
+  private call<T>(operation: () => T): T {
+    try {
+      return operation();
+    } catch (error) {
+      throw ftpError(error);
+    }
+  }
+
+  /** The entries of `dir`, with size and modification time. */
+  list(dir: string): Entry[] {
+    return this.call(() => ftp.list(this.name, dir));
+  }
+
+  retrieve(path: string): Uint8Array {
+    return this.call(() => ftp.retrieve(this.name, path));
+  }
+
+  /** Writes `data` to `path`, replacing the file if it exists. */
+  store(path: string, data: Uint8Array): void {
+    this.call(() => ftp.store(this.name, path, data));
+  }
+
+  /** Renames `from` to `to` (also how files move to an archive folder). */
+  rename(from: string, to: string): void {
+    this.call(() => ftp.rename(this.name, from, to));
+  }
+
+  delete(path: string): void {
+    this.call(() => ftp.delete(this.name, path));
+  }
+
+  /** Creates directory `path`; an existing directory is not an error. */
+  makeDir(path: string): void {
+    this.call(() => ftp.makeDir(this.name, path));
+  }
+}
+
+// The cursor of the current pull run.
+/** The cursor this run started from, or the last checkpoint of this run. */
+export const currentCursor = (): string | undefined => cursorCurrent();
+
+/** Makes `events` durable, then moves the cursor to `next`: in long
+ * backfills, and before anything destructive (archiving a partner's file). */
+export function checkpoint(events: Event[], next: string): void {
+  try {
+    cursorCheckpoint(events, next);
+  } catch (error) {
+    throw transient(`checkpoint failed: ${(error as { payload?: string }).payload ?? String(error)}`);
+  }
+}
