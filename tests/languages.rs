@@ -162,7 +162,7 @@ async fn behaves_and_is_contained(language: &str, component: Vec<u8>, path: &str
             "not in the manifest's network.allowed_hosts",
         ),
     ];
-    if language == "JavaScript" {
+    if language == "TypeScript" {
         // The standard `fetch()`, through `wasi:http`: the same policy.
         let manifest = format!("[config]\nmode = \"fetch\"\ntarget = \"{}/steal\"\n", forbidden.url());
         hostile.push(("fetch", manifest, "fetch refused"));
@@ -178,7 +178,7 @@ async fn behaves_and_is_contained(language: &str, component: Vec<u8>, path: &str
         assert!(letters[0].contains(cause), "{language} {id}: `{}` does not say {cause}", letters[0]);
     }
     assert!(forbidden.requests().is_empty(), "{language}: the forbidden host was reached");
-    if language == "JavaScript" {
+    if language == "TypeScript" {
         let logs = tenant.get("/acme/plugins/fetch/logs").await.to_string();
         assert!(logs.contains("wasi:http: request denied"), "the tenant is not told why: {logs}");
     }
@@ -189,10 +189,10 @@ async fn behaves_and_is_contained(language: &str, component: Vec<u8>, path: &str
 }
 
 #[tokio::test]
-async fn a_javascript_plugin_built_with_componentize_js_answers_webhooks_and_is_contained() {
+async fn a_typescript_plugin_built_with_componentize_js_answers_webhooks_and_is_contained() {
     let out = tempfile::tempdir().expect("tempdir");
     let component = build_javascript("js-probe", "push-source", out.path());
-    behaves_and_is_contained("JavaScript", component, "/probe/js").await;
+    behaves_and_is_contained("TypeScript", component, "/probe/js").await;
 }
 
 #[tokio::test]
