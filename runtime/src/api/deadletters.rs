@@ -11,9 +11,10 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::push::pushes;
 use super::{ApiError, AppState, RequestId, audited, authorize};
 use crate::events::keys;
-use crate::ingest::push::{PushError, Pushed, Pushes, Unhandled};
+use crate::ingest::push::{PushError, Pushed, Unhandled};
 use crate::security::auth::Role;
 
 const ADMIN: &[Role] = &[Role::TenantAdmin, Role::PlatformOperator];
@@ -92,17 +93,6 @@ pub(super) async fn get(
         .ok_or_else(|| ApiError::NotFound(format!("no dead letter `{id}`")))?;
     let letter: Value = serde_json::from_slice(&stored.body).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Json(letter))
-}
-
-fn pushes(state: &AppState) -> Pushes<'_> {
-    Pushes {
-        ingest: &state.ingest,
-        registry: &state.registry,
-        vault: &state.vault,
-        activity: &state.activity,
-        store: &state.store,
-        log_sink: state.log_sink.clone(),
-    }
 }
 
 /// The active push plugin `plugin` of `company`, to replay through.

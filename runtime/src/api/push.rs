@@ -74,16 +74,8 @@ async fn handle(
         headers: forwarded,
         body: payload.to_vec(),
     };
-    let pushes = Pushes {
-        ingest: &state.ingest,
-        registry: &state.registry,
-        vault: &state.vault,
-        activity: &state.activity,
-        store: &state.store,
-        log_sink: state.log_sink.clone(),
-    };
     let push = Push { plugin: &plugin, request, headers: &received, jwt_subject, request_id: &request_id.0 };
-    Ok(match pushes.push(push).await? {
+    Ok(match pushes(&state).push(push).await? {
         Pushed::Duplicate { delivery_id } => {
             (StatusCode::OK, Json(json!({ "duplicate": true, "deliveryId": delivery_id }))).into_response()
         }
@@ -93,6 +85,18 @@ async fn handle(
             (status, Json(json!({ "events": events }))).into_response()
         }
     })
+}
+
+/// The push use case over the server's parts.
+pub(super) fn pushes(state: &AppState) -> Pushes<'_> {
+    Pushes {
+        ingest: &state.ingest,
+        registry: &state.registry,
+        vault: &state.vault,
+        activity: &state.activity,
+        store: &state.store,
+        log_sink: state.log_sink.clone(),
+    }
 }
 
 impl From<PushError> for ApiError {

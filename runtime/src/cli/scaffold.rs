@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
+use crate::plugins::manifest::PluginKind;
+
 /// The plugin kinds a project can be made for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -30,13 +32,7 @@ impl Kind {
 
     /// The manifest's name of the kind (and the WIT world's).
     pub fn name(self) -> &'static str {
-        match self {
-            Self::PushSource => "push-source",
-            Self::PullSource => "pull-source",
-            Self::Validator => "validator",
-            Self::Mapper => "mapper",
-            Self::Warehouse => "warehouse",
-        }
+        PluginKind::from(self).as_str()
     }
 
     pub fn parse(text: &str) -> Result<Self, String> {
@@ -68,6 +64,18 @@ impl Kind {
             Self::Validator => include_str!("../../../guest-sdk/templates/validator/fixture.json"),
             Self::Mapper => include_str!("../../../guest-sdk/templates/mapper/fixture.json"),
             Self::Warehouse => include_str!("../../../guest-sdk/templates/warehouse/fixture.json"),
+        }
+    }
+}
+
+impl From<Kind> for PluginKind {
+    fn from(kind: Kind) -> Self {
+        match kind {
+            Kind::PushSource => Self::PushSource,
+            Kind::PullSource => Self::PullSource,
+            Kind::Validator => Self::Validator,
+            Kind::Mapper => Self::Mapper,
+            Kind::Warehouse => Self::Warehouse,
         }
     }
 }
