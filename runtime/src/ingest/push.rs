@@ -4,7 +4,9 @@
 //! itself), claimed on the partner's delivery id, handed to the plugin, its
 //! events ingested in the tenant of the path — never one a plugin names.
 //! A plugin that fails leaves the raw request as a dead letter, its
-//! credentials and signatures redacted, and the partner is told to retry.
+//! credentials and signatures redacted, and the partner is told to retry;
+//! an operator replays the letter through the active version later
+//! ([`Pushes::replay`]).
 //! The HTTP handler (`api/push.rs`) maps requests and answers only.
 
 use std::sync::Arc;
