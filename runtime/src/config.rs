@@ -53,6 +53,42 @@ pub struct Config {
     pub egress: EgressGrants,
     #[serde(default)]
     pub metrics: MetricsConfig,
+    #[serde(default)]
+    pub recordings: RecordingsConfig,
+}
+
+/// How many live invocations are kept per plugin for replay (docs/DESIGN.md §10).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingsConfig {
+    /// Recordings kept per plugin, the oldest deleted past it; 0 records nothing.
+    #[serde(default = "default_keep_per_plugin")]
+    pub keep_per_plugin: usize,
+    /// Per tenant, in place of `keep_per_plugin`.
+    #[serde(default)]
+    pub tenants: std::collections::BTreeMap<String, usize>,
+}
+
+impl Default for RecordingsConfig {
+    fn default() -> Self {
+        Self { keep_per_plugin: default_keep_per_plugin(), tenants: Default::default() }
+    }
+}
+
+impl RecordingsConfig {
+    /// Nothing recorded.
+    pub fn off() -> Self {
+        Self { keep_per_plugin: 0, tenants: Default::default() }
+    }
+
+    /// Recordings kept per plugin of `company`.
+    pub fn keep_for(&self, company: &str) -> usize {
+        self.tenants.get(company).copied().unwrap_or(self.keep_per_plugin)
+    }
+}
+
+fn default_keep_per_plugin() -> usize {
+    1_000
 }
 
 /// Who may read `/metrics` (docs/DESIGN.md §8: nothing internal to strangers).
@@ -320,6 +356,7 @@ impl Default for Config {
             pipeline: PipelineSettings::default(),
             egress: EgressGrants::default(),
             metrics: MetricsConfig::default(),
+            recordings: RecordingsConfig::default(),
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod pipeline;
 pub mod plugins;
 pub mod projections;
 pub mod queue;
+pub mod replay;
 pub mod scheduler;
 pub mod security;
 pub mod server;

@@ -14,6 +14,7 @@ mod openapi;
 mod orders;
 mod plugins;
 mod push;
+mod replays;
 mod secrets;
 
 use std::sync::Arc;
@@ -78,6 +79,9 @@ pub struct Shared {
     pub admission: Arc<Admission>,
     /// The server's background tasks (a refused body's drain among them).
     pub tasks: crate::tasks::Tasks,
+    /// Keeps live invocations for replay and copies them to shadows.
+    pub recorder: Arc<crate::replay::Recorder>,
+    pub shadows: Arc<crate::replay::shadow::Shadows>,
 }
 
 impl AppState {
@@ -140,6 +144,12 @@ pub fn app(state: AppState) -> Router {
         .route("/{company}/plugins/{plugin}/enable", post(plugins::enable))
         .route("/{company}/plugins/{plugin}/disable", post(plugins::disable))
         .route("/{company}/plugins/{plugin}/logs", get(plugins::logs))
+        .route("/{company}/plugins/{plugin}/recordings", get(replays::recordings))
+        .route("/{company}/plugins/{plugin}/replay", post(replays::replay).get(replays::last_replay))
+        .route(
+            "/{company}/plugins/{plugin}/shadow",
+            get(replays::shadow).put(replays::set_shadow).delete(replays::clear_shadow),
+        )
         .route(
             "/{company}/plugins/{plugin}/cursor",
             get(plugins::get_cursor).put(plugins::set_cursor).delete(plugins::reset_cursor).route_layer(token_first()),

@@ -96,6 +96,7 @@ pub(super) fn pushes(state: &AppState) -> Pushes<'_> {
         activity: &state.activity,
         store: &state.store,
         log_sink: state.log_sink.clone(),
+        recorder: &state.recorder,
     }
 }
 

@@ -57,6 +57,11 @@ pub enum PluginCommand {
         /// A fixture file or a directory of them.
         #[arg(long, default_value = "fixtures")]
         fixtures: PathBuf,
+        /// Recordings exported from a server (`portitor plugin recordings
+        /// export`), in place of fixtures: each must give its whole recorded
+        /// outcome again.
+        #[arg(long, conflicts_with_all = ["fixtures", "bless"])]
+        recordings: Option<PathBuf>,
         /// A secret the manifest names, `NAME=VALUE` (repeatable).
         #[arg(long = "secret", value_parser = parse_secret)]
         secrets: Vec<(String, String)>,
@@ -119,11 +124,55 @@ pub enum ServerCommand {
         #[arg(long, default_value_t = 100)]
         limit: usize,
     },
+    /// Runs a stored version over the plugin's recorded invocations, the
+    /// recorded answers in place of the network, and prints the report.
+    Replay {
+        id: String,
+        /// The version to replay (a SHA-256 from `versions`).
+        #[arg(long)]
+        version: String,
+        /// The first recording id to replay.
+        #[arg(long)]
+        from: Option<String>,
+        /// The last recording id to replay.
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Fails unless every invocation came out equal (for a CI gate).
+        #[arg(long)]
+        expect_equal: bool,
+    },
+    /// A plugin's recorded invocations.
+    Recordings {
+        id: String,
+        #[command(subcommand)]
+        action: RecordingsAction,
+    },
+    /// Runs a stored version in shadow beside the active one, or stops it.
+    Shadow {
+        id: String,
+        /// The version; none stops the shadow.
+        #[arg(long)]
+        version: Option<String>,
+    },
     /// A pull plugin's cursor: show it, set it, or reset it (platform-operator).
     Cursor {
         id: String,
         #[command(subcommand)]
         action: Option<CursorAction>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RecordingsAction {
+    /// Writes the recordings as files for `portitor plugin test --recordings`.
+    Export {
+        #[arg(long)]
+        out: PathBuf,
+        /// The most to export (the newest are kept by the server).
+        #[arg(long, default_value_t = 1_000)]
+        limit: usize,
     },
 }
 
@@ -158,8 +207,13 @@ pub async fn run(args: PluginArgs) -> anyhow::Result<()> {
             println!("{}", scaffold::next_steps(&project, lang));
             Ok(())
         }
-        PluginCommand::Test { component, manifest, fixtures, secrets, bless } => {
-            let results = fixtures::run(&fixtures::TestRun { component, manifest, fixtures, secrets, bless }).await?;
+        PluginCommand::Test { component, manifest, fixtures, recordings, secrets, bless } => {
+            let (fixtures, recorded) = match recordings {
+                Some(dir) => (dir, true),
+                None => (fixtures, false),
+            };
+            let run = fixtures::TestRun { component, manifest, fixtures, secrets, bless, recordings: recorded };
+            let results = fixtures::run(&run).await?;
             report(&results, bless)
         }
         PluginCommand::Server(command) => on_server(&args.url, args.token, args.company, command).await,
@@ -207,6 +261,31 @@ async fn on_server(
         ServerCommand::Logs { id, limit } => {
             client.call(Method::GET, &format!("{base}/{id}/logs?limit={limit}"), None).await?
         }
+        ServerCommand::Replay { id, version, from, to, limit, expect_equal } => {
+            let body = json!({ "version": version, "from": from, "to": to, "limit": limit });
+            let report = client.call(Method::POST, &format!("{base}/{id}/replay"), Some(body)).await?;
+            if let Some(report) = &report {
+                println!("{}", serde_json::to_string_pretty(report)?);
+                let counts = &report["counts"];
+                let unequal = counts["different"].as_u64().unwrap_or(0) + counts["failed"].as_u64().unwrap_or(0);
+                if expect_equal && unequal > 0 {
+                    bail!("{unequal} invocations did not come out equal");
+                }
+            }
+            None
+        }
+        ServerCommand::Recordings { id, action: RecordingsAction::Export { out, limit } } => {
+            let written = export_recordings(&client, &format!("{base}/{id}/recordings"), &out, limit).await?;
+            println!("{written} recordings written to {}", out.display());
+            None
+        }
+        ServerCommand::Shadow { id, version } => {
+            let url = format!("{base}/{id}/shadow");
+            match version {
+                Some(version) => client.call(Method::PUT, &url, Some(json!({ "version": version }))).await?,
+                None => client.call(Method::DELETE, &url, None).await?,
+            }
+        }
         ServerCommand::Cursor { id, action } => {
             let url = format!("{base}/{id}/cursor");
             match action.unwrap_or(CursorAction::Get) {
@@ -222,6 +301,35 @@ async fn on_server(
         println!("{}", serde_json::to_string_pretty(&answer)?);
     }
     Ok(())
+}
+
+/// Pages through a plugin's recordings and writes each as `{id}.json`.
+async fn export_recordings(client: &Client, url: &str, out: &std::path::Path, limit: usize) -> anyhow::Result<usize> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let mut after: Option<String> = None;
+    let mut written = 0;
+    while written < limit {
+        let page = (limit - written).min(100);
+        let mut url = format!("{url}?limit={page}");
+        if let Some(after) = &after {
+            url.push_str(&format!("&after={after}"));
+        }
+        let answer = client.call(Method::GET, &url, None).await?.unwrap_or(Value::Null);
+        let recordings = answer["recordings"].as_array().cloned().unwrap_or_default();
+        for recording in &recordings {
+            let id = recording["recording"]["id"].as_str().context("a recording without an id")?;
+            crate::events::keys::check_segment("recording id", id)?;
+            let path = out.join(format!("{id}.json"));
+            std::fs::write(&path, serde_json::to_string_pretty(recording)? + "\n")
+                .with_context(|| format!("writing {}", path.display()))?;
+            written += 1;
+        }
+        match answer["next"].as_str() {
+            Some(next) if !recordings.is_empty() => after = Some(next.to_string()),
+            _ => break,
+        }
+    }
+    Ok(written)
 }
 
 /// Prints each fixture's result; an error when one failed.

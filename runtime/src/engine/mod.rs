@@ -179,9 +179,12 @@ pub struct CallOptions {
     pub invocation_id: Option<String>,
     /// Whether to wait when the tenant is at its share of the pool.
     pub when_busy: WhenBusy,
-    /// Offline runs (`portitor plugin test`): outgoing HTTP is answered by
-    /// this instead of the network, after the egress policy.
-    pub http_answers: Option<Arc<dyn crate::host::HttpAnswers>>,
+    /// Offline runs (`portitor plugin test`, replay, shadow): outgoing
+    /// calls are answered by this instead of the network, after the egress
+    /// policy.
+    pub answers: Option<Arc<dyn crate::host::HostAnswers>>,
+    /// Recorded runs: every host call and its answer is kept here.
+    pub tape: Option<Arc<crate::replay::Tape>>,
 }
 
 impl std::fmt::Debug for CallOptions {
@@ -610,7 +613,8 @@ impl LoadedPlugin {
             cursor,
             log: LogBudget::new(limits.max_log_bytes),
             log_sink: options.log_sink,
-            http_answers: options.http_answers,
+            answers: options.answers,
+            tape: options.tape,
         };
         let mut store = Store::new(&self.inner.engine.wasmtime, HostState::new(shared, invocation));
         store.limiter(|state| &mut state.limiter);

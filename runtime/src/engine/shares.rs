@@ -17,6 +17,10 @@ pub enum WhenBusy {
     Wait,
     /// Is refused at once (a partner's request, answered 429).
     Refuse,
+    /// A shadow run: takes a slot of the tenant's second share, kept for
+    /// shadows, so that it never holds one a live call could need; refused
+    /// at once when that share is full.
+    Beside,
 }
 
 #[derive(Debug)]
@@ -36,12 +40,17 @@ impl TenantShares {
 
     /// A slot of `company`'s share, or `None` when it is full and `when_busy` refuses.
     pub(crate) async fn slot(&self, company: &str, when_busy: WhenBusy) -> Option<OwnedSemaphorePermit> {
+        // A company id never holds `/`: the shadows' share has a key of its own.
+        let key = match when_busy {
+            WhenBusy::Beside => format!("{company}/shadow"),
+            WhenBusy::Wait | WhenBusy::Refuse => company.to_string(),
+        };
         let semaphore = {
             let mut tenants = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
-            tenants.entry(company.to_string()).or_insert_with(|| Arc::new(Semaphore::new(self.per_tenant))).clone()
+            tenants.entry(key).or_insert_with(|| Arc::new(Semaphore::new(self.per_tenant))).clone()
         };
         match when_busy {
-            WhenBusy::Refuse => semaphore.try_acquire_owned().ok(),
+            WhenBusy::Refuse | WhenBusy::Beside => semaphore.try_acquire_owned().ok(),
             // The semaphore is never closed, so waiting always ends with a slot.
             WhenBusy::Wait => semaphore.acquire_owned().await.ok(),
         }
@@ -59,6 +68,7 @@ mod tests {
         let _a2 = shares.slot("a", WhenBusy::Refuse).await.expect("second");
         assert!(shares.slot("a", WhenBusy::Refuse).await.is_none(), "past a's share");
         assert!(shares.slot("b", WhenBusy::Refuse).await.is_some(), "b has its own share");
+        let _shadow = shares.slot("a", WhenBusy::Beside).await.expect("a shadow takes none of a's share");
         let waiting = tokio::spawn({
             let shares = Arc::new(shares);
             async move { shares.slot("a", WhenBusy::Wait).await.is_some() }

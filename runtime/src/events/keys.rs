@@ -186,6 +186,33 @@ pub fn deadletter_key(company: &str, plugin_id: &str, request_id: &str) -> Strin
     format!("{}{plugin_id}/{request_id}", deadletters_prefix(company))
 }
 
+/// `{company}/recordings/{plugin-id}/`: a plugin's recorded invocations.
+pub fn recordings_prefix(company: &str, plugin_id: &str) -> String {
+    format!("{company}/recordings/{plugin_id}/")
+}
+
+/// `{company}/recordings/{plugin-id}/{recording-id}.json`, the id a UUIDv7:
+/// the recordings list oldest first.
+pub fn recording_key(company: &str, plugin_id: &str, recording_id: &str) -> String {
+    format!("{}{recording_id}.json", recordings_prefix(company, plugin_id))
+}
+
+/// `{company}/plugins/{plugin-id}/replays/`: a plugin's replay reports.
+pub fn replays_prefix(company: &str, plugin_id: &str) -> String {
+    format!("{}{plugin_id}/replays/", plugins_prefix(company))
+}
+
+/// `{company}/plugins/{plugin-id}/replays/{report-id}.json`, the id a UUIDv7.
+pub fn replay_key(company: &str, plugin_id: &str, report_id: &str) -> String {
+    format!("{}{report_id}.json", replays_prefix(company, plugin_id))
+}
+
+/// `{company}/plugins/{plugin-id}/shadow.json`: the version that runs in
+/// shadow beside the active one, if any.
+pub fn shadow_key(company: &str, plugin_id: &str) -> String {
+    format!("{}{plugin_id}/shadow.json", plugins_prefix(company))
+}
+
 /// `{company}/config/{name}.json`
 pub fn config_key(company: &str, name: &str) -> String {
     format!("{company}/config/{name}.json")

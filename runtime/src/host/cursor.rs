@@ -54,8 +54,12 @@ impl cursor::Host for HostState {
             Err(e) => return Ok(Err(e.to_string())),
         };
         let remaining = self.remaining();
+        let kept = self.invocation.tape.clone().map(|tape| (tape, events.clone()));
         match tokio::time::timeout(remaining, checkpointer.checkpoint(events, next.clone())).await {
             Ok(Ok(())) => {
+                if let Some((tape, events)) = kept {
+                    tape.checkpoint(&events, &next);
+                }
                 if let Some(cursor) = self.invocation.cursor.as_mut() {
                     cursor.current = Some(next);
                 }

@@ -23,7 +23,10 @@ use super::HostState;
 use super::sftp::{Credentials, SftpConnection};
 use crate::engine::bindings::ftp::{self, Entry, FtpError};
 use crate::engine::plugin::PluginShared;
+use crate::host::FtpCall;
 use crate::plugins::manifest::FileProtocol;
+use crate::replay::fixture::{FtpEntry, FtpExchange, HostFailure, body_bytes, body_fields};
+use serde_json::Value;
 
 /// The most one FTP command may take, within the invocation's time.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
@@ -153,6 +156,95 @@ pub(crate) fn entry_from_mlsd(line: &str) -> Option<Entry> {
 
 impl ftp::Host for HostState {
     async fn list(&mut self, connection: String, dir: String) -> wasmtime::Result<Result<Vec<Entry>, FtpError>> {
+        let call = FtpCall { op: "list", connection: connection.clone(), path: dir.clone(), to: None };
+        Ok(self
+            .ftp_recorded(call, entries_from, entries_into, async |state| state.live_list(connection, dir).await)
+            .await)
+    }
+
+    async fn retrieve(&mut self, connection: String, path: String) -> wasmtime::Result<Result<Vec<u8>, FtpError>> {
+        let call = FtpCall { op: "retrieve", connection: connection.clone(), path: path.clone(), to: None };
+        Ok(self
+            .ftp_recorded(call, data_from, data_into, async |state| state.live_retrieve(connection, path).await)
+            .await)
+    }
+
+    async fn store(
+        &mut self,
+        connection: String,
+        path: String,
+        data: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), FtpError>> {
+        let call = FtpCall { op: "store", connection: connection.clone(), path: path.clone(), to: None };
+        Ok(self
+            .ftp_recorded(call, done_from, done_into, async |state| state.live_store(connection, path, data).await)
+            .await)
+    }
+
+    async fn rename(&mut self, connection: String, from: String, to: String) -> wasmtime::Result<Result<(), FtpError>> {
+        let call = FtpCall { op: "rename", connection: connection.clone(), path: from.clone(), to: Some(to.clone()) };
+        Ok(self
+            .ftp_recorded(call, done_from, done_into, async |state| state.live_rename(connection, from, to).await)
+            .await)
+    }
+
+    async fn delete(&mut self, connection: String, path: String) -> wasmtime::Result<Result<(), FtpError>> {
+        let call = FtpCall { op: "delete", connection: connection.clone(), path: path.clone(), to: None };
+        Ok(self.ftp_recorded(call, done_from, done_into, async |state| state.live_delete(connection, path).await).await)
+    }
+
+    async fn make_dir(&mut self, connection: String, path: String) -> wasmtime::Result<Result<(), FtpError>> {
+        let call = FtpCall { op: "make-dir", connection: connection.clone(), path: path.clone(), to: None };
+        Ok(self
+            .ftp_recorded(call, done_from, done_into, async |state| state.live_make_dir(connection, path).await)
+            .await)
+    }
+}
+
+impl HostState {
+    /// One operation: answered from the invocation's answers when it runs
+    /// offline, else done on the server; kept on its tape when recorded.
+    async fn ftp_recorded<T>(
+        &mut self,
+        call: FtpCall,
+        from_recording: fn(&FtpExchange) -> T,
+        into_recording: fn(&T, &mut FtpExchange),
+        live: impl AsyncFnOnce(&mut Self) -> wasmtime::Result<Result<T, FtpError>>,
+    ) -> Result<T, FtpError> {
+        if let Some(answers) = self.invocation.answers.clone() {
+            let exchange = answers.ftp(&call).ok_or_else(|| {
+                FtpError::Transport(format!(
+                    "no recorded answer for {} {} on `{}`",
+                    call.op, call.path, call.connection
+                ))
+            })?;
+            return match exchange.error {
+                Some(failure) => Err(ftp_error(failure)),
+                None => Ok(from_recording(&exchange)),
+            };
+        }
+        let outcome = live(self).await.unwrap_or_else(|e| Err(FtpError::Transport(e.to_string())));
+        if let Some(tape) = self.invocation.tape.clone() {
+            let mut exchange = FtpExchange {
+                op: call.op.to_string(),
+                connection: call.connection,
+                path: call.path,
+                to: call.to,
+                entries: None,
+                data: None,
+                data_base64: None,
+                error: None,
+            };
+            match &outcome {
+                Ok(value) => into_recording(value, &mut exchange),
+                Err(error) => exchange.error = Some(host_failure(error)),
+            }
+            tape.ftp(&self.plugin, exchange);
+        }
+        outcome
+    }
+
+    async fn live_list(&mut self, connection: String, dir: String) -> wasmtime::Result<Result<Vec<Entry>, FtpError>> {
         if let Err(e) = plain_paths(&[&dir]) {
             return Ok(Err(e));
         }
@@ -167,7 +259,7 @@ impl ftp::Host for HostState {
             .await)
     }
 
-    async fn retrieve(&mut self, connection: String, path: String) -> wasmtime::Result<Result<Vec<u8>, FtpError>> {
+    async fn live_retrieve(&mut self, connection: String, path: String) -> wasmtime::Result<Result<Vec<u8>, FtpError>> {
         if let Err(e) = plain_paths(&[&path]) {
             return Ok(Err(e));
         }
@@ -185,7 +277,7 @@ impl ftp::Host for HostState {
             }))
     }
 
-    async fn store(
+    async fn live_store(
         &mut self,
         connection: String,
         path: String,
@@ -210,7 +302,12 @@ impl ftp::Host for HostState {
             .await)
     }
 
-    async fn rename(&mut self, connection: String, from: String, to: String) -> wasmtime::Result<Result<(), FtpError>> {
+    async fn live_rename(
+        &mut self,
+        connection: String,
+        from: String,
+        to: String,
+    ) -> wasmtime::Result<Result<(), FtpError>> {
         if let Err(e) = plain_paths(&[&from, &to]) {
             return Ok(Err(e));
         }
@@ -222,7 +319,7 @@ impl ftp::Host for HostState {
             .await)
     }
 
-    async fn delete(&mut self, connection: String, path: String) -> wasmtime::Result<Result<(), FtpError>> {
+    async fn live_delete(&mut self, connection: String, path: String) -> wasmtime::Result<Result<(), FtpError>> {
         if let Err(e) = plain_paths(&[&path]) {
             return Ok(Err(e));
         }
@@ -234,7 +331,7 @@ impl ftp::Host for HostState {
             .await)
     }
 
-    async fn make_dir(&mut self, connection: String, path: String) -> wasmtime::Result<Result<(), FtpError>> {
+    async fn live_make_dir(&mut self, connection: String, path: String) -> wasmtime::Result<Result<(), FtpError>> {
         if let Err(e) = plain_paths(&[&path]) {
             return Ok(Err(e));
         }
@@ -256,6 +353,61 @@ impl ftp::Host for HostState {
                 Session::Sftp(sftp) => sftp.make_dir(&path).await,
             })
             .await)
+    }
+}
+
+fn entries_from(exchange: &FtpExchange) -> Vec<Entry> {
+    let entries = exchange.entries.iter().flatten();
+    entries.map(|e| Entry { name: e.name.clone(), size: e.size, modified: e.modified, is_dir: e.is_dir }).collect()
+}
+
+fn entries_into(entries: &Vec<Entry>, exchange: &mut FtpExchange) {
+    let kept = entries
+        .iter()
+        .map(|e| FtpEntry { name: e.name.clone(), size: e.size, modified: e.modified, is_dir: e.is_dir })
+        .collect();
+    exchange.entries = Some(kept);
+}
+
+fn data_from(exchange: &FtpExchange) -> Vec<u8> {
+    let text = exchange.data.as_ref().map(|data| Value::String(data.clone())).unwrap_or(Value::Null);
+    body_bytes(&text, exchange.data_base64.as_deref())
+}
+
+fn data_into(data: &Vec<u8>, exchange: &mut FtpExchange) {
+    let (text, base64) = body_fields(data);
+    exchange.data = text.as_str().map(str::to_string).or_else(|| base64.is_none().then(String::new));
+    exchange.data_base64 = base64;
+}
+
+fn done_from(_: &FtpExchange) {}
+
+fn done_into(_: &(), _: &mut FtpExchange) {}
+
+/// An FTP error as a recording keeps it.
+fn host_failure(error: &FtpError) -> HostFailure {
+    let (kind, message) = match error {
+        FtpError::Denied(m) => ("denied", m.clone()),
+        FtpError::UnknownConnection(m) => ("unknown-connection", m.clone()),
+        FtpError::NotFound(m) => ("not-found", m.clone()),
+        FtpError::TooLarge(m) => ("too-large", m.clone()),
+        FtpError::Timeout => ("timeout", String::new()),
+        FtpError::Transport(m) => ("transport", m.clone()),
+        FtpError::Refused(m) => ("refused", m.clone()),
+    };
+    HostFailure { kind: kind.to_string(), message }
+}
+
+/// A recorded failure as the error the plugin got.
+fn ftp_error(failure: HostFailure) -> FtpError {
+    match failure.kind.as_str() {
+        "denied" => FtpError::Denied(failure.message),
+        "unknown-connection" => FtpError::UnknownConnection(failure.message),
+        "not-found" => FtpError::NotFound(failure.message),
+        "too-large" => FtpError::TooLarge(failure.message),
+        "timeout" => FtpError::Timeout,
+        "refused" => FtpError::Refused(failure.message),
+        _ => FtpError::Transport(failure.message),
     }
 }
 

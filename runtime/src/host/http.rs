@@ -7,8 +7,9 @@
 //! checked by [`PolicyResolver`]; IP literals are checked before sending.
 //! Redirects are not followed (each hop must pass the policy as a request of
 //! its own), proxies from the environment are ignored, and both bodies are
-//! capped. Offline (`portitor plugin test`), a request that has passed
-//! the policy is answered by [`HttpAnswers`] instead of the network.
+//! capped. Offline (`portitor plugin test`, a replay), a request that has
+//! passed the policy is answered by [`HostAnswers`] instead of the
+//! network; a recorded invocation keeps every exchange on its tape.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -19,10 +20,12 @@ use url::Url;
 use wasmtime::component::{HasSelf, Linker};
 
 use super::HostState;
+use super::answers::{HostAnswers, Outbound, OutgoingRequest};
 use super::egress::EgressPolicy;
 use crate::engine::bindings::http::{self, HttpError, Request, Response};
 use crate::engine::plugin::PluginShared;
 use crate::plugins::manifest::ConnectionAuth;
+use crate::replay::fixture::HostFailure;
 
 /// Resolves host names and refuses addresses the plugin's policy forbids.
 #[derive(Debug)]
@@ -66,45 +69,42 @@ pub(crate) fn client_for(policy: Arc<EgressPolicy>) -> reqwest::Result<reqwest::
 /// Headers the host owns: the guest may not set them.
 const HOST_HEADERS: &[&str] = &["host", "content-length", "transfer-encoding", "connection", "upgrade", "te"];
 
-/// Answers a plugin's outgoing requests in place of the network: a
-/// fixture's answers in `portitor plugin test`. A request reaches it only
-/// after the egress policy has let it through, and without the connection's
-/// credentials (which offline runs do not have).
-pub trait HttpAnswers: Send + Sync {
-    /// The answer to `request`, or `None` when there is none for it.
-    fn answer(&self, request: &OutgoingRequest) -> Option<RecordedResponse>;
+/// A request that passed the policy, ready to send or to answer offline.
+struct Prepared {
+    method: reqwest::Method,
+    url: Url,
+    auth: Option<ConnectionAuth>,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    timeout_ms: Option<u32>,
 }
 
-/// A request as [`HttpAnswers`] sees it: the method upper-cased, the URL
-/// resolved against the connection's base.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutgoingRequest {
-    pub method: String,
-    pub url: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
+/// Sends `request` under the invocation's egress policy, within its
+/// deadline — or asks its answers, offline — and keeps the exchange on its
+/// tape when it is recorded: the one path every outbound HTTP request of a
+/// guest takes, through Portitor's `http` interface or `wasi:http`.
+pub(crate) async fn send(outbound: &Outbound, request: Request) -> Result<Response, HttpError> {
+    let prepared = prepare(&outbound.plugin, request)?;
+    let kept = outbound.tape.as_ref().map(|_| OutgoingRequest {
+        method: prepared.method.to_string(),
+        url: prepared.url.to_string(),
+        headers: prepared.headers.clone(),
+        body: prepared.body.clone(),
+    });
+    let answer = match &outbound.answers {
+        Some(answers) => answered(&outbound.plugin, answers.as_ref(), prepared),
+        None => over_network(&outbound.plugin, outbound.deadline, prepared).await,
+    };
+    if let (Some(tape), Some(request)) = (&outbound.tape, kept) {
+        tape.http(&outbound.plugin, &request, &answer);
+    }
+    answer
 }
 
-/// The answer [`HttpAnswers`] gives.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordedResponse {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-/// Sends `request` for `plugin` under its egress policy, within the
-/// invocation's `deadline` (or asks `answers`, offline): the one path every
-/// outbound HTTP request of a guest takes, through Portitor's `http`
-/// interface or `wasi:http`.
-pub(crate) async fn send(
-    plugin: Arc<PluginShared>,
-    deadline: Instant,
-    answers: Option<Arc<dyn HttpAnswers>>,
-    request: Request,
-) -> Result<Response, HttpError> {
+/// Checks `request` against the plugin's policy and caps.
+fn prepare(plugin: &PluginShared, request: Request) -> Result<Prepared, HttpError> {
     let limits = &plugin.limits;
-    let (mut url, auth) = match &request.connection {
+    let (url, auth) = match &request.connection {
         Some(name) => {
             let connection =
                 plugin.manifest.http.connections.get(name).ok_or_else(|| HttpError::UnknownConnection(name.clone()))?;
@@ -143,31 +143,63 @@ pub(crate) async fn send(
             return Err(HttpError::InvalidRequest(format!("method `{other}` is not supported")));
         }
     };
-    if let Some(answers) = answers {
-        let outgoing = OutgoingRequest {
-            method: method.to_string(),
-            url: url.to_string(),
-            headers: request.headers,
-            body: request.body,
-        };
-        let answer = answers.answer(&outgoing).ok_or_else(|| {
-            HttpError::Transport(format!("no recorded answer for {} {}", outgoing.method, outgoing.url))
-        })?;
-        if answer.body.len() > limits.max_http_response_bytes {
-            return Err(HttpError::TooLarge(format!(
-                "response body is over the cap of {} bytes",
-                limits.max_http_response_bytes
-            )));
-        }
-        return Ok(Response { status: answer.status, headers: answer.headers, body: answer.body });
-    }
+    Ok(Prepared { method, url, auth, headers: request.headers, body: request.body, timeout_ms: request.timeout_ms })
+}
 
+/// The offline answer to a prepared request, under the response cap.
+fn answered(plugin: &PluginShared, answers: &dyn HostAnswers, prepared: Prepared) -> Result<Response, HttpError> {
+    let outgoing = OutgoingRequest {
+        method: prepared.method.to_string(),
+        url: prepared.url.to_string(),
+        headers: prepared.headers,
+        body: prepared.body,
+    };
+    let answer = answers
+        .http(&outgoing)
+        .ok_or_else(|| HttpError::Transport(format!("no recorded answer for {} {}", outgoing.method, outgoing.url)))?
+        .map_err(http_error)?;
+    let cap = plugin.limits.max_http_response_bytes;
+    if answer.body.len() > cap {
+        return Err(HttpError::TooLarge(format!("response body is over the cap of {cap} bytes")));
+    }
+    Ok(Response { status: answer.status, headers: answer.headers, body: answer.body })
+}
+
+/// A recorded failure as the error the plugin got.
+fn http_error(failure: HostFailure) -> HttpError {
+    match failure.kind.as_str() {
+        "denied" => HttpError::Denied(failure.message),
+        "unknown-connection" => HttpError::UnknownConnection(failure.message),
+        "invalid-request" => HttpError::InvalidRequest(failure.message),
+        "too-large" => HttpError::TooLarge(failure.message),
+        "timeout" => HttpError::Timeout,
+        _ => HttpError::Transport(failure.message),
+    }
+}
+
+/// An HTTP error as a recording keeps it.
+pub(crate) fn host_failure(error: &HttpError) -> HostFailure {
+    let (kind, message) = match error {
+        HttpError::Denied(m) => ("denied", m.clone()),
+        HttpError::UnknownConnection(m) => ("unknown-connection", m.clone()),
+        HttpError::InvalidRequest(m) => ("invalid-request", m.clone()),
+        HttpError::TooLarge(m) => ("too-large", m.clone()),
+        HttpError::Timeout => ("timeout", String::new()),
+        HttpError::Transport(m) => ("transport", m.clone()),
+    };
+    HostFailure { kind: kind.to_string(), message }
+}
+
+/// Sends a prepared request, the connection's credentials attached.
+async fn over_network(plugin: &PluginShared, deadline: Instant, prepared: Prepared) -> Result<Response, HttpError> {
+    let limits = &plugin.limits;
+    let Prepared { method, mut url, auth, headers, body, timeout_ms } = prepared;
     // The header the connection's credentials go in; the guest may not set it.
     let auth_header = match &auth {
         Some(ConnectionAuth::Header { name, .. }) => Some(name.to_ascii_lowercase()),
         Some(ConnectionAuth::Basic { .. }) => Some("authorization".to_string()),
         Some(ConnectionAuth::Query { param, secret }) => {
-            let value = connection_secret(&plugin, secret)?;
+            let value = connection_secret(plugin, secret)?;
             url.query_pairs_mut().append_pair(param, value.expose());
             None
         }
@@ -175,7 +207,7 @@ pub(crate) async fn send(
     };
 
     let timeout = [
-        request.timeout_ms.map(|ms| Duration::from_millis(u64::from(ms))),
+        timeout_ms.map(|ms| Duration::from_millis(u64::from(ms))),
         Some(limits.http_timeout),
         Some(deadline.saturating_duration_since(Instant::now())),
     ]
@@ -185,7 +217,7 @@ pub(crate) async fn send(
     .unwrap_or(limits.http_timeout);
 
     let mut builder = plugin.http_client.request(method, url).timeout(timeout);
-    for (name, value) in &request.headers {
+    for (name, value) in &headers {
         let lower = name.to_ascii_lowercase();
         if HOST_HEADERS.contains(&lower.as_str()) || auth_header.as_deref() == Some(lower.as_str()) {
             continue;
@@ -197,18 +229,18 @@ pub(crate) async fn send(
         builder = builder.header(header_name, header_value);
     }
     if let Some(ConnectionAuth::Header { name, secret, prefix }) = &auth {
-        let value = connection_secret(&plugin, secret)?;
+        let value = connection_secret(plugin, secret)?;
         let mut header_value = reqwest::header::HeaderValue::from_str(&format!("{prefix}{}", value.expose()))
             .map_err(|_| HttpError::InvalidRequest(format!("connection header `{name}` is not a valid value")))?;
         header_value.set_sensitive(true);
         builder = builder.header(name.as_str(), header_value);
     }
     if let Some(ConnectionAuth::Basic { username, password_secret }) = &auth {
-        let password = connection_secret(&plugin, password_secret)?;
+        let password = connection_secret(plugin, password_secret)?;
         builder = builder.basic_auth(username, Some(password.expose()));
     }
 
-    let mut response = builder.body(request.body).send().await.map_err(|e| classify(&plugin, e))?;
+    let mut response = builder.body(body).send().await.map_err(|e| classify(plugin, e))?;
     let status = response.status().as_u16();
     let headers = response
         .headers()
@@ -220,7 +252,7 @@ pub(crate) async fn send(
         return Err(HttpError::TooLarge(format!("response body is over the cap of {cap} bytes")));
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| classify(&plugin, e))? {
+    while let Some(chunk) = response.chunk().await.map_err(|e| classify(plugin, e))? {
         if body.len() + chunk.len() > cap {
             return Err(HttpError::TooLarge(format!("response body is over the cap of {cap} bytes")));
         }
@@ -292,7 +324,7 @@ fn classify(plugin: &PluginShared, error: reqwest::Error) -> HttpError {
 
 impl http::Host for HostState {
     async fn send(&mut self, request: Request) -> wasmtime::Result<Result<Response, HttpError>> {
-        Ok(send(self.plugin.clone(), self.invocation.deadline, self.invocation.http_answers.clone(), request).await)
+        Ok(send(&self.outbound(), request).await)
     }
 }
 

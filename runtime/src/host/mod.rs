@@ -8,6 +8,7 @@
 //! is the guest's to handle (a refused host, a missing file); the outer one
 //! is a trap, kept for host bugs and for limits that end the invocation.
 
+pub mod answers;
 pub(crate) mod config;
 pub(crate) mod crypto;
 pub(crate) mod cursor;
@@ -29,8 +30,8 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use crate::engine::limits::MemoryLimiter;
 use crate::engine::plugin::PluginShared;
 
+pub use answers::{FtpCall, HostAnswers, OutgoingRequest, RecordedResponse};
 pub use cursor::{Checkpointer, CursorAccess};
-pub use http::{HttpAnswers, OutgoingRequest, RecordedResponse};
 pub use log::{LogLevel, LogLine, LogSink};
 
 /// Everything an invocation's `Store` holds. Created fresh for each call:
@@ -58,8 +59,10 @@ pub(crate) struct InvocationState {
     pub(crate) cursor: Option<CursorAccess>,
     pub(crate) log: log::LogBudget,
     pub(crate) log_sink: Option<Arc<dyn LogSink>>,
-    /// Offline runs: what answers outgoing HTTP instead of the network.
-    pub(crate) http_answers: Option<Arc<dyn http::HttpAnswers>>,
+    /// Offline runs: what answers outgoing calls instead of the network.
+    pub(crate) answers: Option<Arc<dyn HostAnswers>>,
+    /// Recorded runs: where the host calls and their answers are kept.
+    pub(crate) tape: Option<Arc<crate::replay::Tape>>,
 }
 
 /// The most of a guest's stdout and stderr the host keeps per invocation.
@@ -72,13 +75,13 @@ impl HostState {
         // guest reaches the world only through Portitor's interfaces.
         let wasi = wasmtime_wasi::WasiCtxBuilder::new().stdout(stdio.clone()).stderr(stdio.clone()).build();
         let limiter = MemoryLimiter::new(plugin.limits.memory_bytes);
-        let http_hooks = wasi_http::EgressHooks::new(
-            plugin.clone(),
-            invocation.deadline,
-            invocation.http_answers.clone(),
-            invocation.log_sink.clone(),
-            invocation.id.clone(),
-        );
+        let outbound = answers::Outbound {
+            plugin: plugin.clone(),
+            deadline: invocation.deadline,
+            answers: invocation.answers.clone(),
+            tape: invocation.tape.clone(),
+        };
+        let http_hooks = wasi_http::EgressHooks::new(outbound, invocation.log_sink.clone(), invocation.id.clone());
         Self {
             wasi,
             table: ResourceTable::new(),
@@ -95,6 +98,16 @@ impl HostState {
     /// Time left before the invocation's deadline.
     pub(crate) fn remaining(&self) -> std::time::Duration {
         self.invocation.deadline.saturating_duration_since(Instant::now())
+    }
+
+    /// What the invocation's outgoing calls need.
+    pub(crate) fn outbound(&self) -> answers::Outbound {
+        answers::Outbound {
+            plugin: self.plugin.clone(),
+            deadline: self.invocation.deadline,
+            answers: self.invocation.answers.clone(),
+            tape: self.invocation.tape.clone(),
+        }
     }
 
     /// What the guest wrote to stdout and stderr, as text.

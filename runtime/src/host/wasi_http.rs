@@ -12,14 +12,14 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
-use super::http::{HttpAnswers, connection_for, send};
+use super::answers::Outbound;
+use super::http::{connection_for, send};
 use super::log::{LogLevel, LogLine, LogSink};
 use crate::engine::bindings::http::{HttpError, Request, Response};
 use crate::engine::plugin::PluginShared;
@@ -40,12 +40,10 @@ const DENIALS_LOGGED: usize = 10;
 /// (each up to the response cap) outside its memory limit.
 pub(crate) const MAX_HELD: usize = 8;
 
-/// The hooks of one invocation's `wasi:http`: its plugin and deadline, and
+/// The hooks of one invocation's `wasi:http`: how its calls go out, and
 /// where a denial is reported so that the tenant sees why.
 pub(crate) struct EgressHooks {
-    plugin: Arc<PluginShared>,
-    deadline: Instant,
-    answers: Option<Arc<dyn HttpAnswers>>,
+    outbound: Outbound,
     sink: Option<Arc<dyn LogSink>>,
     invocation: String,
     /// Made at the first request: most invocations make none.
@@ -68,14 +66,8 @@ struct DenialLog {
 }
 
 impl EgressHooks {
-    pub(crate) fn new(
-        plugin: Arc<PluginShared>,
-        deadline: Instant,
-        answers: Option<Arc<dyn HttpAnswers>>,
-        sink: Option<Arc<dyn LogSink>>,
-        invocation: String,
-    ) -> Self {
-        Self { plugin, deadline, answers, sink, invocation, shared: None }
+    pub(crate) fn new(outbound: Outbound, sink: Option<Arc<dyn LogSink>>, invocation: String) -> Self {
+        Self { outbound, sink, invocation, shared: None }
     }
 
     fn shared(&mut self) -> Arc<Shared> {
@@ -118,17 +110,15 @@ impl WasiHttpHooks for EgressHooks {
         _options: Option<RequestOptions>,
         _response_io: IoDone,
     ) -> Box<dyn Future<Output = wasmtime_wasi_http::Result<(http::Response<WasiBody>, IoDone)>> + Send> {
-        let (plugin, deadline, answers, shared) =
-            (self.plugin.clone(), self.deadline, self.answers.clone(), self.shared());
+        let (outbound, shared) = (self.outbound.clone(), self.shared());
+        let plugin = outbound.plugin.clone();
         let Ok(held) = shared.held.clone().try_acquire_owned() else {
             shared.log.denied(&plugin, &format!("more than {MAX_HELD} requests and responses held at once"));
             return Box::new(async { Err(wasmtime_wasi_http::Error::ConnectionLimitReached) });
         };
         Box::new(async move {
             let request = portitor_request(&plugin, request).await?;
-            let response = send(plugin.clone(), deadline, answers, request)
-                .await
-                .map_err(|error| wasi_error(&plugin, &shared.log, error))?;
+            let response = send(&outbound, request).await.map_err(|error| wasi_error(&plugin, &shared.log, error))?;
             let done: IoDone = Box::new(async { Ok(()) });
             Ok((wasi_response(response, held)?, done))
         })

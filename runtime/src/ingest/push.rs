@@ -27,6 +27,8 @@ use crate::host::LogSink;
 use crate::ops::activity::PluginActivity;
 use crate::plugins::manifest::{PluginKind, WebhookAuth};
 use crate::plugins::registry::{ActivePlugin, Registry};
+use crate::replay::{Recorder, outcome};
+use crate::security::redact;
 use crate::security::secrets::SecretVault;
 use crate::security::webhooks::{self, Refused};
 use crate::store::{ObjectStore, StoreError};
@@ -40,6 +42,8 @@ pub struct Pushes<'a> {
     pub activity: &'a PluginActivity,
     pub store: &'a Arc<dyn ObjectStore>,
     pub log_sink: Option<Arc<dyn LogSink>>,
+    /// Keeps partners' pushes as recordings, and copies them to shadows.
+    pub recorder: &'a Recorder,
 }
 
 /// One partner request to `plugin`.
@@ -134,8 +138,10 @@ impl Pushes<'_> {
     /// Runs the push plugin on an authenticated request and ingests its
     /// events; a failure keeps the request as a dead letter.
     async fn run_and_ingest(&self, push: &Push<'_>, identity: &CallerIdentity) -> Result<Pushed, PushError> {
-        let options = self.partner_call(push.request_id);
-        match self.handle_and_ingest(push.plugin, &push.request, identity, push.request_id, options).await? {
+        let tape = self.recorder.tape(push.plugin);
+        let options = CallOptions { tape: tape.clone(), ..self.partner_call(push.request_id) };
+        let handled = self.handle_and_ingest(push.plugin, &push.request, identity, push.request_id, options).await?;
+        match handled {
             Ok(pushed) => Ok(pushed),
             Err(unhandled) => Err(self.dead_letter(push, identity, &unhandled).await),
         }
@@ -153,7 +159,17 @@ impl Pushes<'_> {
         options: CallOptions,
     ) -> Result<Result<Pushed, Unhandled>, PushError> {
         let company = plugin.key.company.as_str();
+        let tape = options.tape.clone();
         let handled = plugin.plugin.handle(request, identity, options).await;
+        if let Some(tape) = tape
+            && !matches!(handled, Err(InvokeError::TenantBusy { .. }))
+        {
+            let outcome = match &handled {
+                Ok(done) => outcome::push_json(&done.output),
+                Err(error) => outcome::error_json(error),
+            };
+            self.recorder.push(plugin, request_id, request, identity, &tape, outcome);
+        }
         let error = handled.as_ref().err().map(ToString::to_string);
         self.activity.record(company, &plugin.key.plugin, error.as_deref());
         let handled = match handled {
@@ -344,12 +360,8 @@ impl Pushes<'_> {
         // Time-ordered, so that listing sorts letters by their keys alone.
         let id = uuid::Uuid::now_v7().to_string();
         let key = keys::deadletter_key(&plugin.key.company, &plugin.key.plugin, &id);
-        let headers: Vec<(String, String)> = request
-            .headers
-            .iter()
-            .map(|(n, v)| (n.clone(), if is_credential(n) { REDACTED.into() } else { v.clone() }))
-            .collect();
-        let query = request.query.as_deref().map(redact_query);
+        let headers = redact::headers(&request.headers);
+        let query = request.query.as_deref().map(redact::query);
         let letter = json!({
             "id": id,
             "requestId": push.request_id,
@@ -432,56 +444,5 @@ fn status_of(error: &InvokeError) -> u16 {
         InvokeError::Plugin { failure: PluginFailure::Unauthorized(_), .. } => 401,
         error if error.is_transient() => 503,
         _ => 500,
-    }
-}
-
-const REDACTED: &str = "[redacted]";
-
-/// Whether a header or query parameter name carries a credential or a
-/// signature, which a dead letter must not keep: operators read dead
-/// letters, and a kept signature would be a ready replay of the request.
-fn is_credential(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    matches!(name.as_str(), "authorization" | "proxy-authorization" | "cookie")
-        || ["token", "secret", "key", "password", "auth", "signature", "hmac", "sig"]
-            .iter()
-            .any(|word| name.contains(word))
-}
-
-/// `a=1&api_key=s3cr3t` → `a=1&api_key=[redacted]`.
-fn redact_query(query: &str) -> String {
-    query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((name, _)) if is_credential(name) => format!("{name}={REDACTED}"),
-            _ => pair.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dead_letters_keep_no_credentials() {
-        for name in [
-            "Authorization",
-            "cookie",
-            "X-Api-Key",
-            "x-auth-token",
-            "X-Webhook-Secret",
-            "X-Shopify-Hmac-Sha256",
-            "Stripe-Signature",
-            "webhook-signature",
-            "X-Hub-Signature-256",
-        ] {
-            assert!(is_credential(name), "{name}");
-        }
-        for name in ["content-type", "x-shopify-topic", "x-request-id"] {
-            assert!(!is_credential(name), "{name}");
-        }
-        assert_eq!(redact_query("page=2&apikey=s3cr3t&token=t"), "page=2&apikey=[redacted]&token=[redacted]");
     }
 }

@@ -316,6 +316,35 @@ impl Registry {
         version: &str,
         actor: &str,
     ) -> Result<Arc<ActivePlugin>, InstallError> {
+        let (component, manifest) = self.read_version(company, plugin, version).await?;
+        self.check_kind(company, plugin, manifest.kind)?;
+        let stored = self.read_described(company, plugin, version).await?;
+        let described_now = stored.is_none();
+        let enabled = self.get(company, plugin).is_none_or(|current| current.enabled);
+        let stored = Stored { component, manifest: manifest.clone(), described: stored };
+        let (prepared, _one_at_a_time) = self.prepare_then_lock(company, plugin, stored, enabled).await?;
+        if described_now {
+            self.write_described(company, plugin, &prepared).await?;
+        }
+        self.make_active(prepared, actor).await
+    }
+
+    /// A stored version loaded in the engine but not served: a candidate
+    /// to replay recordings on or to run in shadow. It must be of the
+    /// plugin's kind.
+    pub async fn load_stored(&self, company: &str, plugin: &str, version: &str) -> Result<LoadedPlugin, InstallError> {
+        let (component, manifest) = self.read_version(company, plugin, version).await?;
+        self.check_kind(company, plugin, manifest.kind)?;
+        self.load_version(company, plugin, component, manifest).await
+    }
+
+    /// The component and manifest of a stored version.
+    async fn read_version(
+        &self,
+        company: &str,
+        plugin: &str,
+        version: &str,
+    ) -> Result<(Vec<u8>, Manifest), InstallError> {
         keys::check_segment("plugin id", plugin).map_err(|e| InstallError::Invalid(e.to_string()))?;
         if !version.bytes().all(|b| b.is_ascii_hexdigit()) || version.len() != 64 {
             return Err(InstallError::Invalid(format!("`{version}` is not a version (a SHA-256 in hex)")));
@@ -332,16 +361,7 @@ impl Registry {
             .ok_or_else(|| InstallError::NotFound(format!("version `{version}` has no manifest")))?;
         let manifest = Manifest::parse(&String::from_utf8_lossy(&manifest.body))
             .map_err(|e| InstallError::Invalid(e.to_string()))?;
-        self.check_kind(company, plugin, manifest.kind)?;
-        let stored = self.read_described(company, plugin, version).await?;
-        let described_now = stored.is_none();
-        let enabled = self.get(company, plugin).is_none_or(|current| current.enabled);
-        let stored = Stored { component: component.body.to_vec(), manifest: manifest.clone(), described: stored };
-        let (prepared, _one_at_a_time) = self.prepare_then_lock(company, plugin, stored, enabled).await?;
-        if described_now {
-            self.write_described(company, plugin, &prepared).await?;
-        }
-        self.make_active(prepared, actor).await
+        Ok((component.body.to_vec(), manifest))
     }
 
     /// Enables or disables the active version.

@@ -2,7 +2,8 @@
 //! → compare-and-swap the cursor, once per batch, while the plugin says
 //! more is waiting. If anything fails the cursor stays where it was and the
 //! next run fetches the same batch again; deterministic ids make that safe.
-//! Mid-run checkpoints go through the same steps. Every run is recorded.
+//! Mid-run checkpoints go through the same steps. Every run is kept in the
+//! plugin's run history, and each `fetch` as a recording (`replay`).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use crate::host::{Checkpointer, LogSink};
 use crate::ingest::{Ingest, IngestError, Origin};
 use crate::ops::activity::PluginActivity;
 use crate::plugins::registry::ActivePlugin;
+use crate::replay::{Recorder, outcome};
 use crate::store::{CasOutcome, ObjectStore, StoreError};
 
 /// How many events of a batch are written at once.
@@ -93,6 +95,7 @@ pub struct Runner {
     store: Arc<dyn ObjectStore>,
     log_sink: Option<Arc<dyn LogSink>>,
     activity: Arc<PluginActivity>,
+    recorder: Arc<Recorder>,
 }
 
 impl std::fmt::Debug for Runner {
@@ -206,8 +209,9 @@ impl Runner {
         store: Arc<dyn ObjectStore>,
         log_sink: Option<Arc<dyn LogSink>>,
         activity: Arc<PluginActivity>,
+        recorder: Arc<Recorder>,
     ) -> Self {
-        Self { ingest, store, log_sink, activity }
+        Self { ingest, store, log_sink, activity, recorder }
     }
 
     /// Runs `plugin` once, unless a run is already in progress.
@@ -273,13 +277,24 @@ impl Runner {
         });
         let result = async {
             loop {
+                let tape = self.recorder.tape(plugin);
                 let options = CallOptions {
                     log_sink: self.log_sink.clone(),
                     invocation_id: Some(run_id.to_string()),
+                    tape: tape.clone(),
                     ..CallOptions::default()
                 };
                 let checkpointer: Arc<dyn Checkpointer> = Arc::new(RunCheckpointer(state.clone()));
                 let fetched = plugin.plugin.fetch(cursor.clone(), Some(checkpointer), options).await;
+                if let Some(tape) = tape
+                    && !matches!(fetched, Err(InvokeError::TenantBusy { .. }))
+                {
+                    let outcome = match &fetched {
+                        Ok(done) => outcome::batch_json(&done.output, tape.calls().checkpoints),
+                        Err(error) => outcome::error_json(error),
+                    };
+                    self.recorder.pull(plugin, run_id, cursor.clone(), &tape, outcome);
+                }
                 record.batches += 1;
                 let invocation = fetched?;
                 record.fuel += invocation.stats.fuel_consumed;

@@ -4,5 +4,6 @@
 
 pub mod auth;
 pub mod platform_keys;
+pub mod redact;
 pub mod secrets;
 pub mod webhooks;

@@ -35,6 +35,8 @@ use crate::pipeline::sweep_claims::SweepClaims;
 use crate::plugins::registry::{GuestCalls, PluginKey, Registry};
 use crate::projections::Projections;
 use crate::queue;
+use crate::replay::Recorder;
+use crate::replay::shadow::Shadows;
 use crate::scheduler::{Runner, Scheduler};
 use crate::security::auth::Authenticator;
 use crate::security::platform_keys::{self, Generate};
@@ -164,8 +166,10 @@ pub async fn build(mut config: Config) -> anyhow::Result<Runtime> {
         tracing::info!(%node, nodes = config.nodes, "several nodes share the store: schedules are leased per tick");
         ScheduleLeases::new(store.clone(), node.clone())
     });
+    let shadows = Shadows::new(store.clone(), registry.clone());
+    let recorder = Recorder::start(store.clone(), config.recordings.clone(), Some(shadows.clone()));
     let scheduler = Scheduler::new(
-        Runner::new(ingest.clone(), store.clone(), Some(log_sink.clone()), activity.clone()),
+        Runner::new(ingest.clone(), store.clone(), Some(log_sink.clone()), activity.clone(), recorder.clone()),
         registry.clone(),
         leases,
     );
@@ -195,6 +199,8 @@ pub async fn build(mut config: Config) -> anyhow::Result<Runtime> {
             config.http.max_requests_per_tenant,
         )),
         tasks: tasks.clone(),
+        recorder,
+        shadows,
     });
     Ok(Runtime { state, config, deferred: refreshed.deferred, tasks })
 }

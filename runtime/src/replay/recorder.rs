@@ -1,0 +1,228 @@
+//! Keeps live invocations as recordings (docs/DESIGN.md §10): for each
+//! push and each pull `fetch`, the input, the host calls' answers from its
+//! [`Tape`] and what the plugin gave, as a fixture under
+//! `{company}/recordings/{plugin}/{id}.json`.
+//!
+//! A copy of each goes to the plugin's shadow, if it has one ([`Shadows`]).
+//!
+//! Recording never slows or fails the live call: recordings are queued
+//! and written by one background task; when the queue is full one is
+//! dropped (and counted), and a write that fails is logged. Retention is
+//! per plugin, the operator's number (per tenant if set): every
+//! [`PRUNE_EVERY`] writes of a plugin the oldest beyond it are deleted, so
+//! a plugin holds at most that many plus [`PRUNE_EVERY`].
+//!
+//! Nothing secret is kept: the partner's credential and signature headers
+//! and query parameters are redacted as in dead letters, the host calls as
+//! the tape keeps them, and exposed secrets in the configuration are
+//! shown by name only.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use chrono::Utc;
+use serde_json::{Map, Value};
+use tokio::sync::mpsc;
+
+use super::Tape;
+use super::fixture::{Fixture, FixtureIdentity, FixtureRequest, RecordingInfo, body_fields, header_map};
+use super::shadow::Shadows;
+use crate::config::RecordingsConfig;
+use crate::engine::{CallerIdentity, PartnerRequest};
+use crate::events::keys;
+use crate::plugins::registry::ActivePlugin;
+use crate::security::redact;
+use crate::store::ObjectStore;
+
+/// Writes of one plugin between two prunings.
+pub const PRUNE_EVERY: usize = 64;
+
+/// Recordings waiting to be written before new ones are dropped.
+const QUEUE: usize = 1_024;
+
+/// One recording on its way to the store.
+struct Pending {
+    company: String,
+    plugin: String,
+    fixture: Fixture,
+}
+
+/// Records live invocations. Cheap to share.
+#[derive(Debug)]
+pub struct Recorder {
+    config: RecordingsConfig,
+    queue: Option<mpsc::Sender<Pending>>,
+    dropped: AtomicU64,
+    /// Where a copy of each live invocation goes when its plugin has a shadow.
+    shadows: Option<Arc<Shadows>>,
+}
+
+impl Recorder {
+    /// A recorder writing to `store` (its relaxed view: recordings are not
+    /// the event log) from a background task; none when retention is 0
+    /// everywhere.
+    pub fn start(store: Arc<dyn ObjectStore>, config: RecordingsConfig, shadows: Option<Arc<Shadows>>) -> Arc<Self> {
+        let records_anything = config.keep_per_plugin > 0 || config.tenants.values().any(|keep| *keep > 0);
+        let queue = records_anything.then(|| {
+            let (sender, receiver) = mpsc::channel(QUEUE);
+            tokio::spawn(write_recordings(store.relaxed(), config.clone(), receiver));
+            sender
+        });
+        Arc::new(Self { config, queue, dropped: AtomicU64::new(0), shadows })
+    }
+
+    /// A recorder that keeps nothing and feeds no shadow.
+    pub fn off() -> Arc<Self> {
+        Arc::new(Self { config: RecordingsConfig::off(), queue: None, dropped: AtomicU64::new(0), shadows: None })
+    }
+
+    /// A tape for an invocation of `plugin`, when its invocations are
+    /// recorded or copied to a shadow.
+    pub fn tape(&self, plugin: &ActivePlugin) -> Option<Arc<Tape>> {
+        let company = plugin.key.company.as_str();
+        let shadowed = self.shadows.as_ref().is_some_and(|shadows| shadows.is_set(company, &plugin.key.plugin));
+        (self.records(company) || shadowed).then(|| Arc::new(Tape::default()))
+    }
+
+    fn records(&self, company: &str) -> bool {
+        self.queue.is_some() && self.config.keep_for(company) > 0
+    }
+
+    /// Recordings dropped because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Records a push: the partner's request as the plugin got it, who it
+    /// was authenticated as, the host calls on `tape`, and `outcome`.
+    pub fn push(
+        &self,
+        plugin: &ActivePlugin,
+        request_id: &str,
+        request: &PartnerRequest,
+        identity: &CallerIdentity,
+        tape: &Tape,
+        outcome: Value,
+    ) {
+        let (body, body_base64) = body_fields(&request.body);
+        let fixture = Fixture {
+            request: Some(FixtureRequest {
+                method: request.method.clone(),
+                path: request.path.clone(),
+                query: request.query.as_deref().map(redact::query),
+                headers: header_map(&redact::headers(&request.headers)),
+                body,
+                body_base64,
+            }),
+            identity: Some(FixtureIdentity {
+                scheme: identity.scheme.clone(),
+                subject: identity.subject.clone(),
+                delivery_id: identity.delivery_id.clone(),
+            }),
+            ..Fixture::default()
+        };
+        self.keep(plugin, "push", request_id, fixture, tape, outcome);
+    }
+
+    /// Records one `fetch` of a pull run from `cursor`.
+    pub fn pull(&self, plugin: &ActivePlugin, run_id: &str, cursor: Option<String>, tape: &Tape, outcome: Value) {
+        self.keep(plugin, "pull", run_id, Fixture { cursor, ..Fixture::default() }, tape, outcome);
+    }
+
+    fn keep(
+        &self,
+        plugin: &ActivePlugin,
+        trigger: &str,
+        invocation: &str,
+        input: Fixture,
+        tape: &Tape,
+        outcome: Value,
+    ) {
+        if tape.overflowed() {
+            tracing::debug!(company = %plugin.key.company, plugin = %plugin.key.plugin, %invocation, "an invocation moved too much to be recorded");
+            return;
+        }
+        let calls = tape.calls();
+        let recording = RecordingInfo {
+            id: uuid::Uuid::now_v7().to_string(),
+            plugin: plugin.key.plugin.clone(),
+            version: plugin.version.clone(),
+            trigger: trigger.to_string(),
+            recorded_at: Utc::now(),
+            invocation: invocation.to_string(),
+        };
+        let fixture = Fixture {
+            recording: Some(recording),
+            http: calls.http,
+            ftp: calls.ftp,
+            config: Some(config_seen(plugin)),
+            expect: outcome,
+            ..input
+        };
+        let (company, id) = (plugin.key.company.clone(), plugin.key.plugin.clone());
+        if let Some(shadows) = &self.shadows {
+            shadows.offer(&company, &id, fixture.clone());
+        }
+        let Some(queue) = self.queue.as_ref().filter(|_| self.records(&company)) else { return };
+        if queue.try_send(Pending { company, plugin: id, fixture }).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The configuration the version sees, exposed secrets by name only.
+fn config_seen(plugin: &ActivePlugin) -> Map<String, Value> {
+    let manifest = plugin.plugin.manifest();
+    let mut config: Map<String, Value> =
+        manifest.config.iter().map(|(key, value)| (key.clone(), Value::String(value.clone()))).collect();
+    for name in &manifest.secrets.expose {
+        config.insert(name.clone(), Value::String("[secret]".into()));
+    }
+    config
+}
+
+/// The background writer: each recording, then the plugin's pruning when due.
+async fn write_recordings(store: Arc<dyn ObjectStore>, config: RecordingsConfig, mut queue: mpsc::Receiver<Pending>) {
+    let written: Mutex<HashMap<(String, String), usize>> = Mutex::default();
+    while let Some(Pending { company, plugin, fixture }) = queue.recv().await {
+        let Some(id) = fixture.recording.as_ref().map(|r| r.id.clone()) else { continue };
+        let key = keys::recording_key(&company, &plugin, &id);
+        let body = match serde_json::to_vec(&fixture) {
+            Ok(body) => body,
+            Err(e) => {
+                tracing::warn!(%key, error = %e, "could not encode a recording");
+                continue;
+            }
+        };
+        if let Err(e) = store.put(&key, Bytes::from(body)).await {
+            tracing::warn!(%key, error = %e, "could not keep a recording");
+            continue;
+        }
+        let due = {
+            let mut written = written.lock().unwrap_or_else(|p| p.into_inner());
+            let count = written.entry((company.clone(), plugin.clone())).or_default();
+            *count += 1;
+            *count % PRUNE_EVERY == 0
+        };
+        if due && let Err(e) = prune(store.as_ref(), &company, &plugin, config.keep_for(&company)).await {
+            tracing::warn!(%company, %plugin, error = %e, "could not prune recordings");
+        }
+    }
+}
+
+/// Deletes the oldest recordings of a plugin beyond `keep`.
+pub async fn prune(
+    store: &dyn ObjectStore,
+    company: &str,
+    plugin: &str,
+    keep: usize,
+) -> Result<usize, crate::store::StoreError> {
+    let names = store.list_children(&keys::recordings_prefix(company, plugin)).await?;
+    let excess = names.len().saturating_sub(keep);
+    let old: Vec<String> =
+        names.iter().take(excess).map(|name| format!("{}{name}", keys::recordings_prefix(company, plugin))).collect();
+    store.delete_all(&old).await?;
+    Ok(old.len())
+}
