@@ -11,7 +11,10 @@
 #     durability);
 #   - order-api-journal, webhook-journal: the same with the write-ahead
 #     journal (store.fs_sync = "journal", decision 0037);
-#   - order-api-each, webhook-each: per-file fsync named explicitly.
+#   - order-api-each, webhook-each: per-file fsync named explicitly;
+#   - webhook-shadow: webhooks with the plugin's own version set as its
+#     shadow (each live call copied to it after its answer, docs/DESIGN.md §10);
+#   - webhook-unrecorded: webhooks with recordings off (recordings.keep_per_plugin = 0).
 # Other paths run with the build's default.
 # Every request is a new order. Each measurement starts a fresh server on a
 # fresh data directory (a directory that already holds thousands of orders
@@ -82,16 +85,25 @@ start_server() { # kind -> prints the base URL; leaves the server running as a j
     *-journal) sync=journal ;;
     *-prev) server="${previous_bin:?PREVIOUS_BIN names the build of the -prev paths}" ;;
   esac
+  local keep=""
+  [ "$1" = webhook-unrecorded ] && keep=0
   # One tenant sends everything: its share of plugin instances (4 by
   # default, past which a webhook is answered 429) is raised to the load.
   env PORTITOR_ENGINE__MAX_INSTANCES_PER_TENANT=64 \
-  ${sync:+PORTITOR_STORE__FS_SYNC=$sync} PORTITOR_PIPELINE__WORKERS=0 RUST_LOG=error "$server" serve --listen 127.0.0.1:18090 --data-dir "$dir" > "$work/server.out" &
+  ${sync:+PORTITOR_STORE__FS_SYNC=$sync} ${keep:+PORTITOR_RECORDINGS__KEEP_PER_PLUGIN=$keep} PORTITOR_PIPELINE__WORKERS=0 RUST_LOG=error "$server" serve --listen 127.0.0.1:18090 --data-dir "$dir" > "$work/server.out" &
   echo $! > "$work/pid"
   wait_listening
   if [[ "$1" == webhook* ]]; then
-    curl -sf -X PUT http://127.0.0.1:18090/acme/plugins/shopify-orders -H "Authorization: Bearer $admin_token" \
+    local installed
+    installed=$(curl -sf -X PUT http://127.0.0.1:18090/acme/plugins/shopify-orders -H "Authorization: Bearer $admin_token" \
       -F 'manifest=kind = "push-source"
-webhook = { scheme = "jwt" }' -F "component=@$plugin" > /dev/null
+webhook = { scheme = "jwt" }' -F "component=@$plugin")
+    if [ "$1" = webhook-shadow ]; then
+      local version
+      version=$(echo "$installed" | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')
+      curl -sf -X PUT http://127.0.0.1:18090/acme/plugins/shopify-orders/shadow -H "Authorization: Bearer $admin_token" \
+        -H 'content-type: application/json' -d "{\"version\": \"$version\"}" > /dev/null
+    fi
   fi
   echo http://127.0.0.1:18090
 }
@@ -142,8 +154,10 @@ sort -k1,1 -k2,2n -t' ' "$results" | awk '
     nc = split(conns_list, conns, " "); n = split(paths, names, " ")
     for (i=1; i<=nc; i++) for (j=1; j<=n; j++) { name=names[j]; c=conns[i];
       api = (name ~ /-group$/) ? "order-api-group" : (name ~ /-prev$/) ? "order-api-prev" : (name ~ /-each$/) ? "order-api-each" : (name ~ /-journal$/) ? "order-api-journal" : "order-api"
-      printf "| %s | %s | %.0f | %s | %s | %.2f× | %.2f× | %s |\n", name, c, rps[name,c], p50[name,c], p99[name,c],
-        rps[name,c]/rps["baseline",c], rps[name,c]/rps[api,c], err[name,c] }
+      # A ratio to a path not measured in this run is shown as a dash.
+      vb = rps["baseline",c] > 0 ? sprintf("%.2f×", rps[name,c]/rps["baseline",c]) : "—"
+      va = rps[api,c] > 0 ? sprintf("%.2f×", rps[name,c]/rps[api,c]) : "—"
+      printf "| %s | %s | %.0f | %s | %s | %s | %s | %s |\n", name, c, rps[name,c], p50[name,c], p99[name,c], vb, va, err[name,c] }
   }'
 
 echo
@@ -168,6 +182,7 @@ awk -v paths="$PATHS" -v rounds="$ROUNDS" -v conns_list="$CONNS" '
         if (rps["baseline",c,k] > 0) vb = vb sprintf(" %.2f", rps[name,c,k]/rps["baseline",c,k])
         if (rps[api,c,k] > 0) va = va sprintf(" %.2f", rps[name,c,k]/rps[api,c,k])
       }
-      printf "| %s | %s | **%.2f×** (%s) | **%.2f×** (%s) |\n", name, c, median(vb), substr(vb,2), median(va), substr(va,2)
+      mb = vb == "" ? "—" : sprintf("**%.2f×**", median(vb)); ma = va == "" ? "—" : sprintf("**%.2f×**", median(va))
+      printf "| %s | %s | %s (%s) | %s (%s) |\n", name, c, mb, substr(vb,2), ma, substr(va,2)
     }
   }' "$results"

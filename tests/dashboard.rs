@@ -425,3 +425,110 @@ async fn the_failed_queue_of_10000_orders_renders_its_first_page() {
     browser.screenshot("failed-orders-10000").await;
     browser.close().await;
 }
+
+/// A plugin's page shows its shadow's counts and its newest replay report,
+/// and a dead letter is replayed from its row. The candidate is a version
+/// that panics: its replay fails on every recording, and so does its
+/// shadow on each live copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_page_shows_its_shadow_and_last_replay_and_dead_letters_replay_from_their_row() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let server = Portitor::start(data.path());
+    let tenant = Tenant::new(&server, "acme");
+    let unsigned = "kind = \"push-source\"\nwebhook = { scheme = \"none\" }\n";
+    tenant.install("shopify-orders", "shopify-orders", unsigned).await;
+    let order = include_str!("fixtures/shopify-orders-create.json");
+    let webhook = |body: &'static str| {
+        Portitor::client().post(format!("{}/acme/webhooks/shopify/orders", server.url)).body(body).send()
+    };
+    for _ in 0..3 {
+        assert!(webhook(order).await.expect("webhook").status().is_success());
+    }
+    // The panicking version, uploaded beside the active one.
+    let form = reqwest::multipart::Form::new().text("manifest", unsigned.to_string()).part(
+        "component",
+        reqwest::multipart::Part::bytes(support::plugin_bytes("test-panic")).file_name("component.wasm"),
+    );
+    let uploaded: serde_json::Value = Portitor::client()
+        .put(format!("{}/acme/plugins/shopify-orders?activate=false", server.url))
+        .bearer_auth(&tenant.admin)
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload")
+        .json()
+        .await
+        .expect("JSON");
+    let candidate = uploaded["version"].as_str().expect("version").to_string();
+    let admin = |method: reqwest::Method, path: &str| {
+        Portitor::client()
+            .request(method, format!("{}/acme/plugins/shopify-orders/{path}", server.url))
+            .bearer_auth(&tenant.admin)
+            .json(&json!({ "version": candidate }))
+            .send()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_dir(data.path().join("acme/recordings/shopify-orders")).map_or(0, Iterator::count) < 3 {
+        assert!(Instant::now() < deadline, "the webhooks were not recorded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let report: serde_json::Value =
+        admin(reqwest::Method::POST, "replay").await.expect("replay").json().await.expect("JSON");
+    assert_eq!(report["counts"], json!({ "equal": 0, "different": 0, "failed": 3 }), "{report}");
+    assert!(admin(reqwest::Method::PUT, "shadow").await.expect("shadow").status().is_success());
+    assert!(webhook(order).await.expect("webhook").status().is_success());
+    // A dead letter, from a plugin that panics on every request.
+    tenant.install("panics", "test-panic", unsigned).await;
+    let _ = Portitor::client().post(format!("{}/acme/test/panic", server.url)).body("{}").send().await;
+
+    let browser = Browser::start().await;
+    browser.sign_in(&server.url, "acme", &tenant.admin).await;
+    browser.client.goto(&format!("{}/acme/dashboard#plugins", server.url)).await.expect("goto");
+    browser.until("the plugins", "document.querySelector(\"tr[data-plugin='shopify-orders'] button\")").await;
+    // The shadow's copy runs after the live answer: open the page once it is counted.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        browser
+            .client
+            .find(Locator::XPath("//tr[@data-plugin='shopify-orders']//button[.='Logs']"))
+            .await
+            .expect("Logs")
+            .click()
+            .await
+            .expect("click");
+        browser.until("the plugin's detail", "document.querySelector('#plugin-detail .replay')").await;
+        let detail =
+            browser.client.find(Locator::Css("#plugin-detail")).await.expect("detail").text().await.expect("text");
+        if detail.contains("1 failed · 0 skipped") || Instant::now() > deadline {
+            assert!(detail.contains("Last replay"), "{detail}");
+            assert!(
+                detail.contains("over 3 recorded invocation(s)") && detail.contains("0 equal · 0 different · 3 failed"),
+                "{detail}"
+            );
+            assert!(detail.contains("trapped"), "each failure says why: {detail}");
+            assert!(
+                detail.contains("Shadow") && detail.contains("0 equal · 0 different · 1 failed · 0 skipped"),
+                "{detail}"
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    browser.screenshot("plugin-replay-and-shadow").await;
+
+    browser.client.goto(&format!("{}/acme/dashboard#deadletters", server.url)).await.expect("goto");
+    browser
+        .until(
+            "the dead letters",
+            "[...document.querySelectorAll('#view button')].some((b) => b.textContent === 'Replay')",
+        )
+        .await;
+    browser.client.find(Locator::XPath("//button[.='Replay']")).await.expect("Replay").click().await.expect("click");
+    browser
+        .until("the replay's outcome", "document.querySelector('#status').textContent.includes('failed again')")
+        .await;
+    let status = browser.client.find(Locator::Css("#status")).await.expect("status").text().await.expect("text");
+    assert!(status.contains("trapped"), "the replay went through the active version, which panics again: {status}");
+    assert!(tenant.get("/acme/audit").await.to_string().contains("DeadLetterReplayed"), "the replay is audited");
+    browser.close().await;
+}

@@ -6,7 +6,8 @@
 //! A copy of each goes to the plugin's shadow, if it has one ([`Shadows`]).
 //!
 //! Recording never slows or fails the live call: recordings are queued
-//! and written by one background task; when the queue is full one is
+//! and written by one background task (recordings still queued when the
+//! server stops are lost: they are not the event log); when the queue is full one is
 //! dropped (and counted), and a write that fails is logged. Retention is
 //! per plugin, the operator's number (per tenant if set): every
 //! [`PRUNE_EVERY`] writes of a plugin the oldest beyond it are deleted, so
@@ -35,6 +36,7 @@ use crate::events::keys;
 use crate::plugins::registry::ActivePlugin;
 use crate::security::redact;
 use crate::store::ObjectStore;
+use crate::tasks::Tasks;
 
 /// Writes of one plugin between two prunings.
 pub const PRUNE_EVERY: usize = 64;
@@ -63,11 +65,16 @@ impl Recorder {
     /// A recorder writing to `store` (its relaxed view: recordings are not
     /// the event log) from a background task; none when retention is 0
     /// everywhere.
-    pub fn start(store: Arc<dyn ObjectStore>, config: RecordingsConfig, shadows: Option<Arc<Shadows>>) -> Arc<Self> {
+    pub fn start(
+        store: Arc<dyn ObjectStore>,
+        config: RecordingsConfig,
+        shadows: Option<Arc<Shadows>>,
+        tasks: &Tasks,
+    ) -> Arc<Self> {
         let records_anything = config.keep_per_plugin > 0 || config.tenants.values().any(|keep| *keep > 0);
         let queue = records_anything.then(|| {
             let (sender, receiver) = mpsc::channel(QUEUE);
-            tokio::spawn(write_recordings(store.relaxed(), config.clone(), receiver));
+            tasks.spawn("recordings", write_recordings(store.relaxed(), config.clone(), receiver));
             sender
         });
         Arc::new(Self { config, queue, dropped: AtomicU64::new(0), shadows })
@@ -225,4 +232,30 @@ pub async fn prune(
         names.iter().take(excess).map(|name| format!("{}{name}", keys::recordings_prefix(company, plugin))).collect();
     store.delete_all(&old).await?;
     Ok(old.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::fs::FsStore;
+
+    #[tokio::test]
+    async fn pruning_keeps_the_newest_recordings_of_the_plugin_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store: Arc<dyn ObjectStore> = Arc::new(FsStore::open(dir.path()).expect("store"));
+        let mut ids = Vec::new();
+        for _ in 0..10 {
+            let id = uuid::Uuid::now_v7().to_string();
+            store.put(&keys::recording_key("acme", "shop", &id), Bytes::from_static(b"{}")).await.expect("put");
+            ids.push(id);
+        }
+        let other = keys::recording_key("acme", "other", "kept");
+        store.put(&other, Bytes::from_static(b"{}")).await.expect("put");
+        assert_eq!(prune(store.as_ref(), "acme", "shop", 3).await.expect("prune"), 7);
+        let left = store.list_children(&keys::recordings_prefix("acme", "shop")).await.expect("list");
+        let newest: Vec<String> = ids[7..].iter().map(|id| format!("{id}.json")).collect();
+        assert_eq!(left, newest);
+        assert!(store.get(&other).await.expect("get").is_some(), "another plugin's recordings stay");
+        assert_eq!(prune(store.as_ref(), "acme", "shop", 3).await.expect("prune"), 0);
+    }
 }

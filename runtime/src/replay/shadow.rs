@@ -28,6 +28,7 @@ use crate::engine::{CallOptions, LoadedPlugin, WhenBusy};
 use crate::events::keys;
 use crate::plugins::registry::{InstallError, PluginKey, Registry};
 use crate::store::{ObjectStore, StoreError};
+use crate::tasks::Tasks;
 
 /// How long a node trusts what it last read of a plugin's `shadow.json`.
 pub const RECHECK: Duration = Duration::from_secs(5);
@@ -85,6 +86,7 @@ struct Known {
 pub struct Shadows {
     store: Arc<dyn ObjectStore>,
     registry: Arc<Registry>,
+    tasks: Tasks,
     known: Mutex<HashMap<PluginKey, Known>>,
     running: Arc<Semaphore>,
 }
@@ -104,8 +106,9 @@ pub enum ShadowError {
 }
 
 impl Shadows {
-    pub fn new(store: Arc<dyn ObjectStore>, registry: Arc<Registry>) -> Arc<Self> {
-        Arc::new(Self { store, registry, known: Mutex::default(), running: Arc::new(Semaphore::new(RUNS_AT_ONCE)) })
+    pub fn new(store: Arc<dyn ObjectStore>, registry: Arc<Registry>, tasks: Tasks) -> Arc<Self> {
+        let running = Arc::new(Semaphore::new(RUNS_AT_ONCE));
+        Arc::new(Self { store, registry, tasks, known: Mutex::default(), running })
     }
 
     /// Makes `version` the shadow of `plugin` (loaded first: a version
@@ -165,7 +168,7 @@ impl Shadows {
             return;
         };
         let company = company.to_string();
-        tokio::spawn(async move {
+        self.tasks.spawn("shadow run", async move {
             let _permit = permit;
             let options = CallOptions { when_busy: WhenBusy::Beside, ..CallOptions::default() };
             let replayed = match invoke(&shadow.plugin, &live, &company, options).await {
@@ -198,7 +201,7 @@ impl Shadows {
         if entry.checked.elapsed() >= RECHECK && !entry.checking {
             entry.checking = true;
             let (this, company, plugin) = (self.clone(), company.to_string(), plugin.to_string());
-            tokio::spawn(async move {
+            self.tasks.spawn("shadow check", async move {
                 match this.read(&company, &plugin).await {
                     Ok(shadow) => this.remember(&company, &plugin, shadow),
                     Err(error) => {

@@ -166,8 +166,8 @@ pub async fn build(mut config: Config) -> anyhow::Result<Runtime> {
         tracing::info!(%node, nodes = config.nodes, "several nodes share the store: schedules are leased per tick");
         ScheduleLeases::new(store.clone(), node.clone())
     });
-    let shadows = Shadows::new(store.clone(), registry.clone());
-    let recorder = Recorder::start(store.clone(), config.recordings.clone(), Some(shadows.clone()));
+    let shadows = Shadows::new(store.clone(), registry.clone(), tasks.clone());
+    let recorder = Recorder::start(store.clone(), config.recordings.clone(), Some(shadows.clone()), &tasks);
     let scheduler = Scheduler::new(
         Runner::new(ingest.clone(), store.clone(), Some(log_sink.clone()), activity.clone(), recorder.clone()),
         registry.clone(),

@@ -302,13 +302,46 @@
       status(run.error ? `The run failed: ${run.error}` : `${p.id}: ${run.events} event(s), ${run.created} new.`, !!run.error);
     } catch (e) { failed("", e); }
   }
+  // What a plugin's shadow and newest replay report say; null where there is none.
+  const orNone = (promise) => promise.catch((e) => { if (e.status === 404) return null; throw e; });
+  const countsText = (c) => `${c.equal} equal · ${c.different} different · ${c.failed} failed`;
+  function shadowSection(shadow) {
+    if (!shadow) return null;
+    const c = shadow.counts;
+    return h("div", { class: "shadow" },
+      h("h3", { text: "Shadow" }),
+      h("p", { text: `Version ${shortVersion(shadow.version)} beside the active one since ${time(shadow.since)} (set by ${shadow.setBy}): ${countsText(c)} · ${c.skipped} skipped, on this node.` }),
+      c.lastMismatch ? h("pre", { text: JSON.stringify(c.lastMismatch, null, 2) }) : null);
+  }
+  function replaySection(report) {
+    if (!report) return null;
+    const unequal = report.invocations.filter((i) => i.verdict !== "equal");
+    return h("div", { class: "replay" },
+      h("h3", { text: "Last replay" }),
+      h("p", { text: `Version ${shortVersion(report.version)} over ${report.invocations.length} recorded invocation(s), ${time(report.endedAt)} by ${report.requestedBy}: ${countsText(report.counts)}.` }),
+      unequal.length === 0 ? null : h("table", {},
+        h("thead", {}, h("tr", {}, ["Recording", "Verdict", "Where", "Recorded", "Replayed"].map((t) => h("th", { scope: "col", text: t })))),
+        h("tbody", {}, unequal.slice(0, 20).map((i) => {
+          const d = (i.differences || [])[0] || {};
+          return h("tr", {},
+            h("td", { class: "field", text: i.recording }),
+            h("td", {}, badge(i.verdict)),
+            h("td", { class: "field", text: i.error ? i.error.kind : (d.path || "") }),
+            h("td", { text: i.error ? "" : JSON.stringify(d.recorded) }),
+            h("td", { text: i.error ? i.error.message : JSON.stringify(d.replayed) }));
+        }))));
+  }
   async function pluginDetail(p, detail) {
-    const [logs, runs] = await Promise.all([
+    const [logs, runs, shadow, report] = await Promise.all([
       api(`/plugins/${p.id}/logs?limit=100`),
       p.kind === "pull-source" ? api(`/plugins/${p.id}/runs`) : Promise.resolve(null),
+      orNone(api(`/plugins/${p.id}/shadow`)),
+      orNone(api(`/plugins/${p.id}/replay`)),
     ]);
     detail.replaceChildren(
       h("h2", { text: `${p.id}` }),
+      shadowSection(shadow),
+      replaySection(report),
       runs ? h("table", {},
         h("caption", { text: "Recent runs" }),
         h("thead", {}, h("tr", {}, ["Started", "Trigger", "Events (new)", "Fuel", "Time", "Cursor", "Error"].map((t) => h("th", { scope: "col", text: t })))),
@@ -339,6 +372,13 @@
           h("td", { text: d.status }),
           h("td", { text: d.error }),
           h("td", {}, h("button", { type: "button", onclick: async () => {
+            status(`Replaying ${d.id} through ${d.plugin}'s active version…`);
+            try {
+              const replayed = await api(`/deadletters/${d.plugin}/${d.id}/replay`, { method: "POST" });
+              await deadLettersView(offset);
+              status(`${d.id}: handled by ${shortVersion(replayed.version)}, ${replayed.created ? "a new order stored" : "nothing new to store"}.`);
+            } catch (e) { failed(`${d.id} failed again: `, e); }
+          } }, "Replay"), " ", h("button", { type: "button", onclick: async () => {
             const letter = await api(`/deadletters/${d.plugin}/${d.id}`);
             let body;
             try { body = atob(letter.bodyBase64); } catch (_) { body = letter.bodyBase64; }
