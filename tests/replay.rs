@@ -167,11 +167,15 @@ fn stored_events(data: &Path) -> Vec<String> {
         .collect()
 }
 
-/// A server whose pipeline is off: the log holds what plugins gave, nothing after.
+/// A server whose pipeline is off (the log holds what plugins gave, nothing
+/// after), recording every invocation (not a sample per second).
 fn start(data: &Path) -> Portitor {
     Portitor::start_with(Options {
         data_dir: Some(data.to_path_buf()),
-        env: vec![("PORTITOR_PIPELINE__WORKERS".into(), "0".into())],
+        env: vec![
+            ("PORTITOR_PIPELINE__WORKERS".into(), "0".into()),
+            ("PORTITOR_RECORDINGS__SAMPLE_PER_SECOND".into(), "0".into()),
+        ],
         ..Options::default()
     })
 }

@@ -94,6 +94,11 @@ fn render(state: &AppState) -> impl IntoResponse {
             "Pointers dropped because the queue was full.",
             counters.dropped.load(Ordering::Relaxed),
         ),
+        (
+            "portitor_recordings_dropped",
+            "Recorded invocations not kept because the recordings' queue was full.",
+            state.recorder.dropped(),
+        ),
     ]);
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

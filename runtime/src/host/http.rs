@@ -147,10 +147,11 @@ fn prepare(plugin: &PluginShared, request: Request) -> Result<Prepared, HttpErro
 }
 
 /// The offline answer to a prepared request, under the response cap.
+/// The URL is matched as recordings keep it: scrubbed of the version's secrets.
 fn answered(plugin: &PluginShared, answers: &dyn HostAnswers, prepared: Prepared) -> Result<Response, HttpError> {
     let outgoing = OutgoingRequest {
         method: prepared.method.to_string(),
-        url: prepared.url.to_string(),
+        url: plugin.scrub(prepared.url.as_str()),
         headers: prepared.headers,
         body: prepared.body,
     };

@@ -378,8 +378,9 @@ impl Registry {
         self.make_active(ActivePlugin { enabled, ..(*current).clone() }, actor).await
     }
 
-    /// Deletes a plugin: no version is active any more and its versions are
-    /// removed. Its cursor, run history and dead letters stay as history.
+    /// Deletes a plugin: no version is active any more, its versions and
+    /// shadow are removed. Its cursor, run history, dead letters and
+    /// recordings stay as history.
     pub async fn delete(&self, company: &str, plugin: &str) -> Result<(), InstallError> {
         let _one_at_a_time = self.install_lock.lock().await;
         let key = PluginKey { company: company.to_string(), plugin: plugin.to_string() };
@@ -389,6 +390,8 @@ impl Registry {
         }
         self.store.delete(&keys::plugin_active_key(company, plugin)).await?;
         self.store.delete(&keys::schedule_lease_key(company, plugin)).await?;
+        // A plugin created again under this id starts without the old one's shadow.
+        self.store.delete(&keys::shadow_key(company, plugin)).await?;
         self.active
             .write()
             .unwrap_or_else(|p| p.into_inner())

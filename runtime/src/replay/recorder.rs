@@ -9,7 +9,10 @@
 //! and written by one background task (recordings still queued when the
 //! server stops are lost: they are not the event log); when the queue is full one is
 //! dropped (and counted), and a write that fails is logged. Retention is
-//! per plugin, the operator's number (per tenant if set): every
+//! per plugin, the operator's number (per tenant if set), and under load a
+//! plugin is sampled — at most `recordings.sample_per_second` of its
+//! invocations a second on a node are recorded (a tape costs only the
+//! invocations it is made for); every
 //! [`PRUNE_EVERY`] writes of a plugin the oldest beyond it are deleted, so
 //! a plugin holds at most that many plus [`PRUNE_EVERY`].
 //!
@@ -21,6 +24,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use bytes::Bytes;
 use chrono::Utc;
@@ -33,7 +37,7 @@ use super::shadow::Shadows;
 use crate::config::RecordingsConfig;
 use crate::engine::{CallerIdentity, PartnerRequest};
 use crate::events::keys;
-use crate::plugins::registry::ActivePlugin;
+use crate::plugins::registry::{ActivePlugin, PluginKey};
 use crate::security::redact;
 use crate::store::ObjectStore;
 use crate::tasks::Tasks;
@@ -59,6 +63,8 @@ pub struct Recorder {
     dropped: AtomicU64,
     /// Where a copy of each live invocation goes when its plugin has a shadow.
     shadows: Option<Arc<Shadows>>,
+    /// Each plugin's recordings left this second, and when it was counted.
+    buckets: Mutex<HashMap<PluginKey, (f64, Instant)>>,
 }
 
 impl Recorder {
@@ -77,24 +83,44 @@ impl Recorder {
             tasks.spawn("recordings", write_recordings(store.relaxed(), config.clone(), receiver));
             sender
         });
-        Arc::new(Self { config, queue, dropped: AtomicU64::new(0), shadows })
+        Arc::new(Self { config, queue, dropped: AtomicU64::new(0), shadows, buckets: Mutex::default() })
     }
 
     /// A recorder that keeps nothing and feeds no shadow.
     pub fn off() -> Arc<Self> {
-        Arc::new(Self { config: RecordingsConfig::off(), queue: None, dropped: AtomicU64::new(0), shadows: None })
+        let config = RecordingsConfig::off();
+        Arc::new(Self { config, queue: None, dropped: AtomicU64::new(0), shadows: None, buckets: Mutex::default() })
     }
 
     /// A tape for an invocation of `plugin`, when its invocations are
     /// recorded or copied to a shadow.
     pub fn tape(&self, plugin: &ActivePlugin) -> Option<Arc<Tape>> {
-        let company = plugin.key.company.as_str();
-        let shadowed = self.shadows.as_ref().is_some_and(|shadows| shadows.is_set(company, &plugin.key.plugin));
-        (self.records(company) || shadowed).then(|| Arc::new(Tape::default()))
+        let (company, id) = (plugin.key.company.as_str(), plugin.key.plugin.as_str());
+        let copy = self.shadows.as_ref().is_some_and(|shadows| shadows.wants_copy(company, id));
+        let record = self.records(company) && self.sampled(&plugin.key);
+        (record || copy).then(|| Arc::new(Tape::live(record, copy)))
     }
 
     fn records(&self, company: &str) -> bool {
         self.queue.is_some() && self.config.keep_for(company) > 0
+    }
+
+    /// Whether this invocation of `plugin` is within its recordings per second.
+    fn sampled(&self, plugin: &PluginKey) -> bool {
+        let rate = self.config.sample_per_second;
+        if rate == 0 {
+            return true;
+        }
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        let bucket = buckets.entry(plugin.clone()).or_insert((f64::from(rate), now));
+        let refill = now.duration_since(bucket.1).as_secs_f64() * f64::from(rate);
+        *bucket = ((bucket.0 + refill).min(f64::from(rate)), now);
+        if bucket.0 < 1.0 {
+            return false;
+        }
+        bucket.0 -= 1.0;
+        true
     }
 
     /// Recordings dropped because the queue was full.
@@ -169,10 +195,12 @@ impl Recorder {
             ..input
         };
         let (company, id) = (plugin.key.company.clone(), plugin.key.plugin.clone());
-        if let Some(shadows) = &self.shadows {
+        if tape.copy_to_shadow
+            && let Some(shadows) = &self.shadows
+        {
             shadows.offer(&company, &id, fixture.clone());
         }
-        let Some(queue) = self.queue.as_ref().filter(|_| self.records(&company)) else { return };
+        let Some(queue) = self.queue.as_ref().filter(|_| tape.record) else { return };
         if queue.try_send(Pending { company, plugin: id, fixture }).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
@@ -257,5 +285,28 @@ mod tests {
         assert_eq!(left, newest);
         assert!(store.get(&other).await.expect("get").is_some(), "another plugin's recordings stay");
         assert_eq!(prune(store.as_ref(), "acme", "shop", 3).await.expect("prune"), 0);
+    }
+
+    #[tokio::test]
+    async fn under_load_each_plugin_is_sampled_at_its_rate() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store: Arc<dyn ObjectStore> = Arc::new(FsStore::open(dir.path()).expect("store"));
+        let config = RecordingsConfig { sample_per_second: 5, ..RecordingsConfig::default() };
+        let recorder = Recorder::start(store.clone(), config, None, &Tasks::new());
+        let key = |plugin: &str| PluginKey { company: "acme".into(), plugin: plugin.into() };
+        let taken = (0..50).filter(|_| recorder.sampled(&key("shop"))).count();
+        assert!((5..=6).contains(&taken), "a burst takes the second's five: {taken}");
+        assert!(recorder.sampled(&key("other")), "another plugin has its own rate");
+        tokio::time::sleep(std::time::Duration::from_millis(450)).await;
+        let later = (0..50).filter(|_| recorder.sampled(&key("shop"))).count();
+        assert!((1..=3).contains(&later), "refilled at five a second: {later}");
+
+        let every = Recorder::start(
+            store,
+            RecordingsConfig { sample_per_second: 0, ..RecordingsConfig::default() },
+            None,
+            &Tasks::new(),
+        );
+        assert_eq!((0..1_000).filter(|_| every.sampled(&key("shop"))).count(), 1_000, "0 records every invocation");
     }
 }

@@ -152,11 +152,17 @@ impl Shadows {
         Ok(shadow.as_deref().map(status))
     }
 
-    /// Whether `plugin` has a shadow here (as last read), to keep its live
-    /// calls on a tape. Never waits: a stale entry is read again in the
-    /// background.
-    pub fn is_set(self: &Arc<Self>, company: &str, plugin: &str) -> bool {
-        self.current(company, plugin).is_some()
+    /// Whether a live call of `plugin` is to be copied to its shadow (as
+    /// last read here): it has one and a shadow run is free now; a copy
+    /// there is no room for is counted as skipped. Never waits: a stale
+    /// entry is read again in the background.
+    pub fn wants_copy(self: &Arc<Self>, company: &str, plugin: &str) -> bool {
+        let Some(shadow) = self.current(company, plugin) else { return false };
+        if self.running.available_permits() == 0 {
+            shadow.counts.lock().unwrap_or_else(|p| p.into_inner()).skipped += 1;
+            return false;
+        }
+        true
     }
 
     /// Runs the shadow of `plugin`, if it has one, on a copy of a live

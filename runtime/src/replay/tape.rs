@@ -19,12 +19,19 @@ use crate::engine::plugin::PluginShared;
 use crate::host::OutgoingRequest;
 use crate::security::redact;
 
+/// What a listed FTP entry costs the budget besides its name.
+const ENTRY_OVERHEAD: usize = 48;
+
 /// The host calls of one invocation.
 #[derive(Debug, Default)]
 pub struct Tape {
     calls: Mutex<Calls>,
     bytes: AtomicUsize,
     overflowed: AtomicBool,
+    /// What a live invocation's tape is for: its recording, a copy to the
+    /// plugin's shadow, or both.
+    pub(crate) record: bool,
+    pub(crate) copy_to_shadow: bool,
 }
 
 /// What a tape holds.
@@ -37,13 +44,23 @@ pub struct Calls {
 }
 
 impl Tape {
-    /// The most bytes of bodies and files one recorded invocation keeps.
+    /// A live invocation's tape, for its recording and/or its shadow's copy.
+    pub(crate) fn live(record: bool, copy_to_shadow: bool) -> Self {
+        Self { record, copy_to_shadow, ..Self::default() }
+    }
+
+    /// The most bytes one recorded invocation keeps: URLs, headers,
+    /// bodies, files, listings and checkpointed events.
     pub const BUDGET: usize = 4 * 1024 * 1024;
 
     /// An HTTP exchange that passed the policy: the request as the guest
     /// sent it (credentials redacted), the answer or the failure it got.
     pub(crate) fn http(&self, plugin: &PluginShared, request: &OutgoingRequest, answer: &Result<Response, HttpError>) {
-        let size = request.body.len() + answer.as_ref().map_or(0, |response| response.body.len());
+        let headers = |pairs: &[(String, String)]| pairs.iter().map(|(n, v)| n.len() + v.len()).sum::<usize>();
+        let size = request.url.len()
+            + headers(&request.headers)
+            + request.body.len()
+            + answer.as_ref().map_or(0, |response| headers(&response.headers) + response.body.len());
         if !self.spend(size) {
             return;
         }
@@ -79,7 +96,11 @@ impl Tape {
 
     /// An FTP or SFTP operation and its outcome.
     pub(crate) fn ftp(&self, plugin: &PluginShared, mut exchange: FtpExchange) {
-        let size = exchange.data.as_ref().map_or(0, String::len) + exchange.data_base64.as_ref().map_or(0, String::len);
+        let listed = exchange.entries.iter().flatten().map(|entry| entry.name.len() + ENTRY_OVERHEAD).sum::<usize>();
+        let size = exchange.path.len()
+            + listed
+            + exchange.data.as_ref().map_or(0, String::len)
+            + exchange.data_base64.as_ref().map_or(0, String::len);
         if !self.spend(size) {
             return;
         }
