@@ -13,7 +13,9 @@
 #     journal (store.fs_sync = "journal", decision 0037);
 #   - order-api-each, webhook-each: per-file fsync named explicitly;
 #   - webhook-shadow: webhooks with the plugin's own version set as its
-#     shadow (each live call copied to it after its answer, docs/DESIGN.md §10);
+#     shadow (live calls copied to it after their answer, docs/DESIGN.md §10);
+#     its line in the raw results ends with the shadow's counts
+#     (equal/different/failed/skipped);
 #   - webhook-unrecorded: webhooks with recordings off (recordings.keep_per_plugin = 0).
 # Other paths run with the build's default.
 # Every request is a new order. Each measurement starts a fresh server on a
@@ -118,7 +120,13 @@ measure() { # path connections round
   [ "$2" -lt 2 ] && threads=1
   local line
   line=$(wrk -t"$threads" -c"$2" -d"$DURATION" --latency -s scripts/wrk-ingest.lua "$url" -- "$source_token" "$mode" "$fixture" | grep RESULT)
-  echo "$1 $2 $line round=$3" >> "$results"
+  local extra=""
+  if [ "$1" = webhook-shadow ]; then
+    # What the shadow did meanwhile (this node's counts): proof that it ran.
+    extra=" shadow=$(curl -sf "${url%/acme/*}/acme/plugins/shopify-orders/shadow" -H "Authorization: Bearer $admin_token" \
+      | python3 -c 'import json,sys; c=json.load(sys.stdin)["counts"]; print("%d/%d/%d/%d" % (c["equal"], c["different"], c["failed"], c["skipped"]))')"
+  fi
+  echo "$1 $2 $line round=$3$extra" >> "$results"
   local pid
   pid=$(cat "$work/pid")
   kill "$pid" 2>/dev/null || true

@@ -37,18 +37,6 @@ max-files = "500"
 }
 
 /// A file of `count` one-line orders numbered from `first`.
-fn orders_file(prefix: &str, first: usize, count: usize) -> String {
-    let mut csv = String::from(
-        "order_number;order_date;shop_code;currency;line_no;sku;quantity;unit_price;vat_rate;recipient_name;recipient_company;address1;address2;postal_code;city;country_code;phone;email;carrier_service;pickup_point_id;delivery_instruction\n",
-    );
-    for n in first..first + count {
-        csv.push_str(&format!(
-            "{prefix}-{n};2026-03-14T11:02:45+01:00;NVNO;NOK;1;NV-JKT-SHL-M;1;1899.00;0.25;Kari Nordmann;;Karl Johans gate 22;;0159;Oslo;NO;+4791234567;kari@example.no;BRING_5800;151243;\n"
-        ));
-    }
-    csv
-}
-
 /// Order ids stored for `acme`, checking each was received exactly once
 /// (the pipeline appends its own events after version 1).
 fn stored_orders(data: &Path) -> BTreeSet<String> {
@@ -88,8 +76,8 @@ fn cursor(data: &Path, plugin: &str) -> Option<Value> {
 async fn bring_ftp_pulls_on_its_schedule_and_its_cursor_survives_a_restart() {
     let ftp = FtpServer::start();
     let t0 = ftp::now_secs() - 120;
-    ftp.put("in/ORD_1.csv", &orders_file("NO", 0, 3), t0);
-    ftp.put("in/ORD_2.csv", &orders_file("NO", 3, 2), t0);
+    ftp.put("in/ORD_1.csv", &ftp::orders_file("NO", 0, 3), t0);
+    ftp.put("in/ORD_2.csv", &ftp::orders_file("NO", 3, 2), t0);
     let data = tempfile::tempdir().expect("tempdir");
     let mut server = Portitor::start(data.path());
     let tenant = Tenant::new(&server, "acme");
@@ -110,7 +98,7 @@ async fn bring_ftp_pulls_on_its_schedule_and_its_cursor_survives_a_restart() {
     assert_eq!(run["created"], 0, "{run}");
     assert!(run["cursorBefore"].is_string(), "the cursor survived the restart: {run}");
     // ...and a new file is picked up on the schedule.
-    ftp.put("in/ORD_3.csv", &orders_file("NO", 5, 2), t0 + 30);
+    ftp.put("in/ORD_3.csv", &ftp::orders_file("NO", 5, 2), t0 + 30);
     wait_for("the new file", Duration::from_secs(20), || stored_orders(data.path()) == expected_ids("NO", 7)).await;
 
     let runs: Value = tenant.get("/acme/plugins/bring-ftp/runs").await;
@@ -126,7 +114,7 @@ async fn kill_9_mid_batch_then_a_restart_stores_every_order_exactly_once() {
     let files = 40;
     let per_file = 25;
     for f in 0..files {
-        ftp.put(&format!("in/ORD_{f:03}.csv"), &orders_file("K", f * per_file, per_file), t0 + f as u64);
+        ftp.put(&format!("in/ORD_{f:03}.csv"), &ftp::orders_file("K", f * per_file, per_file), t0 + f as u64);
     }
     let data = tempfile::tempdir().expect("tempdir");
     let mut server = Portitor::start(data.path());
@@ -164,8 +152,8 @@ async fn kill_9_mid_batch_then_a_restart_stores_every_order_exactly_once() {
 async fn an_order_repeated_within_one_batch_is_stored_as_first_sent() {
     let ftp = FtpServer::start();
     let t0 = ftp::now_secs() - 600;
-    ftp.put("in/ORD_1.csv", &orders_file("R", 0, 2), t0);
-    ftp.put("in/ORD_2.csv", &orders_file("R", 0, 1).replace("NV-JKT-SHL-M", "NV-CAP-WOL-S"), t0 + 10);
+    ftp.put("in/ORD_1.csv", &ftp::orders_file("R", 0, 2), t0);
+    ftp.put("in/ORD_2.csv", &ftp::orders_file("R", 0, 1).replace("NV-JKT-SHL-M", "NV-CAP-WOL-S"), t0 + 10);
     let data = tempfile::tempdir().expect("tempdir");
     let server = Portitor::start(data.path());
     let tenant = Tenant::new(&server, "acme");
@@ -188,7 +176,7 @@ async fn an_ftp_server_that_drops_the_connection_leaves_the_cursor_where_it_was(
     let port = support::free_port();
     let ftp = FtpServer::start_with(tempfile::tempdir().expect("tempdir"), port, Some(2));
     let t0 = ftp::now_secs() - 600;
-    ftp.put("in/ORD_A.csv", &orders_file("D", 0, 2), t0);
+    ftp.put("in/ORD_A.csv", &ftp::orders_file("D", 0, 2), t0);
     let data = tempfile::tempdir().expect("tempdir");
     let server = Portitor::start(data.path());
     let tenant = Tenant::new(&server, "acme");
@@ -201,7 +189,7 @@ async fn an_ftp_server_that_drops_the_connection_leaves_the_cursor_where_it_was(
     let before = cursor(data.path(), "bring-ftp").expect("cursor")["cursor"].clone();
 
     // The next RETR makes the server drop the connection mid-run.
-    ftp.put("in/ORD_B.csv", &orders_file("D", 2, 2), t0 + 10);
+    ftp.put("in/ORD_B.csv", &ftp::orders_file("D", 2, 2), t0 + 10);
     let failed = tenant.run("bring-ftp").await;
     assert!(failed["error"].as_str().unwrap_or_default().contains("FTP"), "{failed}");
     assert_eq!(cursor(data.path(), "bring-ftp").expect("cursor")["cursor"], before, "the cursor moved on a failed run");

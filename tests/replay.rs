@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use support::ftp::{self, FtpServer};
 use support::orders::{SHOPIFY_SECRET, send_shopify_order};
 use support::partner;
 use support::server::{Options, Portitor, binary, files_under};
@@ -271,6 +272,19 @@ async fn a_changed_mapping_replayed_over_1000_recorded_webhooks_is_found_field_b
         .expect("export runs");
     assert!(export.status.success(), "export: {}", String::from_utf8_lossy(&export.stderr));
     assert_eq!(std::fs::read_dir(exported.path()).expect("exported").count(), 1_000);
+    // `portitor plugin replay --expect-equal`, a CI gate: the active version passes, the changed one fails.
+    let gate = |version: &str| {
+        Command::new(binary())
+            .args(["plugin", "--url", &server.url, "--token", &token, "replay", "shopify-orders", "--version"])
+            .args([version, "--expect-equal"])
+            .output()
+            .expect("replay runs")
+    };
+    assert!(gate(&active).status.success(), "the active version replays equal");
+    let refused = gate(&candidate);
+    assert!(!refused.status.success(), "the changed version does not");
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("1000 invocations did not come out equal"), "{said}");
     let work = tempfile::tempdir().expect("tempdir");
     let manifest = work.path().join("plugin.toml");
     std::fs::write(&manifest, SHOPIFY_MANIFEST).expect("manifest");
@@ -402,4 +416,56 @@ async fn a_shadow_version_counts_its_differences_on_live_traffic_and_stores_noth
         .await
         .expect("get");
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+}
+
+/// An FTP pull is recorded operation by operation (the login's password
+/// nowhere in it) and replays equal with the FTP server stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ftp_pull_replays_with_the_ftp_server_stopped() {
+    let server_ftp = FtpServer::start();
+    let t0 = ftp::now_secs() - 120;
+    server_ftp.put("in/ORD_1.csv", &ftp::orders_file("R", 0, 3), t0);
+    server_ftp.put("in/ORD_2.csv", &ftp::orders_file("R", 3, 2), t0 + 1);
+    let data = tempfile::tempdir().expect("tempdir");
+    let server = start(data.path());
+    let tenant = Tenant::new(&server, "acme");
+    tenant.secret("bring-ftp-password", ftp::PASSWORD).await;
+    let manifest = format!(
+        "kind = \"pull-source\"\nschedule = \"0 0 0 1 1 *\"\n[network]\nprivate_hosts = [\"127.0.0.1\"]\n\
+         [ftp.connections.drop-folder]\nhost = \"127.0.0.1\"\nport = {}\nusername = \"{}\"\npassword_secret = \"bring-ftp-password\"\n",
+        server_ftp.port,
+        ftp::USER
+    );
+    let installed = tenant.install("bring-ftp", "bring-ftp", &manifest).await;
+    let version = installed["version"].as_str().expect("version").to_string();
+    let run = tenant.run("bring-ftp").await;
+    assert_eq!(run["error"], Value::Null, "{run}");
+    assert_eq!(run["created"], 5, "{run}");
+    wait_for("the run's recording", Duration::from_secs(10), || !recordings(data.path(), "bring-ftp").is_empty()).await;
+    drop(server_ftp);
+
+    let dir = data.path().join("acme/recordings/bring-ftp");
+    let names = recordings(data.path(), "bring-ftp");
+    let texts: Vec<String> = names.iter().map(|name| std::fs::read_to_string(dir.join(name)).expect("read")).collect();
+    assert!(texts.iter().all(|text| !text.contains(ftp::PASSWORD)), "the FTP password is not recorded");
+    let ops: Vec<String> = texts
+        .iter()
+        .flat_map(|text| {
+            let recording: Value = serde_json::from_str(text).expect("JSON");
+            recording["ftp"].as_array().cloned().unwrap_or_default()
+        })
+        .map(|op| format!("{} {}", op["op"].as_str().unwrap_or_default(), op["path"].as_str().unwrap_or_default()))
+        .collect();
+    assert!(ops.iter().any(|op| op.starts_with("list ")), "{ops:?}");
+    assert!(
+        ops.contains(&"retrieve in/ORD_1.csv".to_string()) || ops.contains(&"retrieve /in/ORD_1.csv".to_string()),
+        "{ops:?}"
+    );
+
+    let (status, report) = post(&tenant, "/acme/plugins/bring-ftp/replay", json!({ "version": version })).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let equal = report["counts"]["equal"].as_u64().unwrap_or(0);
+    assert_eq!(equal, names.len() as u64, "{report}");
+    assert_eq!(report["counts"]["different"], 0, "{report}");
+    assert_eq!(report["counts"]["failed"], 0, "{report}");
 }

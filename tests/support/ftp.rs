@@ -96,3 +96,17 @@ impl Drop for FtpServer {
         let _ = self.child.wait();
     }
 }
+
+/// A Bring drop-folder file (`bring-ftp`'s CSV) of orders `{prefix}-{first}`
+/// on, `count` of them.
+pub fn orders_file(prefix: &str, first: usize, count: usize) -> String {
+    let mut csv = String::from(
+        "order_number;order_date;shop_code;currency;line_no;sku;quantity;unit_price;vat_rate;recipient_name;recipient_company;address1;address2;postal_code;city;country_code;phone;email;carrier_service;pickup_point_id;delivery_instruction\n",
+    );
+    for n in first..first + count {
+        csv.push_str(&format!(
+            "{prefix}-{n};2026-03-14T11:02:45+01:00;NVNO;NOK;1;NV-JKT-SHL-M;1;1899.00;0.25;Kari Nordmann;;Karl Johans gate 22;;0159;Oslo;NO;+4791234567;kari@example.no;BRING_5800;151243;\n"
+        ));
+    }
+    csv
+}
