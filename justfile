@@ -77,7 +77,7 @@ test-host: setup
 
 # End-to-end tests: the real binary.
 test-e2e: setup
-    PLUGIN_JS_TOOLS="{{js_tools}}" cargo test -p portitor --test languages --test ingest --test cli --test webhooks --test pulls --test nodes --test pipeline --test pipeline_recovery --test lifecycle --test dashboard --test hostile_tenants --test outsiders
+    PLUGIN_JS_TOOLS="{{js_tools}}" cargo test -p portitor --test languages --test ingest --test cli --test webhooks --test pulls --test nodes --test pipeline --test pipeline_recovery --test lifecycle --test dashboard --test hostile_tenants --test outsiders --test replay
 
 # Formatting and clippy, warnings as errors (the plugins too).
 lint: setup-build

@@ -361,6 +361,7 @@ fn entries_from(exchange: &FtpExchange) -> Vec<Entry> {
     entries.map(|e| Entry { name: e.name.clone(), size: e.size, modified: e.modified, is_dir: e.is_dir }).collect()
 }
 
+#[allow(clippy::ptr_arg, reason = "the shape `ftp_recorded` takes for every operation: fn(&T, …)")]
 fn entries_into(entries: &Vec<Entry>, exchange: &mut FtpExchange) {
     let kept = entries
         .iter()
@@ -374,6 +375,7 @@ fn data_from(exchange: &FtpExchange) -> Vec<u8> {
     body_bytes(&text, exchange.data_base64.as_deref())
 }
 
+#[allow(clippy::ptr_arg, reason = "the shape `ftp_recorded` takes for every operation: fn(&T, …)")]
 fn data_into(data: &Vec<u8>, exchange: &mut FtpExchange) {
     let (text, base64) = body_fields(data);
     exchange.data = text.as_str().map(str::to_string).or_else(|| base64.is_none().then(String::new));

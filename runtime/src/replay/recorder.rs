@@ -239,7 +239,7 @@ async fn write_recordings(store: Arc<dyn ObjectStore>, config: RecordingsConfig,
             let mut written = written.lock().unwrap_or_else(|p| p.into_inner());
             let count = written.entry((company.clone(), plugin.clone())).or_default();
             *count += 1;
-            *count % PRUNE_EVERY == 0
+            count.is_multiple_of(PRUNE_EVERY)
         };
         if due && let Err(e) = prune(store.as_ref(), &company, &plugin, config.keep_for(&company)).await {
             tracing::warn!(%company, %plugin, error = %e, "could not prune recordings");
