@@ -16,21 +16,12 @@ use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::ftp::{self, FtpServer};
-use support::orders::{SHOPIFY_SECRET, send_shopify_order};
+use support::orders::{SHOPIFY_MANIFEST, SHOPIFY_SECRET, send_shopify_order};
 use support::partner;
 use support::server::{Options, Portitor, binary, files_under};
 use support::tenant::Tenant;
 
 const SHOPIFY_ORDER: &str = include_str!("fixtures/shopify-orders-create.json");
-
-const SHOPIFY_MANIFEST: &str = r#"
-kind = "push-source"
-[webhook]
-scheme = "hmac-sha256"
-header = "X-Shopify-Hmac-Sha256"
-secret = "shopify-webhook-secret"
-encoding = "base64"
-"#;
 
 /// The repository's root (tests run from `runtime/`).
 fn root() -> PathBuf {
@@ -38,54 +29,41 @@ fn root() -> PathBuf {
 }
 
 /// `shopify-orders` as a tenant would change it: the order number taken
-/// from the order's display name (`#1001`) instead of its number (`1001`).
-/// Built from a copy of the example's source, as its own project.
+/// from the order's display name (`#1001`) instead of its number (`1001`),
+/// in a project `portitor plugin new` wrote, the example's source copied in.
+/// Built once for the tests that use it.
 fn changed_shopify_orders() -> Vec<u8> {
-    let project = Path::new(env!("CARGO_TARGET_TMPDIR")).join("shopify-orders-changed");
-    std::fs::create_dir_all(project.join("src")).expect("project directory");
+    static BUILT: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    BUILT.get_or_init(build_changed_shopify_orders).clone()
+}
+
+fn build_changed_shopify_orders() -> Vec<u8> {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("replay-projects");
+    let project = dir.join("shopify-orders-changed");
+    let _ = std::fs::remove_dir_all(&project);
+    std::fs::create_dir_all(&dir).expect("projects directory");
+    let created = Command::new(binary())
+        .current_dir(&dir)
+        .args(["plugin", "new", "shopify-orders-changed", "--kind", "push-source", "--lang", "rust"])
+        .output()
+        .expect("plugin new runs");
+    assert!(created.status.success(), "plugin new: {}", String::from_utf8_lossy(&created.stderr));
     let source = std::fs::read_to_string(root().join("plugins/shopify-orders/src/lib.rs")).expect("source");
     let line = "order_number: order.order_number.to_string(),";
     assert!(source.contains(line), "the mapping line to change is in shopify-orders");
     let changed = source.replace(line, "order_number: order.name.clone(),");
     std::fs::write(project.join("src/lib.rs"), changed).expect("write source");
-    let guest = root().join("guest-sdk");
-    std::fs::write(
-        project.join("Cargo.toml"),
-        format!(
-            r#"[package]
-name = "shopify-orders-changed"
-version = "0.1.0"
-edition = "2024"
-publish = false
-
-[lib]
-crate-type = ["cdylib"]
-
-[dependencies]
-portitor-guest = {{ path = "{}" }}
-serde = {{ version = "1", features = ["derive"] }}
-serde_json = "1"
-
-[profile.release]
-opt-level = 3
-strip = true
-panic = "abort"
-
-[workspace]
-"#,
-            guest.display()
-        ),
-    )
-    .expect("write manifest");
+    // Beside the project, so that a rerun builds incrementally.
+    let target = dir.join("target");
     let output = Command::new("cargo")
         .current_dir(&project)
-        .env("CARGO_TARGET_DIR", project.join("target"))
+        .env("CARGO_TARGET_DIR", &target)
         .env_remove("RUSTFLAGS")
         .args(["build", "--release", "--target", "wasm32-wasip2"])
         .output()
         .expect("cargo runs");
     assert!(output.status.success(), "building the changed plugin: {}", String::from_utf8_lossy(&output.stderr));
-    std::fs::read(project.join("target/wasm32-wasip2/release/shopify_orders_changed.wasm")).expect("component")
+    std::fs::read(target.join("wasm32-wasip2/release/shopify_orders_changed.wasm")).expect("component")
 }
 
 /// Shopify's order fixture as order `n`: its own id, name and number.

@@ -9,23 +9,13 @@ use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
 use serde_json::Value;
 use sha2::Sha256;
-use support::orders::wait_for_state;
+use support::orders::{SHOPIFY_MANIFEST, wait_for_state};
 use support::prime_cargo;
 use support::server::{Portitor, files_under};
 use support::tenant::Tenant;
 
 const SHOPIFY_SECRET: &str = "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";
 const SHOPIFY_ORDER: &str = include_str!("fixtures/shopify-orders-create.json");
-
-const SHOPIFY_MANIFEST: &str = r#"
-kind = "push-source"
-[webhook]
-scheme = "hmac-sha256"
-header = "X-Shopify-Hmac-Sha256"
-secret = "shopify-webhook-secret"
-encoding = "base64"
-delivery_id_header = "X-Shopify-Webhook-Id"
-"#;
 
 fn hmac(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("key");
