@@ -97,6 +97,12 @@ async fn the_authorization_matrix() {
         route(Method::POST, "/acme/plugins/puller/run", ADMIN),
         route(Method::GET, "/acme/plugins/puller/runs", ADMIN),
         route(Method::GET, "/acme/plugins/counter/logs", ADMIN),
+        route(Method::GET, "/acme/plugins/counter/recordings", ADMIN),
+        Route { body: Some(json!({"version": version})), ..route(Method::POST, "/acme/plugins/counter/replay", ADMIN) },
+        route(Method::GET, "/acme/plugins/counter/replay", ADMIN),
+        Route { body: Some(json!({"version": version})), ..route(Method::PUT, "/acme/plugins/counter/shadow", ADMIN) },
+        route(Method::GET, "/acme/plugins/counter/shadow", ADMIN),
+        route(Method::DELETE, "/acme/plugins/counter/shadow", ADMIN),
         Route {
             body: Some(json!({"cursor": "{\"files\":{}}"})),
             ..route(Method::PUT, "/acme/plugins/puller/cursor", OPERATOR)
@@ -149,6 +155,16 @@ async fn the_authorization_matrix() {
             path = path.replace("{order}", &order);
             if route.method == Method::DELETE && path.ends_with("/throwaway") {
                 acme.install("throwaway", "test-panic", "kind = \"push-source\"").await;
+            }
+            if route.method == Method::DELETE && path.ends_with("/shadow") {
+                let set = Portitor::client()
+                    .put(format!("{}/acme/plugins/counter/shadow", server.url))
+                    .bearer_auth(&acme.admin)
+                    .json(&json!({"version": version}))
+                    .send()
+                    .await
+                    .expect("set the shadow");
+                assert!(set.status().is_success(), "{}", set.status());
             }
             let url = format!("{}{path}", server.url);
             let mut request = http.request(route.method.clone(), &url);

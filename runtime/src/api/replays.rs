@@ -4,15 +4,19 @@
 //! …/replay` runs a stored version over them and answers the report, `GET
 //! …/replay` the newest report, `PUT`/`GET`/`DELETE …/shadow` the version
 //! that runs beside the active one and its counts. Tenant admins and
-//! platform operators; a replay and a shadow change are audited.
+//! platform operators (the token is checked before a body is read); a
+//! replay and a shadow change are audited.
 
 use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::orders::body;
 use super::{ApiError, AppState, audited, authorize};
 use crate::events::keys;
 use crate::replay::replays::{ReplayError, ReplayRequest, Replays};
@@ -100,10 +104,13 @@ pub(super) async fn replay(
     State(state): State<AppState>,
     Path((company, plugin)): Path<(String, String)>,
     headers: HeaderMap,
-    Json(request): Json<ReplayRequest>,
+    payload: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     let principal = authorize(&state, &headers, &company, ADMIN)?;
     checked(&plugin)?;
+    let request: ReplayRequest = serde_json::from_slice(&body(&state, payload)?).map_err(|e| {
+        ApiError::BadRequest(format!("the body must be {{\"version\", \"from\"?, \"to\"?, \"limit\"?}}: {e}"))
+    })?;
     let report = replays(&state).replay(&company, &plugin, &request, &principal.subject).await?;
     let summary = json!({ "plugin": plugin, "version": report.version, "report": report.id, "counts": report.counts });
     audited(&state, &company, &principal.subject, "PluginReplayed", summary).await?;
@@ -134,10 +141,12 @@ pub(super) async fn set_shadow(
     State(state): State<AppState>,
     Path((company, plugin)): Path<(String, String)>,
     headers: HeaderMap,
-    Json(request): Json<ShadowRequest>,
+    payload: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     let principal = authorize(&state, &headers, &company, ADMIN)?;
     checked(&plugin)?;
+    let request: ShadowRequest = serde_json::from_slice(&body(&state, payload)?)
+        .map_err(|e| ApiError::BadRequest(format!("the body must be {{\"version\": \"...\"}}: {e}")))?;
     if state.registry.get(&company, &plugin).is_none() {
         return Err(ApiError::NotFound(format!("plugin `{plugin}` has no active version to shadow")));
     }
