@@ -85,11 +85,6 @@ impl Default for RecordingsConfig {
 }
 
 impl RecordingsConfig {
-    /// Nothing recorded.
-    pub fn off() -> Self {
-        Self { keep_per_plugin: 0, tenants: Default::default(), sample_per_second: 0 }
-    }
-
     /// Recordings kept per plugin of `company`.
     pub fn keep_for(&self, company: &str) -> usize {
         self.tenants.get(company).copied().unwrap_or(self.keep_per_plugin)

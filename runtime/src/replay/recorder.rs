@@ -86,12 +86,6 @@ impl Recorder {
         Arc::new(Self { config, queue, dropped: AtomicU64::new(0), shadows, buckets: Mutex::default() })
     }
 
-    /// A recorder that keeps nothing and feeds no shadow.
-    pub fn off() -> Arc<Self> {
-        let config = RecordingsConfig::off();
-        Arc::new(Self { config, queue: None, dropped: AtomicU64::new(0), shadows: None, buckets: Mutex::default() })
-    }
-
     /// A tape for an invocation of `plugin`, when its invocations are
     /// recorded or copied to a shadow.
     pub fn tape(&self, plugin: &ActivePlugin) -> Option<Arc<Tape>> {

@@ -86,7 +86,11 @@
       h("span", { text: `Showing ${first}–${last} of ${page.total}` }),
       h("button", { type: "button", "aria-label": "Next page", disabled: last >= page.total, onclick: () => onPage(page.offset + PAGE) }, "Next →"));
   }
-  function show(title, ...content) {
+  // Each view that starts drawing makes any view still loading stale: a
+  // slow answer must not replace the page the operator has moved on to.
+  let drawing = 0;
+  function show(mine, title, ...content) {
+    if (mine !== drawing) return;
     view.replaceChildren(h("h1", { text: title }), ...content.filter((c) => c !== null && c !== undefined && c !== false));
     for (const link of document.querySelectorAll("nav a")) {
       link.toggleAttribute("aria-current", location.hash.startsWith(link.getAttribute("href")));
@@ -156,6 +160,7 @@
 
   // ---- failed orders -----------------------------------------------------
   async function failedView(offset = 0) {
+    const mine = ++drawing;
     status("Loading failed orders…");
     const [page, figure] = await Promise.all([api(`/orders?state=failed&offset=${offset}&limit=${PAGE}`), chart()]);
     const rows = page.orders.map((order) => {
@@ -170,7 +175,7 @@
           : null));
       return row;
     });
-    show("Failed orders", figure,
+    show(mine, "Failed orders", figure,
       page.total === 0 ? h("p", { class: "empty", text: "No failed orders." }) : h("table", {},
         h("caption", { class: "visually-hidden", text: "Failed orders, most recent first" }),
         h("thead", {}, h("tr", {}, ["Order", "Source", "State", "Age", "Findings", ""].map((t) => h("th", { scope: "col", text: t })))),
@@ -211,9 +216,10 @@
 
   // ---- unhandled orders ---------------------------------------------------
   async function unhandledView(offset = 0) {
+    const mine = ++drawing;
     status("Loading unhandled orders…");
     const page = await api(`/orders?state=unhandled&offset=${offset}&limit=${PAGE}`);
-    show("Unhandled orders",
+    show(mine, "Unhandled orders",
       h("p", { class: "hint", text: "Sent to the warehouse and waiting for it." }),
       page.total === 0 ? h("p", { class: "empty", text: "No orders are waiting at the warehouse." }) : h("table", {},
         h("thead", {}, h("tr", {}, ["Order", "Reference", "Source", "Sent"].map((t) => h("th", { scope: "col", text: t })))),
@@ -228,11 +234,12 @@
 
   // ---- one order -----------------------------------------------------------
   async function orderView(id) {
+    const mine = ++drawing;
     status("Loading the order…");
     const order = await api(`/order/${id}`);
     const warnings = order.findings.filter((f) => f.severity === "warning");
     const payload = h("div", {});
-    show(`Order ${order.externalId}`,
+    show(mine, `Order ${order.externalId}`,
       h("p", {}, badge(order.state), " ", h("span", { class: "meta", text: `from ${order.source} · id ${order.id}` })),
       order.reference ? h("p", {}, "Warehouse reference: ", h("strong", { class: "field", text: order.reference })) : null,
       warnings.length ? h("section", { class: "warnings", "aria-labelledby": "warnings-title" },
@@ -258,6 +265,7 @@
   // ---- plugins -------------------------------------------------------------
   // `open`: the id of a plugin whose runs and logs to show below the table.
   async function pluginsView(open) {
+    const mine = ++drawing;
     status("Loading plugins…");
     const { plugins } = await api("/plugins");
     const detail = h("div", { id: "plugin-detail" });
@@ -277,7 +285,7 @@
           isPull ? h("button", { type: "button", onclick: () => runNow(p) }, "Run now") : null, " ",
           h("button", { type: "button", onclick: () => pluginDetail(p, detail) }, isPull ? "Runs & logs" : "Logs")));
     });
-    show("Plugins",
+    show(mine, "Plugins",
       plugins.length === 0 ? h("p", { class: "empty", text: "No plugins installed." }) : h("table", {},
         h("thead", {}, h("tr", {}, ["Plugin", "Kind", "Active version", "State", "Last call", "Errors", "Actions"].map((t) => h("th", { scope: "col", text: t })))),
         h("tbody", {}, rows)),
@@ -358,10 +366,11 @@
 
   // ---- dead letters -------------------------------------------------------------
   async function deadLettersView(offset = 0) {
+    const mine = ++drawing;
     status("Loading dead letters…");
     const page = await api(`/deadletters?offset=${offset}&limit=${PAGE}`);
     const detail = h("div", {});
-    show("Dead letters",
+    show(mine, "Dead letters",
       h("p", { class: "hint", text: "Partners' requests a plugin failed on, kept for replay." }),
       page.total === 0 ? h("p", { class: "empty", text: "No dead letters." }) : h("table", {},
         h("thead", {}, h("tr", {}, ["Received", "Plugin", "Request", "Answer", "Error", ""].map((t) => h("th", { scope: "col", text: t })))),
