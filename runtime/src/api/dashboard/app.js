@@ -339,15 +339,44 @@
             h("td", { text: i.error ? i.error.message : JSON.stringify(d.replayed) }));
         }))));
   }
+  // A plugin's stored versions, each to replay over the recordings, run in
+  // shadow, or make the active one; then the page is drawn again.
+  function versionsSection(p, versions, shadow, detail) {
+    const act = async (what, path, options) => {
+      status(`${what}…`);
+      try {
+        await api(`/plugins/${p.id}/${path}`, options);
+        await pluginsView(p.id);
+        status(`${what}: done.`);
+      } catch (e) { failed(`${what}: `, e); }
+    };
+    const post = (body, method = "POST") => ({ method, body: JSON.stringify(body) });
+    return h("div", { class: "versions" },
+      h("h3", { text: "Versions" }),
+      h("table", {},
+        h("thead", {}, h("tr", {}, ["Version", "", "Actions"].map((t) => h("th", { scope: "col", text: t })))),
+        h("tbody", {}, versions.map((v) => h("tr", { "data-version": v.version },
+          h("td", { class: "field", text: shortVersion(v.version), title: v.version }),
+          h("td", {}, v.active ? badge("active") : null, shadow && shadow.version === v.version ? badge("shadow") : null),
+          h("td", {},
+            h("button", { type: "button", onclick: () => act(`Replaying ${shortVersion(v.version)} over the recordings`, "replay", post({ version: v.version })) }, "Replay"), " ",
+            shadow && shadow.version === v.version
+              ? h("button", { type: "button", onclick: () => act("Stopping the shadow", "shadow", { method: "DELETE" }) }, "Stop shadow")
+              : h("button", { type: "button", onclick: () => act(`Running ${shortVersion(v.version)} in shadow`, "shadow", post({ version: v.version }, "PUT")) }, "Shadow"), " ",
+            v.active ? null : h("button", { type: "button", onclick: () => act(`Activating ${shortVersion(v.version)}`, "activate", post({ version: v.version })) }, "Activate")))))));
+  }
   async function pluginDetail(p, detail) {
-    const [logs, runs, shadow, report] = await Promise.all([
+    const [logs, runs, shadow, report, versions] = await Promise.all([
       api(`/plugins/${p.id}/logs?limit=100`),
       p.kind === "pull-source" ? api(`/plugins/${p.id}/runs`) : Promise.resolve(null),
       orNone(api(`/plugins/${p.id}/shadow`)),
       orNone(api(`/plugins/${p.id}/replay`)),
+      api(`/plugins/${p.id}/versions`),
     ]);
+    const canReplay = p.kind === "push-source" || p.kind === "pull-source";
     detail.replaceChildren(
       h("h2", { text: `${p.id}` }),
+      canReplay ? versionsSection(p, versions.versions, shadow, detail) : null,
       shadowSection(shadow),
       replaySection(report),
       runs ? h("table", {},
