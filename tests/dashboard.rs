@@ -246,9 +246,9 @@ async fn an_operator_forces_a_failed_order_and_sees_it_sent() {
         .click()
         .await
         .expect("click");
-    browser.until("the run", "document.querySelector('#plugin-detail table tbody tr')").await;
+    browser.until("the run", "document.querySelector('#plugin-detail table.runs tbody tr')").await;
     let runs =
-        browser.client.find(Locator::Css("#plugin-detail table")).await.expect("runs").text().await.expect("text");
+        browser.client.find(Locator::Css("#plugin-detail table.runs")).await.expect("runs").text().await.expect("text");
     assert!(
         runs.contains("manual") && runs.contains("0 (0)") && !runs.contains("refused"),
         "a clean empty run: {runs}"

@@ -379,7 +379,7 @@
       canReplay ? versionsSection(p, versions.versions, shadow, detail) : null,
       shadowSection(shadow),
       replaySection(report),
-      runs ? h("table", {},
+      runs ? h("table", { class: "runs" },
         h("caption", { text: "Recent runs" }),
         h("thead", {}, h("tr", {}, ["Started", "Trigger", "Events (new)", "Fuel", "Time", "Cursor", "Error"].map((t) => h("th", { scope: "col", text: t })))),
         h("tbody", {}, runs.runs.slice(0, 20).map((r) => h("tr", {},
