@@ -72,6 +72,11 @@ pub struct RecordingsConfig {
     /// would say less than 1,000 of ten); 0 records every invocation.
     #[serde(default = "default_sample_per_second")]
     pub sample_per_second: u32,
+    /// Recordings older than this many days are deleted (a partner's order
+    /// is not kept for ever because its plugin went quiet); 0 keeps them
+    /// until `keep_per_plugin` newer ones replace them.
+    #[serde(default = "default_max_age_days")]
+    pub max_age_days: u32,
 }
 
 impl Default for RecordingsConfig {
@@ -80,6 +85,7 @@ impl Default for RecordingsConfig {
             keep_per_plugin: default_keep_per_plugin(),
             tenants: Default::default(),
             sample_per_second: default_sample_per_second(),
+            max_age_days: default_max_age_days(),
         }
     }
 }
@@ -89,6 +95,11 @@ impl RecordingsConfig {
     pub fn keep_for(&self, company: &str) -> usize {
         self.tenants.get(company).copied().unwrap_or(self.keep_per_plugin)
     }
+
+    /// How old a recording may grow, if there is a limit.
+    pub fn max_age(&self) -> Option<std::time::Duration> {
+        (self.max_age_days > 0).then(|| std::time::Duration::from_secs(u64::from(self.max_age_days) * 86_400))
+    }
 }
 
 fn default_keep_per_plugin() -> usize {
@@ -97,6 +108,10 @@ fn default_keep_per_plugin() -> usize {
 
 fn default_sample_per_second() -> u32 {
     100
+}
+
+fn default_max_age_days() -> u32 {
+    30
 }
 
 /// Who may read `/metrics` (docs/DESIGN.md §8: nothing internal to strangers).

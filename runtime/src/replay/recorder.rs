@@ -9,7 +9,9 @@
 //! and written by one background task (recordings still queued when the
 //! server stops are lost: they are not the event log); when the queue is full one is
 //! dropped (and counted), and a write that fails is logged. Retention is
-//! per plugin, the operator's number (per tenant if set), and under load a
+//! per plugin, the operator's number (per tenant if set) and an age
+//! (`recordings.max_age_days`, 30: every plugin is swept hourly, a quiet
+//! one too), and under load a
 //! plugin is sampled — at most `recordings.sample_per_second` of its
 //! invocations a second on a node are recorded (a tape costs only the
 //! invocations it is made for); every
@@ -24,7 +26,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use chrono::Utc;
@@ -39,7 +41,7 @@ use crate::engine::{CallerIdentity, PartnerRequest};
 use crate::events::keys;
 use crate::plugins::registry::{ActivePlugin, PluginKey};
 use crate::security::redact;
-use crate::store::ObjectStore;
+use crate::store::{ObjectStore, StoreError};
 use crate::tasks::Tasks;
 
 /// Writes of one plugin between two prunings.
@@ -83,6 +85,8 @@ impl Recorder {
             tasks.spawn("recordings", write_recordings(store.relaxed(), config.clone(), receiver));
             sender
         });
+        // Swept even when nothing is recorded now: what was recorded before still ages.
+        tasks.spawn("recordings sweep", sweep_recordings(store.clone(), config.clone()));
         Arc::new(Self { config, queue, dropped: AtomicU64::new(0), shadows, buckets: Mutex::default() })
     }
 
@@ -235,25 +239,78 @@ async fn write_recordings(store: Arc<dyn ObjectStore>, config: RecordingsConfig,
             *count += 1;
             count.is_multiple_of(PRUNE_EVERY)
         };
-        if due && let Err(e) = prune(store.as_ref(), &company, &plugin, config.keep_for(&company)).await {
+        if due
+            && let Err(e) = prune(store.as_ref(), &company, &plugin, config.keep_for(&company), config.max_age()).await
+        {
             tracing::warn!(%company, %plugin, error = %e, "could not prune recordings");
         }
     }
 }
 
-/// Deletes the oldest recordings of a plugin beyond `keep`.
+/// Deletes the oldest recordings of a plugin beyond `keep`, and those
+/// older than `max_age` (by the time in their UUIDv7 ids); how many.
 pub async fn prune(
     store: &dyn ObjectStore,
     company: &str,
     plugin: &str,
     keep: usize,
-) -> Result<usize, crate::store::StoreError> {
-    let names = store.list_children(&keys::recordings_prefix(company, plugin)).await?;
+    max_age: Option<Duration>,
+) -> Result<usize, StoreError> {
+    let prefix = keys::recordings_prefix(company, plugin);
+    let names = store.list_children(&prefix).await?;
     let excess = names.len().saturating_sub(keep);
-    let old: Vec<String> =
-        names.iter().take(excess).map(|name| format!("{}{name}", keys::recordings_prefix(company, plugin))).collect();
+    let oldest_kept = max_age.and_then(|age| SystemTime::now().checked_sub(age));
+    let expired = |name: &str| {
+        let recorded = uuid::Uuid::parse_str(name.trim_end_matches(".json")).ok().and_then(|id| id.get_timestamp());
+        match (recorded, oldest_kept) {
+            (Some(at), Some(limit)) => {
+                let (secs, nanos) = at.to_unix();
+                SystemTime::UNIX_EPOCH + Duration::new(secs, nanos) < limit
+            }
+            _ => false,
+        }
+    };
+    let old: Vec<String> = names
+        .iter()
+        .enumerate()
+        .filter(|(index, name)| *index < excess || expired(name))
+        .map(|(_, name)| format!("{prefix}{name}"))
+        .collect();
     store.delete_all(&old).await?;
     Ok(old.len())
+}
+
+/// How often every tenant's recordings are pruned, beside the pruning at
+/// a plugin's writes: a plugin that went quiet writes none.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(3_600);
+
+/// Prunes every plugin's recordings of every tenant; how many were deleted.
+pub async fn prune_all(store: &dyn ObjectStore, config: &RecordingsConfig) -> Result<usize, StoreError> {
+    let mut deleted = 0;
+    // The data directory's own folders (`.keys`, `.journal`) are no tenant.
+    let companies = store.list_children("").await?;
+    for company in companies.into_iter().filter(|company| keys::check_segment("company", company).is_ok()) {
+        let plugins = store.list_children(&format!("{company}/recordings/")).await?;
+        for plugin in plugins {
+            deleted += prune(store, &company, &plugin, config.keep_for(&company), config.max_age()).await?;
+        }
+    }
+    Ok(deleted)
+}
+
+/// Prunes every tenant's recordings every [`SWEEP_EVERY`], the first time a
+/// minute after the start.
+async fn sweep_recordings(store: Arc<dyn ObjectStore>, config: RecordingsConfig) {
+    let mut wait = Duration::from_secs(60);
+    loop {
+        tokio::time::sleep(wait).await;
+        wait = SWEEP_EVERY;
+        match prune_all(store.as_ref(), &config).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "old recordings deleted"),
+            Err(error) => tracing::warn!(%error, "could not prune the recordings"),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -273,12 +330,39 @@ mod tests {
         }
         let other = keys::recording_key("acme", "other", "kept");
         store.put(&other, Bytes::from_static(b"{}")).await.expect("put");
-        assert_eq!(prune(store.as_ref(), "acme", "shop", 3).await.expect("prune"), 7);
+        assert_eq!(prune(store.as_ref(), "acme", "shop", 3, None).await.expect("prune"), 7);
         let left = store.list_children(&keys::recordings_prefix("acme", "shop")).await.expect("list");
         let newest: Vec<String> = ids[7..].iter().map(|id| format!("{id}.json")).collect();
         assert_eq!(left, newest);
         assert!(store.get(&other).await.expect("get").is_some(), "another plugin's recordings stay");
-        assert_eq!(prune(store.as_ref(), "acme", "shop", 3).await.expect("prune"), 0);
+        assert_eq!(prune(store.as_ref(), "acme", "shop", 3, None).await.expect("prune"), 0);
+    }
+
+    #[tokio::test]
+    async fn recordings_past_their_age_go_whoever_recorded_them_last() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store: Arc<dyn ObjectStore> = Arc::new(FsStore::open(dir.path()).expect("store"));
+        let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).expect("after 1970").as_secs();
+        let recorded_days_ago = |days: u64| {
+            let at = uuid::Timestamp::from_unix(uuid::NoContext, now - days * 86_400, 0);
+            uuid::Uuid::new_v7(at).to_string()
+        };
+        let (old, recent) = (recorded_days_ago(40), recorded_days_ago(2));
+        std::fs::create_dir_all(dir.path().join(".keys")).expect("the platform keys' folder");
+        for (company, plugin) in [("acme", "shop"), ("globex", "quiet")] {
+            for id in [&old, &recent] {
+                store.put(&keys::recording_key(company, plugin, id), Bytes::from_static(b"{}")).await.expect("put");
+            }
+        }
+        let config = RecordingsConfig { max_age_days: 30, ..RecordingsConfig::default() };
+        assert_eq!(prune_all(store.as_ref(), &config).await.expect("sweep"), 2, "one old recording of each plugin");
+        for (company, plugin) in [("acme", "shop"), ("globex", "quiet")] {
+            let left = store.list_children(&keys::recordings_prefix(company, plugin)).await.expect("list");
+            assert_eq!(left, vec![format!("{recent}.json")], "{company}/{plugin}");
+        }
+        let forever = RecordingsConfig { max_age_days: 0, ..RecordingsConfig::default() };
+        store.put(&keys::recording_key("acme", "shop", &old), Bytes::from_static(b"{}")).await.expect("put");
+        assert_eq!(prune_all(store.as_ref(), &forever).await.expect("sweep"), 0, "0 keeps them");
     }
 
     #[tokio::test]
