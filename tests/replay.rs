@@ -263,6 +263,9 @@ async fn a_changed_mapping_replayed_over_1000_recorded_webhooks_is_found_field_b
     assert!(!refused.status.success(), "the changed version does not");
     let said = String::from_utf8_lossy(&refused.stderr);
     assert!(said.contains("1000 invocations did not come out equal"), "{said}");
+    let summary = String::from_utf8_lossy(&refused.stdout);
+    assert!(summary.contains("0 equal, 1000 different, 0 failed"), "{summary}");
+    assert!(summary.contains("/events/0/payload/orderNumber: recorded \"10000\", replayed \"#10000\""), "{summary}");
     let work = tempfile::tempdir().expect("tempdir");
     let manifest = work.path().join("plugin.toml");
     std::fs::write(&manifest, SHOPIFY_MANIFEST).expect("manifest");

@@ -142,6 +142,9 @@ pub enum ServerCommand {
         /// Fails unless every invocation came out equal (for a CI gate).
         #[arg(long)]
         expect_equal: bool,
+        /// Prints the whole report as JSON instead of its summary.
+        #[arg(long)]
+        json: bool,
     },
     /// A plugin's recorded invocations.
     Recordings {
@@ -261,11 +264,14 @@ async fn on_server(
         ServerCommand::Logs { id, limit } => {
             client.call(Method::GET, &format!("{base}/{id}/logs?limit={limit}"), None).await?
         }
-        ServerCommand::Replay { id, version, from, to, limit, expect_equal } => {
+        ServerCommand::Replay { id, version, from, to, limit, expect_equal, json } => {
             let body = json!({ "version": version, "from": from, "to": to, "limit": limit });
             let report = client.call(Method::POST, &format!("{base}/{id}/replay"), Some(body)).await?;
             if let Some(report) = &report {
-                println!("{}", serde_json::to_string_pretty(report)?);
+                match json {
+                    true => println!("{}", serde_json::to_string_pretty(report)?),
+                    false => print!("{}", replay_summary(report)),
+                }
                 let counts = &report["counts"];
                 let unequal = counts["different"].as_u64().unwrap_or(0) + counts["failed"].as_u64().unwrap_or(0);
                 if expect_equal && unequal > 0 {
@@ -301,6 +307,49 @@ async fn on_server(
         println!("{}", serde_json::to_string_pretty(&answer)?);
     }
     Ok(())
+}
+
+/// The most invocations a replay's summary lists.
+const SUMMARY_ROWS: usize = 20;
+
+/// A replay report for a terminal: the counts, then each invocation that
+/// did not come out equal with its first difference or its error.
+fn replay_summary(report: &Value) -> String {
+    let counts = &report["counts"];
+    let invocations = report["invocations"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let version = report["version"].as_str().unwrap_or_default();
+    let mut out = format!(
+        "{} over {} recorded invocation(s): {} equal, {} different, {} failed (report {})\n",
+        &version[..version.len().min(12)],
+        invocations.len(),
+        counts["equal"],
+        counts["different"],
+        counts["failed"],
+        report["id"].as_str().unwrap_or_default(),
+    );
+    let unequal: Vec<&Value> = invocations.iter().filter(|i| i["verdict"] != "equal").collect();
+    for invocation in unequal.iter().take(SUMMARY_ROWS) {
+        let recording = invocation["recording"].as_str().unwrap_or_default();
+        let what = match invocation["error"].as_object() {
+            Some(error) => format!("{}: {}", error["kind"].as_str().unwrap_or("error"), error["message"]),
+            None => {
+                let first = &invocation["differences"][0];
+                let more = invocation["differences"].as_array().map_or(0, Vec::len).saturating_sub(1);
+                let more = if more > 0 { format!(" (+{more} more)") } else { String::new() };
+                format!(
+                    "{}: recorded {}, replayed {}{more}",
+                    first["path"].as_str().unwrap_or("/"),
+                    first["recorded"],
+                    first["replayed"]
+                )
+            }
+        };
+        out.push_str(&format!("{:>9}  {recording}  {what}\n", invocation["verdict"].as_str().unwrap_or_default()));
+    }
+    if unequal.len() > SUMMARY_ROWS {
+        out.push_str(&format!("… and {} more; --json prints the whole report\n", unequal.len() - SUMMARY_ROWS));
+    }
+    out
 }
 
 /// Pages through a plugin's recordings and writes each as `{id}.json`.
@@ -388,5 +437,32 @@ impl Client {
             bail!("{status}: {message}");
         }
         Ok(Some(body))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replay_summary_names_each_unequal_invocation_by_its_first_difference_or_error() {
+        let report = json!({
+            "id": "r1", "version": "ab".repeat(32),
+            "counts": { "equal": 1, "different": 1, "failed": 1 },
+            "invocations": [
+                { "recording": "a", "verdict": "equal" },
+                { "recording": "b", "verdict": "different", "differences": [
+                    { "path": "/events/0/payload/orderNumber", "recorded": "1", "replayed": "#1" },
+                    { "path": "/events/0/payload/x", "recorded": 1, "replayed": 2 } ] },
+                { "recording": "c", "verdict": "failed", "error": { "kind": "trapped", "message": "boom" } },
+            ],
+        });
+        let summary = replay_summary(&report);
+        let first = "abababababab over 3 recorded invocation(s): 1 equal, 1 different, 1 failed (report r1)";
+        assert!(summary.starts_with(first), "{summary}");
+        let different = "different  b  /events/0/payload/orderNumber: recorded \"1\", replayed \"#1\" (+1 more)";
+        assert!(summary.contains(different), "{summary}");
+        assert!(summary.contains("   failed  c  trapped: \"boom\""), "{summary}");
+        assert!(!summary.contains("  a  "), "equal ones are not listed: {summary}");
     }
 }
