@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use serde_json::Value;
 
-use super::orders::body;
+use super::orders::{body, json_body};
 use super::{ApiError, AppState, audited, authorize};
 use crate::pipeline::config::PipelineConfig;
 use crate::pipeline::schema::SchemaError;
@@ -47,8 +47,7 @@ pub(super) async fn put_order_schema(
     payload: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     let principal = authorize(&state, &headers, &company, ADMIN)?;
-    let schema: Value = serde_json::from_slice(&body(&state, payload)?)
-        .map_err(|e| ApiError::BadRequest(format!("the schema is not JSON: {e}")))?;
+    let schema: Value = json_body(&state, payload, "the schema is not JSON")?;
     state.schemas.set(&company, &schema).await.map_err(|e| match e {
         invalid @ SchemaError::Invalid(_) => ApiError::BadRequest(invalid.to_string()),
         SchemaError::Store(e) => e.into(),

@@ -32,6 +32,16 @@ pub(crate) fn body(state: &AppState, body: Result<Bytes, BytesRejection>) -> Res
     })
 }
 
+/// The body read as JSON of type `T`, or 400 saying what it must be
+/// (`shape`, e.g. `{"version": "..."}`), or 413 when it is over the limit.
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    payload: Result<Bytes, BytesRejection>,
+    shape: &str,
+) -> Result<T, ApiError> {
+    serde_json::from_slice(&body(state, payload)?).map_err(|e| ApiError::BadRequest(format!("{shape}: {e}")))
+}
+
 pub(super) async fn create(
     State(state): State<AppState>,
     Path(company): Path<String>,
@@ -168,8 +178,7 @@ pub(super) async fn force(
     payload: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     let principal = authorize(&state, &headers, &company, &[Role::PlatformOperator])?;
-    let request: ForceBody = serde_json::from_slice(&body(&state, payload)?)
-        .map_err(|e| ApiError::BadRequest(format!("the body must be {{\"reason\": \"...\"}}: {e}")))?;
+    let request: ForceBody = json_body(&state, payload, r#"the body must be {"reason": "..."}"#)?;
     let reason = request.reason.trim();
     if reason.is_empty() || reason.len() > 1000 {
         return Err(ApiError::BadRequest("a reason of 1 to 1000 characters is required".into()));

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use serde::Deserialize;
 
-use super::orders::body;
+use super::orders::json_body;
 use super::{ApiError, AppState, audited, authorize};
 use crate::events::keys;
 use crate::plugins::registry::{ActivePlugin, InstallError, NotLoaded};
@@ -112,8 +112,7 @@ pub(super) async fn activate(
     payload: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     let principal = authorize(&state, &headers, &company, ADMIN)?;
-    let request: ActivateBody = serde_json::from_slice(&body(&state, payload)?)
-        .map_err(|e| ApiError::BadRequest(format!("the body must be {{\"version\": \"...\"}}: {e}")))?;
+    let request: ActivateBody = json_body(&state, payload, r#"the body must be {"version": "..."}"#)?;
     let active = state.registry.activate(&company, &plugin, &request.version, &principal.subject).await?;
     state.scheduler.sync();
     audited(
@@ -249,8 +248,7 @@ pub(super) async fn set_cursor(
     payload: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     let principal = authorize(&state, &headers, &company, &[Role::PlatformOperator])?;
-    let request: CursorBody = serde_json::from_slice(&body(&state, payload)?)
-        .map_err(|e| ApiError::BadRequest(format!("the body must be {{\"cursor\": \"...\"}}: {e}")))?;
+    let request: CursorBody = json_body(&state, payload, r#"the body must be {"cursor": "..."}"#)?;
     let active = pull_plugin(&state, &company, &plugin)?;
     let _not_during_a_run = active
         .run_lock

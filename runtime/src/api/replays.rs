@@ -16,7 +16,7 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::orders::body;
+use super::orders::json_body;
 use super::{ApiError, AppState, audited, authorize};
 use crate::events::keys;
 use crate::replay::replays::{ReplayError, ReplayRequest, Replays};
@@ -108,9 +108,8 @@ pub(super) async fn replay(
 ) -> Result<impl IntoResponse, ApiError> {
     let principal = authorize(&state, &headers, &company, ADMIN)?;
     checked(&plugin)?;
-    let request: ReplayRequest = serde_json::from_slice(&body(&state, payload)?).map_err(|e| {
-        ApiError::BadRequest(format!("the body must be {{\"version\", \"from\"?, \"to\"?, \"limit\"?}}: {e}"))
-    })?;
+    let shape = r#"the body must be {"version", "from"?, "to"?, "limit"?}"#;
+    let request: ReplayRequest = json_body(&state, payload, shape)?;
     let report = replays(&state).replay(&company, &plugin, &request, &principal.subject).await?;
     let summary = json!({ "plugin": plugin, "version": report.version, "report": report.id, "counts": report.counts });
     audited(&state, &company, &principal.subject, "PluginReplayed", summary).await?;
@@ -145,8 +144,7 @@ pub(super) async fn set_shadow(
 ) -> Result<impl IntoResponse, ApiError> {
     let principal = authorize(&state, &headers, &company, ADMIN)?;
     checked(&plugin)?;
-    let request: ShadowRequest = serde_json::from_slice(&body(&state, payload)?)
-        .map_err(|e| ApiError::BadRequest(format!("the body must be {{\"version\": \"...\"}}: {e}")))?;
+    let request: ShadowRequest = json_body(&state, payload, r#"the body must be {"version": "..."}"#)?;
     if state.registry.get(&company, &plugin).is_none() {
         return Err(ApiError::NotFound(format!("plugin `{plugin}` has no active version to shadow")));
     }
