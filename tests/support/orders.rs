@@ -134,13 +134,7 @@ pub async fn set_up(tenant: &Tenant<'_>, wms_url: &str, webshop_url: &str, ftp_p
             "shopify-orders",
             "shopify-orders",
             &format!(
-                r#"
-kind = "push-source"
-[webhook]
-scheme = "hmac-sha256"
-header = "X-Shopify-Hmac-Sha256"
-secret = "shopify-webhook-secret"
-encoding = "base64"
+                r#"{SHOPIFY_MANIFEST}
 [network]
 private_hosts = ["127.0.0.1"]
 [http.connections.shopify-admin]
