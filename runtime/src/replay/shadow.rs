@@ -7,7 +7,8 @@
 //! Which version shadows a plugin is `{company}/plugins/{plugin}/shadow.json`,
 //! so every node runs the same shadow; a node looks again at most every
 //! [`RECHECK`]. A shadow run never holds up a live one: it runs in a task
-//! of its own, at most [`RUNS_AT_ONCE`] at a time on a node, in a share of
+//! of its own, at most [`RUNS_AT_ONCE`] of a tenant's at a time on a node (a
+//! hostile tenant's looping shadow holds up only its own copies), in a share of
 //! the engine kept apart from the tenant's live share (`WhenBusy::Beside`),
 //! and a copy that finds no room is skipped and counted as such. The counts are this
 //! node's since the shadow was set here.
@@ -19,7 +20,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::fixture::Fixture;
 use super::replays::{Counts, Verdict, judge};
@@ -33,8 +34,31 @@ use crate::tasks::Tasks;
 /// How long a node trusts what it last read of a plugin's `shadow.json`.
 pub const RECHECK: Duration = Duration::from_secs(5);
 
-/// Shadow runs at once on a node.
+/// One tenant's shadow runs at once on a node.
 pub const RUNS_AT_ONCE: usize = 2;
+
+/// Each tenant's shadow runs in progress on this node: a tenant whose
+/// shadow version loops until its time-out skips its own copies, never
+/// another tenant's.
+#[derive(Debug, Default)]
+struct RunSlots(Mutex<HashMap<String, Arc<Semaphore>>>);
+
+impl RunSlots {
+    fn of(&self, company: &str) -> Arc<Semaphore> {
+        let mut tenants = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        tenants.entry(company.to_string()).or_insert_with(|| Arc::new(Semaphore::new(RUNS_AT_ONCE))).clone()
+    }
+
+    /// Whether `company` has a run free now.
+    fn free(&self, company: &str) -> bool {
+        self.of(company).available_permits() > 0
+    }
+
+    /// One of `company`'s runs, if one is free.
+    fn take(&self, company: &str) -> Option<OwnedSemaphorePermit> {
+        self.of(company).try_acquire_owned().ok()
+    }
+}
 
 /// `shadow.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -88,7 +112,7 @@ pub struct Shadows {
     registry: Arc<Registry>,
     tasks: Tasks,
     known: Mutex<HashMap<PluginKey, Known>>,
-    running: Arc<Semaphore>,
+    running: RunSlots,
 }
 
 impl std::fmt::Debug for Shadows {
@@ -107,8 +131,7 @@ pub enum ShadowError {
 
 impl Shadows {
     pub fn new(store: Arc<dyn ObjectStore>, registry: Arc<Registry>, tasks: Tasks) -> Arc<Self> {
-        let running = Arc::new(Semaphore::new(RUNS_AT_ONCE));
-        Arc::new(Self { store, registry, tasks, known: Mutex::default(), running })
+        Arc::new(Self { store, registry, tasks, known: Mutex::default(), running: RunSlots::default() })
     }
 
     /// Makes `version` the shadow of `plugin` (loaded first: a version
@@ -158,7 +181,7 @@ impl Shadows {
     /// entry is read again in the background.
     pub fn wants_copy(self: &Arc<Self>, company: &str, plugin: &str) -> bool {
         let Some(shadow) = self.current(company, plugin) else { return false };
-        if self.running.available_permits() == 0 {
+        if !self.running.free(company) {
             shadow.counts.lock().unwrap_or_else(|p| p.into_inner()).skipped += 1;
             return false;
         }
@@ -169,7 +192,7 @@ impl Shadows {
     /// invocation (`live`: its input, answers and outcome), in the background.
     pub fn offer(self: &Arc<Self>, company: &str, plugin: &str, live: Fixture) {
         let Some(shadow) = self.current(company, plugin) else { return };
-        let Ok(permit) = self.running.clone().try_acquire_owned() else {
+        let Some(permit) = self.running.take(company) else {
             shadow.counts.lock().unwrap_or_else(|p| p.into_inner()).skipped += 1;
             return;
         };
@@ -262,5 +285,20 @@ fn status(shadow: &Shadow) -> ShadowStatus {
         since: shadow.record.since,
         set_by: shadow.record.set_by.clone(),
         counts: shadow.counts.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tenant_whose_shadow_runs_are_all_taken_holds_up_no_other_tenant() {
+        let slots = RunSlots::default();
+        let held: Vec<_> = (0..RUNS_AT_ONCE).map(|_| slots.take("acme").expect("a free run")).collect();
+        assert!(!slots.free("acme") && slots.take("acme").is_none(), "acme's runs are all taken");
+        assert!(slots.free("globex") && slots.take("globex").is_some(), "globex has its own");
+        drop(held);
+        assert!(slots.free("acme"), "acme's runs are freed with their permits");
     }
 }
