@@ -1,6 +1,6 @@
-//! The `fs` store's write-ahead journal (`store.fs_sync = "journal"`,
-//! opt-in: docs/decisions/0037-fs-journal.md says where it pays and where
-//! it does not).
+//! The `fs` store's write-ahead journal (`store.fs_sync = "journal"`, the
+//! default: docs/decisions/0037-fs-journal.md says what it was measured
+//! against).
 //!
 //! A durable write appends a record (key and new content, or a deletion)
 //! to the journal, waits until the journal has been flushed past its
@@ -78,8 +78,6 @@ struct Shared {
     /// A flush ended, or a change was put in place (to the checkpoint
     /// waiting for one of them).
     progress: Condvar,
-    /// The last record flushed (to writers).
-    flushed: tokio::sync::watch::Sender<u64>,
     /// While set, the flusher waits before each flush (tests).
     #[cfg(test)]
     held: std::sync::atomic::AtomicBool,
@@ -97,6 +95,10 @@ struct State {
     appended: u64,
     /// Every record up to this one is written and synced, or failed.
     flushed: u64,
+    /// Writers waiting for the flush past their record, by record: a
+    /// flush wakes only those it covers (waking every writer at every
+    /// flush cost more than the flushes with hundreds in flight).
+    waiting: BTreeMap<u64, Vec<tokio::sync::oneshot::Sender<()>>>,
     /// The segment new records go to.
     segment: Segment,
     /// Per segment, the writers whose change is not yet in place.
@@ -155,6 +157,7 @@ impl Journal {
                 pending: Vec::new(),
                 appended: 0,
                 flushed: 0,
+                waiting: BTreeMap::new(),
                 segment,
                 placing: BTreeMap::new(),
                 broken: None,
@@ -165,7 +168,6 @@ impl Journal {
             }),
             work: Condvar::new(),
             progress: Condvar::new(),
-            flushed: tokio::sync::watch::Sender::new(0),
             #[cfg(test)]
             held: std::sync::atomic::AtomicBool::new(false),
             tick: Condvar::new(),
@@ -202,10 +204,21 @@ impl Journal {
 
     /// Returns once the journal is flushed past `record`.
     pub(super) async fn flushed_past(&self, record: u64) -> io::Result<()> {
-        let mut flushed = self.shared.flushed.subscribe();
-        // An error: the journal stopped (the store is closing); the
-        // outcome below says whether the record made it.
-        let _ = flushed.wait_for(|flushed| *flushed >= record).await;
+        let woken = {
+            let mut state = self.shared.lock();
+            if state.flushed >= record || state.stopping {
+                None
+            } else {
+                let (wake, woken) = tokio::sync::oneshot::channel();
+                state.waiting.entry(record).or_default().push(wake);
+                Some(woken)
+            }
+        };
+        if let Some(woken) = woken {
+            // An error: the journal stopped (the store is closing); the
+            // outcome below says whether the record made it.
+            let _ = woken.await;
+        }
         self.shared.outcome(record)
     }
 
@@ -251,6 +264,8 @@ impl Drop for Journal {
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
+        // Anyone still waiting learns the outcome now.
+        self.shared.lock().waiting.clear();
     }
 }
 
@@ -327,8 +342,12 @@ impl Shared {
             }
             state.flushed = last;
             state.flushes += 1;
+            let later = state.waiting.split_off(&(last + 1));
+            let covered = std::mem::replace(&mut state.waiting, later);
             drop(state);
-            self.flushed.send_replace(last);
+            for wake in covered.into_values().flatten() {
+                let _ = wake.send(());
+            }
             self.progress.notify_all();
             state = self.lock();
         }
