@@ -132,7 +132,12 @@ pub struct MetricsConfig {
 #[serde(deny_unknown_fields)]
 pub struct PipelineSettings {
     /// Orders worked on at once; 0 makes this an ingest-only node (another
-    /// node, or this one after a restart, picks the orders up).
+    /// node, or this one after a restart, picks the orders up). An order
+    /// being worked mostly waits — for the store's flushes, a partner's
+    /// answer, a plugin instance of its tenant's share — so this follows
+    /// how many writes the store can have in flight, not the cores: the
+    /// CPU work is bounded by the engine's instances
+    /// (`engine.max_instances_per_tenant`), not by this.
     #[serde(default = "default_workers")]
     pub workers: usize,
     /// How many of one tenant's orders are worked at once (docs/DESIGN.md §3);
@@ -155,8 +160,10 @@ fn default_sweep_secs() -> u64 {
     30
 }
 
+/// Enough orders in flight that a journal flush covers many of them
+/// (BENCHMARKS.md, "What bounds the pipeline").
 fn default_workers() -> usize {
-    8
+    256
 }
 
 /// Encryption of tenants' secrets at rest.

@@ -201,9 +201,9 @@ async fn conformance(store: Arc<dyn ObjectStore>) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn fs_backend_conforms() {
+async fn fs_backend_with_per_file_fsync_conforms() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = FsStore::open(dir.path()).expect("open");
+    let store = FsStore::open_with(dir.path(), FsSync::Each).expect("open");
     assert_eq!(store.conditional_writes(), ConditionalWrites::Native);
     conformance(Arc::new(store)).await;
 }

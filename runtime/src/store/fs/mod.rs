@@ -4,14 +4,13 @@
 //! place (`rename` for `put`, `link` for `create_once`, which fails
 //! atomically if the key exists). A write that returned survives a crash
 //! or power loss, made so in one of three ways ([`FsSync`]):
-//! - `each` (the default): the temporary file is fsynced, then the
-//!   directory it was moved into, and the parent of every directory
-//!   created on the way;
-//! - `journal` (opt-in, docs/decisions/0037-fs-journal.md): the change is
-//!   recorded in a write-ahead journal and put in place, unsynced, once the
-//!   journal is flushed past it; writers in flight together share one
-//!   flush of one file, and opening the store replays what a crash left
-//!   ([`journal`], [`FsStore::journaled`]);
+//! - `journal` (the default, docs/decisions/0037-fs-journal.md): the
+//!   change is recorded in a write-ahead journal and put in place,
+//!   unsynced, once the journal is flushed past it; writers in flight
+//!   together share one flush of one file, and opening the store replays
+//!   what a crash left ([`journal`], [`FsStore::journaled`]);
+//! - `each`: the temporary file is fsynced, then the directory it was
+//!   moved into, and the parent of every directory created on the way;
 //! - `group`: no per-file fsync; the write waits for a `syncfs` of the
 //!   data directory's filesystem that started after it. Concurrent writers
 //!   share one `syncfs` (group commit); on a filesystem shared with busy
@@ -64,9 +63,9 @@ const LOCK_FILE: &str = ".lock";
 #[serde(rename_all = "lowercase")]
 pub enum FsSync {
     /// fsync each file and each directory it changed.
-    #[default]
     Each,
     /// A write-ahead journal whose flushes writers share.
+    #[default]
     Journal,
     /// One `syncfs` shared by the writes that wait for it.
     Group,
