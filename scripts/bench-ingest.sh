@@ -30,6 +30,13 @@
 # thousands of files slows the next minutes' file creation on ext4), about
 # 0.5 GB per measurement at 64 connections: 5 paths x 3 connection counts x
 # 3 rounds need about 20 GB free.
+# FRESH_FS=1 (root; scripts/fresh-fs.sh): each measurement's data directory
+# is a freshly made ext4 without a journal, like this machine's disk, on a
+# loop device over a file on that disk, unmounted and deleted after it. No
+# measurement then meets inodes another one freed: ext4 without a journal
+# skips every inode freed in the last 5 minutes when it allocates one, a
+# scan that made up a fifth of the pipeline's CPU after the previous run's
+# files were deleted (BENCHMARKS.md, "What bounds the pipeline").
 # Prints markdown tables for BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,7 +58,7 @@ plugin="$target/wasm-plugins/wasm32-wasip2/release/shopify_orders.wasm"
 fixture="$PWD/tests/fixtures/shopify-orders-create.json"
 work=$(mktemp -d)
 results="$work/results"
-trap 'kill $(jobs -p) 2>/dev/null || true; cp "$results" "${BENCH_RESULTS:-/tmp/bench-ingest-results.txt}" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; cp "$results" "${BENCH_RESULTS:-/tmp/bench-ingest-results.txt}" 2>/dev/null; [ -z "${FRESH_FS:-}" ] || scripts/fresh-fs.sh unmount "$work/fresh"; rm -rf "$work"' EXIT
 
 # One key for every server of the run and the tokens (no key is built in;
 # each fresh data directory would otherwise generate its own).
@@ -72,6 +79,9 @@ wait_listening() { # until the server just started says so; stops the run if it 
 
 start_server() { # kind -> prints the base URL; leaves the server running as a job
   local dir="$work/data-$RANDOM$RANDOM"
+  if [ -n "${FRESH_FS:-}" ]; then
+    dir="$(scripts/fresh-fs.sh mount "$work/fresh")/data"
+  fi
   rm -f "$work/server.out"
   if [ "$1" = baseline ]; then
     "$baseline" "$dir" 127.0.0.1:18091 > "$work/server.out" &
@@ -132,6 +142,7 @@ measure() { # path connections round
   kill "$pid" 2>/dev/null || true
   while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
   rm -f "$work/server.out"
+  [ -z "${FRESH_FS:-}" ] || scripts/fresh-fs.sh unmount "$work/fresh"
 }
 
 for round in $(seq "$ROUNDS"); do

@@ -7,8 +7,11 @@
 //!    100,000 events on `fs`.
 //!
 //! `cargo run --release -p portitor --example pipeline_throughput` (`PIPELINE_ONLY=1`: without the reindex;
-//! `PIPELINE_WORKERS=N`: the pipeline's workers, default the server's; `FS_SYNC=journal|group`: the
-//! `fs` store's `store.fs_sync`)
+//! `PIPELINE_CLIENTS=N`: only the run with N clients, whose store then starts on a disk that has not
+//! just deleted the previous run's files; `PIPELINE_KEEP_DATA=1`: the store is left in `TMPDIR`, for
+//! the caller to delete when it is done measuring — `scripts/bench-pipeline.sh`;
+//! `PIPELINE_WORKERS=N`: the pipeline's workers, default the server's; `FS_SYNC=journal|each|group`: the
+//! `fs` store's `store.fs_sync`; `PIPELINE_INSTANCES=N`: `engine.max_instances_per_tenant`)
 
 use std::time::{Duration, Instant};
 
@@ -36,8 +39,13 @@ fn order(n: usize) -> serde_json::Value {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // Orders one after another, then from 32 clients at once.
-    throughput(1).await?;
-    throughput(32).await?;
+    match std::env::var("PIPELINE_CLIENTS").ok().and_then(|clients| clients.parse().ok()) {
+        Some(clients) => throughput(clients).await?,
+        None => {
+            throughput(1).await?;
+            throughput(32).await?;
+        }
+    }
     if std::env::var_os("PIPELINE_ONLY").is_some() {
         return Ok(());
     }
@@ -54,16 +62,23 @@ async fn throughput(clients: usize) -> anyhow::Result<()> {
         );
         let _ = axum::serve(wms, app).await;
     });
-    let dir = tempfile::tempdir()?;
+    let mut dir = tempfile::tempdir()?;
+    // Deleting the store's ~20,000 files would slow the next measurement's
+    // file creation (ext4 without a journal skips recently freed inodes).
+    dir.disable_cleanup(std::env::var_os("PIPELINE_KEEP_DATA").is_some());
     let mut pipeline = portitor::config::PipelineSettings::default();
     if let Some(workers) = std::env::var("PIPELINE_WORKERS").ok().and_then(|w| w.parse().ok()) {
         pipeline.workers = workers;
     }
     let mut config =
         Config { data_dir: dir.path().to_path_buf(), egress: loopback_granted(), pipeline, ..Config::default() };
+    if let Some(instances) = std::env::var("PIPELINE_INSTANCES").ok().and_then(|n| n.parse().ok()) {
+        config.engine.max_instances_per_tenant = instances;
+    }
     match std::env::var("FS_SYNC").as_deref() {
         Ok("journal") => config.store.fs_sync = portitor::store::fs::FsSync::Journal,
         Ok("group") => config.store.fs_sync = portitor::store::fs::FsSync::Group,
+        Ok("each") => config.store.fs_sync = portitor::store::fs::FsSync::Each,
         _ => {}
     }
     let runtime = portitor::server::build(config).await?;
@@ -124,7 +139,7 @@ async fn throughput(clients: usize) -> anyhow::Result<()> {
     }
     let total = started.elapsed();
     println!(
-        "pipeline, {clients} client(s): {ORDERS} orders ingested in {:.2} s, all sent to the WMS after {:.2} s: {:.0} orders/s end to end (4 events and a reference each)",
+        "pipeline, {clients} client(s): {ORDERS} orders ingested in {:.2} s, all sent to the WMS after {:.2} s: {:.0} orders/s end to end (3 events and a reference each)",
         ingested.as_secs_f64(),
         total.as_secs_f64(),
         ORDERS as f64 / total.as_secs_f64()
