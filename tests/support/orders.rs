@@ -16,16 +16,9 @@ use super::warehouse::{WMS_PASSWORD, WMS_USER};
 pub const SHOPIFY_SECRET: &str = "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";
 pub const ADMIN_TOKEN: &str = "shpat_demo_admin_token_0001";
 
-/// `shopify-orders` verifying Shopify's signature, de-duplicating on its webhook id.
-pub const SHOPIFY_MANIFEST: &str = r#"
-kind = "push-source"
-[webhook]
-scheme = "hmac-sha256"
-header = "X-Shopify-Hmac-Sha256"
-secret = "shopify-webhook-secret"
-encoding = "base64"
-delivery_id_header = "X-Shopify-Webhook-Id"
-"#;
+/// `shopify-orders` verifying Shopify's signature, de-duplicating on its
+/// webhook id: the demo's manifest, so that the tests exercise it.
+pub const SHOPIFY_MANIFEST: &str = portitor::demo::SHOPIFY_WEBHOOK_MANIFEST;
 
 /// Shopify's `X-Shopify-Hmac-Sha256` for `body` under [`SHOPIFY_SECRET`].
 pub fn shopify_signature(body: &str) -> String {

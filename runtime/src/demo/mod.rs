@@ -35,6 +35,18 @@ use crate::security::auth::Role;
 
 pub const COMPANY: &str = "demo";
 const SHOPIFY_SECRET: &str = "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";
+/// How `shopify-orders` checks Shopify's webhooks: its signature and its
+/// delivery id (the demo adds its network and admin connection; the tests
+/// use it as it is).
+pub const SHOPIFY_WEBHOOK_MANIFEST: &str = r#"
+kind = "push-source"
+[webhook]
+scheme = "hmac-sha256"
+header = "X-Shopify-Hmac-Sha256"
+secret = "shopify-webhook-secret"
+encoding = "base64"
+delivery_id_header = "X-Shopify-Webhook-Id"
+"#;
 const PRIME_CARGO_SECRET: &str = "pc-demo-callback-secret-2026-xyz";
 const SHOPIFY_ORDER: &str = include_str!("../../../tests/fixtures/shopify-orders-create.json");
 const PRIME_CARGO_PACKED: &str = include_str!("../../../tests/fixtures/prime-cargo-pick-order-packed.json");
@@ -91,15 +103,7 @@ pub async fn provision(state: &AppState, data_dir: &Path, addr: SocketAddr) -> a
     install(
         "shopify-orders",
         format!(
-            r#"
-kind = "push-source"
-[webhook]
-scheme = "hmac-sha256"
-header = "X-Shopify-Hmac-Sha256"
-secret = "shopify-webhook-secret"
-encoding = "base64"
-delivery_id_header = "X-Shopify-Webhook-Id"
-[network]
+            r#"{SHOPIFY_WEBHOOK_MANIFEST}[network]
 private_hosts = ["127.0.0.1"]
 [http.connections.shopify-admin]
 base_url = "http://{webshop}"
