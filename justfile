@@ -27,11 +27,18 @@ setup: setup-build
     set -euo pipefail
     python3 -m pip install --quiet --disable-pip-version-check pyftpdlib 'moto[server]' asyncssh 'componentize-py=={{componentize_py}}'
     command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
-    if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1 || ! command -v nats-server >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-        echo "setup: installing Debian's chromium and chromium-driver (the dashboard's browser tests), nats-server (the shared pointer queue's tests) and nodejs with npm (JavaScript plugins)"
+    # Only what is missing: a machine whose Node.js came with its own npm
+    # (NodeSource's) cannot take Debian's npm beside it.
+    missing=""
+    command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+    command -v chromedriver >/dev/null 2>&1 || missing="$missing chromium-driver"
+    command -v nats-server >/dev/null 2>&1 || missing="$missing nats-server"
+    command -v npm >/dev/null 2>&1 || missing="$missing nodejs npm"
+    if [ -n "$missing" ]; then
+        echo "setup: installing Debian's$missing (chromium: the dashboard's browser tests; nats-server: the shared pointer queue's tests; npm: JavaScript plugins)"
         sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
         $sudo apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver nats-server nodejs npm
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing
     fi
     installed() { grep -qs "\"version\": \"$2\"" "{{tools}}/npm/node_modules/$1/package.json"; }
     if ! installed @bytecodealliance/componentize-js {{componentize_js_version}} || ! installed typescript {{typescript_version}} \
