@@ -32,7 +32,7 @@ use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread::JoinHandle;
+use std::thread::{JoinHandle, Thread};
 use std::time::Duration;
 
 /// The journal's directory under the data directory.
@@ -95,10 +95,10 @@ struct State {
     appended: u64,
     /// Every record up to this one is written and synced, or failed.
     flushed: u64,
-    /// Writers waiting for the flush past their record, by record: a
-    /// flush wakes only those it covers (waking every writer at every
-    /// flush cost more than the flushes with hundreds in flight).
-    waiting: BTreeMap<u64, Vec<tokio::sync::oneshot::Sender<()>>>,
+    /// Writers' threads waiting for the flush past their record, by
+    /// record: a flush wakes only those it covers (waking every writer at
+    /// every flush cost more than the flushes with hundreds in flight).
+    waiting: BTreeMap<u64, Vec<Thread>>,
     /// The segment new records go to.
     segment: Segment,
     /// Per segment, the writers whose change is not yet in place.
@@ -180,10 +180,11 @@ impl Journal {
         Ok(Self { shared, threads })
     }
 
-    /// Records `change` to `key`. The caller makes the change in place,
-    /// then waits for [`Entry::durable`]; it holds the key's lock from
-    /// before this call until its change is in place, so that the journal
-    /// orders one key's changes as they were made.
+    /// Records `change` to `key`. The caller waits for the flush past the
+    /// entry's record ([`Self::wait_flushed_past`]), then makes the change
+    /// in place and drops the entry; it holds the key's lock from before
+    /// this call until its change is in place, so that the journal orders
+    /// one key's changes as they were made.
     pub(super) fn append(&self, key: &str, change: &Change) -> io::Result<Entry> {
         let mut state = self.shared.lock();
         if let Some((_, error)) = &state.broken {
@@ -202,25 +203,23 @@ impl Journal {
         Ok(Entry { shared: self.shared.clone(), record, segment })
     }
 
-    /// Returns once the journal is flushed past `record`.
-    pub(super) async fn flushed_past(&self, record: u64) -> io::Result<()> {
+    /// Blocks the calling thread until the journal is flushed past
+    /// `record`; then whether that record is durable.
+    pub(super) fn wait_flushed_past(&self, record: u64) -> io::Result<()> {
         // (`stopping` is only set by `Drop`, which cannot run while this
         // borrows the journal: every record appended gets its flush.)
-        let woken = {
-            let mut state = self.shared.lock();
-            if state.flushed >= record {
-                None
-            } else {
-                let (wake, woken) = tokio::sync::oneshot::channel();
-                state.waiting.entry(record).or_default().push(wake);
-                Some(woken)
+        let mut state = self.shared.lock();
+        if state.flushed < record {
+            state.waiting.entry(record).or_default().push(std::thread::current());
+            while state.flushed < record && !state.stopping {
+                drop(state);
+                // Woken by the flush that covers `record` (a wake-up
+                // without it, or left from before, only checks again).
+                std::thread::park();
+                state = self.shared.lock();
             }
-        };
-        if let Some(woken) = woken {
-            // An error: the journal stopped (the store is closing); the
-            // outcome below says whether the record made it.
-            let _ = woken.await;
         }
+        drop(state);
         self.shared.outcome(record)
     }
 
@@ -267,12 +266,13 @@ impl Drop for Journal {
             let _ = thread.join();
         }
         // Anyone still waiting learns the outcome now.
-        self.shared.lock().waiting.clear();
+        let waiting = std::mem::take(&mut self.shared.lock().waiting);
+        waiting.into_values().flatten().for_each(|thread| thread.unpark());
     }
 }
 
 impl Entry {
-    /// Its number, for [`Journal::flushed_past`].
+    /// Its number, for [`Journal::wait_flushed_past`].
     pub(super) fn record(&self) -> u64 {
         self.record
     }
@@ -347,8 +347,8 @@ impl Shared {
             let later = state.waiting.split_off(&(last + 1));
             let covered = std::mem::replace(&mut state.waiting, later);
             drop(state);
-            for wake in covered.into_values().flatten() {
-                let _ = wake.send(());
+            for thread in covered.into_values().flatten() {
+                thread.unpark();
             }
             self.progress.notify_all();
             state = self.lock();
@@ -580,26 +580,27 @@ mod tests {
         assert!(again.is_empty(), "nothing was appended: nothing to replay");
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn writers_in_flight_together_share_flushes_and_each_waits_for_its_own() {
+    #[test]
+    fn writers_in_flight_together_share_flushes_and_each_waits_for_its_own() {
         let root = tempfile::tempdir().expect("tempdir");
         let journal = Arc::new(Journal::open(root.path(), |_| Ok(())).expect("open"));
-        let mut writers = tokio::task::JoinSet::new();
-        for writer in 0..16 {
-            let journal = journal.clone();
-            writers.spawn(async move {
-                for n in 0..50 {
-                    let body = format!("{writer}-{n}").into_bytes();
-                    let entry = journal.append(&format!("w{writer}/{n}"), &Change::Put(body)).expect("append");
-                    let record = entry.record();
-                    journal.flushed_past(record).await.expect("durable");
-                    assert!(journal.shared.lock().flushed >= record, "returned before its flush");
-                    drop(entry);
-                }
-            });
-        }
-        while let Some(done) = writers.join_next().await {
-            done.expect("writer");
+        let writers: Vec<_> = (0..16)
+            .map(|writer| {
+                let journal = journal.clone();
+                std::thread::spawn(move || {
+                    for n in 0..50 {
+                        let body = format!("{writer}-{n}").into_bytes();
+                        let entry = journal.append(&format!("w{writer}/{n}"), &Change::Put(body)).expect("append");
+                        let record = entry.record();
+                        journal.wait_flushed_past(record).expect("durable");
+                        assert!(journal.shared.lock().flushed >= record, "returned before its flush");
+                        drop(entry);
+                    }
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.join().expect("writer");
         }
         let (appended, flushes) = journal.counts();
         assert_eq!(appended, 800);
