@@ -6,23 +6,66 @@
 # `/readyz` on that store with scripts/startup-time.sh, ROUNDS times,
 # alternating the binaries.
 # Usage: scripts/startup-on-moto.sh BINARY [BINARY…]   (ORDERS=25000 ROUNDS=2)
+# S3_SERVER=garage: the same against a single-node Garage instead of moto
+# (much faster to fill; GARAGE_DIR puts its files on a disk of your choice).
+# TRAFFIC_SECONDS=600: then the first BINARY's resident memory under that
+# long a tenant's traffic on the same store (scripts/memory-under-traffic.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 orders="${ORDERS:-25000}"
 rounds="${ROUNDS:-2}"
 target="${CARGO_TARGET_DIR:-target}"
 history="${HISTORY_BIN:-$target/release/examples/history}"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-moto_server -H 127.0.0.1 -p "$port" > /dev/null 2>&1 &
-moto=$!
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+port=$(free_port)
 work=$(mktemp -d)
-trap 'kill $moto 2>/dev/null || true; rm -rf "$work"' EXIT
-until curl -s -o /dev/null "http://127.0.0.1:$port/"; do sleep 0.1; done
-export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
-python3 -c "import boto3; boto3.client('s3', endpoint_url='http://127.0.0.1:$port', region_name='us-east-1').create_bucket(Bucket='portitor')"
+trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
+case "${S3_SERVER:-moto}" in
+  moto)
+    moto_server -H 127.0.0.1 -p "$port" > /dev/null 2>&1 &
+    server=$!
+    until curl -s -o /dev/null "http://127.0.0.1:$port/"; do sleep 0.1; done
+    access_key=test secret_key=test region=us-east-1
+    AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test python3 -c "import boto3; boto3.client('s3', endpoint_url='http://127.0.0.1:$port', region_name='us-east-1').create_bucket(Bucket='portitor')"
+    ;;
+  garage)
+    # A single-node Garage (the tools directory's, from `just setup`),
+    # its metadata and data under GARAGE_DIR (default: the run's work dir).
+    garage="${GARAGE_BIN:-$HOME/.cache/portitor-tools/bin/garage}"
+    root="${GARAGE_DIR:-$work/garage}"
+    mkdir -p "$root"
+    rpc_port=$(free_port)
+    cat > "$work/garage.toml" <<TOML
+metadata_dir = "$root/meta"
+data_dir = "$root/data"
+db_engine = "lmdb"
+replication_factor = 1
+rpc_bind_addr = "127.0.0.1:$rpc_port"
+rpc_public_addr = "127.0.0.1:$rpc_port"
+rpc_secret = "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+[s3_api]
+s3_region = "garage"
+api_bind_addr = "127.0.0.1:$port"
+root_domain = ".s3.garage"
+TOML
+    "$garage" -c "$work/garage.toml" server > "$work/garage.log" 2>&1 &
+    server=$!
+    until "$garage" -c "$work/garage.toml" status > /dev/null 2>&1; do sleep 0.2; done
+    node=$("$garage" -c "$work/garage.toml" node id -q | cut -c1-64)
+    "$garage" -c "$work/garage.toml" layout assign "$node" -c 100G -z dc1 > /dev/null
+    "$garage" -c "$work/garage.toml" layout apply --version 1 > /dev/null
+    key=$("$garage" -c "$work/garage.toml" key create portitor)
+    access_key=$(echo "$key" | awk '/Key ID/ {print $NF}')
+    secret_key=$(echo "$key" | awk '/Secret key/ {print $NF}')
+    "$garage" -c "$work/garage.toml" bucket create portitor > /dev/null
+    "$garage" -c "$work/garage.toml" bucket allow --read --write --owner portitor --key "$access_key" > /dev/null
+    region=garage
+    ;;
+  *) echo "S3_SERVER is moto or garage" >&2; exit 2 ;;
+esac
 export PORTITOR_STORE__BACKEND=s3 PORTITOR_STORE__S3__BUCKET=portitor PORTITOR_STORE__S3__ENDPOINT="http://127.0.0.1:$port" \
-    PORTITOR_STORE__S3__REGION=us-east-1 PORTITOR_STORE__S3__ACCESS_KEY_ID=test PORTITOR_STORE__S3__SECRET_ACCESS_KEY=test \
-    PORTITOR_STORE__S3__TIMEOUT_MS=60000
+    PORTITOR_STORE__S3__REGION="$region" PORTITOR_STORE__S3__ACCESS_KEY_ID="$access_key" \
+    PORTITOR_STORE__S3__SECRET_ACCESS_KEY="$secret_key" PORTITOR_STORE__S3__TIMEOUT_MS=60000
 echo "history: $("$history" --store --orders "$orders" 2>&1 | tail -1)"
 started=$(date +%s.%N)
 "$1" reindex --data-dir "$work/reindex" > /dev/null
@@ -33,3 +76,7 @@ for ((round = 1; round <= rounds; round++)); do
         echo "round $round, $bin: $(scripts/startup-time.sh "$work/data-$round" "$bin")"
     done
 done
+if [ -n "${TRAFFIC_SECONDS:-}" ]; then
+    mkdir -p "$work/data-traffic"
+    SECONDS_OF_TRAFFIC="$TRAFFIC_SECONDS" scripts/memory-under-traffic.sh "$work/data-traffic" "$1"
+fi
