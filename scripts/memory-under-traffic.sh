@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Starts the release `portitor serve` on DATA_DIR (a history written by the
 # `history` example), waits for `/readyz`, then sends SECONDS of a tenant's
-# traffic (scripts/wrk-traffic.lua: new orders, failed-queue pages at random
-# depths, the hourly chart, the order list; CONNECTIONS connections, each
+# traffic (scripts/wrk-traffic.lua: new orders, failed-queue pages walked
+# page after page, the hourly chart, the order list; CONNECTIONS connections, each
 # pausing PAUSE_MS between requests) and prints the server's resident
 # memory at ready, every minute, and at the end, with its peak (VmHWM)
 # (BENCHMARKS "Start-up and memory against history").

@@ -1,12 +1,15 @@
 -- wrk script for scripts/memory-under-traffic.sh: a tenant's day in one
 -- connection's requests, paced (`delay`) rather than flat out:
 --   7 of 10: a new order through POST /{company}/order;
---   2 of 10: a page of the failed queue, at a random depth;
+--   2 of 10: a page of the failed queue, as the dashboard pages it: the
+--            first, or the one after the last page this thread was answered
+--            (any list's `next` is a position in time, so any will do);
 --   1 of 10: the hourly chart or an order's page.
 --   wrk ... -s wrk-traffic.lua BASE_URL -- COMPANY SOURCE_TOKEN ADMIN_TOKEN FIXTURE PAUSE_MS
 local threads = {}
 local counter = 0
 local company, source_token, admin_token, template, pause = "", "", "", "", 10
+local next_page = nil
 
 function setup(thread)
   thread:set("tid", #threads)
@@ -40,13 +43,27 @@ function request()
   end
   local path
   if pick < 9 then
-    path = "/" .. company .. "/orders?state=failed&limit=50&offset=" .. (math.random(0, 200) * 50)
+    path = "/" .. company .. "/orders?state=failed&limit=50"
+    if next_page and math.random() < 0.9 then
+      path = path .. "&after=" .. next_page
+    end
   elseif counter % 20 == 9 then
     path = "/" .. company .. "/stats/hourly?hours=24"
   else
     path = "/" .. company .. "/orders?state=all&limit=50"
   end
   return wrk.format("GET", path, { ["Authorization"] = "Bearer " .. admin_token })
+end
+
+function response(status, headers, body)
+  if status == 200 and body then
+    local next = body:match('"next":"([^"]+)"')
+    if next then
+      next_page = next
+    elseif body:find('"next":null', 1, true) then
+      next_page = nil
+    end
+  end
 end
 
 function done(summary, latency, requests)

@@ -316,6 +316,19 @@ async fn three_nodes_list_the_same_failed_queue_and_one_of_them_picks_up_each_st
         if on_a.0 == ORDERS {
             assert_eq!(failed(&b).await, on_a, "B lists the failed queue as A does");
             assert_eq!(failed(&c).await, on_a, "C lists the failed queue as A does");
+            // Page by page, each after the last, C walks the same queue.
+            let mut walked = Vec::new();
+            let mut path = "/acme/orders?state=failed&limit=4".to_string();
+            loop {
+                let page: Value = Tenant::new(&c, "acme").get(&path).await;
+                assert_eq!(page["total"], ORDERS, "{page}");
+                walked.extend(page["orders"].as_array().expect("orders").iter().map(|o| o["id"].clone()));
+                match page["next"].as_str() {
+                    Some(next) => path = format!("/acme/orders?state=failed&limit=4&after={next}"),
+                    None => break,
+                }
+            }
+            assert_eq!(walked, on_a.1, "C's pages after pages list what A's one page does");
             break;
         }
         assert!(Instant::now() < deadline, "the stuck orders were not all picked up: {on_a:?}");

@@ -92,6 +92,16 @@ async fn orders_go_through_validation_mapping_and_dispatch_and_failures_have_a_w
         .await
         .expect("list");
     assert_eq!(odd.status(), StatusCode::BAD_REQUEST);
+    // A page starts after a page's `next`, or at an offset; anything else is refused.
+    for query in ["after=..%2F..%2Fglobex", "after=9.x", "after=&offset=0", "offset=0&after=1234567890123.a"] {
+        let refused = Portitor::client()
+            .get(format!("{}/acme/orders?state=failed&{query}", server.url))
+            .bearer_auth(&tenant.admin)
+            .send()
+            .await
+            .expect("list");
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{query}");
+    }
     assert!(!queue["orders"][0]["findings"].as_array().expect("findings").is_empty());
     let deadline = Instant::now() + Duration::from_secs(10);
     while !updates

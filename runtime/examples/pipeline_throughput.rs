@@ -20,7 +20,7 @@ use axum::routing::put;
 use portitor::config::Config;
 use portitor::events::{Actor, EventLog, StoredEvent, keys};
 use portitor::ingest::{OrderEnvelope, Origin};
-use portitor::projections::{Projections, Queue};
+use portitor::projections::{PageStart, Projections, Queue};
 use serde_json::json;
 
 const ORDERS: usize = 2_000;
@@ -128,8 +128,8 @@ async fn throughput(clients: usize) -> anyhow::Result<()> {
     futures::future::try_join_all((0..clients).map(|_| client())).await?;
     let ingested = started.elapsed();
     loop {
-        let sent = state.projections.list(company, Queue::Unhandled, None, 0, 1).await?.total;
-        let failed = state.projections.list(company, Queue::Failed, None, 0, 1).await?.total;
+        let sent = state.projections.list(company, Queue::Unhandled, None, PageStart::Offset(0), 1).await?.total;
+        let failed = state.projections.list(company, Queue::Failed, None, PageStart::Offset(0), 1).await?.total;
         if sent + failed == ORDERS {
             anyhow::ensure!(failed == 0, "{failed} orders failed");
             break;
@@ -193,7 +193,9 @@ async fn rebuild() -> anyhow::Result<()> {
         let started = Instant::now();
         portitor::projections::reindex::reindex(&projections).await?;
         times.push(started.elapsed().as_secs_f64());
-        anyhow::ensure!(projections.list("bench", Queue::Unhandled, None, 0, 1).await?.total == REBUILD_ORDERS);
+        anyhow::ensure!(
+            projections.list("bench", Queue::Unhandled, None, PageStart::Offset(0), 1).await?.total == REBUILD_ORDERS
+        );
     }
     times.sort_by(f64::total_cmp);
     println!(

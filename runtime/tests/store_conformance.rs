@@ -81,6 +81,31 @@ async fn conformance(store: Arc<dyn ObjectStore>) {
     assert_eq!(page(3, 10).await, (3, Vec::<String>::new()));
     assert_eq!(store.list_children_page(&key("nothing/"), 0, 5).await.expect("page"), (0, Vec::new()));
 
+    // a page that starts after a name, whether more follow, and a count
+    for entry in ["e5", "e1", "e3", "e2", "e4"] {
+        store.put(&key(&format!("p/{entry}")), Bytes::from_static(b"")).await.expect("put");
+    }
+    let after = |prefix: &'static str, after: Option<&'static str>, limit| {
+        let store = store.clone();
+        let prefix = key(prefix);
+        async move { store.list_children_after(&prefix, after, limit).await.expect("page after") }
+    };
+    let names = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    assert_eq!(after("p/", None, 2).await, (names(&["e1", "e2"]), true));
+    assert_eq!(after("p/", Some("e2"), 2).await, (names(&["e3", "e4"]), true));
+    assert_eq!(after("p/", Some("e3"), 2).await, (names(&["e4", "e5"]), false));
+    assert_eq!(after("p/", Some("e5"), 2).await, (Vec::new(), false));
+    assert_eq!(after("p/", Some("e25"), 10).await, (names(&["e3", "e4", "e5"]), false), "any name, stored or not");
+    assert_eq!(after("l/", Some("b"), 10).await, (names(&["bc", "c"]), false), "prefixes count as names");
+    assert_eq!(after("nothing/", None, 10).await, (Vec::new(), false));
+    for bad in ["", "e1/x"] {
+        let refused = store.list_children_after(&key("p/"), Some(bad), 2).await;
+        assert!(matches!(refused, Err(StoreError::InvalidKey(_))), "`{bad}`: {refused:?}");
+    }
+    assert_eq!(store.count_children(&key("p/")).await.expect("count"), 5);
+    assert_eq!(store.count_children(&key("l/")).await.expect("count"), 3);
+    assert_eq!(store.count_children(&key("nothing/")).await.expect("count"), 0);
+
     // delete, and deleting what is not there
     store.delete(&key("l/c/4")).await.expect("delete");
     assert_eq!(store.get(&key("l/c/4")).await.expect("get"), None);

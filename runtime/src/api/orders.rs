@@ -17,7 +17,7 @@ use crate::ops::metrics::Metrics;
 use crate::orders::events::{OrderEvent, Unreadable, received_order};
 use crate::orders::{self, OrderView};
 use crate::pipeline::ForceError;
-use crate::projections::Queue;
+use crate::projections::{PageStart, Queue, is_cursor};
 use crate::security::auth::{Principal, Role};
 use crate::store::StoreError;
 
@@ -199,8 +199,11 @@ pub(super) struct ListOptions {
     state: String,
     /// Every order from this source (with `state=all` only).
     source: Option<String>,
-    #[serde(default)]
-    offset: usize,
+    /// Pages by position: exact totals, but the list is read up to the
+    /// page (on S3, every name: slow on long lists).
+    offset: Option<usize>,
+    /// Pages by the `next` of the page before: one listing at any depth.
+    after: Option<String>,
     #[serde(default = "fifty")]
     limit: usize,
 }
@@ -213,7 +216,7 @@ fn fifty() -> usize {
     50
 }
 
-/// `GET /{company}/orders?state=failed|unhandled|in-progress|all&source=&offset=&limit=`
+/// `GET /{company}/orders?state=failed|unhandled|in-progress|all&source=&after=|offset=&limit=`
 pub(super) async fn list(
     State(state): State<AppState>,
     Path(company): Path<String>,
@@ -230,8 +233,21 @@ pub(super) async fn list(
         }
         crate::events::keys::check_segment("source", source).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     }
+    let start = match (options.offset, options.after) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::BadRequest("a page starts `after` a name or at an `offset`, not both".into()));
+        }
+        (Some(offset), None) => PageStart::Offset(offset),
+        (None, after) => {
+            if let Some(after) = after.as_deref().filter(|after| !is_cursor(after)) {
+                let shown: String = after.chars().take(80).collect();
+                return Err(ApiError::BadRequest(format!("`after={shown}` is not a page's `next`")));
+            }
+            PageStart::After(after)
+        }
+    };
     let limit = options.limit.clamp(1, 500);
-    let page = state.projections.list(&company, queue, options.source.as_deref(), options.offset, limit).await?;
+    let page = state.projections.list(&company, queue, options.source.as_deref(), start, limit).await?;
     Ok(Json(page))
 }
 

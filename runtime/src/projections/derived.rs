@@ -676,6 +676,8 @@ mod tests {
         assert_eq!(entry_id(&new), Some("0b9f2c6e-3a55-5d0a-9e8e-7c1f3f5a0c11"));
         assert_eq!(entry_time(&new), Some(newer));
         assert!(crate::store::validate_key(&format!("acme/derived/lists/all/{new}")).is_ok());
+        assert!(crate::projections::is_cursor(&new), "an entry's name is a page's cursor");
+        assert!(!crate::projections::is_cursor("9.x") && !crate::projections::is_cursor(&format!("{new}/x")));
     }
 
     #[test]

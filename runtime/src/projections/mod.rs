@@ -17,6 +17,7 @@
 //! crash, is [`derived`]'s; rebuilding them from the log, [`reindex`]'s.
 
 mod batch;
+mod counts;
 mod derived;
 pub mod reindex;
 
@@ -154,13 +155,39 @@ impl Queue {
     }
 }
 
+/// Where a page of a list starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageStart {
+    /// At the first entry, or after the entry a page's `next` named: one
+    /// listing call on any backend, at any depth. The total is exact when
+    /// the list fits on its first page; otherwise it is this node's count
+    /// of the list, at most a few seconds old ([`counts`]).
+    After(Option<String>),
+    /// After this many entries: the list is read up to the page and
+    /// counted whole with it (on S3, every name listed, a call per
+    /// thousand), so the total is exact.
+    Offset(usize),
+}
+
+/// Whether `name` can be a page's `next`: a list entry's name.
+pub fn is_cursor(name: &str) -> bool {
+    name.split_once('.').is_some_and(|(rank, id)| {
+        rank.len() == 13 && rank.bytes().all(|b| b.is_ascii_digit()) && keys::check_segment("order id", id).is_ok()
+    })
+}
+
 /// A page of a list, newest change first.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Page {
     pub orders: Vec<OrderSummary>,
     pub total: usize,
-    pub offset: usize,
+    /// How many entries come before the page, when the page knows it (not
+    /// on a page that starts after a name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<usize>,
+    /// What the next page starts after (`after=`), if more entries follow.
+    pub next: Option<String>,
 }
 
 /// Orders ingested and failed in one hour.
@@ -188,6 +215,7 @@ pub struct Projections {
     /// The store's relaxed view: derived writes are made durable by a
     /// `flush` before the markers that cover them are deleted.
     derived: Arc<dyn ObjectStore>,
+    counts: Arc<counts::Counts>,
     writer: derived::Writer,
     /// Markers whose changes are written, to delete after the next flush.
     closing: Arc<Mutex<Vec<String>>>,
@@ -202,6 +230,7 @@ impl Projections {
         Self {
             log,
             writer: derived::Writer::new(derived.clone()),
+            counts: counts::Counts::new(derived.clone()),
             derived,
             closing: Arc::default(),
             opening: Arc::default(),
@@ -227,14 +256,31 @@ impl Projections {
         company: &str,
         queue: Queue,
         source: Option<&str>,
-        offset: usize,
+        start: PageStart,
         limit: usize,
     ) -> Result<Page, StoreError> {
         let list = match source {
             Some(source) => derived::source_list(source),
             None => queue.list_name().to_string(),
         };
-        let (total, names) = self.derived.list_children_page(&keys::list_prefix(company, &list), offset, limit).await?;
+        let prefix = keys::list_prefix(company, &list);
+        let (names, total, offset, more) = match start {
+            PageStart::Offset(offset) => {
+                let (total, names) = self.derived.list_children_page(&prefix, offset, limit).await?;
+                let more = offset.saturating_add(names.len()) < total;
+                (names, total, Some(offset), more)
+            }
+            PageStart::After(after) => {
+                let (names, more) = self.derived.list_children_after(&prefix, after.as_deref(), limit).await?;
+                let total = match (&after, more) {
+                    (None, false) => names.len(),
+                    (None, true) => self.counts.of(&prefix).await?.max(names.len() + 1),
+                    (Some(_), _) => self.counts.of(&prefix).await?,
+                };
+                (names, total, after.is_none().then_some(0), more)
+            }
+        };
+        let next = names.last().filter(|_| more).cloned();
         let rows: Vec<(String, String)> =
             names.into_iter().filter_map(|name| Some((derived::entry_id(&name)?.to_string(), name))).collect();
         let read = futures::stream::iter(rows)
@@ -252,7 +298,7 @@ impl Projections {
             })
             .try_collect()
             .await?;
-        Ok(Page { orders, total, offset })
+        Ok(Page { orders, total, offset, next })
     }
 
     /// Orders received, and orders that failed, per hour over the last
@@ -264,7 +310,7 @@ impl Projections {
         let first = now - TimeDelta::hours(hours.saturating_sub(1) as i64);
         let count = |hour: DateTime<Utc>, what: &'static str| async move {
             let prefix = keys::hour_prefix(company, &derived::hour_segment(hour), what);
-            Ok::<_, StoreError>(self.derived.list_children(&prefix).await?.len())
+            self.derived.count_children(&prefix).await
         };
         futures::stream::iter((0..hours).map(|h| first + TimeDelta::hours(h as i64)))
             .map(|hour| async move {
@@ -375,7 +421,7 @@ mod tests {
     }
 
     async fn total(projections: &Projections, queue: Queue) -> usize {
-        let page = projections.list("acme", queue, None, 0, 10).await.expect("list");
+        let page = projections.list("acme", queue, None, PageStart::Offset(0), 10).await.expect("list");
         assert_eq!(page.total, page.orders.len(), "no entry is stale here");
         page.total
     }
@@ -424,7 +470,8 @@ mod tests {
         assert_eq!(total(&projections, Queue::Unhandled).await, 0);
         assert_eq!(total(&projections, Queue::InProgress).await, 0);
         assert_eq!(total(&projections, Queue::All).await, 1);
-        let by_source = projections.list("acme", Queue::All, Some("woo-no"), 0, 10).await.expect("list");
+        let by_source =
+            projections.list("acme", Queue::All, Some("woo-no"), PageStart::Offset(0), 10).await.expect("list");
         assert_eq!(by_source.orders.len(), 1);
         let summary = projections.get("acme", "order-1").await.expect("read").expect("summary");
         assert_eq!(summary.state, OrderState::Shipped);
@@ -483,7 +530,7 @@ mod tests {
         let ghost_key = format!("{}{}", keys::list_prefix("acme", "failed"), derived::entry_name(&ghost));
         projections.derived.put(&ghost_key, bytes::Bytes::new()).await.expect("ghost");
 
-        let failed_page = projections.list("acme", Queue::Failed, None, 0, 10).await.expect("list");
+        let failed_page = projections.list("acme", Queue::Failed, None, PageStart::Offset(0), 10).await.expect("list");
         assert!(
             failed_page.orders.is_empty(),
             "neither the stale entry nor a summary the log has passed: {failed_page:?}"
@@ -491,7 +538,7 @@ mod tests {
 
         assert_eq!(projections.repair(None).await.expect("repair"), 1);
         assert_eq!(projections.get("acme", "order-1").await.expect("read").expect("summary").state, OrderState::Failed);
-        let failed_page = projections.list("acme", Queue::Failed, None, 0, 10).await.expect("list");
+        let failed_page = projections.list("acme", Queue::Failed, None, PageStart::Offset(0), 10).await.expect("list");
         assert_eq!(failed_page.orders.len(), 1, "shown once, at its place");
         assert_eq!(total(&projections, Queue::InProgress).await, 0);
         assert!(projections.derived.list_children(&keys::open_prefix("acme")).await.expect("markers").is_empty());
@@ -501,7 +548,10 @@ mod tests {
         let rebuilt = reindex::summaries_from_log(&projections.log, "acme").await.expect("rebuild");
         assert_eq!(rebuilt, vec![projections.get("acme", "order-1").await.expect("read").expect("summary")]);
         reindex::reindex(&projections).await.expect("reindex");
-        assert_eq!(projections.list("acme", Queue::Failed, None, 0, 10).await.expect("list").total, 1);
+        assert_eq!(
+            projections.list("acme", Queue::Failed, None, PageStart::Offset(0), 10).await.expect("list").total,
+            1
+        );
     }
 
     #[tokio::test]
@@ -535,7 +585,7 @@ mod tests {
 
         let summary = projections.get("acme", "order-1").await.expect("read").expect("summary");
         assert_eq!(summary.state, OrderState::Validated, "the later version, whatever the order in the batch");
-        let all = projections.list("acme", Queue::All, None, 0, 100).await.expect("list");
+        let all = projections.list("acme", Queue::All, None, PageStart::Offset(0), 100).await.expect("list");
         assert_eq!((all.total, all.orders.len()), (41, 41), "one entry per order");
         assert_eq!(projections.close_markers().await.expect("close"), 42, "every change's marker closes");
         assert!(projections.derived.list_children(&keys::open_prefix("acme")).await.expect("markers").is_empty());
@@ -594,7 +644,11 @@ mod tests {
             let ghost = format!("{}{}", keys::list_prefix("acme", list), derived::entry_name(&first));
             projections.derived.put(&ghost, bytes::Bytes::new()).await.expect("ghost");
         }
-        assert_eq!(projections.list("acme", Queue::All, None, 0, 10).await.expect("list").total, 2, "counted twice");
+        assert_eq!(
+            projections.list("acme", Queue::All, None, PageStart::Offset(0), 10).await.expect("list").total,
+            2,
+            "counted twice"
+        );
 
         assert_eq!(projections.repair(None).await.expect("repair"), 1);
         assert_eq!(total(&projections, Queue::All).await, 1);
@@ -621,10 +675,27 @@ mod tests {
             let marker = projections.open("acme", &id).await.expect("marker");
             projections.settle_events("acme", &[received], marker).await;
         }
-        let page = projections.list("acme", Queue::InProgress, None, 2, 3).await.expect("list");
-        assert_eq!(page.total, 7);
-        let ids: Vec<&str> = page.orders.iter().map(|o| o.id.as_str()).collect();
-        assert_eq!(ids, ["order-2", "order-3", "order-4"]);
+        let ids = |page: &Page| page.orders.iter().map(|o| o.id.clone()).collect::<Vec<_>>();
+        let page = projections.list("acme", Queue::InProgress, None, PageStart::Offset(2), 3).await.expect("list");
+        assert_eq!((page.total, page.offset), (7, Some(2)));
+        assert_eq!(ids(&page), ["order-2", "order-3", "order-4"]);
+
+        // The same list a page after another: each starts where the last ended.
+        let mut after = None;
+        let mut walked = Vec::new();
+        loop {
+            let page =
+                projections.list("acme", Queue::InProgress, None, PageStart::After(after), 3).await.expect("list");
+            assert_eq!(page.total, 7);
+            walked.extend(ids(&page));
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(walked, (0..7).map(|n| format!("order-{n}")).collect::<Vec<_>>());
+        let whole = projections.list("acme", Queue::InProgress, None, PageStart::After(None), 10).await.expect("list");
+        assert_eq!((whole.total, whole.offset, whole.next), (7, Some(0), None), "a list on one page counts itself");
         let unfinished = projections.unfinished().await.expect("unfinished");
         assert_eq!(unfinished.first().map(|o| o.id.as_str()), Some("order-6"), "oldest change first");
         assert_eq!(projections.hourly("acme", 2).await.expect("hourly").iter().map(|h| h.ingested).sum::<usize>(), 7);

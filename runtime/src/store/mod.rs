@@ -91,6 +91,17 @@ impl Window {
     }
 }
 
+/// Checks the name a page starts after ([`ObjectStore::list_children_after`]):
+/// one segment, never empty.
+pub(crate) fn check_start_after(prefix: &str, after: Option<&str>) -> Result<(), StoreError> {
+    match after {
+        Some(after) if after.is_empty() || after.contains('/') => {
+            Err(StoreError::InvalidKey(format!("{prefix}{after}")))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// One compare-and-swap of [`ObjectStore::compare_and_swap_all`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Swap {
@@ -153,6 +164,28 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
     ) -> Result<(usize, Vec<String>), StoreError> {
         let names = self.list_children(prefix).await?;
         Ok((names.len(), names.into_iter().skip(offset).take(limit).collect()))
+    }
+
+    /// Up to `limit` of [`Self::list_children`]'s names that sort after
+    /// `after` (from the first, with `None`), and whether more follow. A
+    /// backend that can start a listing at a name (S3's `start-after`)
+    /// reads no further than the page, so a page deep in a long list costs
+    /// what the first one does. The list is not counted.
+    async fn list_children_after(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<String>, bool), StoreError> {
+        let mut names =
+            self.list_children(prefix).await?.into_iter().filter(|name| after.is_none_or(|a| name.as_str() > a));
+        let page: Vec<String> = names.by_ref().take(limit).collect();
+        Ok((page, names.next().is_some()))
+    }
+
+    /// How many names [`Self::list_children`] gives, without holding them.
+    async fn count_children(&self, prefix: &str) -> Result<usize, StoreError> {
+        Ok(self.list_children_page(prefix, 0, 0).await?.0)
     }
 
     /// Removes `key`; a missing key is not an error.

@@ -319,6 +319,54 @@ impl ObjectStore for S3Store {
         Ok(window.finish())
     }
 
+    async fn list_children_after(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<String>, bool), StoreError> {
+        if !prefix.is_empty() {
+            validate_prefix(prefix)?;
+        }
+        let full = self.full_key(prefix);
+        // One name past the page says whether more follow.
+        let wanted = limit.saturating_add(1);
+        let mut request = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(&full)
+            .delimiter("/")
+            .max_keys(wanted.min(1000) as i32);
+        super::check_start_after(prefix, after)?;
+        if let Some(after) = after {
+            request = request.start_after(format!("{full}{after}"));
+        }
+        let mut names = Vec::new();
+        let mut pages = request.into_paginator().send();
+        while names.len() < wanted {
+            let Some(page) = pages.next().await else { break };
+            let page = page.map_err(|e| unavailable("LIST", prefix, e))?;
+            let prefixes = page.common_prefixes().iter().filter_map(|c| c.prefix()).map(|p| p.trim_end_matches('/'));
+            let objects = page.contents().iter().filter_map(|o| o.key());
+            let mut found: Vec<String> = prefixes
+                .chain(objects)
+                .filter_map(|key| key.strip_prefix(&full))
+                .filter(|name| !name.is_empty() && !name.starts_with(".portitor-probe"))
+                .filter(|name| after.is_none_or(|after| *name > after))
+                .map(str::to_string)
+                .collect();
+            // Within one response prefixes and objects come apart.
+            found.sort();
+            names.extend(found);
+        }
+        names.sort();
+        names.dedup();
+        let more = names.len() > limit;
+        names.truncate(limit);
+        Ok((names, more))
+    }
+
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         validate_key(key)?;
         match self.client.delete_object().bucket(&self.bucket).key(self.full_key(key)).send().await {

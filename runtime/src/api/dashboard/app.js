@@ -78,13 +78,25 @@
       h("li", {}, badge(f.severity), " ", h("span", { class: "field", text: f.field }),
         f.value ? h("span", { class: "meta", text: ` = ${f.value}` }) : null, ` — ${f.message}`)));
   }
-  function pager(page, onPage) {
+  function offsetPager(page, onPage) {
     const first = page.total === 0 ? 0 : page.offset + 1;
     const last = page.offset + (page.orders || page.deadLetters || []).length;
     return h("div", { class: "pager" },
       h("button", { type: "button", "aria-label": "Previous page", disabled: page.offset === 0, onclick: () => onPage(Math.max(0, page.offset - PAGE)) }, "← Previous"),
       h("span", { text: `Showing ${first}–${last} of ${page.total}` }),
       h("button", { type: "button", "aria-label": "Next page", disabled: last >= page.total, onclick: () => onPage(page.offset + PAGE) }, "Next →"));
+  }
+  // Order lists page by cursor: a page starts after the last row of the one
+  // before (one listing on the server, at any depth); `at` keeps the way back.
+  const FIRST = { after: null, offset: 0, back: [] };
+  const after = (at) => (at.after ? `&after=${encodeURIComponent(at.after)}` : "");
+  function cursorPager(page, at, onPage) {
+    const first = page.orders.length === 0 ? 0 : at.offset + 1;
+    const last = at.offset + page.orders.length;
+    return h("div", { class: "pager" },
+      h("button", { type: "button", "aria-label": "Previous page", disabled: at.back.length === 0, onclick: () => onPage(at.back[at.back.length - 1]) }, "← Previous"),
+      h("span", { text: `Showing ${first}–${last} of ${Math.max(page.total, last)}` }),
+      h("button", { type: "button", "aria-label": "Next page", disabled: !page.next, onclick: () => onPage({ after: page.next, offset: at.offset + PAGE, back: [...at.back, at] }) }, "Next →"));
   }
   // Each view that starts drawing makes any view still loading stale: a
   // slow answer must not replace the page the operator has moved on to.
@@ -159,10 +171,10 @@
   }
 
   // ---- failed orders -----------------------------------------------------
-  async function failedView(offset = 0) {
+  async function failedView(at = FIRST) {
     const mine = ++drawing;
     status("Loading failed orders…");
-    const [page, figure] = await Promise.all([api(`/orders?state=failed&offset=${offset}&limit=${PAGE}`), chart()]);
+    const [page, figure] = await Promise.all([api(`/orders?state=failed&limit=${PAGE}${after(at)}`), chart()]);
     const rows = page.orders.map((order) => {
       const row = h("tr", { "data-order": order.id },
         h("td", {}, h("a", { href: `#order/${order.id}`, text: order.externalId })),
@@ -171,7 +183,7 @@
         h("td", { text: age(order.updatedAt), title: time(order.updatedAt) }),
         h("td", {}, findingsList(order.findings)),
         h("td", {}, isOperator() && (order.state === "failed" || order.state === "dispatch-failed")
-          ? h("button", { type: "button", class: "danger", "aria-label": `Force order ${order.externalId}`, onclick: () => forceForm(row, order, offset) }, "Force…")
+          ? h("button", { type: "button", class: "danger", "aria-label": `Force order ${order.externalId}`, onclick: () => forceForm(row, order, at) }, "Force…")
           : null));
       return row;
     });
@@ -180,7 +192,7 @@
         h("caption", { class: "visually-hidden", text: "Failed orders, most recent first" }),
         h("thead", {}, h("tr", {}, ["Order", "Source", "State", "Age", "Findings", ""].map((t) => h("th", { scope: "col", text: t })))),
         h("tbody", {}, rows)),
-      pager(page, failedView));
+      cursorPager(page, at, failedView));
     status(`${page.total} failed order(s).`);
     if (firstFailedRender) {
       firstFailedRender = false;
@@ -188,7 +200,7 @@
     }
   }
 
-  function forceForm(row, order, offset) {
+  function forceForm(row, order, at) {
     const id = `reason-${order.id}`;
     const form = h("form", { class: "force-form" },
       h("label", { for: id, text: order.state === "dispatch-failed"
@@ -197,14 +209,14 @@
       h("textarea", { id, rows: "2", required: true }),
       h("p", { class: "hint", text: "The reason is recorded with your name in the order's history." }),
       h("button", { type: "submit", class: "primary" }, "Force order"), " ",
-      h("button", { type: "button", onclick: () => failedView(offset) }, "Cancel"));
+      h("button", { type: "button", onclick: () => failedView(at) }, "Cancel"));
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const reason = form.querySelector("textarea").value.trim();
       try {
         await api(`/order/${order.id}/force`, { method: "POST", body: JSON.stringify({ reason }) });
         status(`Order ${order.externalId} forced; it goes on to mapping and dispatch.`);
-        await failedView(offset);
+        await failedView(at);
       } catch (e) {
         failed("Could not force the order: ", e);
       }
@@ -215,10 +227,10 @@
   }
 
   // ---- unhandled orders ---------------------------------------------------
-  async function unhandledView(offset = 0) {
+  async function unhandledView(at = FIRST) {
     const mine = ++drawing;
     status("Loading unhandled orders…");
-    const page = await api(`/orders?state=unhandled&offset=${offset}&limit=${PAGE}`);
+    const page = await api(`/orders?state=unhandled&limit=${PAGE}${after(at)}`);
     show(mine, "Unhandled orders",
       h("p", { class: "hint", text: "Sent to the warehouse and waiting for it." }),
       page.total === 0 ? h("p", { class: "empty", text: "No orders are waiting at the warehouse." }) : h("table", {},
@@ -228,7 +240,7 @@
           h("td", { class: "field", text: order.reference || "—" }),
           h("td", { text: order.source }),
           h("td", { text: age(order.updatedAt), title: time(order.updatedAt) }))))),
-      pager(page, unhandledView));
+      cursorPager(page, at, unhandledView));
     status(`${page.total} order(s) at the warehouse.`);
   }
 
@@ -423,7 +435,7 @@
             detail.replaceChildren(h("h2", { text: `Request ${d.id}` }),
               h("pre", { text: letter.headers.map(([n, v]) => `${n}: ${v}`).join("\n") + "\n\n" + body }));
           } }, "Show request")))))),
-      pager({ ...page, orders: page.deadLetters }, deadLettersView), detail);
+      offsetPager({ ...page, orders: page.deadLetters }, deadLettersView), detail);
     status(`${page.total} dead letter(s).`);
   }
 

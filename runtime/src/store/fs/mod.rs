@@ -724,6 +724,24 @@ impl Inner {
         Ok(window.finish())
     }
 
+    fn list_children_after(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<String>, bool), StoreError> {
+        let mut window = Window::new(0, limit.saturating_add(1));
+        self.each_child(prefix, |name| {
+            if after.is_none_or(|after| name.as_str() > after) {
+                window.push(name);
+            }
+        })?;
+        let (_, mut names) = window.finish();
+        let more = names.len() > limit;
+        names.truncate(limit);
+        Ok((names, more))
+    }
+
     /// Calls `f` with each name below `prefix`, in the directory's order.
     fn each_child(&self, prefix: &str, mut f: impl FnMut(String)) -> Result<(), StoreError> {
         let dir = if prefix.is_empty() { self.root.clone() } else { self.root.join(prefix.trim_end_matches('/')) };
@@ -829,6 +847,20 @@ impl ObjectStore for FsStore {
         }
         let prefix = prefix.to_string();
         self.blocking(move |inner| inner.list_children_page(&prefix, offset, limit)).await
+    }
+
+    async fn list_children_after(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<String>, bool), StoreError> {
+        if !prefix.is_empty() {
+            check_prefix(prefix)?;
+        }
+        super::check_start_after(prefix, after)?;
+        let (prefix, after) = (prefix.to_string(), after.map(str::to_string));
+        self.blocking(move |inner| inner.list_children_after(&prefix, after.as_deref(), limit)).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
