@@ -13,9 +13,11 @@
 //! # the configured store (PORTITOR_STORE__BACKEND=s3, PORTITOR_STORE__S3__…), through its API
 //! cargo run --release -p portitor --example history -- --store --orders 25000
 //! ```
-//! Prints the orders and events written and the time taken. The server
-//! reads its lists from derived state in the store: write it with
-//! `portitor reindex --data-dir DIR` before starting a server on the history.
+//! Each order's derived state (its summary, list entries and hour markers)
+//! is written with its events, as `portitor reindex` would write it, so a
+//! server starts on the history at once; `--events-only` leaves it out
+//! (then run `portitor reindex`). Prints the orders and events written and
+//! the time taken.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,14 +27,16 @@ use anyhow::{Context, bail};
 use bytes::Bytes;
 use chrono::{DateTime, Duration, Utc};
 use futures::StreamExt;
-use portitor::events::{Actor, NewEvent, StoredEvent, keys};
+use portitor::events::{Actor, EventLog, NewEvent, StoredEvent, keys};
 use portitor::orders::events::{
     DispatchFailure, OrderEvent, Overridden, Received, Sent, ShipmentRef, Shipped, Validation,
 };
 use portitor::orders::validation::ModeSource;
 use portitor::orders::{self, Finding, OrderState, Severity};
 use portitor::plugins::manifest::ValidationMode;
+use portitor::projections::{Projections, reindex};
 use portitor::store::ObjectStore;
+use portitor::store::fs::FsStore;
 use serde_json::json;
 
 const COMPANY: &str = "history";
@@ -46,7 +50,7 @@ enum Target {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let (mut target, mut orders, mut days) = (None, 250_000usize, 30i64);
+    let (mut target, mut orders, mut days, mut derived) = (None, 250_000usize, 30i64, true);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--fs" => target = Some(Target::Files(PathBuf::from(args.next().context("--fs DIR")?))),
@@ -56,21 +60,31 @@ async fn main() -> anyhow::Result<()> {
             }
             "--orders" => orders = args.next().context("--orders N")?.parse()?,
             "--days" => days = args.next().context("--days N")?.parse()?,
+            "--events-only" => derived = false,
             other => bail!("unknown argument {other}; see the example's header"),
         }
     }
     let target = Arc::new(target.context("--fs DIR or --store")?);
+    let projections = match (derived, target.as_ref()) {
+        (false, _) => None,
+        // The derived state goes through the store, laid out as the server lays it out.
+        (true, Target::Files(root)) => Some(Projections::new(EventLog::new(Arc::new(FsStore::open(root)?)))),
+        (true, Target::Store(store)) => Some(Projections::new(EventLog::new(store.clone()))),
+    };
+    let projections = Arc::new(projections);
     let started = Instant::now();
     let now = Utc::now();
     let writes = (0..orders).map(|n| {
-        let target = target.clone();
+        let (target, projections) = (target.clone(), projections.clone());
         async move {
             let events = history_of(n, now, days);
-            let count = events.len();
-            for event in events {
+            for event in &events {
                 write(&target, event).await?;
             }
-            anyhow::Ok(count)
+            if let Some(projections) = projections.as_ref() {
+                reindex::derive_order(projections, COMPANY, &events).await?;
+            }
+            anyhow::Ok(events.len())
         }
     });
     let mut written = 0usize;
@@ -78,18 +92,22 @@ async fn main() -> anyhow::Result<()> {
     while let Some(count) = stream.next().await {
         written += count?;
     }
+    if let Some(projections) = projections.as_ref() {
+        reindex::flush(projections).await?;
+    }
     let elapsed = started.elapsed();
     println!(
-        "{orders} orders, {written} events for tenant `{COMPANY}` over {days} days in {:.1} s ({:.0} events/s)",
+        "{orders} orders, {written} events{} for tenant `{COMPANY}` over {days} days in {:.1} s ({:.0} events/s)",
+        if derived { " and their derived state" } else { "" },
         elapsed.as_secs_f64(),
         written as f64 / elapsed.as_secs_f64()
     );
     Ok(())
 }
 
-async fn write(target: &Target, event: StoredEvent) -> anyhow::Result<()> {
+async fn write(target: &Target, event: &StoredEvent) -> anyhow::Result<()> {
     let key = keys::event_key(COMPANY, orders::AGGREGATE, &event.aggregate_id, event.version, &event.event_type);
-    let body = serde_json::to_vec(&event)?;
+    let body = serde_json::to_vec(event)?;
     match target {
         Target::Files(root) => {
             let path = root.join(&key);

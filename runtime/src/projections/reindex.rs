@@ -35,19 +35,30 @@ pub async fn reindex(projections: &Projections) -> Result<Reindexed, StoreError>
         let company = &company;
         done.orders += orders_of(&projections.log, company)
             .await?
-            .map(|events| async move {
-                if let Some(summary) = readable(company, &events.await?) {
-                    projections.write(company, &summary).await?;
-                }
-                Ok::<_, StoreError>(())
-            })
+            .map(|events| async move { derive_order(projections, company, &events.await?).await })
             .buffer_unordered(CONCURRENCY)
             .try_fold(0, |count, ()| async move { Ok(count + 1) })
             .await?;
         done.companies += 1;
     }
-    projections.derived.flush().await?;
+    flush(projections).await?;
     Ok(done)
+}
+
+/// Writes one order's derived state from its `events`, as [`reindex`]
+/// does for each order: for tools that write a history straight into a
+/// store with no server on it (the `history` example). Durable after
+/// [`flush`].
+pub async fn derive_order(projections: &Projections, company: &str, events: &[StoredEvent]) -> Result<(), StoreError> {
+    match readable(company, events) {
+        Some(summary) => projections.write(company, &summary).await,
+        None => Ok(()),
+    }
+}
+
+/// Makes the derived writes made so far durable.
+pub async fn flush(projections: &Projections) -> Result<(), StoreError> {
+    projections.derived.flush().await
 }
 
 /// Every order summary of `company`, derived from the log (unordered).
