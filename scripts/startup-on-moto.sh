@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Start-up against a history on S3 (BENCHMARKS "Start-up and memory against
 # history"): starts moto's S3 server, fills its bucket with ORDERS orders of
-# history through the store's API (the `history` example), writes their
-# derived state (`portitor reindex`), then times each BINARY's start to
-# `/readyz` on that store with scripts/startup-time.sh, ROUNDS times,
-# alternating the binaries.
+# history and their derived state through the store's API (the `history`
+# example; REINDEX=1: events only, then `portitor reindex`), then times each
+# BINARY's start to `/readyz` on that store with scripts/startup-time.sh,
+# ROUNDS times, alternating the binaries.
 # Usage: scripts/startup-on-moto.sh BINARY [BINARY…]   (ORDERS=25000 ROUNDS=2)
 # S3_SERVER=garage: the same against a single-node Garage instead of moto
 # (much faster to fill; GARAGE_DIR puts its files on a disk of your choice).
+# PAGES=1: then each BINARY's page times (scripts/page-times.sh), ROUNDS times.
 # TRAFFIC_SECONDS=600: then the first BINARY's resident memory under that
 # long a tenant's traffic on the same store (scripts/memory-under-traffic.sh).
 set -euo pipefail
@@ -35,6 +36,8 @@ case "${S3_SERVER:-moto}" in
     root="${GARAGE_DIR:-$work/garage}"
     mkdir -p "$root"
     rpc_port=$(free_port)
+    # Two free ports asked for one after the other can be the same one.
+    while [ "$rpc_port" = "$port" ]; do rpc_port=$(free_port); done
     cat > "$work/garage.toml" <<TOML
 metadata_dir = "$root/meta"
 data_dir = "$root/data"
@@ -66,16 +69,29 @@ esac
 export PORTITOR_STORE__BACKEND=s3 PORTITOR_STORE__S3__BUCKET=portitor PORTITOR_STORE__S3__ENDPOINT="http://127.0.0.1:$port" \
     PORTITOR_STORE__S3__REGION="$region" PORTITOR_STORE__S3__ACCESS_KEY_ID="$access_key" \
     PORTITOR_STORE__S3__SECRET_ACCESS_KEY="$secret_key" PORTITOR_STORE__S3__TIMEOUT_MS=60000
-echo "history: $("$history" --store --orders "$orders" 2>&1 | tail -1)"
-started=$(date +%s.%N)
-"$1" reindex --data-dir "$work/reindex" > /dev/null
-printf 'reindex (%s): %.1f s\n' "$1" "$(echo "$(date +%s.%N) - $started" | bc)"
+if [ -n "${REINDEX:-}" ]; then
+    echo "history: $("$history" --store --orders "$orders" --events-only 2>&1 | tail -1)"
+    started=$(date +%s.%N)
+    "$1" reindex --data-dir "$work/reindex" > /dev/null
+    printf 'reindex (%s): %.1f s\n' "$1" "$(echo "$(date +%s.%N) - $started" | bc)"
+else
+    echo "history: $("$history" --store --orders "$orders" 2>&1 | tail -1)"
+fi
 for ((round = 1; round <= rounds; round++)); do
     for bin in "$@"; do
         mkdir -p "$work/data-$round"
         echo "round $round, $bin: $(scripts/startup-time.sh "$work/data-$round" "$bin")"
     done
 done
+if [ -n "${PAGES:-}" ]; then
+    for ((round = 1; round <= rounds; round++)); do
+        for bin in "$@"; do
+            mkdir -p "$work/data-pages"
+            echo "pages, round $round, $bin:"
+            scripts/page-times.sh "$work/data-pages" "$bin"
+        done
+    done
+fi
 if [ -n "${TRAFFIC_SECONDS:-}" ]; then
     mkdir -p "$work/data-traffic"
     SECONDS_OF_TRAFFIC="$TRAFFIC_SECONDS" scripts/memory-under-traffic.sh "$work/data-traffic" "$1"

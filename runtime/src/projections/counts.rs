@@ -2,10 +2,11 @@
 //! (docs/decisions/0040-cursor-pages.md).
 //!
 //! Counting a list means listing all of it — on S3 a call per thousand
-//! names — so a node counts each list at most once per [`MAX_AGE`] and
-//! answers from that count meanwhile: a count older than that is answered
-//! once more while a recount runs in the background (one per list at a
-//! time). The lists themselves are always read live; only their totals
+//! names — so a node counts each list at most once per [`MAX_AGE`] (or ten
+//! times as long as its last count took, if that is longer: recounting
+//! keeps the store at most a tenth busy with a list however long it grows)
+//! and answers from that count meanwhile: an older count is answered once
+//! more while a recount runs in the background (one per list at a time). The lists themselves are always read live; only their totals
 //! may be up to a few seconds old, and every node's recount reads the
 //! same durable lists, so nodes agree once their counts are fresh.
 
@@ -26,7 +27,15 @@ const REMEMBERED: usize = 4096;
 struct Count {
     entries: usize,
     at: Instant,
+    /// How long counting took.
+    took: Duration,
     recounting: bool,
+}
+
+impl Count {
+    fn is_old(&self) -> bool {
+        self.at.elapsed() >= MAX_AGE.max(self.took * 10)
+    }
 }
 
 #[derive(Debug)]
@@ -47,7 +56,7 @@ impl Counts {
         let known = {
             let mut counted = self.lock();
             counted.get_mut(prefix).map(|count| {
-                let stale = count.at.elapsed() >= MAX_AGE && !count.recounting;
+                let stale = count.is_old() && !count.recounting;
                 count.recounting |= stale;
                 (count.entries, stale)
             })
@@ -77,13 +86,15 @@ impl Counts {
     }
 
     async fn recount(&self, prefix: &str) -> Result<usize, StoreError> {
+        let started = Instant::now();
         let entries = self.store.count_children(prefix).await?;
+        let count = Count { entries, at: Instant::now(), took: started.elapsed(), recounting: false };
         let mut counted = self.lock();
         if counted.len() >= REMEMBERED && !counted.contains_key(prefix) {
-            counted.retain(|_, count| count.at.elapsed() < MAX_AGE);
+            counted.retain(|_, count| !count.is_old());
         }
         if counted.len() < REMEMBERED || counted.contains_key(prefix) {
-            counted.insert(prefix.to_string(), Count { entries, at: Instant::now(), recounting: false });
+            counted.insert(prefix.to_string(), count);
         }
         Ok(entries)
     }
@@ -109,7 +120,9 @@ mod tests {
         store.put("acme/list/b", Bytes::new()).await.expect("put");
         assert_eq!(counts.of("acme/list/").await.expect("count"), 1, "fresh: from memory");
 
-        counts.lock().get_mut("acme/list/").expect("remembered").at -= MAX_AGE;
+        let remembered = counts.lock().get("acme/list/").copied().expect("remembered");
+        assert!(!remembered.is_old());
+        counts.lock().get_mut("acme/list/").expect("remembered").at -= MAX_AGE.max(remembered.took * 10);
         assert_eq!(counts.of("acme/list/").await.expect("count"), 1, "old: answered, recounted behind");
         let deadline = Instant::now() + Duration::from_secs(10);
         while counts.of("acme/list/").await.expect("count") != 2 {
@@ -130,7 +143,7 @@ mod tests {
         assert_eq!(counts.lock().len(), REMEMBERED);
         // Once they are old, a new list takes their place.
         for count in counts.lock().values_mut() {
-            count.at -= MAX_AGE;
+            count.at -= MAX_AGE.max(count.took * 10);
         }
         counts.of("acme/derived/lists/failed/").await.expect("count");
         assert_eq!(counts.lock().len(), 1);
