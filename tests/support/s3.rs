@@ -1,5 +1,6 @@
 //! S3-compatible servers for the tests, started on loopback and stopped when
-//! dropped: moto's server (AWS's conditional-write semantics) and Garage (a
+//! dropped: moto's server (AWS's conditional-write semantics, its writes
+//! serialized by `moto_serialized.py` to make them atomic) and Garage (a
 //! real self-hosted store that ignores conditional writes).
 //!
 //! Both binaries are installed by `just setup` (`.ci/run` calls it): moto
@@ -41,13 +42,17 @@ impl S3Server {
 
     /// moto's server on `port` (to restart one where a client expects it).
     pub async fn moto_on(port: u16) -> Self {
-        let child = Command::new("moto_server")
+        // moto's server, its writes one at a time so that conditional
+        // writes are atomic as on S3 (see the launcher).
+        let launcher = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/support/moto_serialized.py");
+        let child = Command::new("python3")
+            .arg(launcher)
             .args(["-H", "127.0.0.1", "-p"])
             .arg(port.to_string())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("moto_server is installed (`pip install 'moto[server]'`; `just setup` does)");
+            .expect("python3 with moto is installed (`pip install 'moto[server]'`; `just setup` does)");
         wait_for_port(port, "moto_server");
         let server = Self { child, port, access_key: ACCESS_KEY.into(), secret_key: SECRET_KEY.into(), _dir: None };
         server.create_bucket().await;
