@@ -8,7 +8,10 @@
 # Usage: scripts/startup-on-moto.sh BINARY [BINARY…]   (ORDERS=25000 ROUNDS=2)
 # S3_SERVER=garage: the same against a single-node Garage instead of moto
 # (much faster to fill; GARAGE_DIR puts its files on a disk of your choice).
-# PAGES=1: then each BINARY's page times (scripts/page-times.sh), ROUNDS times.
+# FROM_DIR=DIR (moto only): fill the bucket from a history `history --fs DIR`
+# wrote, inside moto's process (scripts/moto-from-dir.py: minutes, not hours).
+# PAGES=1: then each BINARY's page times (scripts/page-times.sh), ROUNDS times;
+# PAGES=first: the first BINARY's only.
 # TRAFFIC_SECONDS=600: then the first BINARY's resident memory under that
 # long a tenant's traffic on the same store (scripts/memory-under-traffic.sh).
 set -euo pipefail
@@ -23,11 +26,18 @@ work=$(mktemp -d)
 trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
 case "${S3_SERVER:-moto}" in
   moto)
-    moto_server -H 127.0.0.1 -p "$port" > /dev/null 2>&1 &
-    server=$!
-    until curl -s -o /dev/null "http://127.0.0.1:$port/"; do sleep 0.1; done
     access_key=test secret_key=test region=us-east-1
-    AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test python3 -c "import boto3; boto3.client('s3', endpoint_url='http://127.0.0.1:$port', region_name='us-east-1').create_bucket(Bucket='portitor')"
+    if [ -n "${FROM_DIR:-}" ]; then
+        python3 scripts/moto-from-dir.py "$FROM_DIR" portitor -H 127.0.0.1 -p "$port" 2> "$work/moto.log" &
+        server=$!
+        until curl -s -o /dev/null "http://127.0.0.1:$port/"; do sleep 1; done
+        echo "history: $(head -1 "$work/moto.log")"
+    else
+        moto_server -H 127.0.0.1 -p "$port" > "$work/moto.log" 2>&1 &
+        server=$!
+        until curl -s -o /dev/null "http://127.0.0.1:$port/"; do sleep 0.1; done
+        AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test python3 -c "import boto3; boto3.client('s3', endpoint_url='http://127.0.0.1:$port', region_name='us-east-1').create_bucket(Bucket='portitor')"
+    fi
     ;;
   garage)
     # A single-node Garage (the tools directory's, from `just setup`),
@@ -69,7 +79,9 @@ esac
 export PORTITOR_STORE__BACKEND=s3 PORTITOR_STORE__S3__BUCKET=portitor PORTITOR_STORE__S3__ENDPOINT="http://127.0.0.1:$port" \
     PORTITOR_STORE__S3__REGION="$region" PORTITOR_STORE__S3__ACCESS_KEY_ID="$access_key" \
     PORTITOR_STORE__S3__SECRET_ACCESS_KEY="$secret_key" PORTITOR_STORE__S3__TIMEOUT_MS=60000
-if [ -n "${REINDEX:-}" ]; then
+if [ -n "${FROM_DIR:-}" ]; then
+    : # filled by moto-from-dir.py above
+elif [ -n "${REINDEX:-}" ]; then
     echo "history: $("$history" --store --orders "$orders" --events-only 2>&1 | tail -1)"
     started=$(date +%s.%N)
     "$1" reindex --data-dir "$work/reindex" > /dev/null
@@ -77,15 +89,23 @@ if [ -n "${REINDEX:-}" ]; then
 else
     echo "history: $("$history" --store --orders "$orders" 2>&1 | tail -1)"
 fi
+# moto logs each request it answered: how many a start made, and how many of
+# them were listings (empty on Garage). The requests include `/readyz`'s own
+# probe of the store, one per poll.
+s3_requests() { [ -f "$work/moto.log" ] && grep -c "${1:-}\" [0-9][0-9][0-9] " "$work/moto.log" || true; }
 for ((round = 1; round <= rounds; round++)); do
     for bin in "$@"; do
         mkdir -p "$work/data-$round"
-        echo "round $round, $bin: $(scripts/startup-time.sh "$work/data-$round" "$bin")"
+        before=$(s3_requests) listed=$(s3_requests 'list-type=2.*')
+        started=$(scripts/startup-time.sh "$work/data-$round" "$bin")
+        echo "round $round, $bin: $started${before:+, $(($(s3_requests) - before)) S3 requests, $(($(s3_requests 'list-type=2.*') - listed)) of them listings}"
     done
 done
 if [ -n "${PAGES:-}" ]; then
+    page_bins=("$@")
+    [ "$PAGES" = first ] && page_bins=("$1")
     for ((round = 1; round <= rounds; round++)); do
-        for bin in "$@"; do
+        for bin in "${page_bins[@]}"; do
             mkdir -p "$work/data-pages"
             echo "pages, round $round, $bin:"
             scripts/page-times.sh "$work/data-pages" "$bin"

@@ -7,11 +7,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::events::keys;
 use crate::pipeline::config::TenantConfigs;
 use crate::pipeline::schema::Schemas;
 use crate::plugins::registry::Registry;
 use crate::scheduler::Scheduler;
 use crate::security::secrets::SecretVault;
+use crate::store::ObjectStore;
 use crate::tasks::Tasks;
 
 /// How often a node reads back what other nodes changed.
@@ -20,6 +22,7 @@ pub const SYNC_EVERY: Duration = Duration::from_secs(3);
 /// What a node keeps in memory from the store.
 #[derive(Debug)]
 pub struct NodeSync {
+    pub store: Arc<dyn ObjectStore>,
     pub registry: Arc<Registry>,
     pub vault: Arc<SecretVault>,
     pub configs: Arc<TenantConfigs>,
@@ -43,21 +46,31 @@ impl NodeSync {
         });
     }
 
-    /// One pass: secrets first, so that a plugin loaded in this pass finds
-    /// the secrets set with it.
+    /// One pass over the tenants, listed once: secrets first, so that a
+    /// plugin loaded in this pass finds the secrets set with it.
     pub async fn once(&self) {
-        if let Err(e) = self.vault.load_all().await {
+        match keys::companies(self.store.as_ref()).await {
+            Ok(companies) => self.load(&companies).await,
+            Err(e) => tracing::warn!(error = %e, "could not list the tenants to read other nodes' changes; retrying"),
+        }
+        // Every pass, even after an error: a pass that loaded a pull plugin
+        // and then failed must not leave it without its loop.
+        self.scheduler.sync();
+    }
+
+    async fn load(&self, companies: &[String]) {
+        if let Err(e) = self.vault.load(companies).await {
             tracing::warn!(error = %e, "could not read secrets changed on other nodes; retrying");
         }
-        if let Err(e) = self.configs.load_all().await {
+        if let Err(e) = self.configs.load(companies).await {
             tracing::warn!(error = %e, "could not read pipeline configurations changed on other nodes; retrying");
         }
-        if let Err(e) = self.schemas.load_all().await {
+        if let Err(e) = self.schemas.load(companies).await {
             tracing::warn!(error = %e, "could not read order schemas changed on other nodes; retrying");
         }
         // A version whose code must be asked first loads in a task of its
         // own, within its limits: it holds up no other change in this pass.
-        match self.registry.refresh(crate::plugins::registry::GuestCalls::Deferred).await {
+        match self.registry.refresh_among(companies, crate::plugins::registry::GuestCalls::Deferred).await {
             Ok(refreshed) if !refreshed.deferred.is_empty() => {
                 let (registry, scheduler) = (self.registry.clone(), self.scheduler.clone());
                 self.tasks.spawn("node sync: deferred loads", async move {
@@ -68,8 +81,5 @@ impl NodeSync {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "could not read plugins changed on other nodes; retrying"),
         }
-        // Every pass, even after an error: a pass that loaded a pull plugin
-        // and then failed must not leave it without its loop.
-        self.scheduler.sync();
     }
 }

@@ -4,6 +4,8 @@
 
 use thiserror::Error;
 
+use crate::store::{ObjectStore, StoreError};
+
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("`{value}` is not a valid {what}: use 1 to 63 lowercase letters, digits and hyphens")]
 pub struct InvalidSegment {
@@ -20,6 +22,16 @@ pub fn check_segment(what: &'static str, value: &str) -> Result<(), InvalidSegme
         && !value.ends_with('-')
         && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if ok { Ok(()) } else { Err(InvalidSegment { what, value: value.chars().take(80).collect() }) }
+}
+
+/// The tenants with data in `store`: the names at its top that are company
+/// segments (the data directory's own folders, `.keys` and `.journal`, are
+/// none). One listing: callers that load several things per tenant list once
+/// and pass the names on.
+pub async fn companies(store: &dyn ObjectStore) -> Result<Vec<String>, StoreError> {
+    let mut companies = store.list_children("").await?;
+    companies.retain(|company| check_segment("company", company).is_ok());
+    Ok(companies)
 }
 
 /// Checks an event type: PascalCase ASCII letters and digits.

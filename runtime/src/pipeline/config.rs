@@ -165,12 +165,10 @@ impl TenantConfigs {
         Self { store, pipelines: RwLock::default() }
     }
 
-    /// Loads every tenant's configuration (at start).
-    pub async fn load_all(&self) -> Result<(), StoreError> {
-        for company in self.store.list_children("").await? {
-            if keys::check_segment("company", &company).is_err() {
-                continue;
-            }
+    /// Loads the configurations of the store's tenants `companies`.
+    pub async fn load(&self, companies: &[String]) -> Result<(), StoreError> {
+        for company in companies {
+            let company = company.clone();
             let key = keys::config_key(&company, "pipeline");
             if let Some(object) = self.store.get(&key).await? {
                 match PipelineConfig::parse(&object.body) {

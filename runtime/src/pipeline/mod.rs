@@ -400,8 +400,8 @@ impl Pipeline {
     pub async fn resolve_reference(&self, reference: &str) -> Result<Option<(String, String)>, StoreError> {
         let Some(code) = reference::tenant_code_of(reference) else { return Ok(None) };
         let store = self.book.log().store();
-        for company in store.list_children("").await? {
-            if keys::check_segment("company", &company).is_err() || reference::tenant_code(&company) != code {
+        for company in keys::companies(store.as_ref()).await? {
+            if reference::tenant_code(&company) != code {
                 continue;
             }
             if let Some(object) = store.get(&keys::reference_key(&company, reference)).await? {

@@ -540,19 +540,22 @@ impl Registry {
     /// this node did not change itself meanwhile (their entry is still the
     /// one seen at the start), so a local install is never undone.
     pub async fn refresh(&self, guest: GuestCalls) -> Result<Refreshed, StoreError> {
+        self.refresh_among(&keys::companies(self.store.as_ref()).await?, guest).await
+    }
+
+    /// [`Registry::refresh`] with the store's tenants `companies` listed
+    /// by the caller (every tenant: a plugin of one left out would unload).
+    pub async fn refresh_among(&self, companies: &[String], guest: GuestCalls) -> Result<Refreshed, StoreError> {
         let seen: HashMap<PluginKey, Arc<ActivePlugin>> = self.active.read().unwrap_or_else(|p| p.into_inner()).clone();
         let mut stored = HashSet::new();
         let mut updates = Vec::new();
         let mut deferred = Vec::new();
-        for company in self.store.list_children("").await? {
-            if keys::check_segment("company", &company).is_err() {
-                continue;
-            }
-            for plugin in self.store.list_children(&keys::plugins_prefix(&company)).await? {
+        for company in companies {
+            for plugin in self.store.list_children(&keys::plugins_prefix(company)).await? {
                 let key = PluginKey { company: company.clone(), plugin: plugin.clone() };
                 // Every id ever stored owns its source, deleted or not.
                 self.known.write().unwrap_or_else(|p| p.into_inner()).insert(key.clone());
-                let Some(object) = self.store.get(&keys::plugin_active_key(&company, &plugin)).await? else {
+                let Some(object) = self.store.get(&keys::plugin_active_key(company, &plugin)).await? else {
                     continue;
                 };
                 stored.insert(key.clone());
@@ -568,7 +571,7 @@ impl Registry {
                     {
                         continue;
                     }
-                    _ => match self.load_one(&company, &plugin, guest).await {
+                    _ => match self.load_one(company, &plugin, guest).await {
                         Ok(Some(loaded)) => loaded,
                         Ok(None) => continue,
                         Err(InstallError::Undescribed) => {

@@ -1,5 +1,5 @@
-//! How many entries a list has, for the pages that start after a name
-//! (docs/decisions/0040-cursor-pages.md).
+//! How many entries a list has, for the pages that start after a name and
+//! the hourly chart's past hours (docs/decisions/0040-cursor-pages.md).
 //!
 //! Counting a list means listing all of it — on S3 a call per thousand
 //! names — so a node counts each list at most once per [`MAX_AGE`] (or ten
@@ -18,10 +18,11 @@ use crate::store::{ObjectStore, StoreError};
 
 /// How old a count may be before the next page recounts its list.
 pub(super) const MAX_AGE: Duration = Duration::from_secs(5);
-/// Lists counted at once per node at most (tenants × lists, and the
-/// source lists a caller names): past it, counts older than [`MAX_AGE`]
-/// are forgotten, and a list still not remembered is counted every time.
-const REMEMBERED: usize = 4096;
+/// Lists counted at once per node at most (tenants × lists, the source
+/// lists a caller names, and up to 2 × 336 past hours per tenant's chart;
+/// about 150 bytes each): past it, counts older than [`MAX_AGE`] are
+/// forgotten, and a list still not remembered is counted every time.
+const REMEMBERED: usize = 16_384;
 
 #[derive(Debug, Clone, Copy)]
 struct Count {

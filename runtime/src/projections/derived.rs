@@ -199,9 +199,16 @@ impl Projections {
     /// (all of them with `None`: at start, when no change of this node can
     /// be under way), then closes those markers. How many orders.
     pub async fn repair(&self, grace: Option<Duration>) -> Result<usize, StoreError> {
+        self.repair_among(&self.companies().await?, grace).await
+    }
+
+    /// [`Projections::repair`] for the store's tenants `companies`, listed
+    /// by the caller (at start, once for everything a node loads).
+    pub async fn repair_among(&self, companies: &[String], grace: Option<Duration>) -> Result<usize, StoreError> {
         let cutoff = grace.map(|grace| Utc::now().timestamp_millis() - grace.as_millis() as i64);
         let mut repaired = 0;
-        for company in self.companies().await? {
+        for company in companies {
+            let company = company.clone();
             let prefix = keys::open_prefix(&company);
             let mut markers: Vec<(String, String)> = self
                 .derived

@@ -287,9 +287,7 @@ pub const SWEEP_EVERY: Duration = Duration::from_secs(3_600);
 /// Prunes every plugin's recordings of every tenant; how many were deleted.
 pub async fn prune_all(store: &dyn ObjectStore, config: &RecordingsConfig) -> Result<usize, StoreError> {
     let mut deleted = 0;
-    // The data directory's own folders (`.keys`, `.journal`) are no tenant.
-    let companies = store.list_children("").await?;
-    for company in companies.into_iter().filter(|company| keys::check_segment("company", company).is_ok()) {
+    for company in keys::companies(store).await? {
         let plugins = store.list_children(&format!("{company}/recordings/")).await?;
         for plugin in plugins {
             deleted += prune(store, &company, &plugin, config.keep_for(&company), config.max_age()).await?;

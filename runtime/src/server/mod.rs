@@ -21,7 +21,7 @@ use crate::cluster::node_sync::NodeSync;
 use crate::cluster::shared_queue::SharedQueue;
 use crate::config::{Config, HttpConfig, StoreBackend};
 use crate::engine::{Engine, EngineConfig};
-use crate::events::EventLog;
+use crate::events::{EventLog, keys};
 use crate::ingest::Ingest;
 use crate::ops::activity::PluginActivity;
 use crate::ops::audit::Audit;
@@ -89,7 +89,10 @@ pub async fn build(mut config: Config) -> anyhow::Result<Runtime> {
     let auth = Authenticator::from_config(&config.auth)?;
     let secrets_key = config.secrets.key.as_deref().context("secrets.key is not set")?;
     let vault = Arc::new(SecretVault::new(store.clone(), secrets_key)?);
-    let loaded = vault.load_all().await.context("loading tenants' secrets")?;
+    // The tenants, listed once for everything loaded below: on S3 a listing
+    // is a round trip (and on some servers a scan of the whole bucket).
+    let companies = keys::companies(store.as_ref()).await.context("listing the tenants")?;
+    let loaded = vault.load(&companies).await.context("loading tenants' secrets")?;
     tracing::info!(secrets = loaded.secrets, resealed = loaded.resealed, "tenants' secrets loaded");
     let engine = Engine::new(EngineConfig {
         cache_dir: Some(config.data_dir.join(".compiled")),
@@ -103,19 +106,21 @@ pub async fn build(mut config: Config) -> anyhow::Result<Runtime> {
     let registry = Arc::new(Registry::new(engine, store.clone(), vault.clone()));
     // No guest code before listening: versions whose code must be asked
     // for their path or schedule load once the server serves.
-    let refreshed = registry.refresh(GuestCalls::Deferred).await.context("loading the active plugins")?;
+    let refreshed =
+        registry.refresh_among(&companies, GuestCalls::Deferred).await.context("loading the active plugins")?;
     tracing::info!(plugins = refreshed.changed, deferred = refreshed.deferred.len(), "plugins loaded");
 
     let configs = Arc::new(TenantConfigs::new(store.clone()));
-    configs.load_all().await.context("loading tenants' pipeline configurations")?;
+    configs.load(&companies).await.context("loading tenants' pipeline configurations")?;
     let schemas = Arc::new(Schemas::new(store.clone())?);
-    schemas.load_all().await.context("loading tenants' order schemas")?;
+    schemas.load(&companies).await.context("loading tenants' order schemas")?;
     let log = EventLog::new(store.clone()).across_nodes(config.nodes > 1);
     let projections = Arc::new(Projections::new(log.clone()));
     // Alone on the store, no change of another node can be under way: every
     // marker a crash left is repaired now; with several, the old ones.
     let grace = (config.nodes > 1).then_some(crate::projections::MARKER_GRACE);
-    let repaired = projections.repair(grace).await.context("repairing the projections after a crash")?;
+    let repaired =
+        projections.repair_among(&companies, grace).await.context("repairing the projections after a crash")?;
     if repaired > 0 {
         tracing::info!(orders = repaired, "projections repaired where a crash had left them behind the log");
     }
@@ -237,6 +242,7 @@ pub async fn run(
     state.pipeline.spawn_sweeper();
     if config.nodes > 1 {
         NodeSync {
+            store: state.store.clone(),
             registry: state.registry.clone(),
             vault: state.vault.clone(),
             configs: state.configs.clone(),
