@@ -43,6 +43,8 @@ def fill(root: str, bucket: str) -> int:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) < 3 or not os.path.isdir(sys.argv[1]):
+        sys.exit(__doc__.strip().splitlines()[-1] + "\n(DIR must be a directory)")
     root, bucket, *arguments = sys.argv[1:]
     started = time.monotonic()
     objects = fill(root, bucket)

@@ -30,16 +30,23 @@ case "${S3_SERVER:-moto}" in
     if [ -n "${FROM_DIR:-}" ]; then
         python3 scripts/moto-from-dir.py "$FROM_DIR" portitor -H 127.0.0.1 -p "$port" 2> "$work/moto.log" &
         server=$!
-        until curl -s -o /dev/null "http://127.0.0.1:$port/"; do sleep 1; done
-        echo "history: $(head -1 "$work/moto.log")"
+        until curl -s -o /dev/null "http://127.0.0.1:$port/"; do
+            kill -0 "$server" 2>/dev/null || { cat "$work/moto.log" >&2; exit 1; }
+            sleep 1
+        done
+        echo "history: $(grep -m1 '^filled' "$work/moto.log")"
     else
         moto_server -H 127.0.0.1 -p "$port" > "$work/moto.log" 2>&1 &
         server=$!
-        until curl -s -o /dev/null "http://127.0.0.1:$port/"; do sleep 0.1; done
+        until curl -s -o /dev/null "http://127.0.0.1:$port/"; do
+            kill -0 "$server" 2>/dev/null || { cat "$work/moto.log" >&2; exit 1; }
+            sleep 0.1
+        done
         AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test python3 -c "import boto3; boto3.client('s3', endpoint_url='http://127.0.0.1:$port', region_name='us-east-1').create_bucket(Bucket='portitor')"
     fi
     ;;
   garage)
+    [ -z "${FROM_DIR:-}" ] || { echo "FROM_DIR fills moto only" >&2; exit 2; }
     # A single-node Garage (the tools directory's, from `just setup`),
     # its metadata and data under GARAGE_DIR (default: the run's work dir).
     garage="${GARAGE_BIN:-$HOME/.cache/portitor-tools/bin/garage}"
@@ -98,6 +105,7 @@ for ((round = 1; round <= rounds; round++)); do
         mkdir -p "$work/data-$round"
         before=$(s3_requests) listed=$(s3_requests 'list-type=2.*')
         started=$(scripts/startup-time.sh "$work/data-$round" "$bin")
+        sleep 0.5 # moto logs a request just after answering it
         echo "round $round, $bin: $started${before:+, $(($(s3_requests) - before)) S3 requests, $(($(s3_requests 'list-type=2.*') - listed)) of them listings}"
     done
 done

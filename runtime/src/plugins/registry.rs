@@ -17,7 +17,7 @@
 //! another node) runs none. Compiling runs on the blocking pool, a few at a
 //! time.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
@@ -544,15 +544,19 @@ impl Registry {
     }
 
     /// [`Registry::refresh`] with the store's tenants `companies` listed
-    /// by the caller (every tenant: a plugin of one left out would unload).
+    /// by the caller. The tenants of plugins this node has loaded are read
+    /// too: one whose first plugin was installed here after the caller
+    /// listed is not taken for deleted.
     pub async fn refresh_among(&self, companies: &[String], guest: GuestCalls) -> Result<Refreshed, StoreError> {
         let seen: HashMap<PluginKey, Arc<ActivePlugin>> = self.active.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let companies: BTreeSet<&str> =
+            companies.iter().map(String::as_str).chain(seen.keys().map(|key| key.company.as_str())).collect();
         let mut stored = HashSet::new();
         let mut updates = Vec::new();
         let mut deferred = Vec::new();
         for company in companies {
             for plugin in self.store.list_children(&keys::plugins_prefix(company)).await? {
-                let key = PluginKey { company: company.clone(), plugin: plugin.clone() };
+                let key = PluginKey { company: company.to_string(), plugin: plugin.clone() };
                 // Every id ever stored owns its source, deleted or not.
                 self.known.write().unwrap_or_else(|p| p.into_inner()).insert(key.clone());
                 let Some(object) = self.store.get(&keys::plugin_active_key(company, &plugin)).await? else {

@@ -14,15 +14,23 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tokio::sync::Semaphore;
+
 use crate::store::{ObjectStore, StoreError};
 
 /// How old a count may be before the next page recounts its list.
 pub(super) const MAX_AGE: Duration = Duration::from_secs(5);
-/// Lists counted at once per node at most (tenants × lists, the source
-/// lists a caller names, and up to 2 × 336 past hours per tenant's chart;
-/// about 150 bytes each): past it, counts older than [`MAX_AGE`] are
-/// forgotten, and a list still not remembered is counted every time.
-const REMEMBERED: usize = 16_384;
+/// Long lists whose counts a node remembers at most (tenants × lists, and
+/// the source lists a caller names; about 150 bytes each): past it, counts
+/// older than [`MAX_AGE`] are forgotten, and a list still not remembered
+/// is counted every time.
+pub(super) const LISTS_REMEMBERED: usize = 4096;
+/// The same for the hourly chart's past hours (two lists per hour, up to
+/// 336 hours per chart), kept apart so that charts never crowd out lists.
+pub(super) const HOURS_REMEMBERED: usize = 16_384;
+/// Recounts running behind answers at once, per set of counts: a chart of
+/// 336 old hours must not start 670 listings together.
+const RECOUNTS_AT_ONCE: usize = 8;
 
 #[derive(Debug, Clone, Copy)]
 struct Count {
@@ -43,11 +51,15 @@ impl Count {
 pub(super) struct Counts {
     store: Arc<dyn ObjectStore>,
     counted: Mutex<HashMap<String, Count>>,
+    /// How many lists' counts are kept at most.
+    remembered: usize,
+    recounts: Arc<Semaphore>,
 }
 
 impl Counts {
-    pub(super) fn new(store: Arc<dyn ObjectStore>) -> Arc<Self> {
-        Arc::new(Self { store, counted: Mutex::default() })
+    pub(super) fn new(store: Arc<dyn ObjectStore>, remembered: usize) -> Arc<Self> {
+        let recounts = Arc::new(Semaphore::new(RECOUNTS_AT_ONCE));
+        Arc::new(Self { store, counted: Mutex::default(), remembered, recounts })
     }
 
     /// The entries below `prefix`: counted now if this node has no count
@@ -76,6 +88,8 @@ impl Counts {
     fn recount_later(self: &Arc<Self>, prefix: String) {
         let counts = self.clone();
         let recount = async move {
+            // Never closed: a permit always comes.
+            let _turn = counts.recounts.clone().acquire_owned().await;
             if let Err(error) = counts.recount(&prefix).await {
                 tracing::warn!(%error, prefix, "recounting a list failed; its last count stands");
                 counts.lock().entry(prefix).and_modify(|count| count.recounting = false);
@@ -91,10 +105,10 @@ impl Counts {
         let entries = self.store.count_children(prefix).await?;
         let count = Count { entries, at: Instant::now(), took: started.elapsed(), recounting: false };
         let mut counted = self.lock();
-        if counted.len() >= REMEMBERED && !counted.contains_key(prefix) {
+        if counted.len() >= self.remembered && !counted.contains_key(prefix) {
             counted.retain(|_, count| !count.is_old());
         }
-        if counted.len() < REMEMBERED || counted.contains_key(prefix) {
+        if counted.len() < self.remembered || counted.contains_key(prefix) {
             counted.insert(prefix.to_string(), count);
         }
         Ok(entries)
@@ -115,7 +129,7 @@ mod tests {
     async fn a_count_is_answered_from_memory_until_it_is_old_then_recounted_behind_the_answer() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store: Arc<dyn ObjectStore> = Arc::new(FsStore::open(dir.path()).expect("store"));
-        let counts = Counts::new(store.clone());
+        let counts = Counts::new(store.clone(), LISTS_REMEMBERED);
         store.put("acme/list/a", Bytes::new()).await.expect("put");
         assert_eq!(counts.of("acme/list/").await.expect("count"), 1, "counted at first");
         store.put("acme/list/b", Bytes::new()).await.expect("put");
@@ -137,11 +151,11 @@ mod tests {
     async fn a_node_remembers_a_bounded_number_of_lists() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store: Arc<dyn ObjectStore> = Arc::new(FsStore::open(dir.path()).expect("store"));
-        let counts = Counts::new(store);
-        for n in 0..REMEMBERED + 10 {
+        let counts = Counts::new(store, LISTS_REMEMBERED);
+        for n in 0..LISTS_REMEMBERED + 10 {
             counts.of(&format!("acme/derived/lists/source-s{n}/")).await.expect("count");
         }
-        assert_eq!(counts.lock().len(), REMEMBERED);
+        assert_eq!(counts.lock().len(), LISTS_REMEMBERED);
         // Once they are old, a new list takes their place.
         for count in counts.lock().values_mut() {
             count.at -= MAX_AGE.max(count.took * 10);

@@ -215,7 +215,9 @@ pub struct Projections {
     /// The store's relaxed view: derived writes are made durable by a
     /// `flush` before the markers that cover them are deleted.
     derived: Arc<dyn ObjectStore>,
-    counts: Arc<counts::Counts>,
+    /// This node's counts of long lists, and of the hourly chart's past hours.
+    list_counts: Arc<counts::Counts>,
+    hour_counts: Arc<counts::Counts>,
     writer: derived::Writer,
     /// Markers whose changes are written, to delete after the next flush.
     closing: Arc<Mutex<Vec<String>>>,
@@ -230,7 +232,8 @@ impl Projections {
         Self {
             log,
             writer: derived::Writer::new(derived.clone()),
-            counts: counts::Counts::new(derived.clone()),
+            list_counts: counts::Counts::new(derived.clone(), counts::LISTS_REMEMBERED),
+            hour_counts: counts::Counts::new(derived.clone(), counts::HOURS_REMEMBERED),
             derived,
             closing: Arc::default(),
             opening: Arc::default(),
@@ -274,8 +277,8 @@ impl Projections {
                 let (names, more) = self.derived.list_children_after(&prefix, after.as_deref(), limit).await?;
                 let total = match (&after, more) {
                     (None, false) => names.len(),
-                    (None, true) => self.counts.of(&prefix).await?.max(names.len() + 1),
-                    (Some(_), _) => self.counts.of(&prefix).await?,
+                    (None, true) => self.list_counts.of(&prefix).await?.max(names.len() + 1),
+                    (Some(_), _) => self.list_counts.of(&prefix).await?,
                 };
                 (names, total, after.is_none().then_some(0), more)
             }
@@ -303,17 +306,25 @@ impl Projections {
 
     /// Orders received, and orders that failed, per hour over the last
     /// `hours`; an order counts as failed in the hour it first failed, also
-    /// once it has been forced since. The current hour is counted live; a
-    /// past hour, which changes only when a derived write lands late, is
-    /// this node's count of it ([`counts`]: at most a few seconds old), so
-    /// a chart asked for again costs two listings, not two per hour.
+    /// once it has been forced since. This hour and the last are counted
+    /// live (derived writes of the last hour's orders can land just after
+    /// it); an earlier hour, which changes only when a crash's repair
+    /// writes it, is this node's count of it ([`counts`]: the count its
+    /// previous chart made, recounted behind the answer once a few seconds
+    /// old), so a chart asked for again costs four listings, not two per
+    /// hour.
     pub async fn hourly(&self, company: &str, hours: usize) -> Result<Vec<HourCount>, StoreError> {
         use chrono::{DurationRound, TimeDelta};
         let now = Utc::now().duration_trunc(TimeDelta::hours(1)).unwrap_or_else(|_| Utc::now());
         let first = now - TimeDelta::hours(hours.saturating_sub(1) as i64);
+        let last_hour = now - TimeDelta::hours(1);
         let count = |hour: DateTime<Utc>, what: &'static str| async move {
             let prefix = keys::hour_prefix(company, &derived::hour_segment(hour), what);
-            if hour == now { self.derived.count_children(&prefix).await } else { self.counts.of(&prefix).await }
+            if hour >= last_hour {
+                self.derived.count_children(&prefix).await
+            } else {
+                self.hour_counts.of(&prefix).await
+            }
         };
         futures::stream::iter((0..hours).map(|h| first + TimeDelta::hours(h as i64)))
             .map(|hour| async move {
@@ -475,7 +486,7 @@ mod tests {
         // One more two hours ago (a derived write landing late) and one now.
         receive(&projections, "order-2", earlier).await;
         receive(&projections, "order-3", now).await;
-        assert_eq!(ingested(&projections).await, (1, 1), "the past hour is this node's count of it, this hour live");
+        assert_eq!(ingested(&projections).await, (1, 1), "an earlier hour is this node's count of it, this hour live");
         let fresh = Projections::new(projections.log.clone());
         assert_eq!(ingested(&fresh).await, (2, 1), "what the store holds, on a node without counts");
     }
