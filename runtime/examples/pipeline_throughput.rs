@@ -110,6 +110,7 @@ async fn throughput(clients: usize) -> anyhow::Result<()> {
     state.configs.set_pipeline(company, pipeline).await?;
 
     let started = Instant::now();
+    let cpu_before = process_cpu();
     let origin = Origin::Api { subject: "bench".into(), request_id: "bench".into() };
     let next = std::sync::atomic::AtomicUsize::new(0);
     let client = || async {
@@ -138,12 +139,24 @@ async fn throughput(clients: usize) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let total = started.elapsed();
+    let cpu_after = process_cpu();
     println!(
         "pipeline, {clients} client(s): {ORDERS} orders ingested in {:.2} s, all sent to the WMS after {:.2} s: {:.0} orders/s end to end (3 events and a reference each)",
         ingested.as_secs_f64(),
         total.as_secs_f64(),
         ORDERS as f64 / total.as_secs_f64()
     );
+    if let (Some((user_before, system_before)), Some((user_after, system_after))) = (cpu_before, cpu_after) {
+        let per_order = |seconds: f64| seconds * 1e6 / ORDERS as f64;
+        let (user, system) = (per_order(user_after - user_before), per_order(system_after - system_before));
+        println!(
+            "CPU per order (the process, WMS included): {:.0} µs user, {:.0} µs system; {:.2} of {} cores busy",
+            user,
+            system,
+            (user + system) * ORDERS as f64 / 1e6 / total.as_secs_f64(),
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        );
+    }
     Ok(())
 }
 
@@ -206,6 +219,18 @@ async fn rebuild() -> anyhow::Result<()> {
         times[2]
     );
     Ok(())
+}
+
+/// This process's (user, system) CPU seconds so far, from `/proc/self/stat`
+/// (Linux; clock ticks of 10 ms): where the pipeline's time goes between
+/// its own work and the kernel's.
+fn process_cpu() -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |n: usize| fields.get(n)?.parse::<f64>().ok();
+    // utime and stime: fields 14 and 15 of the line, the 12th and 13th after the name.
+    Some((ticks(11)? / 100.0, ticks(12)? / 100.0))
 }
 
 /// The partners here listen on loopback: granted, as an operator would.

@@ -32,7 +32,8 @@ use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread::{JoinHandle, Thread};
+use std::task::{Poll, Waker};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// The journal's directory under the data directory.
@@ -95,10 +96,10 @@ struct State {
     appended: u64,
     /// Every record up to this one is written and synced, or failed.
     flushed: u64,
-    /// Writers' threads waiting for the flush past their record, by
-    /// record: a flush wakes only those it covers (waking every writer at
-    /// every flush cost more than the flushes with hundreds in flight).
-    waiting: BTreeMap<u64, Vec<Thread>>,
+    /// Writers waiting for the flush past their record, by record: a
+    /// flush wakes only those it covers (waking every writer at every
+    /// flush cost more than the flushes with hundreds in flight).
+    waiting: BTreeMap<u64, Vec<Waker>>,
     /// The segment new records go to.
     segment: Segment,
     /// Per segment, the writers whose change is not yet in place.
@@ -181,7 +182,7 @@ impl Journal {
     }
 
     /// Records `change` to `key`. The caller waits for the flush past the
-    /// entry's record ([`Self::wait_flushed_past`]), then makes the change
+    /// entry's record ([`Self::flushed_past`]), then makes the change
     /// in place and drops the entry; it holds the key's lock from before
     /// this call until its change is in place, so that the journal orders
     /// one key's changes as they were made.
@@ -203,24 +204,19 @@ impl Journal {
         Ok(Entry { shared: self.shared.clone(), record, segment })
     }
 
-    /// Blocks the calling thread until the journal is flushed past
-    /// `record`; then whether that record is durable.
-    pub(super) fn wait_flushed_past(&self, record: u64) -> io::Result<()> {
-        // (`stopping` is only set by `Drop`, which cannot run while this
-        // borrows the journal: every record appended gets its flush.)
-        let mut state = self.shared.lock();
-        if state.flushed < record {
-            state.waiting.entry(record).or_default().push(std::thread::current());
-            while state.flushed < record && !state.stopping {
+    /// Resolves once the journal is flushed past `record`, to whether that
+    /// record is durable. The writer's thread is free meanwhile: the
+    /// flusher wakes the task, not a thread parked for it.
+    pub(super) fn flushed_past(&self, record: u64) -> impl Future<Output = io::Result<()>> + '_ {
+        std::future::poll_fn(move |cx| {
+            let mut state = self.shared.lock();
+            if state.flushed >= record || state.stopping {
                 drop(state);
-                // Woken by the flush that covers `record` (a wake-up
-                // without it, or left from before, only checks again).
-                std::thread::park();
-                state = self.shared.lock();
+                return Poll::Ready(self.shared.outcome(record));
             }
-        }
-        drop(state);
-        self.shared.outcome(record)
+            state.waiting.entry(record).or_default().push(cx.waker().clone());
+            Poll::Pending
+        })
     }
 
     /// Holds every flush back until the guard is dropped.
@@ -267,12 +263,12 @@ impl Drop for Journal {
         }
         // Anyone still waiting learns the outcome now.
         let waiting = std::mem::take(&mut self.shared.lock().waiting);
-        waiting.into_values().flatten().for_each(|thread| thread.unpark());
+        waiting.into_values().flatten().for_each(Waker::wake);
     }
 }
 
 impl Entry {
-    /// Its number, for [`Journal::wait_flushed_past`].
+    /// Its number, for [`Journal::flushed_past`].
     pub(super) fn record(&self) -> u64 {
         self.record
     }
@@ -347,9 +343,7 @@ impl Shared {
             let later = state.waiting.split_off(&(last + 1));
             let covered = std::mem::replace(&mut state.waiting, later);
             drop(state);
-            for thread in covered.into_values().flatten() {
-                thread.unpark();
-            }
+            covered.into_values().flatten().for_each(Waker::wake);
             self.progress.notify_all();
             state = self.lock();
         }
@@ -592,7 +586,7 @@ mod tests {
                         let body = format!("{writer}-{n}").into_bytes();
                         let entry = journal.append(&format!("w{writer}/{n}"), &Change::Put(body)).expect("append");
                         let record = entry.record();
-                        journal.wait_flushed_past(record).expect("durable");
+                        futures::executor::block_on(journal.flushed_past(record)).expect("durable");
                         assert!(journal.shared.lock().flushed >= record, "returned before its flush");
                         drop(entry);
                     }

@@ -20,6 +20,16 @@
 //! both: its writes are in place when they return and durable at the next
 //! `syncfs` ([`ObjectStore::flush`]).
 //!
+//! Threads: what syncs nothing and touches one object or directory entry
+//! (reading an object, a relaxed write, a journaled write's record and
+//! placement) runs on the calling task's thread — on a local disk these
+//! are page-cache operations of microseconds, cheaper than the handoff to
+//! another thread and back that they used to cost (decision 0037). What
+//! may wait on the disk for long runs on the blocking pool: a `fsync` or
+//! `syncfs`, and listings, which read whole directories (a list of every
+//! order a tenant had). The store therefore assumes a local filesystem; on
+//! a network one, a slow read would hold a runtime thread.
+//!
 //! A `create_once` that finds the key taken waits for durability too: the
 //! object it found may have been linked a moment ago by a writer still
 //! waiting for its fsync, and "already stored" must mean stored.
@@ -103,6 +113,9 @@ struct Inner {
     /// `journal` mode's key locks, held across a write's flush (none in
     /// the other modes).
     key_locks: Vec<tokio::sync::Mutex<()>>,
+    /// Names of temporary files: `.tmp` is emptied when the store opens
+    /// and one process owns it, so a counter is enough.
+    next_temp: std::sync::atomic::AtomicU64,
     /// Held for the life of the store: one process per data directory.
     _lock: File,
 }
@@ -206,12 +219,14 @@ impl FsStore {
                 synced: Condvar::new(),
             }),
         };
-        let empty = Mutex::new(new_empty_file(&tmp).map_err(|e| unavailable("cannot create a file in", e))?);
+        let next_temp = std::sync::atomic::AtomicU64::new(0);
+        let empty =
+            Mutex::new(new_empty_file(&tmp, &next_temp).map_err(|e| unavailable("cannot create a file in", e))?);
         let key_locks = match sync {
             FsSync::Journal => (0..KEY_LOCKS).map(|_| tokio::sync::Mutex::new(())).collect(),
             FsSync::Each | FsSync::Group => Vec::new(),
         };
-        let mut inner = Inner { root, tmp, stripes, empty, group, journal: None, key_locks, _lock: lock };
+        let mut inner = Inner { root, tmp, stripes, empty, group, journal: None, key_locks, next_temp, _lock: lock };
         if sync == FsSync::Journal {
             let replay = |record: Record| inner.apply(&record);
             let journal = Journal::open(&inner.root, replay).map_err(|e| {
@@ -238,6 +253,8 @@ impl FsStore {
         &self.inner.root
     }
 
+    /// Runs a step that may wait on the disk for long (a `fsync`, a
+    /// `syncfs`, reading a whole directory) on the blocking pool.
     async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Inner) -> Result<T, StoreError> + Send + 'static,
@@ -248,13 +265,19 @@ impl FsStore {
             .map_err(|e| StoreError::Unavailable(format!("store task failed: {e}")))?
     }
 
-    /// Runs a write on the blocking pool with this view's [`Wait`].
+    /// Runs a write with this view's [`Wait`]: a relaxed one on the
+    /// calling thread (it syncs nothing: see the module's docs), a durable
+    /// one outside `journal` mode on the blocking pool (it fsyncs, or
+    /// waits for a `syncfs`).
     async fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Inner, Wait) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let wait = self.wait;
-        self.blocking(move |inner| f(inner, wait)).await
+        match wait {
+            Wait::Relaxed => f(&self.inner, wait),
+            Wait::Durable => self.blocking(move |inner| f(inner, wait)).await,
+        }
     }
 
     /// The journal, if this is the durable view of a store in `journal`
@@ -272,26 +295,28 @@ impl FsStore {
     /// crash cannot leave a torn object that a record does not repair, and
     /// a reader never sees a change that a crash could take back.
     ///
-    /// The three steps are one task on the blocking pool, whose thread
-    /// waits for the flush: a durable write costs one handoff to the pool
-    /// and back, not two — at 64 connections the handoffs were more of the
-    /// server's time than the flushes (BENCHMARKS "The pipeline at the
-    /// disk's speed"). And a change recorded is put in place even if its
-    /// caller stopped waiting (a client that hung up).
+    /// The steps run on the calling thread, and the wait for the flush is
+    /// the task's, not a thread's (decision 0037): a durable write costs
+    /// no handoff to another thread and back, which at 64 connections cost
+    /// more of the server's time than the flushes (BENCHMARKS "Durable
+    /// writes without handoffs"). They are a task of their own, so that a
+    /// change recorded is put in place even if its caller stopped waiting
+    /// (a client that hung up).
     async fn journaled<T: Send + 'static>(
         &self,
         key: &str,
         prepare: impl FnOnce(&Inner, &Journal) -> Result<Prepared<T>, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let _key = self.inner.key_locks[stripe_of(key) % KEY_LOCKS].lock().await;
+        let inner = self.inner.clone();
         let key = key.to_string();
-        self.blocking(move |inner| {
+        tokio::spawn(async move {
+            let _key = inner.key_locks[stripe_of(&key) % KEY_LOCKS].lock().await;
             let journal = inner.journal.as_ref().expect("journal mode");
-            let (entry, placement, value) = match prepare(inner, journal)? {
+            let (entry, placement, value) = match prepare(&inner, journal)? {
                 Prepared::Unchanged(value) => return Ok(value),
                 Prepared::Recorded { entry, placement, value } => (entry, placement, value),
             };
-            if let Err(error) = journal.wait_flushed_past(entry.record()) {
+            if let Err(error) = journal.flushed_past(entry.record()).await {
                 placement.discard();
                 return Err(io_error(&key, error));
             }
@@ -300,6 +325,7 @@ impl FsStore {
             placed.map(|()| value)
         })
         .await
+        .map_err(|e| StoreError::Unavailable(format!("store task failed: {e}")))?
     }
 }
 
@@ -317,8 +343,9 @@ enum Prepared<T> {
 enum Placement {
     /// The temporary file renamed over the key.
     Replace { tmp: PathBuf },
-    /// The temporary file linked at the key, which was free.
-    Create { tmp: PathBuf },
+    /// The temporary file linked at the key, which was free; its
+    /// directory was missing when the change was recorded.
+    Create { tmp: PathBuf, parent_missing: bool },
     /// The key's file removed.
     Remove,
 }
@@ -326,7 +353,7 @@ enum Placement {
 impl Placement {
     /// A change that will not be placed: its temporary file removed.
     fn discard(self) {
-        if let Self::Replace { tmp } | Self::Create { tmp } = self {
+        if let Self::Replace { tmp } | Self::Create { tmp, .. } = self {
             let _ = fs::remove_file(tmp);
         }
     }
@@ -371,9 +398,14 @@ fn io_error(key: &str, e: io::Error) -> StoreError {
     StoreError::Unavailable(format!("{key}: {e}"))
 }
 
+/// A name for a new file in `tmp`.
+fn temp_path(tmp: &Path, next: &std::sync::atomic::AtomicU64) -> PathBuf {
+    tmp.join(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed).to_string())
+}
+
 /// A new empty file in `tmp`, for empty objects to be links to.
-fn new_empty_file(tmp: &Path) -> io::Result<PathBuf> {
-    let path = tmp.join(format!("empty-{}", uuid::Uuid::new_v4().simple()));
+fn new_empty_file(tmp: &Path, next: &std::sync::atomic::AtomicU64) -> io::Result<PathBuf> {
+    let path = temp_path(tmp, next);
     File::create_new(&path)?;
     Ok(path)
 }
@@ -477,7 +509,7 @@ impl Inner {
 
     /// Writes `body` to a fresh temporary file (fsynced in `each` mode).
     fn write_temp(&self, body: &[u8], wait: Wait) -> io::Result<PathBuf> {
-        let tmp = self.tmp.join(uuid::Uuid::new_v4().to_string());
+        let tmp = temp_path(&self.tmp, &self.next_temp);
         let mut file = File::create_new(&tmp)?;
         file.write_all(body)?;
         if self.group.is_none() && wait == Wait::Durable {
@@ -503,7 +535,7 @@ impl Inner {
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists && is_empty_file(path) => return Ok(()),
                 // Replacing an object: linked beside it, then renamed over it.
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    let tmp = self.tmp.join(uuid::Uuid::new_v4().to_string());
+                    let tmp = temp_path(&self.tmp, &self.next_temp);
                     match fs::hard_link(&empty, &tmp) {
                         Ok(()) => return fs::rename(&tmp, path),
                         Err(e) if e.kind() != io::ErrorKind::TooManyLinks => return Err(e),
@@ -521,7 +553,7 @@ impl Inner {
     fn next_empty(&self, full: &Path) -> io::Result<()> {
         let mut empty = self.empty.lock().unwrap_or_else(|p| p.into_inner());
         if *empty == full {
-            *empty = new_empty_file(&self.tmp)?;
+            *empty = new_empty_file(&self.tmp, &self.next_temp)?;
         }
         Ok(())
     }
@@ -556,13 +588,18 @@ impl Inner {
     }
 
     fn prepare_create(&self, journal: &Journal, key: &str, body: &[u8]) -> Result<Prepared<CreateOutcome>, StoreError> {
-        if self.path(key).exists() {
+        let path = self.path(key);
+        // Asking for the directory first: an event's is new with it (the
+        // key schema's directory per version), and knowing that spares a
+        // failed link and a failed `mkdir` when it is placed.
+        let parent_missing = !path.parent().is_some_and(Path::is_dir);
+        if !parent_missing && path.exists() {
             return Ok(Prepared::Unchanged(CreateOutcome::Exists));
         }
         let (entry, tmp) = self.record_put(journal, key, body)?;
         Ok(Prepared::Recorded {
             entry,
-            placement: Placement::Create { tmp },
+            placement: Placement::Create { tmp, parent_missing },
             value: CreateOutcome::Created { etag: etag_of(body) },
         })
     }
@@ -600,8 +637,12 @@ impl Inner {
         let parent = path.parent().unwrap_or(&self.root).to_path_buf();
         match placement {
             Placement::Replace { tmp } => self.in_dir(&parent, || fs::rename(&tmp, &path)).map(drop),
-            Placement::Create { tmp } => {
-                let linked = self.in_dir(&parent, || fs::hard_link(&tmp, &path));
+            Placement::Create { tmp, parent_missing } => {
+                let linked = if parent_missing {
+                    create_dirs(&parent, &mut Vec::new()).and_then(|()| fs::hard_link(&tmp, &path))
+                } else {
+                    self.in_dir(&parent, || fs::hard_link(&tmp, &path)).map(drop)
+                };
                 let _ = fs::remove_file(&tmp);
                 match linked {
                     Ok(_) => Ok(()),
@@ -818,8 +859,7 @@ impl ObjectStore for FsStore {
 
     async fn get(&self, key: &str) -> Result<Option<Object>, StoreError> {
         check_key(key)?;
-        let key = key.to_string();
-        self.blocking(move |inner| inner.get(&key)).await
+        self.inner.get(key)
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
@@ -896,10 +936,10 @@ impl ObjectStore for FsStore {
         self.write(move |inner, wait| inner.compare_and_swap(&key, expected.as_deref(), &body, wait)).await
     }
 
-    /// All in one blocking job: derived state writes several empty
-    /// objects per order change, and a hand-off to the blocking pool per
-    /// object cost more than the writes (BENCHMARKS "What the projections
-    /// cost ingest").
+    /// All in one go: derived state writes several empty objects per
+    /// order change, and a hand-off to the blocking pool per object cost
+    /// more than the writes (BENCHMARKS "What the projections cost
+    /// ingest").
     async fn put_empty(&self, keys: &[String]) -> Result<(), StoreError> {
         for key in keys {
             check_key(key)?;
@@ -914,7 +954,7 @@ impl ObjectStore for FsStore {
         self.write(move |inner, wait| keys.iter().try_for_each(|key| inner.put(key, &[], wait).map(drop))).await
     }
 
-    /// All in one blocking job, as [`Self::put_empty`].
+    /// All in one go, as [`Self::put_empty`].
     async fn delete_all(&self, keys: &[String]) -> Result<(), StoreError> {
         for key in keys {
             check_key(key)?;
@@ -929,16 +969,15 @@ impl ObjectStore for FsStore {
         self.write(move |inner, wait| keys.iter().try_for_each(|key| inner.delete(key, wait))).await
     }
 
-    /// All in one blocking job, as [`Self::put_empty`].
+    /// All in one go, as [`Self::put_empty`].
     async fn get_all(&self, keys: &[String]) -> Result<Vec<Option<Object>>, StoreError> {
         for key in keys {
             check_key(key)?;
         }
-        let keys = keys.to_vec();
-        self.blocking(move |inner| keys.iter().map(|key| inner.get(key)).collect()).await
+        keys.iter().map(|key| self.inner.get(key)).collect()
     }
 
-    /// All in one blocking job, as [`Self::put_empty`].
+    /// All in one go, as [`Self::put_empty`].
     async fn compare_and_swap_all(&self, swaps: &[Swap]) -> Result<Vec<CasOutcome>, StoreError> {
         for swap in swaps {
             check_key(&swap.key)?;
