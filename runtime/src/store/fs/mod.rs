@@ -1071,6 +1071,44 @@ mod tests {
         assert_eq!(store.get(KEY).await.expect("get").expect("object").body, Bytes::from_static(b"{\"v\":2}"));
     }
 
+    /// Writes waiting for their flush hold no thread: with a blocking pool
+    /// of one thread, a listing (which runs there) still answers while
+    /// many writes wait. When each write parked a pool thread until its
+    /// flush, the first one took the only thread and the listing waited
+    /// for the flush.
+    #[test]
+    fn writes_waiting_for_their_flush_leave_the_blocking_pool_free() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .max_blocking_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let store = FsStore::open_with(dir.path(), FsSync::Journal).expect("open");
+            let held = store.inner.journal.as_ref().expect("journal mode").hold_flushes();
+            let writers: Vec<_> = (0..8)
+                .map(|n| {
+                    let store = store.clone();
+                    tokio::spawn(
+                        async move { store.put(&format!("acme/cursors/p{n}/cursor.json"), Bytes::new()).await },
+                    )
+                })
+                .collect();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            assert!(writers.iter().all(|w| !w.is_finished()), "a write was acknowledged before its flush");
+            let listed = tokio::time::timeout(Duration::from_secs(5), store.list_children("acme/cursors/")).await;
+            let listed = listed.expect("the listing waited for the writes' flush").expect("list");
+            assert!(listed.is_empty(), "nothing is in place before its flush: {listed:?}");
+            drop(held);
+            for writer in writers {
+                writer.await.expect("writer").expect("put");
+            }
+            assert_eq!(store.list_children("acme/cursors/").await.expect("list").len(), 8);
+        });
+    }
+
     #[tokio::test]
     async fn opening_replays_the_journal_over_a_change_a_crash_left_torn_or_missing() {
         let dir = tempfile::tempdir().expect("tempdir");
