@@ -25,10 +25,11 @@
 //! placement) runs on the calling task's thread — on a local disk these
 //! are page-cache operations of microseconds, cheaper than the handoff to
 //! another thread and back that they used to cost (decision 0037). What
-//! may wait on the disk for long runs on the blocking pool: a `fsync` or
-//! `syncfs`, and listings, which read whole directories (a list of every
-//! order a tenant had). The store therefore assumes a local filesystem; on
-//! a network one, a slow read would hold a runtime thread.
+//! may take long runs on the blocking pool: a `fsync` or `syncfs`,
+//! listings, which read whole directories (a list of every order a tenant
+//! had), and contents over 256 KiB (a plugin's component). The store
+//! therefore assumes a local filesystem; on a network one, a slow read
+//! would hold a runtime thread.
 //!
 //! A `create_once` that finds the key taken waits for durability too: the
 //! object it found may have been linked a moment ago by a writer still
@@ -65,6 +66,9 @@ const LOCK_STRIPES: usize = 256;
 /// Stripes of `journal` mode's key locks (more than [`LOCK_STRIPES`]: they
 /// are held across a flush, so two keys sharing one wait for each other).
 const KEY_LOCKS: usize = 4096;
+/// Contents up to this size are read and written on the caller's thread;
+/// larger ones (a plugin's component, a recording) on the blocking pool.
+const INLINE_UP_TO: usize = 256 * 1024;
 const TMP_DIR: &str = ".tmp";
 const LOCK_FILE: &str = ".lock";
 
@@ -305,6 +309,7 @@ impl FsStore {
     async fn journaled<T: Send + 'static>(
         &self,
         key: &str,
+        size: usize,
         prepare: impl FnOnce(&Inner, &Journal) -> Result<Prepared<T>, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let inner = self.inner.clone();
@@ -312,7 +317,15 @@ impl FsStore {
         tokio::spawn(async move {
             let _key = inner.key_locks[stripe_of(&key) % KEY_LOCKS].lock().await;
             let journal = inner.journal.as_ref().expect("journal mode");
-            let (entry, placement, value) = match prepare(&inner, journal)? {
+            let prepared = if size > INLINE_UP_TO {
+                let pooled = inner.clone();
+                tokio::task::spawn_blocking(move || prepare(&pooled, pooled.journal.as_ref().expect("journal mode")))
+                    .await
+                    .map_err(|e| StoreError::Unavailable(format!("store task failed: {e}")))?
+            } else {
+                prepare(&inner, journal)
+            };
+            let (entry, placement, value) = match prepared? {
                 Prepared::Unchanged(value) => return Ok(value),
                 Prepared::Recorded { entry, placement, value } => (entry, placement, value),
             };
@@ -396,6 +409,22 @@ fn etag_of(body: &[u8]) -> String {
 
 fn io_error(key: &str, e: io::Error) -> StoreError {
     StoreError::Unavailable(format!("{key}: {e}"))
+}
+
+/// A read that failed: no object at `key`, or an error.
+fn absent(key: &str, e: io::Error) -> Result<Option<Object>, StoreError> {
+    match e.kind() {
+        io::ErrorKind::NotFound => Ok(None),
+        // A key whose "parent" is a file, or a directory: nothing is stored there.
+        io::ErrorKind::NotADirectory | io::ErrorKind::IsADirectory => Ok(None),
+        _ => Err(io_error(key, e)),
+    }
+}
+
+/// An object read on the caller's thread, or one too large for it.
+enum Small {
+    Read(Option<Object>),
+    TooLarge,
 }
 
 /// A name for a new file in `tmp`.
@@ -712,11 +741,25 @@ impl Inner {
     fn get(&self, key: &str) -> Result<Option<Object>, StoreError> {
         match fs::read(self.path(key)) {
             Ok(body) => Ok(Some(Object { etag: etag_of(&body), body: Bytes::from(body) })),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            // A key whose "parent" is a file: nothing is stored there.
-            Err(e) if e.kind() == io::ErrorKind::NotADirectory => Ok(None),
-            Err(e) if e.kind() == io::ErrorKind::IsADirectory => Ok(None),
-            Err(e) => Err(io_error(key, e)),
+            Err(e) => absent(key, e),
+        }
+    }
+
+    /// [`Self::get`] of an object up to [`INLINE_UP_TO`] bytes; a larger
+    /// one is left for the blocking pool to read.
+    fn get_small(&self, key: &str) -> Result<Small, StoreError> {
+        let mut file = match File::open(self.path(key)) {
+            Ok(file) => file,
+            Err(e) => return absent(key, e).map(Small::Read),
+        };
+        let size = file.metadata().map_err(|e| io_error(key, e))?.len();
+        if size > INLINE_UP_TO as u64 {
+            return Ok(Small::TooLarge);
+        }
+        let mut body = Vec::with_capacity(size as usize);
+        match io::Read::read_to_end(&mut file, &mut body) {
+            Ok(_) => Ok(Small::Read(Some(Object { etag: etag_of(&body), body: Bytes::from(body) }))),
+            Err(e) => absent(key, e).map(Small::Read),
         }
     }
 
@@ -851,7 +894,9 @@ impl ObjectStore for FsStore {
         check_key(key)?;
         if self.journal().is_some() {
             let owned = key.to_string();
-            return self.journaled(key, move |inner, journal| inner.prepare_put(journal, &owned, &body)).await;
+            return self
+                .journaled(key, body.len(), move |inner, journal| inner.prepare_put(journal, &owned, &body))
+                .await;
         }
         let key = key.to_string();
         self.write(move |inner, wait| inner.put(&key, &body, wait)).await
@@ -859,7 +904,13 @@ impl ObjectStore for FsStore {
 
     async fn get(&self, key: &str) -> Result<Option<Object>, StoreError> {
         check_key(key)?;
-        self.inner.get(key)
+        match self.inner.get_small(key)? {
+            Small::Read(object) => Ok(object),
+            Small::TooLarge => {
+                let key = key.to_string();
+                self.blocking(move |inner| inner.get(&key)).await
+            }
+        }
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
@@ -907,7 +958,7 @@ impl ObjectStore for FsStore {
         check_key(key)?;
         if self.journal().is_some() {
             let owned = key.to_string();
-            return self.journaled(key, move |inner, journal| inner.prepare_delete(journal, &owned)).await;
+            return self.journaled(key, 0, move |inner, journal| inner.prepare_delete(journal, &owned)).await;
         }
         let key = key.to_string();
         self.write(move |inner, wait| inner.delete(&key, wait)).await
@@ -917,7 +968,9 @@ impl ObjectStore for FsStore {
         check_key(key)?;
         if self.journal().is_some() {
             let owned = key.to_string();
-            return self.journaled(key, move |inner, journal| inner.prepare_create(journal, &owned, &body)).await;
+            return self
+                .journaled(key, body.len(), move |inner, journal| inner.prepare_create(journal, &owned, &body))
+                .await;
         }
         let key = key.to_string();
         self.write(move |inner, wait| inner.create_once(&key, &body, wait)).await
@@ -929,7 +982,9 @@ impl ObjectStore for FsStore {
         if self.journal().is_some() {
             let owned = key.to_string();
             return self
-                .journaled(key, move |inner, journal| inner.prepare_swap(journal, &owned, expected.as_deref(), &body))
+                .journaled(key, body.len(), move |inner, journal| {
+                    inner.prepare_swap(journal, &owned, expected.as_deref(), &body)
+                })
                 .await;
         }
         let key = key.to_string();
@@ -974,7 +1029,17 @@ impl ObjectStore for FsStore {
         for key in keys {
             check_key(key)?;
         }
-        keys.iter().map(|key| self.inner.get(key)).collect()
+        let mut objects = Vec::with_capacity(keys.len());
+        for key in keys {
+            objects.push(match self.inner.get_small(key)? {
+                Small::Read(object) => object,
+                Small::TooLarge => {
+                    let key = key.clone();
+                    self.blocking(move |inner| inner.get(&key)).await?
+                }
+            });
+        }
+        Ok(objects)
     }
 
     /// All in one go, as [`Self::put_empty`].
@@ -1069,6 +1134,25 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert_eq!(store.get(KEY).await.expect("get").expect("object").body, Bytes::from_static(b"{\"v\":2}"));
+    }
+
+    /// Contents past what runs on the caller's thread go through the
+    /// blocking pool, and come back whole, alone or among small ones.
+    #[tokio::test]
+    async fn large_objects_are_written_and_read_whole_through_the_pool() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = FsStore::open_with(dir.path(), FsSync::Journal).expect("open");
+        let large = Bytes::from((0..INLINE_UP_TO * 3).map(|n| (n % 251) as u8).collect::<Vec<u8>>());
+        let component = "acme/plugins/p/versions/v1/component.wasm";
+        let created = store.create_once(component, large.clone()).await.expect("create");
+        assert_eq!(created, CreateOutcome::Created { etag: etag_of(&large) });
+        store.put(KEY, Bytes::from_static(b"{}")).await.expect("put");
+        assert_eq!(store.get(component).await.expect("get").expect("object").body, large);
+        let both = store.get_all(&[KEY.to_string(), component.to_string(), "acme/none".to_string()]).await;
+        let both: Vec<Option<Bytes>> = both.expect("get_all").into_iter().map(|o| o.map(|o| o.body)).collect();
+        assert_eq!(both, vec![Some(Bytes::from_static(b"{}")), Some(large.clone()), None]);
+        let swapped = store.compare_and_swap(component, Some(&etag_of(&large)), Bytes::from_static(b"x")).await;
+        assert!(matches!(swapped.expect("swap"), CasOutcome::Swapped { .. }));
     }
 
     /// Writes waiting for their flush hold no thread: with a blocking pool
