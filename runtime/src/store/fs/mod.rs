@@ -20,14 +20,17 @@
 //! both: its writes are in place when they return and durable at the next
 //! `syncfs` ([`ObjectStore::flush`]).
 //!
-//! Threads: what syncs nothing and touches one object or directory entry
-//! (reading an object, a relaxed write, a journaled write's record and
-//! placement) runs on the calling task's thread — on a local disk these
+//! Threads: in `journal` mode, what syncs nothing and touches a few
+//! small objects or directory entries (reading an object, a relaxed
+//! write, a journaled write's record and placement) runs on the runtime's
+//! threads, in the calling task or one of its own — on a local disk these
 //! are page-cache operations of microseconds, cheaper than the handoff to
 //! another thread and back that they used to cost (decision 0037). What
-//! may take long runs on the blocking pool: a `fsync` or `syncfs`,
-//! listings, which read whole directories (a list of every order a tenant
-//! had), and contents over 256 KiB (a plugin's component). The store
+//! may take long runs on the blocking pool: a `fsync` or `syncfs` (every
+//! durable write in the other modes), listings, which read whole
+//! directories (a list of every order a tenant had), contents over
+//! 256 KiB (a plugin's component, a recording) and batches of more than
+//! 64 relaxed writes. The store
 //! therefore assumes a local filesystem; on a network one, a slow read
 //! would hold a runtime thread.
 //!
@@ -69,6 +72,9 @@ const KEY_LOCKS: usize = 4096;
 /// Contents up to this size are read and written on the caller's thread;
 /// larger ones (a plugin's component, a recording) on the blocking pool.
 const INLINE_UP_TO: usize = 256 * 1024;
+/// Batches of relaxed writes up to this many keys run on the caller's
+/// thread; larger ones (the markers closed in a second) on the pool.
+const INLINE_KEYS: usize = 64;
 const TMP_DIR: &str = ".tmp";
 const LOCK_FILE: &str = ".lock";
 
@@ -116,7 +122,7 @@ struct Inner {
     journal: Option<Journal>,
     /// `journal` mode's key locks, held across a write's flush (none in
     /// the other modes).
-    key_locks: Vec<tokio::sync::Mutex<()>>,
+    key_locks: Vec<Arc<tokio::sync::Mutex<()>>>,
     /// Names of temporary files: `.tmp` is emptied when the store opens
     /// and one process owns it, so a counter is enough.
     next_temp: std::sync::atomic::AtomicU64,
@@ -227,7 +233,7 @@ impl FsStore {
         let empty =
             Mutex::new(new_empty_file(&tmp, &next_temp).map_err(|e| unavailable("cannot create a file in", e))?);
         let key_locks = match sync {
-            FsSync::Journal => (0..KEY_LOCKS).map(|_| tokio::sync::Mutex::new(())).collect(),
+            FsSync::Journal => (0..KEY_LOCKS).map(|_| Arc::new(tokio::sync::Mutex::new(()))).collect(),
             FsSync::Each | FsSync::Group => Vec::new(),
         };
         let mut inner = Inner { root, tmp, stripes, empty, group, journal: None, key_locks, next_temp, _lock: lock };
@@ -269,19 +275,25 @@ impl FsStore {
             .map_err(|e| StoreError::Unavailable(format!("store task failed: {e}")))?
     }
 
-    /// Runs a write with this view's [`Wait`]: a relaxed one on the
-    /// calling thread (it syncs nothing: see the module's docs), a durable
-    /// one outside `journal` mode on the blocking pool (it fsyncs, or
-    /// waits for a `syncfs`).
+    /// Runs a write of `keys` objects and `bytes` of content with this
+    /// view's [`Wait`]. A small relaxed one in `journal` mode runs on the
+    /// calling thread (it syncs nothing: see the module's docs); anything
+    /// else on the blocking pool — a durable write outside `journal` mode
+    /// fsyncs or waits for a `syncfs`, and there a relaxed compare-and-swap
+    /// can wait for a key's lock that a durable one holds across its sync.
     async fn write<T: Send + 'static>(
         &self,
+        keys: usize,
+        bytes: usize,
         f: impl FnOnce(&Inner, Wait) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let wait = self.wait;
-        match wait {
-            Wait::Relaxed => f(&self.inner, wait),
-            Wait::Durable => self.blocking(move |inner| f(inner, wait)).await,
+        let inline =
+            wait == Wait::Relaxed && self.inner.journal.is_some() && keys <= INLINE_KEYS && bytes <= INLINE_UP_TO;
+        if inline {
+            return f(&self.inner, wait);
         }
+        self.blocking(move |inner| f(inner, wait)).await
     }
 
     /// The journal, if this is the durable view of a store in `journal`
@@ -299,23 +311,31 @@ impl FsStore {
     /// crash cannot leave a torn object that a record does not repair, and
     /// a reader never sees a change that a crash could take back.
     ///
-    /// The steps run on the calling thread, and the wait for the flush is
-    /// the task's, not a thread's (decision 0037): a durable write costs
-    /// no handoff to another thread and back, which at 64 connections cost
-    /// more of the server's time than the flushes (BENCHMARKS "Durable
-    /// writes without handoffs"). They are a task of their own, so that a
-    /// change recorded is put in place even if its caller stopped waiting
-    /// (a client that hung up).
+    /// The steps are a task of the runtime's, and the wait for the flush
+    /// is the task's, not a thread's (decision 0037): a durable write costs
+    /// no handoff to the blocking pool and back, which at 64 connections
+    /// cost more of the server's time than the flushes (BENCHMARKS
+    /// "Durable writes without handoffs"); only a content over
+    /// [`INLINE_UP_TO`] is written to its temporary file on the pool. A
+    /// task of its own, so that a change recorded is put in place even if
+    /// its caller stopped waiting (a client that hung up) — while the
+    /// runtime runs: one shut down mid-write leaves the change to the next
+    /// open's replay, or to nothing if the closing checkpoint came first
+    /// (a write of unknown outcome, never acknowledged).
     async fn journaled<T: Send + 'static>(
         &self,
         key: &str,
         size: usize,
         prepare: impl FnOnce(&Inner, &Journal) -> Result<Prepared<T>, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
+        // Locked before the task starts, in the same poll: a caller that
+        // stopped waiting for one write and then writes the key again has
+        // its writes placed in that order.
+        let locked = self.inner.key_locks[stripe_of(key) % KEY_LOCKS].clone().lock_owned().await;
         let inner = self.inner.clone();
         let key = key.to_string();
         tokio::spawn(async move {
-            let _key = inner.key_locks[stripe_of(&key) % KEY_LOCKS].lock().await;
+            let _key = locked;
             let journal = inner.journal.as_ref().expect("journal mode");
             let prepared = if size > INLINE_UP_TO {
                 let pooled = inner.clone();
@@ -899,7 +919,7 @@ impl ObjectStore for FsStore {
                 .await;
         }
         let key = key.to_string();
-        self.write(move |inner, wait| inner.put(&key, &body, wait)).await
+        self.write(1, body.len(), move |inner, wait| inner.put(&key, &body, wait)).await
     }
 
     async fn get(&self, key: &str) -> Result<Option<Object>, StoreError> {
@@ -961,7 +981,7 @@ impl ObjectStore for FsStore {
             return self.journaled(key, 0, move |inner, journal| inner.prepare_delete(journal, &owned)).await;
         }
         let key = key.to_string();
-        self.write(move |inner, wait| inner.delete(&key, wait)).await
+        self.write(1, 0, move |inner, wait| inner.delete(&key, wait)).await
     }
 
     async fn create_once(&self, key: &str, body: Bytes) -> Result<CreateOutcome, StoreError> {
@@ -973,7 +993,7 @@ impl ObjectStore for FsStore {
                 .await;
         }
         let key = key.to_string();
-        self.write(move |inner, wait| inner.create_once(&key, &body, wait)).await
+        self.write(1, body.len(), move |inner, wait| inner.create_once(&key, &body, wait)).await
     }
 
     async fn compare_and_swap(&self, key: &str, expected: Option<&str>, body: Bytes) -> Result<CasOutcome, StoreError> {
@@ -988,7 +1008,8 @@ impl ObjectStore for FsStore {
                 .await;
         }
         let key = key.to_string();
-        self.write(move |inner, wait| inner.compare_and_swap(&key, expected.as_deref(), &body, wait)).await
+        let bytes = body.len();
+        self.write(1, bytes, move |inner, wait| inner.compare_and_swap(&key, expected.as_deref(), &body, wait)).await
     }
 
     /// All in one go: derived state writes several empty objects per
@@ -1006,7 +1027,10 @@ impl ObjectStore for FsStore {
             return Ok(());
         }
         let keys = keys.to_vec();
-        self.write(move |inner, wait| keys.iter().try_for_each(|key| inner.put(key, &[], wait).map(drop))).await
+        self.write(keys.len(), 0, move |inner, wait| {
+            keys.iter().try_for_each(|key| inner.put(key, &[], wait).map(drop))
+        })
+        .await
     }
 
     /// All in one go, as [`Self::put_empty`].
@@ -1021,7 +1045,7 @@ impl ObjectStore for FsStore {
             return Ok(());
         }
         let keys = keys.to_vec();
-        self.write(move |inner, wait| keys.iter().try_for_each(|key| inner.delete(key, wait))).await
+        self.write(keys.len(), 0, move |inner, wait| keys.iter().try_for_each(|key| inner.delete(key, wait))).await
     }
 
     /// All in one go, as [`Self::put_empty`].
@@ -1054,8 +1078,9 @@ impl ObjectStore for FsStore {
             }
             return Ok(outcomes);
         }
+        let bytes = swaps.iter().map(|swap| swap.body.len()).sum();
         let swaps = swaps.to_vec();
-        self.write(move |inner, wait| {
+        self.write(swaps.len(), bytes, move |inner, wait| {
             swaps
                 .iter()
                 .map(|swap| inner.compare_and_swap(&swap.key, swap.expected.as_deref(), &swap.body, wait))
@@ -1134,6 +1159,33 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert_eq!(store.get(KEY).await.expect("get").expect("object").body, Bytes::from_static(b"{\"v\":2}"));
+    }
+
+    /// A caller that gives up on a write and writes the key again ends
+    /// with its second content in place: the first write took the key's
+    /// lock before its task started, so the second waits for it. (With
+    /// the lock taken inside the task, on one worker thread the second
+    /// write's task ran first — the newest spawned task is run next — and
+    /// the first one's content was placed over it.)
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn writes_of_one_key_are_placed_in_the_order_their_callers_made_them() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = FsStore::open_with(dir.path(), FsSync::Journal).expect("open");
+        // On the worker thread, as a request's task would be.
+        tokio::spawn(async move {
+            for round in 0..10 {
+                let (first, second) = (format!("{{\"v\":{round}1}}"), format!("{{\"v\":{round}2}}"));
+                // Given up on at once: polled once, then dropped.
+                let abandoned = futures::FutureExt::now_or_never(store.put(KEY, Bytes::from(first)));
+                assert!(abandoned.is_none(), "the first write was given up on");
+                store.put(KEY, Bytes::from(second.clone())).await.expect("put");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                let placed = store.get(KEY).await.expect("get").expect("object").body;
+                assert_eq!(placed, Bytes::from(second), "round {round}");
+            }
+        })
+        .await
+        .expect("rounds");
     }
 
     /// Contents past what runs on the caller's thread go through the
