@@ -30,7 +30,7 @@
 //! durable write in the other modes), listings, which read whole
 //! directories (a list of every order a tenant had), contents over
 //! 256 KiB (a plugin's component, a recording) and batches of more than
-//! 64 relaxed writes. The store
+//! 64 reads or relaxed writes. The store
 //! therefore assumes a local filesystem; on a network one, a slow read
 //! would hold a runtime thread.
 //!
@@ -72,8 +72,9 @@ const KEY_LOCKS: usize = 4096;
 /// Contents up to this size are read and written on the caller's thread;
 /// larger ones (a plugin's component, a recording) on the blocking pool.
 const INLINE_UP_TO: usize = 256 * 1024;
-/// Batches of relaxed writes up to this many keys run on the caller's
-/// thread; larger ones (the markers closed in a second) on the pool.
+/// Batches of reads and relaxed writes up to this many keys run on the
+/// caller's thread; larger ones (the markers closed in a second) on the
+/// pool.
 const INLINE_KEYS: usize = 64;
 const TMP_DIR: &str = ".tmp";
 const LOCK_FILE: &str = ".lock";
@@ -1053,6 +1054,10 @@ impl ObjectStore for FsStore {
         for key in keys {
             check_key(key)?;
         }
+        if keys.len() > INLINE_KEYS {
+            let keys = keys.to_vec();
+            return self.blocking(move |inner| keys.iter().map(|key| inner.get(key)).collect()).await;
+        }
         let mut objects = Vec::with_capacity(keys.len());
         for key in keys {
             objects.push(match self.inner.get_small(key)? {
@@ -1188,10 +1193,11 @@ mod tests {
         .expect("rounds");
     }
 
-    /// Contents past what runs on the caller's thread go through the
-    /// blocking pool, and come back whole, alone or among small ones.
+    /// Contents and batches past what runs on the caller's thread go
+    /// through the blocking pool, and come back whole, alone or among
+    /// small ones.
     #[tokio::test]
-    async fn large_objects_are_written_and_read_whole_through_the_pool() {
+    async fn large_objects_and_batches_are_written_and_read_whole_through_the_pool() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = FsStore::open_with(dir.path(), FsSync::Journal).expect("open");
         let large = Bytes::from((0..INLINE_UP_TO * 3).map(|n| (n % 251) as u8).collect::<Vec<u8>>());
@@ -1203,6 +1209,13 @@ mod tests {
         let both = store.get_all(&[KEY.to_string(), component.to_string(), "acme/none".to_string()]).await;
         let both: Vec<Option<Bytes>> = both.expect("get_all").into_iter().map(|o| o.map(|o| o.body)).collect();
         assert_eq!(both, vec![Some(Bytes::from_static(b"{}")), Some(large.clone()), None]);
+        // A batch past what runs on the caller's thread: read on the pool, in order.
+        let mut many: Vec<String> = (0..INLINE_KEYS).map(|n| format!("acme/none-{n}")).collect();
+        many.push(component.to_string());
+        let read = store.get_all(&many).await.expect("get_all");
+        assert_eq!(read.len(), INLINE_KEYS + 1);
+        assert!(read[..INLINE_KEYS].iter().all(Option::is_none));
+        assert_eq!(read[INLINE_KEYS].as_ref().expect("component").body, large);
         let swapped = store.compare_and_swap(component, Some(&etag_of(&large)), Bytes::from_static(b"x")).await;
         assert!(matches!(swapped.expect("swap"), CasOutcome::Swapped { .. }));
     }
