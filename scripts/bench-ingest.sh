@@ -37,6 +37,8 @@
 # skips every inode freed in the last 5 minutes when it allocates one, a
 # scan that made up a fifth of the pipeline's CPU after the previous run's
 # files were deleted (BENCHMARKS.md, "What bounds the pipeline").
+# Each measurement also reads the server's user and system CPU time around
+# the run (/proc/PID/stat; DURATION in seconds) and reports it per request.
 # Prints markdown tables for BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -128,15 +130,23 @@ measure() { # path connections round
     *) url="$url/acme/order" ;;
   esac
   [ "$2" -lt 2 ] && threads=1
-  local line
+  local line before after
+  # The server's CPU (user, system clock ticks) around the run: what a
+  # CPU-bound server spends per request, which requests/s alone do not say.
+  before=$(awk '{ print $14, $15 }' "/proc/$(cat "$work/pid")/stat")
   line=$(wrk -t"$threads" -c"$2" -d"$DURATION" --latency -s scripts/wrk-ingest.lua "$url" -- "$source_token" "$mode" "$fixture" | grep RESULT)
+  after=$(awk '{ print $14, $15 }' "/proc/$(cat "$work/pid")/stat")
   local extra=""
   if [ "$1" = webhook-shadow ]; then
     # What the shadow did meanwhile (this node's counts): proof that it ran.
     extra=" shadow=$(curl -sf "${url%/acme/*}/acme/plugins/shopify-orders/shadow" -H "Authorization: Bearer $admin_token" \
       | python3 -c 'import json,sys; c=json.load(sys.stdin)["counts"]; print("%d/%d/%d/%d" % (c["equal"], c["different"], c["failed"], c["skipped"]))')"
   fi
-  echo "$1 $2 $line round=$3$extra" >> "$results"
+  local cpu
+  cpu=$(echo "$line $before $after" | awk -v ticks="$(getconf CLK_TCK)" -v seconds="${DURATION%s}" '{
+    split($2, r, "="); requests = r[2] * seconds
+    printf "%.0f/%.0f", ($(NF-1) - $(NF-3)) / ticks * 1e6 / requests, ($NF - $(NF-2)) / ticks * 1e6 / requests }')
+  echo "$1 $2 $line round=$3 cpu_us=$cpu$extra" >> "$results"
   local pid
   pid=$(cat "$work/pid")
   kill "$pid" 2>/dev/null || true
@@ -204,4 +214,23 @@ awk -v paths="$PATHS" -v rounds="$ROUNDS" -v conns_list="$CONNS" '
       mb = vb == "" ? "—" : sprintf("**%.2f×**", median(vb)); ma = va == "" ? "—" : sprintf("**%.2f×**", median(va))
       printf "| %s | %s | %s (%s) | %s (%s) |\n", name, c, mb, substr(vb,2), ma, substr(va,2)
     }
+  }' "$results"
+
+echo
+echo "Server CPU per request, user / system µs (median over $ROUNDS rounds, then each round's):"
+echo
+echo "| path | connections | user µs | system µs | each round (user/system) |"
+echo "|---|---:|---:|---:|---|"
+awk -v paths="$PATHS" -v rounds="$ROUNDS" -v conns_list="$CONNS" '
+  function median(list,   v, m, i, j, t) {
+    m = split(list, v, " ")
+    for (i=1;i<=m;i++) for (j=i+1;j<=m;j++) if (v[j]+0 < v[i]+0) { t=v[i]; v[i]=v[j]; v[j]=t }
+    return v[int((m+1)/2)]
+  }
+  { split($9,r,"="); split($10,cu,"="); split(cu[2],us,"/"); user[$1,$2]=user[$1,$2] " " us[1]; sys[$1,$2]=sys[$1,$2] " " us[2]; each[$1,$2]=each[$1,$2] " " cu[2] }
+  END {
+    nc = split(conns_list, conns, " "); n = split(paths, names, " ")
+    for (i=1; i<=nc; i++) for (j=1; j<=n; j++) { name=names[j]; c=conns[i]
+      if (user[name,c] == "") continue
+      printf "| %s | %s | %s | %s | %s |\n", name, c, median(user[name,c]), median(sys[name,c]), substr(each[name,c],2) }
   }' "$results"
